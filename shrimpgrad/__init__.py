@@ -1,0 +1,1 @@
+"""ShrimpGrad: an educational staged tensor compiler. `from shrimpgrad import Tensor, dtypes`."""

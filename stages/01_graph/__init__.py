@@ -1,0 +1,41 @@
+"""Stage 01 — the lazy graph (`shrimpgrad.graph`).
+
+Public API: the IR (`Node`, `Ops`, `BufferRef`, constructors), dtypes, views
+(`View`, `ShapeTracker`). See README.md in this folder.
+"""
+
+from .dtype import ALL_DTYPES, DType, dtypes, promote, to_dtype
+from .ops import (
+    ALU,
+    BINARY,
+    LEAVES,
+    MOVEMENT,
+    REDUCE_OPS,
+    TERNARY,
+    UNARY,
+    BufferRef,
+    GraphError,
+    Node,
+    Ops,
+    Provenance,
+    alu,
+    assign,
+    broadcast_const,
+    buffer,
+    cast_scalar,
+    const,
+    contiguous,
+    movement,
+    movement_shape,
+    reduce,
+    toposort,
+)
+from .view import ShapeTracker, View, strides_for_shape
+
+__all__ = [
+    "ALL_DTYPES", "DType", "dtypes", "promote", "to_dtype",
+    "ALU", "BINARY", "LEAVES", "MOVEMENT", "REDUCE_OPS", "TERNARY", "UNARY", "BufferRef", "GraphError", "Node", "Ops",
+    "Provenance", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous", "movement",
+    "movement_shape", "reduce", "toposort",
+    "ShapeTracker", "View", "strides_for_shape",
+]

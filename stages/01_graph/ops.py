@@ -1,0 +1,307 @@
+"""The stage-01 IR: a lazy graph of frozen, hashable `Node`s.
+
+A `Node` is `(op, src, dtype, shape, arg)`:
+
+* leaves:    BUFFER (arg: a `BufferRef`, the memory holding a realized value) and
+             CONST (arg: a Python scalar; shape `()`, broadcast with RESHAPE + EXPAND)
+* ALU:       unary / binary / ternary elementwise ops; all sources have the node's shape
+* REDUCE:    arg `(Ops.ADD | Ops.MAX, axes)`; reduced axes keep size 1 (keepdim)
+* movement:  RESHAPE, PERMUTE, EXPAND, PAD, SHRINK, FLIP; arg says how (see `movement`)
+* memory:    CONTIGUOUS (materialize this value) and ASSIGN (write src[1] into the buffer of src[0])
+
+Nodes are built with the small constructors at the bottom (`buffer`, `const`, `alu`,
+`reduce`, `movement`, ...), which infer dtype and shape and check the invariants, so a
+hand-built graph is as valid as one built by the Tensor front end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from .dtype import DType, dtypes, promote
+
+
+class Ops(Enum):
+    # leaves
+    BUFFER = auto()
+    CONST = auto()
+    # unary ALU
+    NEG = auto()
+    RECIP = auto()
+    SQRT = auto()
+    EXP2 = auto()
+    LOG2 = auto()
+    SIN = auto()
+    TRUNC = auto()  # round toward zero, float -> float
+    CAST = auto()  # arg: the target DType
+    # binary ALU
+    ADD = auto()
+    SUB = auto()
+    MUL = auto()
+    DIV = auto()  # true division, floats only
+    IDIV = auto()  # floor division (numpy's //), ints only
+    MOD = auto()  # floor modulo (numpy's %), ints only
+    MAX = auto()  # NaN-propagating, like numpy.maximum
+    CMPLT = auto()  # a < b -> bool
+    CMPNE = auto()  # a != b -> bool
+    AND = auto()  # bitwise / logical and (ints, bool)
+    OR = auto()
+    XOR = auto()
+    # ternary ALU
+    WHERE = auto()  # where(cond: bool, a, b)
+    # reduce
+    REDUCE = auto()  # arg: (Ops.ADD | Ops.MAX, axes)
+    # movement (no copies: they become Views)
+    RESHAPE = auto()  # arg: new shape
+    PERMUTE = auto()  # arg: axis order
+    EXPAND = auto()  # arg: new shape (only size-1 axes grow)
+    PAD = auto()  # arg: ((before, after), ...) per axis, zeros outside
+    SHRINK = auto()  # arg: ((start, end), ...) per axis
+    FLIP = auto()  # arg: tuple of bools, one per axis
+    # memory
+    CONTIGUOUS = auto()  # force this value into its own buffer
+    ASSIGN = auto()  # src: (target BUFFER-backed node, value); result is the target's new value
+
+    def __repr__(self) -> str:
+        return f"Ops.{self.name}"
+
+
+UNARY = frozenset({Ops.NEG, Ops.RECIP, Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC, Ops.CAST})
+BINARY = frozenset({Ops.ADD, Ops.SUB, Ops.MUL, Ops.DIV, Ops.IDIV, Ops.MOD, Ops.MAX, Ops.CMPLT, Ops.CMPNE,
+                    Ops.AND, Ops.OR, Ops.XOR})
+TERNARY = frozenset({Ops.WHERE})
+ALU = UNARY | BINARY | TERNARY
+MOVEMENT = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP})
+LEAVES = frozenset({Ops.BUFFER, Ops.CONST})
+REDUCE_OPS = frozenset({Ops.ADD, Ops.MAX})  # the ops a REDUCE may combine with
+COMPARISONS = frozenset({Ops.CMPLT, Ops.CMPNE})
+FLOAT_ONLY = frozenset({Ops.RECIP, Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC, Ops.DIV})
+INT_ONLY = frozenset({Ops.IDIV, Ops.MOD})
+INT_OR_BOOL_ONLY = frozenset({Ops.AND, Ops.OR, Ops.XOR})
+
+
+class GraphError(ValueError):
+    """An invalid graph construction (bad shape, dtype or argument for an op)."""
+
+
+_buffer_ids = itertools.count()
+
+
+@dataclass(frozen=True, eq=False)
+class BufferRef:
+    """Names a flat piece of memory of `size` elements of `dtype`.
+
+    Compared by identity: two buffers are the same buffer only if they are the same object.
+    The memory itself lives in a device runtime (numpy array, C pointer, CUDA allocation);
+    evaluators take a mapping `BufferRef -> np.ndarray` for the values."""
+
+    size: int
+    dtype: DType
+    id: int = field(default_factory=lambda: next(_buffer_ids))
+
+    def __repr__(self) -> str:
+        return f"BufferRef(id={self.id}, size={self.size}, dtype={self.dtype!r})"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a node came from: the user's file:line and the Tensor method. Not part of equality."""
+
+    file: str
+    line: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.method} at {self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Node:
+    op: Ops
+    src: tuple[Node, ...]
+    dtype: DType
+    shape: tuple[int, ...]
+    arg: Any = None
+    meta: Provenance | None = field(default=None, compare=False, repr=False)
+
+    # Hashing a deep graph field by field would walk the whole graph each time: cache it.
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.op, self.src, self.dtype, self.shape, self.arg))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def toposort(self) -> list[Node]:
+        """All nodes reachable from self, every node after its sources (iterative: deep graphs are fine)."""
+        return toposort([self])
+
+    def __repr__(self) -> str:
+        arg = "" if self.arg is None else f", arg={self.arg!r}"
+        return f"Node({self.op!r}, dtype={self.dtype!r}, shape={self.shape}{arg}, src=<{len(self.src)}>)"
+
+
+def toposort(roots: list[Node]) -> list[Node]:
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in seen:
+            continue
+        if expanded:
+            seen.add(id(node))
+            order.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
+    return order
+
+
+# ---------------------------------------------------------------------------------------
+# Constructors: infer dtype and shape, check the invariants, raise GraphError when broken.
+# ---------------------------------------------------------------------------------------
+
+def buffer(ref: BufferRef, shape: tuple[int, ...], meta: Provenance | None = None) -> Node:
+    """A leaf reading `ref` as a contiguous (row-major) array of `shape`."""
+    shape = tuple(int(s) for s in shape)
+    if math.prod(shape) != ref.size:
+        raise GraphError(f"BUFFER: shape {shape} has {math.prod(shape)} elements but the buffer holds {ref.size}")
+    return Node(Ops.BUFFER, (), ref.dtype, shape, ref, meta)
+
+
+def const(value, dtype: DType, meta: Provenance | None = None) -> Node:
+    """A scalar leaf of shape (). Broadcast it with movement(RESHAPE) and movement(EXPAND)."""
+    return Node(Ops.CONST, (), dtype, (), cast_scalar(value, dtype), meta)
+
+
+def cast_scalar(value, dtype: DType):
+    """A Python scalar converted the way a cast to `dtype` converts it (wraps ints, keeps NaN)."""
+    if dtype.is_bool:
+        return bool(value)
+    if dtype.is_int:
+        if isinstance(value, float) and not math.isfinite(value):
+            return 0  # like C, the result is unspecified; we pick 0 rather than crash
+        return int(np.array(int(value)).astype(dtype.np))  # wraps around like a C cast
+    return float(np.array(value, dtype=np.float64).astype(dtype.np))
+
+
+def alu(op: Ops, *src: Node, dtype: DType | None = None, meta: Provenance | None = None) -> Node:
+    """An elementwise op. Sources must already share one shape (the front end broadcasts).
+
+    Binary/ternary value sources must share a dtype (the front end casts); comparisons give bool;
+    CAST takes its target `dtype`."""
+    arity = 1 if op in UNARY else 2 if op in BINARY else 3 if op in TERNARY else None
+    if arity is None:
+        raise GraphError(f"{op.name} is not an ALU op")
+    if len(src) != arity:
+        raise GraphError(f"{op.name} takes {arity} source(s), got {len(src)}")
+    shapes = {s.shape for s in src}
+    if len(shapes) != 1:
+        raise GraphError(f"{op.name}: sources have different shapes {[s.shape for s in src]}; broadcast them first")
+    values = src[1:] if op is Ops.WHERE else src
+    if op is Ops.WHERE and not src[0].dtype.is_bool:
+        raise GraphError(f"WHERE: the condition must be bool, got {src[0].dtype!r}")
+    if op is not Ops.CAST and len({s.dtype for s in values}) != 1:
+        raise GraphError(f"{op.name}: sources have different dtypes {[s.dtype for s in values]}; cast them first")
+    in_dtype = values[0].dtype
+    if op is Ops.CAST:
+        if dtype is None:
+            raise GraphError("CAST needs a target dtype")
+        return Node(op, src, dtype, src[0].shape, dtype, meta)
+    if op in FLOAT_ONLY and not in_dtype.is_float:
+        raise GraphError(f"{op.name} needs a float dtype, got {in_dtype!r}; cast first")
+    if op in INT_ONLY and not in_dtype.is_int:
+        raise GraphError(f"{op.name} needs an integer dtype, got {in_dtype!r}")
+    if op in INT_OR_BOOL_ONLY and in_dtype.is_float:
+        raise GraphError(f"{op.name} needs an integer or bool dtype, got {in_dtype!r}")
+    out = dtypes.bool if op in COMPARISONS else in_dtype
+    return Node(op, src, out, src[0].shape, None, meta)
+
+
+def reduce(src: Node, op: Ops, axes: tuple[int, ...], meta: Provenance | None = None) -> Node:
+    """Combine `src` over `axes` with ADD or MAX. Reduced axes stay, with size 1."""
+    if op not in REDUCE_OPS:
+        raise GraphError(f"REDUCE combines with ADD or MAX, not {op.name}")
+    axes = tuple(sorted(set(int(a) for a in axes)))
+    if any(not 0 <= a < src.ndim for a in axes):
+        raise GraphError(f"REDUCE: axes {axes} out of range for shape {src.shape}")
+    shape = tuple(1 if i in axes else s for i, s in enumerate(src.shape))
+    return Node(Ops.REDUCE, (src,), src.dtype, shape, (op, axes), meta)
+
+
+def movement(op: Ops, src: Node, arg: tuple, meta: Provenance | None = None) -> Node:
+    """A movement op; checks `arg` against `src.shape` and computes the new shape."""
+    shape = movement_shape(op, src.shape, arg)
+    return Node(op, (src,), src.dtype, shape, tuple(arg), meta)
+
+
+def movement_shape(op: Ops, shape: tuple[int, ...], arg: tuple) -> tuple[int, ...]:
+    """The shape after a movement op, or GraphError naming what is wrong."""
+    n = len(shape)
+    if op is Ops.RESHAPE:
+        new = tuple(int(s) for s in arg)
+        if any(s < 0 for s in new) or math.prod(new) != math.prod(shape):
+            raise GraphError(f"RESHAPE: can't reshape {shape} ({math.prod(shape)} elements) to {new}")
+        return new
+    if op is Ops.PERMUTE:
+        if sorted(arg) != list(range(n)):
+            raise GraphError(f"PERMUTE: {tuple(arg)} is not a permutation of the {n} axes of {shape}")
+        return tuple(shape[a] for a in arg)
+    if op is Ops.EXPAND:
+        new = tuple(int(s) for s in arg)
+        if len(new) != n or any(s != t and s != 1 for s, t in zip(shape, new)):
+            raise GraphError(f"EXPAND: can't expand {shape} to {new}: only size-1 axes can grow")
+        return new
+    if op is Ops.PAD:
+        if len(arg) != n or any(b < 0 or a < 0 for b, a in arg):
+            raise GraphError(f"PAD: need one non-negative (before, after) per axis of {shape}, got {tuple(arg)}")
+        return tuple(s + b + a for s, (b, a) in zip(shape, arg))
+    if op is Ops.SHRINK:
+        if len(arg) != n or any(not 0 <= b <= e <= s for s, (b, e) in zip(shape, arg)):
+            raise GraphError(f"SHRINK: need one (start, end) with 0 <= start <= end <= size per axis of {shape}, "
+                             f"got {tuple(arg)}")
+        return tuple(e - b for b, e in arg)
+    if op is Ops.FLIP:
+        if len(arg) != n:
+            raise GraphError(f"FLIP: need one bool per axis of {shape}, got {tuple(arg)}")
+        return shape
+    raise GraphError(f"{op.name} is not a movement op")
+
+
+def contiguous(src: Node, meta: Provenance | None = None) -> Node:
+    return Node(Ops.CONTIGUOUS, (src,), src.dtype, src.shape, None, meta)
+
+
+def assign(target: Node, value: Node, meta: Provenance | None = None) -> Node:
+    """Write `value` into the buffer behind `target` (a BUFFER node, possibly seen through movement ops)."""
+    if target.shape != value.shape or target.dtype != value.dtype:
+        raise GraphError(f"ASSIGN: target is {target.shape} {target.dtype!r}, value is {value.shape} {value.dtype!r}")
+    return Node(Ops.ASSIGN, (target, value), target.dtype, target.shape, None, meta)
+
+
+def broadcast_const(value, dtype: DType, shape: tuple[int, ...], meta: Provenance | None = None) -> Node:
+    """A constant of any shape: CONST -> RESHAPE to all-ones -> EXPAND (no memory is used)."""
+    c = const(value, dtype, meta)
+    if not shape:
+        return c
+    return movement(Ops.EXPAND, movement(Ops.RESHAPE, c, (1,) * len(shape), meta), shape, meta)
+
+
+def result_dtype(*ds: DType) -> DType:
+    return promote(*ds)

@@ -1,0 +1,175 @@
+"""The stage-02 IR: a `Kernel` is one loop nest's worth of work, written as a small AST.
+
+    SINK( STORE(buf 0, view, value), STORE(buf 1, view, value), ... )
+
+with value trees built from
+
+    LOAD(buf i, view)        read buffer `bufs[i]` through a ShapeTracker
+    CONST(value, view)       a constant; its view may carry a mask (a padded constant is 0 outside)
+    ALU(op)                  an elementwise op (op is a stage-01 `Ops` member, e.g. Ops.ADD)
+    REDUCE(op, axes)         combine over `axes` with Ops.ADD or Ops.MAX; those axes become 1
+
+The loop shape. Every kernel has one `full_shape`: the loops it runs. Every LOAD/CONST view
+below a REDUCE has `full_shape`; the REDUCE turns the reduced axes to 1, giving the kernel's
+`output_shape`; every LOAD/CONST above a REDUCE (and every STORE view) has `output_shape`. A
+kernel without a REDUCE has `full_shape == output_shape`. All REDUCEs of a kernel reduce the same
+axes. These rules are what the linearizer relies on, and `verify()` checks them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from functools import cached_property
+from typing import Any
+
+from shrimpgrad.graph import ALU, BufferRef, DType, Ops, ShapeTracker
+
+
+class KOps(Enum):
+    SINK = auto()
+    STORE = auto()
+    LOAD = auto()
+    CONST = auto()
+    ALU = auto()
+    REDUCE = auto()
+
+    def __repr__(self) -> str:
+        return f"KOps.{self.name}"
+
+
+@dataclass(frozen=True)
+class KNode:
+    """One node of a kernel AST.
+
+    arg by op: LOAD/STORE `(buf_index, ShapeTracker)`; CONST `(value, ShapeTracker)`;
+    ALU the stage-01 op (`Ops.ADD`, `Ops.CAST`, ...); REDUCE `(Ops.ADD | Ops.MAX, axes)`; SINK None.
+    dtype is the value's dtype (for STORE: the stored dtype)."""
+
+    op: KOps
+    src: tuple[KNode, ...]
+    dtype: DType
+    arg: Any = None
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.op, self.src, self.dtype, self.arg))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @property
+    def st(self) -> ShapeTracker:
+        """The view of a LOAD, CONST or STORE."""
+        assert self.op in (KOps.LOAD, KOps.CONST, KOps.STORE), f"{self.op} has no view"
+        return self.arg[1]
+
+    def toposort(self) -> list[KNode]:
+        order, seen = [], set()
+
+        def visit(n: KNode) -> None:
+            if id(n) in seen:
+                return
+            seen.add(id(n))
+            for s in n.src:
+                visit(s)
+            order.append(n)
+
+        visit(self)
+        return order
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A named kernel: its AST, the buffers it touches (index = LOAD/STORE buf_index) and why it exists.
+
+    `bufs` lists outputs first (`bufs[:n_outputs]` are written), then inputs.
+    `reason` is the fusion rule that drew this kernel's boundary, in words."""
+
+    name: str
+    ast: KNode
+    bufs: tuple[BufferRef, ...]
+    n_outputs: int = 1
+    reason: str = ""
+    meta: tuple[str, ...] = field(default=(), compare=False)  # provenance strings of the graph nodes it covers
+
+    @property
+    def full_shape(self) -> tuple[int, ...]:
+        """The loop shape: the shape of the views below the REDUCE (or of every view if none)."""
+        reduces = [n for n in self.ast.toposort() if n.op is KOps.REDUCE]
+        return _shape_below(reduces[0]) if reduces else self.output_shape
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.ast.src[0].st.shape
+
+    @property
+    def reduce_axes(self) -> tuple[int, ...]:
+        for n in self.ast.toposort():
+            if n.op is KOps.REDUCE:
+                return n.arg[1]
+        return ()
+
+    @property
+    def outputs(self) -> tuple[BufferRef, ...]:
+        return self.bufs[: self.n_outputs]
+
+    @property
+    def inputs(self) -> tuple[BufferRef, ...]:
+        return self.bufs[self.n_outputs:]
+
+
+def _shape_below(n: KNode) -> tuple[int, ...]:
+    """The shape of the first LOAD/CONST found under `n` (all views under a REDUCE share it)."""
+    for x in n.toposort():
+        if x.op in (KOps.LOAD, KOps.CONST):
+            return x.st.shape
+    raise ValueError("a REDUCE with no LOAD or CONST below it")
+
+
+class KernelError(AssertionError):
+    """A Kernel breaks one of the stage-02 invariants."""
+
+
+def verify(k: Kernel) -> Kernel:
+    """Check the invariants the linearizer relies on; raise KernelError naming the bad node."""
+    def fail(msg: str, node: KNode | None = None) -> None:
+        raise KernelError(f"kernel {k.name}: {msg}" + (f"\n  at {node!r}" if node is not None else ""))
+
+    if k.ast.op is not KOps.SINK or not k.ast.src or any(s.op is not KOps.STORE for s in k.ast.src):
+        fail("the root must be a SINK of STOREs", k.ast)
+    full, out = k.full_shape, k.output_shape
+    axes = k.reduce_axes
+    expected_out = tuple(1 if i in axes else s for i, s in enumerate(full))
+    if out != expected_out:
+        fail(f"output shape {out} doesn't match full shape {full} reduced over {axes}")
+    if len(k.ast.src) != k.n_outputs:
+        fail(f"{len(k.ast.src)} STOREs but n_outputs={k.n_outputs}")
+
+    def check(n: KNode, below_reduce: bool) -> None:
+        if n.op is KOps.REDUCE:
+            if below_reduce:
+                fail("a REDUCE inside another REDUCE", n)
+            if n.arg[1] != axes:
+                fail(f"REDUCE over {n.arg[1]} but the kernel reduces {axes}", n)
+            if n.arg[0] not in (Ops.ADD, Ops.MAX):
+                fail("REDUCE must combine with Ops.ADD or Ops.MAX", n)
+        if n.op in (KOps.LOAD, KOps.CONST, KOps.STORE):
+            want = full if below_reduce else out
+            if n.st.shape != want:
+                fail(f"{n.op.name} view has shape {n.st.shape}, expected {want}", n)
+        if n.op in (KOps.LOAD, KOps.STORE) and not 0 <= n.arg[0] < len(k.bufs):
+            fail(f"buffer index {n.arg[0]} out of range ({len(k.bufs)} buffers)", n)
+        if n.op is KOps.ALU and n.arg not in ALU:
+            fail(f"{n.arg} is not an ALU op", n)
+        if n.op is KOps.STORE and not n.arg[0] < k.n_outputs:
+            fail("STORE to an input buffer", n)
+        for s in n.src:
+            check(s, below_reduce or n.op is KOps.REDUCE)
+
+    for store in k.ast.src:
+        check(store, False)
+    if math.prod(full) == 0:
+        fail(f"empty loop shape {full}")
+    return k

@@ -1,0 +1,144 @@
+"""The stage-03 IR: a `Program` is a flat, ordered list of `UOp`s that a backend renders line by line.
+
+Each UOp names its operands by reference (`src`), always to UOps earlier in the list, and has
+an explicit dtype. The whole vocabulary:
+
+    op            src                                arg                       renders (C) as
+    DEFINE_GLOBAL ()                                 (index, name, is_output)  a pointer parameter
+    CONST         ()                                 the value                 a literal
+    SPECIAL       ()                                 (name, size)              blockIdx/threadIdx on GPUs
+    RANGE         (start CONST, end CONST)           (axis, LoopKind)          for (int i = start; i < end; i++) {
+    END           (RANGE,)                           None                      }
+    LOAD          (buf, index) | (buf, index, gate, alt)  None                 buf[index] | gate ? buf[index] : alt
+    STORE         (buf, index, value) | (..., gate)  None                      buf[index] = value;
+    DEFINE_ACC    (init CONST,)                      accumulator number        T acc = init;
+    ASSIGN        (DEFINE_ACC, value)                None                      acc = value;
+    ALU           operands                           the stage-01 Ops member   a + b, max(a, b), ...
+    CAST          (x,)                               None (target is dtype)    (T)x
+    IF            (cond,)                            None                      if (cond) {
+    ENDIF         (IF,)                              None                      }
+
+A UOp that reads an accumulator refers to its DEFINE_ACC: after the ASSIGNs in a loop, the
+DEFINE_ACC stands for the accumulated value. STORE, END, ASSIGN, IF and ENDIF produce no value
+(dtype None). Index arithmetic is ordinary ALU UOps on `index_dtype` (int32 or int64).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from functools import cached_property
+from typing import Any
+
+from shrimpgrad.graph import ALU, DType
+
+
+class UOps(Enum):
+    DEFINE_GLOBAL = auto()
+    CONST = auto()
+    SPECIAL = auto()
+    RANGE = auto()
+    END = auto()
+    LOAD = auto()
+    STORE = auto()
+    DEFINE_ACC = auto()
+    ASSIGN = auto()
+    ALU = auto()
+    CAST = auto()
+    IF = auto()
+    ENDIF = auto()
+
+    def __repr__(self) -> str:
+        return f"UOps.{self.name}"
+
+
+class LoopKind(Enum):
+    """What a loop is for; backends and dumps use it (e.g. OpenMP on the outermost GLOBAL loop)."""
+
+    GLOBAL = auto()  # over output elements; independent iterations (parallel on CPU, grid on GPU)
+    LOCAL = auto()  # threads of one GPU block
+    REDUCE = auto()  # over reduced elements; carries an accumulator
+    UPCAST = auto()  # small, constant trip count: the backend may fully unroll it
+
+    def __repr__(self) -> str:
+        return f"LoopKind.{self.name}"
+
+
+NO_VALUE = frozenset({UOps.STORE, UOps.END, UOps.ASSIGN, UOps.IF, UOps.ENDIF})
+
+
+@dataclass(frozen=True)
+class UOp:
+    op: UOps
+    dtype: DType | None
+    src: tuple[UOp, ...] = ()
+    arg: Any = None
+    meta: str | None = field(default=None, compare=False, repr=False)  # e.g. "Tensor.relu at train.py:12"
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.op, self.dtype, self.src, self.arg))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"UOp({self.op!r}, {self.dtype!r}, src=<{len(self.src)}>, arg={self.arg!r})"
+
+
+@dataclass(frozen=True)
+class Program:
+    """One kernel, linearized. `uops` is in execution order; `global_size`/`local_size` are the GPU
+    launch dimensions (None on CPU, where GLOBAL loops are ordinary RANGEs); `applied_opts` names
+    the optimizations that shaped it, in order."""
+
+    name: str
+    uops: tuple[UOp, ...]
+    global_size: tuple[int, ...] | None = None
+    local_size: tuple[int, ...] | None = None
+    applied_opts: tuple[str, ...] = ()
+
+    @property
+    def globals(self) -> tuple[UOp, ...]:
+        """The DEFINE_GLOBAL uops sorted by parameter index."""
+        return tuple(sorted((u for u in self.uops if u.op is UOps.DEFINE_GLOBAL), key=lambda u: u.arg[0]))
+
+
+class ProgramError(AssertionError):
+    """A Program breaks one of the stage-03 invariants."""
+
+
+def verify(p: Program) -> Program:
+    """Check: operands defined before use, RANGE/END and IF/ENDIF properly nested, value ops have a
+    dtype, ALU args are ALU ops, STORE/LOAD target a DEFINE_GLOBAL. Raises ProgramError naming the UOp."""
+    defined: set[UOp] = set()
+    open_blocks: list[UOp] = []
+    for i, u in enumerate(p.uops):
+        def fail(msg: str, i=i, u=u) -> None:
+            raise ProgramError(f"program {p.name}, uop {i} {u!r}: {msg}")
+
+        for s in u.src:
+            if s not in defined:
+                fail(f"operand {s!r} is used before it is defined")
+            if s.op in NO_VALUE and u.op not in (UOps.END, UOps.ENDIF):
+                fail(f"operand {s!r} produces no value")
+        if u.op not in NO_VALUE and u.dtype is None:
+            fail("a value-producing uop needs a dtype")
+        if u.op is UOps.ALU and u.arg not in ALU:
+            fail(f"{u.arg} is not an ALU op")
+        if u.op in (UOps.LOAD, UOps.STORE) and u.src[0].op is not UOps.DEFINE_GLOBAL:
+            fail("LOAD/STORE must address a DEFINE_GLOBAL")
+        if u.op is UOps.ASSIGN and u.src[0].op is not UOps.DEFINE_ACC:
+            fail("ASSIGN must update a DEFINE_ACC")
+        if u.op in (UOps.RANGE, UOps.IF):
+            open_blocks.append(u)
+        if u.op in (UOps.END, UOps.ENDIF):
+            want = UOps.RANGE if u.op is UOps.END else UOps.IF
+            if not open_blocks or open_blocks[-1] is not u.src[0] or u.src[0].op is not want:
+                fail(f"closes {u.src[0]!r} but the innermost open block is "
+                     f"{open_blocks[-1] if open_blocks else None!r}")
+            open_blocks.pop()
+        defined.add(u)
+    if open_blocks:
+        raise ProgramError(f"program {p.name}: unclosed {open_blocks[-1]!r}")
+    return p
