@@ -1,10 +1,12 @@
 """Stage 01 — the lazy graph (`shrimpgrad.graph`).
 
 Public API: the IR (`Node`, `Ops`, `BufferRef`, constructors), dtypes, views
-(`View`, `ShapeTracker`). See README.md in this folder.
+(`View`, `ShapeTracker`) and the numpy evaluator (`evaluate`, the oracle for every later
+stage). See README.md in this folder.
 """
 
 from .dtype import ALL_DTYPES, DType, dtypes, promote, to_dtype
+from .evaluate import EvaluateError, evaluate
 from .ops import (
     ALU,
     BINARY,
@@ -38,4 +40,5 @@ __all__ = [
     "Provenance", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous", "movement",
     "movement_shape", "reduce", "toposort",
     "ShapeTracker", "View", "strides_for_shape",
+    "EvaluateError", "evaluate",
 ]

@@ -1,0 +1,220 @@
+"""The reference semantics of the graph: evaluate Nodes with numpy.
+
+This evaluator is the *oracle*: every later stage (schedule, UOps, C, CUDA) is tested by
+comparing its results with `evaluate` on the same graph. So the meaning of each op is written
+down here once, in plain numpy, and the README's "Evaluator semantics" table repeats it for the
+backends that have to reproduce it in C.
+
+    evaluate(roots, buffers) -> array | list of arrays
+
+* `roots`: one Node (returns one array) or a sequence of Nodes (returns a list, same order).
+* `buffers`: `{BufferRef: flat np.ndarray of shape (ref.size,) and dtype ref.dtype.np}`.
+* Every result has exactly the node's `shape` and numpy dtype `node.dtype.np` (checked).
+
+The walk is iterative over `toposort` (graphs from training loops are thousands of nodes deep,
+too deep for recursion) and each node is computed once, however many nodes use it.
+
+Rules that numpy leaves loose or that C does differently are pinned down here:
+
+* Integer arithmetic wraps around like C (two's complement); numpy's overflow warnings are off.
+* IDIV and MOD floor like Python/numpy (`-7 // 2 == -4`, `-7 % 2 == 1`), and by definition
+  `x // 0 == 0` and `x % 0 == 0` (numpy would warn; C would crash).
+* On bool, ADD/SUB/MUL compute as C does: promote to int, convert back with `!= 0`; so ADD is
+  OR, SUB is XOR and MUL is AND. NEG of a bool is rejected: use XOR with True for "not".
+* Float -> int CAST truncates toward zero; NaN, infinities and out-of-range values give an
+  unspecified result (undefined behaviour in C), so tests never rely on them.
+* The evaluator is pure: ASSIGN returns the assigned value and never writes into `buffers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .dtype import DType
+from .ops import BufferRef, GraphError, Node, Ops, toposort
+
+
+class EvaluateError(GraphError):
+    """The graph can't be evaluated: a missing or malformed buffer, or a node that breaks the IR's rules."""
+
+
+def evaluate(roots: Node | Sequence[Node], buffers: Mapping[BufferRef, np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """Compute the value of `roots` with numpy (see the module docstring for the exact semantics)."""
+    single = isinstance(roots, Node)
+    root_list = [roots] if single else list(roots)
+    values: dict[int, np.ndarray] = {}  # keyed by id(): toposort keeps every node alive meanwhile
+    with np.errstate(all="ignore"):  # wrap-around, 1/0 = inf, log2(-1) = nan are defined results here
+        for node in toposort(root_list):
+            out = np.asarray(_evaluate_node(node, [values[id(s)] for s in node.src], buffers))
+            _check_result(node, out)
+            values[id(node)] = out
+    # Copy: results may be views of a buffer or read-only broadcasts; callers own what they get.
+    results = [np.array(values[id(r)]) for r in root_list]
+    return results[0] if single else results
+
+
+def _evaluate_node(node: Node, src: list[np.ndarray], buffers: Mapping[BufferRef, np.ndarray]) -> np.ndarray:
+    op = node.op
+    if op is Ops.BUFFER:
+        return _read_buffer(node, buffers)
+    if op is Ops.CONST:
+        return np.array(node.arg, dtype=node.dtype.np)
+    if op is Ops.CAST:
+        return _cast(src[0], node.dtype)
+    if op in _UNARY:
+        if src[0].dtype == np.bool_ and op is Ops.NEG:
+            raise EvaluateError("NEG of a bool is not defined; for logical not use XOR with a True constant")
+        return _UNARY[op](src[0])
+    if op in _BINARY:
+        return _binary(op, src[0], src[1])
+    if op is Ops.WHERE:
+        return np.where(src[0], src[1], src[2])
+    if op is Ops.REDUCE:
+        return _reduce(node, src[0])
+    if op in _MOVEMENT:
+        return _MOVEMENT[op](src[0], node.arg)
+    if op is Ops.CONTIGUOUS:
+        return np.array(src[0])
+    if op is Ops.ASSIGN:
+        return src[1]  # pure: the new value of the target, without writing anywhere
+    raise EvaluateError(f"evaluate: no rule for {op!r} in {node!r}")
+
+
+# ---- leaves --------------------------------------------------------------------------------
+
+def _read_buffer(node: Node, buffers: Mapping[BufferRef, np.ndarray]) -> np.ndarray:
+    """A BUFFER node reads its flat array as a row-major array of the node's shape."""
+    ref: BufferRef = node.arg
+    if ref not in buffers:
+        raise EvaluateError(f"BUFFER {ref!r} has no value: pass buffers={{ref: np.ndarray of shape ({ref.size},) "
+                            f"and dtype {ref.dtype.np_name}}}")
+    flat = np.asarray(buffers[ref])
+    if flat.shape != (ref.size,) or flat.dtype != ref.dtype.np:
+        raise EvaluateError(f"BUFFER {ref!r} got an array of shape {flat.shape} and dtype {flat.dtype}; expected a "
+                            f"flat array of shape ({ref.size},) and dtype {ref.dtype.np_name} (use .reshape(-1) "
+                            f"and .astype(np.{ref.dtype.np_name}))")
+    return flat.reshape(node.shape)
+
+
+# ---- ALU -----------------------------------------------------------------------------------
+
+def _recip(x: np.ndarray) -> np.ndarray:
+    """1/x in x's float dtype; 1/0 is inf (IEEE)."""
+    return np.reciprocal(x)
+
+
+_UNARY = {
+    Ops.NEG: np.negative,  # ints wrap: -(-128) == -128 in int8
+    Ops.RECIP: _recip,
+    Ops.SQRT: np.sqrt,  # sqrt(negative) is nan
+    Ops.EXP2: np.exp2,
+    Ops.LOG2: np.log2,  # log2(0) is -inf, log2(negative) is nan
+    Ops.SIN: np.sin,
+    Ops.TRUNC: np.trunc,  # round toward zero, stays float
+}
+
+
+def _cast(x: np.ndarray, dtype: DType) -> np.ndarray:
+    """numpy's astype, except that a cast to bool means `x != 0` (so NaN -> True, like C)."""
+    if dtype.is_bool:
+        return x != 0
+    return x.astype(dtype.np)
+
+
+def _floor_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Floor division (numpy's //) with x // 0 defined as 0."""
+    zero = b == 0
+    return np.where(zero, np.zeros((), a.dtype), a // np.where(zero, np.ones((), b.dtype), b))
+
+
+def _floor_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Floor modulo (numpy's %, result has the divisor's sign) with x % 0 defined as 0."""
+    zero = b == 0
+    return np.where(zero, np.zeros((), a.dtype), a % np.where(zero, np.ones((), b.dtype), b))
+
+
+_BINARY = {
+    Ops.ADD: np.add,
+    Ops.SUB: np.subtract,
+    Ops.MUL: np.multiply,
+    Ops.DIV: np.true_divide,  # floats only; x/0 is +-inf, 0/0 is nan
+    Ops.IDIV: _floor_div,
+    Ops.MOD: _floor_mod,
+    Ops.MAX: np.maximum,  # NaN wins: max(nan, 1) is nan
+    Ops.CMPLT: np.less,  # any comparison with NaN is False ...
+    Ops.CMPNE: np.not_equal,  # ... except !=, which is True
+    Ops.AND: np.bitwise_and,  # logical on bool
+    Ops.OR: np.bitwise_or,
+    Ops.XOR: np.bitwise_xor,
+}
+_C_PROMOTES_BOOL = frozenset({Ops.ADD, Ops.SUB, Ops.MUL})
+
+
+def _binary(op: Ops, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.dtype == np.bool_ and op in _C_PROMOTES_BOOL:
+        # C computes true - true as int 0 and stores it back into a bool as `!= 0`: do the same.
+        return _BINARY[op](a.astype(np.int8), b.astype(np.int8)) != 0
+    return _BINARY[op](a, b)
+
+
+# ---- REDUCE --------------------------------------------------------------------------------
+
+def _lowest(dtype: np.dtype):
+    """The identity of MAX: -inf for floats, the smallest value for ints, False for bool."""
+    if dtype == np.bool_:
+        return False
+    if np.issubdtype(dtype, np.floating):
+        return -np.inf
+    return np.iinfo(dtype).min
+
+
+def _reduce(node: Node, x: np.ndarray) -> np.ndarray:
+    """Sum or max over the axes in `node.arg`, keeping them with size 1.
+
+    Sums accumulate in the node's own dtype (ints wrap; on bool a sum is OR). Reducing an empty
+    axis gives the identity: 0 for ADD, the lowest value of the dtype for MAX."""
+    op, axes = node.arg
+    if op is Ops.ADD:
+        return np.sum(x, axis=axes, keepdims=True, dtype=node.dtype.np)
+    return np.max(x, axis=axes, keepdims=True, initial=_lowest(x.dtype))
+
+
+# ---- movement: numpy's own no-copy operations ---------------------------------------------
+
+def _reshape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return x.reshape(shape)
+
+
+def _permute(x: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
+    return np.transpose(x, order)
+
+
+def _expand(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(x, shape)
+
+
+def _pad(x: np.ndarray, widths: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Zeros outside (False for bool)."""
+    return np.pad(x, widths) if x.ndim else x
+
+
+def _shrink(x: np.ndarray, bounds: tuple[tuple[int, int], ...]) -> np.ndarray:
+    return x[tuple(slice(b, e) for b, e in bounds)]
+
+
+def _flip(x: np.ndarray, axes: tuple[bool, ...]) -> np.ndarray:
+    return np.flip(x, axis=tuple(i for i, f in enumerate(axes) if f))
+
+
+_MOVEMENT = {Ops.RESHAPE: _reshape, Ops.PERMUTE: _permute, Ops.EXPAND: _expand, Ops.PAD: _pad,
+             Ops.SHRINK: _shrink, Ops.FLIP: _flip}
+
+
+def _check_result(node: Node, out: np.ndarray) -> None:
+    """A node built by hand (not with ops.py's constructors) can claim a shape or dtype its op doesn't make."""
+    if out.shape != node.shape or out.dtype != node.dtype.np:
+        raise EvaluateError(f"{node!r} claims shape {node.shape} and dtype {node.dtype.np_name}, but evaluating "
+                            f"{node.op.name} on its sources gives shape {out.shape} and dtype {out.dtype}; "
+                            f"build nodes with the constructors in shrimpgrad.graph.ops")
