@@ -2,9 +2,10 @@
 
 Public API: the IR (`Node`, `Ops`, `BufferRef`, constructors), dtypes, views
 (`View`, `ShapeTracker`) and the numpy evaluator (`evaluate`, the oracle for every later
-stage). See README.md in this folder.
+stage) and autograd as a graph-to-graph pass (`gradient`). See README.md in this folder.
 """
 
+from .autograd import DERIVATIVES, gradient
 from .dtype import ALL_DTYPES, DType, dtypes, promote, to_dtype
 from .evaluate import EvaluateError, evaluate
 from .ops import (
@@ -40,5 +41,5 @@ __all__ = [
     "Provenance", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous", "movement",
     "movement_shape", "reduce", "toposort",
     "ShapeTracker", "View", "strides_for_shape",
-    "EvaluateError", "evaluate",
+    "EvaluateError", "evaluate", "DERIVATIVES", "gradient",
 ]
