@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .dtype import DType
-from .ops import BufferRef, GraphError, Node, Ops, toposort
+from .ops import ALU, BufferRef, GraphError, Node, Ops, toposort
 
 
 class EvaluateError(GraphError):
@@ -61,18 +61,10 @@ def _evaluate_node(node: Node, src: list[np.ndarray], buffers: Mapping[BufferRef
         return _read_buffer(node, buffers)
     if op is Ops.CONST:
         return np.array(node.arg, dtype=node.dtype.np)
-    if op is Ops.CAST:
-        return _cast(src[0], node.dtype)
-    if op in _UNARY:
-        if src[0].dtype == np.bool_ and op is Ops.NEG:
-            raise EvaluateError("NEG of a bool is not defined; for logical not use XOR with a True constant")
-        return _UNARY[op](src[0])
-    if op in _BINARY:
-        return _binary(op, src[0], src[1])
-    if op is Ops.WHERE:
-        return np.where(src[0], src[1], src[2])
+    if op in ALU:
+        return apply_alu(op, node.dtype, src)
     if op is Ops.REDUCE:
-        return _reduce(node, src[0])
+        return apply_reduce(node.arg[0], node.arg[1], node.dtype, src[0])
     if op in _MOVEMENT:
         return _MOVEMENT[op](src[0], node.arg)
     if op is Ops.CONTIGUOUS:
@@ -152,6 +144,22 @@ _BINARY = {
 _C_PROMOTES_BOOL = frozenset({Ops.ADD, Ops.SUB, Ops.MUL})
 
 
+def apply_alu(op: Ops, dtype: DType, src: Sequence[np.ndarray]) -> np.ndarray:
+    """One ALU op on numpy arrays with this module's pinned semantics; `dtype` is the result dtype
+    (it matters only for CAST). Later stages' evaluators call this, so each op is defined once."""
+    if op is Ops.CAST:
+        return _cast(src[0], dtype)
+    if op in _UNARY:
+        if src[0].dtype == np.bool_ and op is Ops.NEG:
+            raise EvaluateError("NEG of a bool is not defined; for logical not use XOR with a True constant")
+        return _UNARY[op](src[0])
+    if op in _BINARY:
+        return _binary(op, src[0], src[1])
+    if op is Ops.WHERE:
+        return np.where(src[0], src[1], src[2])
+    raise EvaluateError(f"apply_alu: {op!r} is not an ALU op")
+
+
 def _binary(op: Ops, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype == np.bool_ and op in _C_PROMOTES_BOOL:
         # C computes true - true as int 0 and stores it back into a bool as `!= 0`: do the same.
@@ -170,14 +178,17 @@ def _lowest(dtype: np.dtype):
     return np.iinfo(dtype).min
 
 
-def _reduce(node: Node, x: np.ndarray) -> np.ndarray:
-    """Sum or max over the axes in `node.arg`, keeping them with size 1.
+def apply_reduce(op: Ops, axes: tuple[int, ...], dtype: DType, x: np.ndarray) -> np.ndarray:
+    """Sum or max of `x` over `axes`, keeping them with size 1 (also used by later stages' evaluators).
 
-    Sums accumulate in the node's own dtype (ints wrap; on bool a sum is OR). Reducing an empty
-    axis gives the identity: 0 for ADD, the lowest value of the dtype for MAX."""
-    op, axes = node.arg
+    Sums accumulate in `dtype` (ints wrap; on bool a sum is OR). Reducing an empty axis gives the
+    identity: 0 for ADD, the lowest value of the dtype for MAX. The input is first laid out in C
+    order: numpy's float summation order follows the memory layout (a transposed view sums in
+    another order), so this makes the result depend only on the values, and every evaluator that
+    computes the same values gets the same bits."""
+    x = np.ascontiguousarray(x)
     if op is Ops.ADD:
-        return np.sum(x, axis=axes, keepdims=True, dtype=node.dtype.np)
+        return np.sum(x, axis=axes, keepdims=True, dtype=dtype.np)
     return np.max(x, axis=axes, keepdims=True, initial=_lowest(x.dtype))
 
 
