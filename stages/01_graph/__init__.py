@@ -1,8 +1,9 @@
 """Stage 01 — the lazy graph (`shrimpgrad.graph`).
 
 Public API: the IR (`Node`, `Ops`, `BufferRef`, constructors), dtypes, views
-(`View`, `ShapeTracker`) and the numpy evaluator (`evaluate`, the oracle for every later
-stage) and autograd as a graph-to-graph pass (`gradient`). See README.md in this folder.
+(`View`, `ShapeTracker`), the numpy evaluator (`evaluate`, the oracle for every later stage),
+autograd as a graph-to-graph pass (`gradient`) and pictures (`to_dot`, `tree`, `print_graph`;
+also `rich.print(node)` and a node's notebook repr). See README.md in this folder.
 """
 
 from .autograd import DERIVATIVES, gradient
@@ -34,6 +35,7 @@ from .ops import (
     toposort,
 )
 from .view import ShapeTracker, View, strides_for_shape
+from .viz import print_graph, to_dot, tree
 
 __all__ = [
     "ALL_DTYPES", "DType", "dtypes", "promote", "to_dtype",
@@ -42,4 +44,5 @@ __all__ = [
     "movement_shape", "reduce", "toposort",
     "ShapeTracker", "View", "strides_for_shape",
     "EvaluateError", "evaluate", "DERIVATIVES", "gradient",
+    "print_graph", "to_dot", "tree",
 ]

@@ -1,0 +1,172 @@
+"""Pictures of a stage-01 graph: graphviz for notebooks, a rich tree for the terminal.
+
+* `to_dot(roots)` -> `graphviz.Digraph`. Data flows top to bottom, from the leaves to the roots.
+  Boxes are coloured by the kind of op (see `KIND_COLORS`); each edge says the shape and dtype
+  of the value on it, and an edge leaving a movement op also shows the `View`(s) that the chain
+  of movement ops down to the last real value has become: that is what a kernel will index with.
+* `tree(root)` -> `rich.tree.Tree`; `print_graph(root)` prints it. A node used several times is
+  drawn once and later referred to by its number (`%3`), so shared subgraphs don't blow up.
+* Notebook reprs: `repr_svg(node)` renders with Graphviz's `dot` program; when `dot` is not
+  installed, `repr_html(node)` shows the DOT text instead, with a line saying how to install it.
+  `Node._repr_svg_` / `_repr_html_` / `__rich__` call these, so `node` alone in a cell, or
+  `rich.print(node)` in a terminal, draws the graph.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from collections.abc import Sequence
+
+import graphviz
+from rich.console import Console
+from rich.text import Text
+from rich.tree import Tree
+
+from .ops import ALU, LEAVES, MOVEMENT, Node, Ops, toposort
+from .view import ShapeTracker, View, apply_movement
+
+KIND_COLORS = {"leaf": "#cfe2ff", "alu": "#fff3bf", "reduce": "#ffd8a8", "movement": "#d3f9d8", "memory": "#e5dbff"}
+INSTALL_HINT = ("Install Graphviz's `dot` program with `apt-get install graphviz` (Debian/Ubuntu), "
+                "`brew install graphviz` (macOS) or `conda install graphviz`.")
+
+
+def kind(node: Node) -> str:
+    """Which of the five kinds of op a node is: leaf, alu, reduce, movement or memory."""
+    if node.op in LEAVES:
+        return "leaf"
+    if node.op in ALU:
+        return "alu"
+    if node.op is Ops.REDUCE:
+        return "reduce"
+    if node.op in MOVEMENT:
+        return "movement"
+    return "memory"  # CONTIGUOUS, ASSIGN
+
+
+def describe(node: Node) -> str:
+    """The op and its argument in a few characters: 'REDUCE ADD axes=(1,)', 'CAST to float16', 'BUFFER b7'."""
+    op, arg = node.op, node.arg
+    if op is Ops.BUFFER:
+        return f"BUFFER b{arg.id}"
+    if op is Ops.CONST:
+        return f"CONST {arg!r}"
+    if op is Ops.CAST:
+        return f"CAST to {arg.name}"
+    if op is Ops.REDUCE:
+        return f"REDUCE {arg[0].name} axes={arg[1]}"
+    if op is Ops.FLIP:
+        return f"FLIP axes={tuple(i for i, f in enumerate(arg) if f)}"
+    if op in MOVEMENT:
+        return f"{op.name} {arg}"
+    return op.name
+
+
+def describe_view(view: View) -> str:
+    """A View in one line, leaving out the parts that have their default value."""
+    text = f"strides={view.strides}"
+    if view.offset:
+        text += f" offset={view.offset}"
+    if view.mask is not None:
+        text += f" mask={view.mask}"
+    return text
+
+
+def movement_trackers(roots: Sequence[Node]) -> dict[int, ShapeTracker]:
+    """For each movement node (by id): the ShapeTracker its chain of movement ops composes into,
+    starting from the contiguous view of the first non-movement node below it."""
+    trackers: dict[int, ShapeTracker] = {}
+    for n in toposort(list(roots)):
+        if n.op in MOVEMENT:
+            src = n.src[0]
+            below = trackers.get(id(src)) or ShapeTracker.from_shape(src.shape)
+            trackers[id(n)] = apply_movement(below, n.op.name, n.arg)
+    return trackers
+
+
+# ---- graphviz -----------------------------------------------------------------------------
+
+def to_dot(roots: Node | Sequence[Node]) -> graphviz.Digraph:
+    """The graph as a graphviz Digraph (render it with `.pipe(format="svg")`, or read `.source`)."""
+    roots = [roots] if isinstance(roots, Node) else list(roots)
+    order = toposort(roots)
+    names = {id(n): f"n{i}" for i, n in enumerate(order)}
+    trackers = movement_trackers(roots)
+    root_ids = {id(r) for r in roots}
+    dot = graphviz.Digraph("stage01", graph_attr={"rankdir": "TB"},
+                           node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica"},
+                           edge_attr={"fontname": "Helvetica", "fontsize": "10"})
+    for n in order:
+        lines = [describe(n)]
+        if n.meta is not None:
+            lines.append(str(n.meta))
+        if id(n) in root_ids:
+            lines.append(f"result: {n.shape} {n.dtype.name}")
+        dot.node(names[id(n)], "\\n".join(lines), fillcolor=KIND_COLORS[kind(n)],
+                 penwidth="2" if id(n) in root_ids else "1")
+        for s in n.src:
+            dot.edge(names[id(s)], names[id(n)], label=_edge_label(s, trackers))
+    return dot
+
+
+def _edge_label(src: Node, trackers: dict[int, ShapeTracker]) -> str:
+    lines = [f"{src.shape} {src.dtype.name}"]
+    if id(src) in trackers:
+        views = trackers[id(src)].views
+        lines += [f"view{i}: {describe_view(v)}" if len(views) > 1 else describe_view(v) for i, v in enumerate(views)]
+    return "\\n".join(lines)
+
+
+def dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+def to_svg(roots: Node | Sequence[Node]) -> str:
+    """The picture as SVG text; needs Graphviz's `dot` program."""
+    if not dot_available():
+        raise RuntimeError(f"to_svg needs Graphviz's `dot` program, which is not installed. {INSTALL_HINT}")
+    return to_dot(roots).pipe(format="svg", encoding="utf-8")
+
+
+def repr_svg(node: Node) -> str | None:
+    """Notebook SVG: the rendered picture, or None (so the notebook asks `repr_html`) without `dot`."""
+    return to_svg(node) if dot_available() else None
+
+
+def repr_html(node: Node) -> str | None:
+    """Notebook HTML: None when `dot` can draw the SVG; else the DOT text and how to install Graphviz."""
+    if dot_available():
+        return None
+    message = f"Graphviz's `dot` program is not installed, so here is the DOT text instead. {INSTALL_HINT}"
+    return (f"<p><b>{html.escape(message)}</b></p>"
+            f"<pre>{html.escape(to_dot(node).source)}</pre>")
+
+
+# ---- rich ---------------------------------------------------------------------------------
+
+def _tree_label(node: Node, number: int) -> Text:
+    label = Text.assemble((f"%{number} ", "dim"), (describe(node), "bold"), f"  {node.shape} {node.dtype.name}")
+    if node.meta is not None:
+        label.append(f"  ({node.meta})", style="dim italic")
+    return label
+
+
+def tree(root: Node) -> Tree:
+    """The graph as a rich Tree, root at the top; a node already drawn appears again as 'see %k'."""
+    numbers: dict[int, int] = {}
+    top = Tree(Text("stage 01 graph", style="bold"))
+    stack: list[tuple[Node, Tree]] = [(root, top)]
+    while stack:  # iterative depth-first walk: deep graphs are fine
+        node, parent = stack.pop()
+        if id(node) in numbers:
+            parent.add(Text.assemble((f"see %{numbers[id(node)]} ", "dim"), describe(node)))
+            continue
+        numbers[id(node)] = len(numbers)
+        branch = parent.add(_tree_label(node, numbers[id(node)]))
+        stack.extend((s, branch) for s in reversed(node.src))
+    return top
+
+
+def print_graph(root: Node, console: Console | None = None) -> None:
+    """Print `tree(root)` to the terminal (or to `console`)."""
+    (console or Console()).print(tree(root))
