@@ -1,0 +1,335 @@
+"""IndexingMixin against numpy: t[...] (basic and advanced), t[...] = v, gather, cat, stack, split, chunk,
+their errors, and gradients of getitem / cat / gather against finite differences."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shrimpgrad import Tensor, dtypes
+
+X = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5) - 20.0
+
+# ------------------------------------------------------------------------------------------------
+# getitem: worked cases
+# ------------------------------------------------------------------------------------------------
+
+BASIC_CASES = [
+    1, -1, -3, (1, 2), (-1, -2, -3), (1, 2, 3),
+    slice(None), slice(1, 3), slice(-2, None), slice(None, None, 2), slice(None, None, -1), slice(2, 0, -1),
+    (slice(None), slice(None, None, -2)), (slice(None), slice(3, 0, -2), slice(1, None, 3)),
+    (slice(7, 1, -3),), (slice(None), slice(1, 100)), (slice(-100, 100, 4),), (slice(3, 1),),
+    None, (None, 1), (1, None, 2), (None, Ellipsis, None), (Ellipsis, 1), (Ellipsis, None, -1), (1, Ellipsis),
+    (1, Ellipsis, 2), (Ellipsis,), (slice(None), None, slice(None, None, -3), None),
+    (0, slice(None, None, 3), slice(4, None, -2)),
+]
+
+
+@pytest.mark.parametrize("index", BASIC_CASES, ids=repr)
+def test_getitem_basic_matches_numpy(index):
+    np.testing.assert_array_equal(Tensor(X)[index].numpy(), X[index])
+
+
+ADVANCED_CASES = [
+    [0, 2], [-1, 0, -1], [[0, 1], [2, 2]], np.array([2, 0]), (slice(None), [1, 3]), (slice(None), [1, 3], [0, 4]),
+    ([0, 2], slice(None), [1, 0]), ([[0], [2]], [1, 3]), (Ellipsis, [4, 0, 1]), (1, [0, 3]), ([1, 2], 0),
+    (0, slice(None), [0, 1]), (slice(None), 0, [0, 1]), ([0, 1], slice(None), 0), (None, [2, 1], None, slice(None, 2)),
+    (slice(None, None, -1), [3, 0]), ([0, 2], slice(1, None, 2), [4, -5]), (0, [1, 2], [2, 3]),
+    ([[2]], slice(None), [[0, 1, 2]]), ([0], None, [1]),
+]
+
+
+@pytest.mark.parametrize("index", ADVANCED_CASES, ids=repr)
+def test_getitem_advanced_matches_numpy(index):
+    np.testing.assert_array_equal(Tensor(X)[index].numpy(), X[index])
+
+
+def test_getitem_with_index_tensor():
+    idx = np.array([[2, -1], [0, 1]])
+    np.testing.assert_array_equal(Tensor(X)[Tensor(idx.astype(np.int32))].numpy(), X[idx])
+    np.testing.assert_array_equal(Tensor(X)[:, Tensor([3, 1]), 2].numpy(), X[:, [3, 1], 2])
+
+
+def test_getitem_module_docstring_example():
+    np.testing.assert_array_equal(Tensor.arange(10)[7:1:-3].numpy(), [7, 4])
+
+
+def test_getitem_keeps_dtype():
+    for dtype in (np.int32, np.bool_, np.float64):
+        a = (np.arange(12).reshape(3, 4) % 3).astype(dtype)
+        np.testing.assert_array_equal(Tensor(a)[[2, 0], 1:].numpy(), a[[2, 0], 1:])
+        assert Tensor(a)[[2, 0], 1:].numpy().dtype == dtype
+
+
+def test_getitem_of_non_contiguous_view():
+    t = Tensor(X).permute((2, 0, 1))[1:, ::-1]
+    np.testing.assert_array_equal(t[[0, 3], 1].numpy(), X.transpose(2, 0, 1)[1:, ::-1][[0, 3], 1])
+
+
+# ------------------------------------------------------------------------------------------------
+# getitem: properties
+# ------------------------------------------------------------------------------------------------
+
+
+@st.composite
+def shapes_and_basic_indices(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=4)))
+    index = []
+    for size in shape:
+        if draw(st.booleans()):
+            index.append(draw(st.integers(-size, size - 1)))
+        else:
+            bound = st.none() | st.integers(-size - 2, size + 2)
+            index.append(slice(draw(bound), draw(bound), draw(st.none() | st.sampled_from([-3, -2, -1, 1, 2, 3]))))
+        if draw(st.integers(0, 5)) == 0:
+            index.append(None)
+    index = index[:draw(st.integers(0, len(index)))]  # fewer entries than axes: the rest are ':'
+    if index and draw(st.booleans()):  # replace a run of entries with '...'
+        a = draw(st.integers(0, len(index) - 1))
+        index[a:draw(st.integers(a, len(index)))] = [Ellipsis]
+    return shape, tuple(index)
+
+
+@given(shapes_and_basic_indices())
+def test_getitem_basic_property(case):
+    shape, index = case
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(Tensor(a)[index].numpy(), a[index])
+
+
+@st.composite
+def shapes_and_mixed_indices(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
+    batch = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)))
+    index = []
+    for size in shape[:draw(st.integers(1, len(shape)))]:
+        kind = draw(st.sampled_from(["int", "slice", "tensor", "tensor"]))
+        if kind == "int":
+            index.append(draw(st.integers(-size, size - 1)))
+        elif kind == "slice":
+            index.append(slice(draw(st.none() | st.integers(-size, size)), None, draw(st.sampled_from([1, 2, -1, -2]))))
+        else:  # an index array of a suffix of the batch shape (so all of them broadcast)
+            sub = batch[draw(st.integers(0, len(batch))):]
+            index.append(np.asarray(draw(st.lists(st.integers(-size, size - 1), min_size=int(np.prod(sub)),
+                                                  max_size=int(np.prod(sub))))).reshape(sub))
+    return shape, tuple(index)
+
+
+@given(shapes_and_mixed_indices())
+def test_getitem_advanced_property(case):
+    shape, index = case
+    a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(Tensor(a)[index].numpy(), a[index])
+
+
+# ------------------------------------------------------------------------------------------------
+# getitem: errors
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("index, error, message", [
+    (3, IndexError, "index 3 is out of range for axis 0 of size 3"),
+    ((0, -5), IndexError, "index -5 is out of range for axis 1 of size 4"),
+    ((0, 0, 0, 0), IndexError, "too many indices for a tensor of shape (3, 4, 5)"),
+    ((Ellipsis, 0, Ellipsis), IndexError, "single ellipsis"),
+    ([0, 3], IndexError, "index 3 is out of range for axis 0 of size 3"),
+    ((slice(None), [[1], [-7]]), IndexError, "index -7 is out of range for axis 1 of size 4"),
+    (True, IndexError, "boolean indices are not supported"),
+    (np.array([True, False, True]), IndexError, "boolean indices are not supported"),
+    (1.0, IndexError, "can't index with float"),
+    ([0.5], IndexError, "index lists must hold ints"),
+    (slice(0, 2, 0), ValueError, "slice step cannot be zero"),
+    (slice(0.5, 2), TypeError, "slice bounds must be ints"),
+    (([0, 1], [0, 1, 2]), ValueError, "can't be broadcast"),
+])
+def test_getitem_errors(index, error, message):
+    with pytest.raises(error, match=None) as info:
+        Tensor(X)[index]
+    assert message in str(info.value) and "Tensor.__getitem__" in str(info.value)
+
+
+def test_getitem_float_index_tensor_is_an_error():
+    with pytest.raises(IndexError, match="integer dtype"):
+        Tensor(X)[Tensor([0.0, 1.0])]
+    with pytest.raises(IndexError, match="boolean indices"):
+        Tensor(X)[Tensor([True, False, True])]
+
+
+# ------------------------------------------------------------------------------------------------
+# setitem
+# ------------------------------------------------------------------------------------------------
+
+SETITEM_CASES = [
+    (1, 7.0), ((slice(None), 2), -1.0), ((Ellipsis, slice(None, None, -2)), np.arange(3, dtype=np.float32)),
+    ((slice(2, 0, -1), slice(1, None, 2)), np.arange(2 * 2 * 5, dtype=np.float32).reshape(2, 2, 5)),
+    ((None, 0, slice(None), -1), 3.5), (([0, 2],), 9.0), ((slice(None), [3, 0], 1), np.array([1.0, 2.0], np.float32)),
+    (([0, 2], slice(None), [1, 4]), np.arange(2 * 4, dtype=np.float32).reshape(2, 4)),
+    ((0, slice(1, 3), [0, 4]), np.array([[5.0], [6.0]], np.float32).T), ((slice(None, None, 2), [-1]), 0.0),
+]
+
+
+@pytest.mark.parametrize("index, value", SETITEM_CASES, ids=repr)
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_setitem_matches_numpy(index, value, as_tensor):
+    expected = X.copy()
+    expected[index] = value
+    t = Tensor(X.copy())
+    t[index] = Tensor(np.asarray(value, dtype=np.float32)) if as_tensor else value
+    np.testing.assert_array_equal(t.numpy(), expected)
+
+
+def test_setitem_repeated_index_keeps_the_last_value():
+    expected = np.zeros(5, np.float32)
+    expected[[1, 3, 1]] = [10.0, 20.0, 30.0]
+    t = Tensor.zeros(5).contiguous()
+    t[[1, 3, 1]] = Tensor([10.0, 20.0, 30.0])
+    np.testing.assert_array_equal(t.numpy(), expected)
+
+
+def test_setitem_casts_the_value_and_keeps_dtype():
+    t = Tensor(np.zeros((2, 3), np.int32))
+    t[1] = Tensor([1.7, -2.2, 3.0])
+    assert t.dtype == dtypes.int32
+    np.testing.assert_array_equal(t.numpy(), [[0, 0, 0], [1, -2, 3]])
+
+
+def test_setitem_then_read_sees_the_new_value():
+    t = Tensor(X.copy())
+    t[0, 0] = 100.0
+    t[0, 0, 1:3] = Tensor([1.0, 2.0])
+    assert t[0, 0].numpy().tolist() == [100.0, 1.0, 2.0, 100.0, 100.0]
+
+
+def test_setitem_errors():
+    t = Tensor(X.copy())
+    with pytest.raises(ValueError, match=r"Tensor.__setitem__: value of shape \(3,\) for the indexed region of shape"):
+        t[0] = Tensor([1.0, 2.0, 3.0])
+    with pytest.raises(IndexError, match="Tensor.__setitem__: index 9 is out of range"):
+        t[9] = 1.0
+    with pytest.raises(TypeError, match="can't assign a str"):
+        t[0] = "zero"
+
+
+# ------------------------------------------------------------------------------------------------
+# gather, cat, stack, split, chunk
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_gather_matches_take_along_axis(dim):
+    rng = np.random.default_rng(dim + 5)
+    index_shape = tuple(rng.integers(1, s + 1) if d != dim % 3 else 6 for d, s in enumerate(X.shape))
+    index = rng.integers(0, X.shape[dim], index_shape).astype(np.int32)
+    trimmed = X[tuple(slice(0, s) if d != dim % 3 else slice(None) for d, s in enumerate(index_shape))]
+    np.testing.assert_array_equal(Tensor(X).gather(dim, Tensor(index)).numpy(), np.take_along_axis(trimmed, index, dim))
+
+
+def test_gather_errors():
+    with pytest.raises(ValueError, match=r"Tensor.gather: index of shape \(2, 5\) doesn't fit self of shape"):
+        Tensor(X).gather(0, Tensor(np.zeros((2, 5), np.int32)))
+    with pytest.raises(TypeError, match="integer Tensor"):
+        Tensor(X).gather(0, Tensor(np.zeros((1, 1, 1), np.float32)))
+    with pytest.raises(IndexError, match="Tensor.gather: dim 3 is out of range"):
+        Tensor(X).gather(3, Tensor(np.zeros((1, 1, 1), np.int32)))
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, -3])
+def test_cat_and_stack_match_numpy(dim):
+    rng = np.random.default_rng(0)
+    parts = []
+    for n in (1, 3, 2):
+        shape = list(X.shape)
+        shape[dim] = n
+        parts.append(rng.standard_normal(shape).astype(np.float32))
+    np.testing.assert_array_equal(Tensor.cat(*[Tensor(p) for p in parts], dim=dim).numpy(),
+                                  np.concatenate(parts, axis=dim))
+    np.testing.assert_array_equal(Tensor(X).stack(Tensor(X + 1), dim=dim).numpy(), np.stack([X, X + 1], axis=dim))
+
+
+def test_cat_bool_and_int():
+    a, b = np.array([[True, False]]), np.array([[False, True]])
+    np.testing.assert_array_equal(Tensor(a).cat(Tensor(b), dim=0).numpy(), np.concatenate([a, b]))
+    np.testing.assert_array_equal(Tensor([1, 2]).cat(Tensor([3])).numpy(), [1, 2, 3])
+
+
+def test_cat_errors():
+    shapes = r"\[\(3, 4, 5\), \(3, 2, 5\)\]"
+    with pytest.raises(ValueError, match=rf"Tensor.cat: shapes {shapes} can't be joined along dim 0"):
+        Tensor(X).cat(Tensor(np.zeros((3, 2, 5), np.float32)), dim=0)
+    with pytest.raises(TypeError, match=r"Tensor.cat: dtypes differ.*cast"):
+        Tensor(X).cat(Tensor(X.astype(np.int32)))
+    with pytest.raises(IndexError, match="Tensor.cat: dim 3 is out of range"):
+        Tensor(X).cat(Tensor(X), dim=3)
+    with pytest.raises(TypeError, match="separate arguments"):
+        Tensor.cat([Tensor(X), Tensor(X)])
+    with pytest.raises(ValueError, match="Tensor.stack: all tensors need the same shape"):
+        Tensor.stack(Tensor(X), Tensor(X[:1]))
+
+
+@pytest.mark.parametrize("sizes, dim", [(2, 1), (1, 0), (5, 2), (3, -1), ([1, 3], 1), ([0, 3, 0], 0), ([5], 2)])
+def test_split_matches_numpy(sizes, dim):
+    n = X.shape[dim]
+    bounds = list(range(sizes, n, sizes)) if isinstance(sizes, int) else list(np.cumsum(sizes)[:-1])
+    got = Tensor(X).split(sizes, dim=dim)
+    expected = np.split(X, bounds, axis=dim)
+    assert isinstance(got, tuple) and len(got) == len(expected)
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g.numpy(), e)
+
+
+@pytest.mark.parametrize("chunks, dim", [(2, 0), (3, 1), (5, 2), (4, 2), (10, 0)])
+def test_chunk_sizes_follow_torch(chunks, dim):
+    n = X.shape[dim]
+    size = -(-n // chunks)
+    got = Tensor(X).chunk(chunks, dim=dim)
+    assert [g.shape[dim] for g in got] == [min(size, n - i) for i in range(0, n, size)]
+    np.testing.assert_array_equal(Tensor.cat(*got, dim=dim).numpy(), X)
+
+
+def test_split_and_chunk_errors():
+    with pytest.raises(ValueError, match=r"Tensor.split: sizes \[1, 1\] must be non-negative ints summing to 4"):
+        Tensor(X).split([1, 1], dim=1)
+    with pytest.raises(ValueError, match="piece size must be positive"):
+        Tensor(X).split(0)
+    with pytest.raises(ValueError, match="chunks must be a positive int"):
+        Tensor(X).chunk(0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Gradients against central finite differences (float64)
+# ------------------------------------------------------------------------------------------------
+
+
+def finite_difference_check(tensor_fn, numpy_fn, *arrays, eps=1e-6):
+    """d(sum(weights * f(inputs)))/d(input) from backward() vs central differences of the numpy reference."""
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal(np.shape(numpy_fn(*arrays)))
+    inputs = [Tensor(a, requires_grad=True) for a in arrays]
+    (tensor_fn(*inputs) * Tensor(weights)).sum().backward()
+    for i, a in enumerate(arrays):
+        expected = np.zeros_like(a)
+        for pos in np.ndindex(a.shape):
+            plus, minus = [x.copy() for x in arrays], [x.copy() for x in arrays]
+            plus[i][pos] += eps
+            minus[i][pos] -= eps
+            expected[pos] = ((numpy_fn(*plus) * weights).sum() - (numpy_fn(*minus) * weights).sum()) / (2 * eps)
+        np.testing.assert_allclose(inputs[i].grad.numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+X64 = np.random.default_rng(3).standard_normal((3, 4, 5))
+
+
+@pytest.mark.parametrize("index", [(1, slice(3, 0, -2)), (Ellipsis, slice(None, None, 3), None),
+                                   ([2, 0, 2], slice(1, None)), (slice(None), [1, 1, 3], [0, 4, -1]),
+                                   (0, slice(None), [0, 1])], ids=repr)
+def test_getitem_gradient(index):
+    finite_difference_check(lambda t: t[index], lambda a: a[index], X64)
+
+
+def test_cat_stack_gather_gradient():
+    a, b = X64[:, :2], X64[:, 2:] * 2
+    finite_difference_check(lambda s, t: s.cat(t, dim=1), lambda s, t: np.concatenate([s, t], axis=1), a, b)
+    finite_difference_check(lambda s, t: Tensor.stack(s, t, dim=-1), lambda s, t: np.stack([s, t], axis=-1), a, a)
+    index = np.array([[[1, 0, 2, 2, 1]]], np.int32)
+    finite_difference_check(lambda t: t.gather(0, Tensor(index)), lambda x: np.take_along_axis(x[:, :1], index, 0),
+                            X64)
