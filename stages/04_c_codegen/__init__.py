@@ -1,4 +1,25 @@
 """Stage 04 — C code generation (`shrimpgrad.c`): a UOp Program -> C source -> shared object -> run.
 
+    render(program, comments=True, openmp=True) -> str    the C source (render.py)
+    CProgram(program)(buffers) -> seconds                   compile (cached), load, run (runtime.py)
+    compile_c(source, name) -> CompiledKernel               the compiler and its flags (compiler.py)
+    compile_stats                                           compiled / loaded-from-cache counts (cache.py)
+    print_source(src), KernelView(program), to_dot(program) seeing it (viz.py)
+
 See README.md in this folder.
 """
+
+from .cache import CacheError, CompileStats, cache_root, compile_stats
+from .compiler import FLAGS, CompiledKernel, CompileError, compile_c, compiler, compiler_command
+from .ctype import RenderError
+from .render import OPENMP_MIN_ITERATIONS, render
+from .runtime import ArgumentError, CProgram, clear_loaded
+from .viz import KernelView, print_source, source_html, to_dot
+
+__all__ = [
+    "CacheError", "CompileStats", "cache_root", "compile_stats",
+    "FLAGS", "CompiledKernel", "CompileError", "compile_c", "compiler", "compiler_command",
+    "RenderError", "OPENMP_MIN_ITERATIONS", "render",
+    "ArgumentError", "CProgram", "clear_loaded",
+    "KernelView", "print_source", "source_html", "to_dot",
+]

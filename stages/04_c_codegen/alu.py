@@ -1,0 +1,183 @@
+"""ALU rules: one named function per stage-01 op, from C operand texts to one C expression.
+
+Operands are always simple: a variable name (`val0`, `alu3`, `ridx1`) or a literal (`2.5f`,
+`(-2147483647 - 1)`), never a compound expression, so no rule needs to think about precedence.
+Each rule receives the operand texts, the dtype the operands have (for WHERE: the dtype of the
+two values) and a `Helpers` set, to which it adds the small C functions it calls.
+
+The semantics are the stage-01 evaluator's (stages/01_graph/evaluate.py), which are numpy's:
+
+    op      C                                   why not the plain C operator
+    IDIV    idiv_int32(a, b)                    C's / rounds toward zero and traps on x/0; numpy floors, x//0 = 0
+    MOD     mod_int32(a, b)                     C's % takes the dividend's sign; numpy's the divisor's, x%0 = 0
+    MAX     max_float32(a, b)                   fmaxf ignores NaN; np.maximum propagates it
+    CAST    x != 0 (to bool)                    (bool)x is the same in C, but `!= 0` says what it means
+    others  a + b, a < b, sqrtf(a), ...         same meaning as numpy (IEEE floats, wrapping ints with -fwrapv)
+
+Results of dtype float16 are rounded back to half by the caller (see ctype.py), not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shrimpgrad.graph import DType, Ops, dtypes
+
+from .ctype import RenderError, compute_type, math_suffix
+
+
+class Helpers:
+    """The helper C functions a kernel uses, each defined once, in first-use order."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[str, str] = {}
+
+    def use(self, name: str, make: Callable[[], str]) -> str:
+        if name not in self.definitions:
+            self.definitions[name] = make()
+        return name
+
+
+# ---- helper C functions ------------------------------------------------------------------
+
+def _floor_div_helper(dt: DType) -> Callable[[], str]:
+    t = compute_type(dt)
+
+    def make() -> str:
+        if dt.is_unsigned:
+            return (f"/* numpy's a // b for {dt.name}; x // 0 == 0 (C would trap) */\n"
+                    f"static inline {t} idiv_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a / b; }}")
+        return (f"/* numpy's a // b for {dt.name}: rounds toward -infinity (C's / rounds toward 0); x // 0 == 0 */\n"
+                f"static inline {t} idiv_{dt.name}({t} a, {t} b) {{\n"
+                f"  if (b == 0) return 0;\n"
+                f"  if (b == -1) return -a;  /* MIN // -1 wraps to MIN (-fwrapv) instead of trapping */\n"
+                f"  {t} q = a / b;\n"
+                f"  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;\n"
+                f"}}")
+    return make
+
+
+def _floor_mod_helper(dt: DType) -> Callable[[], str]:
+    t = compute_type(dt)
+
+    def make() -> str:
+        if dt.is_unsigned:
+            return (f"/* numpy's a % b for {dt.name}; x % 0 == 0 (C would trap) */\n"
+                    f"static inline {t} mod_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a % b; }}")
+        return (f"/* numpy's a % b for {dt.name}: the sign of the divisor (C: of the dividend); x % 0 == 0 */\n"
+                f"static inline {t} mod_{dt.name}({t} a, {t} b) {{\n"
+                f"  if (b == 0 || b == -1) return 0;  /* MIN % -1 would trap */\n"
+                f"  {t} r = a % b;\n"
+                f"  return (r != 0 && (r < 0) != (b < 0)) ? r + b : r;\n"
+                f"}}")
+    return make
+
+
+def _max_helper(dt: DType) -> tuple[str, Callable[[], str]]:
+    # float16 computes in float, so it shares float32's helper
+    name = "max_float32" if dt == dtypes.float16 else f"max_{dt.name}"
+    t = compute_type(dt)
+
+    def make() -> str:
+        if dt.is_float:
+            return (f"/* np.maximum: NaN wins (fmax{math_suffix(dt)} would drop it); max(-0.0, 0.0) is 0.0 */\n"
+                    f"static inline {t} {name}({t} a, {t} b) {{ return (a > b || a != a) ? a : b; }}")
+        return f"static inline {t} {name}({t} a, {t} b) {{ return a > b ? a : b; }}"
+    return name, make
+
+
+# ---- unary -------------------------------------------------------------------------------
+
+def render_neg(x: list[str], dt: DType, h: Helpers) -> str:
+    """-a; a negative literal gets parentheses (`--1` would be C's decrement operator)."""
+    return f"-({x[0]})" if x[0].startswith("-") else f"-{x[0]}"
+
+
+def render_recip(x: list[str], dt: DType, h: Helpers) -> str:
+    """1/a in the compute type: 1.0f / alu0 (float, float16) or 1.0 / alu0 (double)."""
+    one = "1.0" if dt == dtypes.float64 else "1.0f"
+    return f"{one} / {x[0]}"
+
+
+def _math_function(name: str) -> Callable[[list[str], DType, Helpers], str]:
+    def rule(x: list[str], dt: DType, h: Helpers) -> str:
+        return f"{name}{math_suffix(dt)}({x[0]})"
+    rule.__name__ = f"render_{name}"
+    rule.__doc__ = f"math.h's {name}f for float32/float16, {name} for float64: {name}f(alu0)"
+    return rule
+
+
+render_sqrt = _math_function("sqrt")
+render_exp2 = _math_function("exp2")
+render_log2 = _math_function("log2")
+render_sin = _math_function("sin")
+render_trunc = _math_function("trunc")
+
+
+# ---- binary ------------------------------------------------------------------------------
+
+def _infix(symbol: str) -> Callable[[list[str], DType, Helpers], str]:
+    def rule(x: list[str], dt: DType, h: Helpers) -> str:
+        return f"{x[0]} {symbol} {x[1]}"
+    rule.__doc__ = f"a {symbol} b, C's operator (ints wrap thanks to -fwrapv; floats are IEEE like numpy)"
+    return rule
+
+
+render_add = _infix("+")
+render_sub = _infix("-")
+render_mul = _infix("*")
+render_div = _infix("/")
+render_cmplt = _infix("<")  # false if either side is NaN, as in numpy
+render_cmpne = _infix("!=")  # true if either side is NaN, as in numpy
+render_and = _infix("&")
+render_or = _infix("|")
+render_xor = _infix("^")
+
+
+def render_idiv(x: list[str], dt: DType, h: Helpers) -> str:
+    """Floor division: idiv_int32(alu0, 4). See the helper's definition for the rounding rule."""
+    if not dt.is_int:
+        raise RenderError(f"IDIV needs an integer dtype, got {dt!r}")
+    return f"{h.use(f'idiv_{dt.name}', _floor_div_helper(dt))}({x[0]}, {x[1]})"
+
+
+def render_mod(x: list[str], dt: DType, h: Helpers) -> str:
+    """Floor modulo: mod_int32(alu0, 4)."""
+    if not dt.is_int:
+        raise RenderError(f"MOD needs an integer dtype, got {dt!r}")
+    return f"{h.use(f'mod_{dt.name}', _floor_mod_helper(dt))}({x[0]}, {x[1]})"
+
+
+def render_max(x: list[str], dt: DType, h: Helpers) -> str:
+    """max_float32(a, b): NaN-propagating like np.maximum; for ints and bool a plain comparison."""
+    name, make = _max_helper(dt)
+    return f"{h.use(name, make)}({x[0]}, {x[1]})"
+
+
+# ---- ternary -----------------------------------------------------------------------------
+
+def render_where(x: list[str], dt: DType, h: Helpers) -> str:
+    """cond ? a : b (both a and b are already computed: no side effects are skipped)."""
+    return f"{x[0]} ? {x[1]} : {x[2]}"
+
+
+ALU_RULES: dict[Ops, Callable[[list[str], DType, Helpers], str]] = {
+    Ops.NEG: render_neg, Ops.RECIP: render_recip, Ops.SQRT: render_sqrt, Ops.EXP2: render_exp2,
+    Ops.LOG2: render_log2, Ops.SIN: render_sin, Ops.TRUNC: render_trunc,
+    Ops.ADD: render_add, Ops.SUB: render_sub, Ops.MUL: render_mul, Ops.DIV: render_div,
+    Ops.IDIV: render_idiv, Ops.MOD: render_mod, Ops.MAX: render_max,
+    Ops.CMPLT: render_cmplt, Ops.CMPNE: render_cmpne, Ops.AND: render_and, Ops.OR: render_or, Ops.XOR: render_xor,
+    Ops.WHERE: render_where,
+}
+MATH_OPS = frozenset({Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC})  # need <math.h>
+
+
+def render_cast(x: str, src: DType, dst: DType) -> str:
+    """A conversion. To bool: `x != 0` (NaN -> true, like numpy). To float16: `(half)x`, the one
+    rounding step (the result is then held in a float). Otherwise C's cast, which is numpy's astype:
+    floats -> ints truncate toward zero, ints -> narrower ints wrap, ints -> floats round to nearest."""
+    if dst.is_bool:
+        return f"{x} != 0"
+    if dst == dtypes.float16:
+        return f"(half){x}"
+    return f"({compute_type(dst)}){x}"

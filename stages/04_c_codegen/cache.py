@@ -1,0 +1,175 @@
+"""The on-disk cache of compiled kernels: compile a source once per machine, not once per process.
+
+Layout (one private folder per user, mode 0700):
+
+    $SHRIMPGRAD_CACHE_DIR                  default: $XDG_CACHE_HOME/shrimpgrad, else ~/.cache/shrimpgrad
+      c/
+        <key>.so                           the compiled shared object
+        <key>.so.sha256                    its checksum, in `sha256sum -c` format
+        failed/<kernel>-<key[:12]>.c       sources that did not compile, kept for reading
+
+The key is sha256(source, compiler flags, the compiler's --version text, this CPU's identity):
+anything that changes the bytes the compiler would produce changes the key. The CPU is part of
+it because we compile with -march=native: a .so built on an AVX-512 machine would crash with
+SIGILL on one without (a home folder shared over NFS between different machines, say).
+
+Safety rules, each with the failure it prevents:
+* Writes are atomic: the compiler writes a temporary file in the same folder, then `os.replace`
+  renames it over the entry. Two processes compiling the same kernel at once both succeed, and a
+  reader never sees half a file. (Overwriting an existing .so in place would also corrupt the
+  code of any process that has it loaded.)
+* Every entry is verified before `dlopen`: its bytes must hash to the checksum next to it. A
+  truncated or damaged .so (a full disk, a killed process, a flipped bit) is rebuilt, never
+  loaded: loading a corrupt shared object can crash the whole Python process.
+* The folder is private: we load and run whatever code is in it, so a folder other users can
+  write to would let them run code as us. We create it with mode 0700 and refuse one that
+  another user owns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger("shrimpgrad.c")
+
+CACHE_FORMAT = "shrimpgrad-c-cache-1"  # part of every key: change it to invalidate all entries
+
+
+class CacheError(RuntimeError):
+    """The cache folder can't be used safely (owned by another user, not a folder, ...)."""
+
+
+@dataclass
+class CompileStats:
+    """What happened to each kernel a CProgram needed (the front end's GlobalCounters read these)."""
+
+    compiled: int = 0  # the compiler ran (a cache miss)
+    cache_hits: int = 0  # loaded from the disk cache, checksum verified
+    memory_hits: int = 0  # already loaded in this process: nothing read from disk
+    corrupt: int = 0  # disk entries whose checksum did not match: rebuilt
+
+    def reset(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, 0)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
+
+
+compile_stats = CompileStats()
+
+
+# ---- where ---------------------------------------------------------------------------------
+
+def cache_root() -> Path:
+    """$SHRIMPGRAD_CACHE_DIR, else $XDG_CACHE_HOME/shrimpgrad, else ~/.cache/shrimpgrad (read on every call,
+    so a test or a `with` block can move it)."""
+    if os.environ.get("SHRIMPGRAD_CACHE_DIR"):
+        return Path(os.environ["SHRIMPGRAD_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "shrimpgrad"
+
+
+def c_cache_dir() -> Path:
+    """The folder holding compiled kernels, created private (0700) if missing."""
+    root = cache_root()
+    _ensure_private_dir(root)
+    path = root / "c"
+    _ensure_private_dir(path)
+    return path
+
+
+def _ensure_private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise CacheError(f"cache folder {path} belongs to another user (uid {st.st_uid}); shrimpgrad loads code from "
+                         f"it, so it must be yours. Set SHRIMPGRAD_CACHE_DIR to a folder of your own")
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)  # ours but readable/writable by others: make it private
+
+
+def entry_paths(key: str) -> tuple[Path, Path]:
+    """The shared object and its checksum file for `key`."""
+    d = c_cache_dir()
+    return d / f"{key}.so", d / f"{key}.so.sha256"
+
+
+# ---- the key ---------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def cpu_identity() -> str:
+    """This CPU's model name and a hash of its feature flags: what -march=native compiles for."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{platform.machine()} {platform.processor()}"
+    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith(("model name", "Model"))),
+                 platform.machine())
+    features = next((ln.split(":", 1)[1] for ln in info.splitlines() if ln.startswith(("flags", "Features"))), "")
+    return f"{model} flags:{hashlib.sha256(' '.join(sorted(features.split())).encode()).hexdigest()[:16]}"
+
+
+def cache_key(source: str, flags: tuple[str, ...], compiler_version: str) -> str:
+    """sha256 over everything that decides the compiled bytes (fields separated by NUL, which none contains)."""
+    parts = (CACHE_FORMAT, source, " ".join(flags), compiler_version, cpu_identity())
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+# ---- read and write --------------------------------------------------------------------------
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def lookup(key: str) -> Path | None:
+    """The verified shared object for `key`, or None if it is missing or corrupt (then the caller rebuilds it)."""
+    so, checksum = entry_paths(key)
+    try:
+        expected = checksum.read_text().split()[0]
+        actual = _sha256_file(so)
+    except (OSError, IndexError):
+        return None  # missing (or half of an entry): a miss
+    if actual != expected:
+        compile_stats.corrupt += 1
+        log.warning("cache entry %s is corrupt (sha256 %s, expected %s): rebuilding it", so, actual[:12], expected[:12])
+        return None
+    return so
+
+
+def store(key: str, build: Callable[[Path], None]) -> Path:
+    """Run `build(tmp_path)` (the compiler writing a .so) and install the result as the entry for `key`.
+
+    Both files are written under temporary names in the cache folder and renamed into place with
+    os.replace, which is atomic: concurrent writers each install a complete entry, last one wins."""
+    so, checksum = entry_paths(key)
+    tag = f"{os.getpid()}.{secrets.token_hex(4)}"
+    tmp_so, tmp_sum = so.with_name(f".{key}.{tag}.so.tmp"), so.with_name(f".{key}.{tag}.sha256.tmp")
+    try:
+        build(tmp_so)
+        tmp_sum.write_text(f"{_sha256_file(tmp_so)}  {so.name}\n")
+        os.replace(tmp_so, so)
+        os.replace(tmp_sum, checksum)
+    finally:
+        for tmp in (tmp_so, tmp_sum):
+            tmp.unlink(missing_ok=True)
+    return so
+
+
+def save_failed_source(name: str, key: str, source: str) -> Path:
+    """Keep a source that did not compile, so its path can be printed and the file opened."""
+    folder = c_cache_dir() / "failed"
+    _ensure_private_dir(folder)
+    path = folder / f"{name}-{key[:12]}.c"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(source)
+    os.replace(tmp, path)
+    return path

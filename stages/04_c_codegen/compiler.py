@@ -1,0 +1,137 @@
+"""Compile C source to a shared object with the system C compiler, through the disk cache.
+
+    cc -O2 -march=native -fPIC -shared -ffp-contract=off -fwrapv [-fopenmp] -x c - -o <entry>.so -lm
+
+The compiler is `cc` (gcc here), or whatever SHRIMPGRAD_CC names (e.g. `clang`). It is run with
+an argument list (subprocess, no shell: nothing in a kernel name or path is ever interpreted by
+a shell) and reads the source from stdin. The flags are fixed, and logged (logger
+"shrimpgrad.c", level INFO) with every compile; each one is there for a reason:
+
+    -O2                   optimize (-O3 adds little for these loops and compiles slower)
+    -march=native         use every instruction this CPU has (AVX-512, F16C for float16 conversions);
+                          that is why the CPU is part of the cache key
+    -fPIC -shared         a shared object that ctypes can dlopen
+    -ffp-contract=off     never fuse a*b+c into one FMA: an FMA rounds once instead of twice, so
+                          results would differ from numpy's (which rounds after every op)
+    -fwrapv               signed integer overflow wraps (two's complement), as numpy's ints do;
+                          without it overflow is undefined behaviour and the optimizer may assume
+                          it never happens
+    -fopenmp              only when the source contains `#pragma omp` (see render.py)
+    -lm                   link math.h's functions (sinf, exp2f, ...)
+
+Deliberately NOT -ffast-math: it lets the compiler assume no NaN or infinity exists (so
+`a != a` folds to false and np.maximum's NaN rule breaks), reorder sums (different rounding),
+and, when linking a shared object, it can switch the whole process to flush denormals to zero,
+which would change numpy's own results too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from . import cache
+from .cache import compile_stats
+
+log = logging.getLogger("shrimpgrad.c")
+
+FLAGS: tuple[str, ...] = ("-O2", "-march=native", "-fPIC", "-shared", "-ffp-contract=off", "-fwrapv")
+OPENMP_FLAGS: tuple[str, ...] = ("-fopenmp",)
+LIBS: tuple[str, ...] = ("-lm",)
+TIMEOUT_S = 300
+
+
+class CompileError(RuntimeError):
+    """The C compiler rejected a source (its message is included) or could not be run."""
+
+
+def compiler() -> str:
+    """The compiler to run: $SHRIMPGRAD_CC (e.g. `clang`), else `cc`, the system's C compiler."""
+    return os.environ.get("SHRIMPGRAD_CC") or "cc"
+
+
+@lru_cache(maxsize=8)
+def compiler_version(cc: str) -> str:
+    """`cc --version`'s full text: a compiler upgrade changes it, and with it every cache key."""
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60, check=True)
+    except FileNotFoundError:
+        raise CompileError(f"C compiler {cc!r} not found: install gcc (apt-get install gcc), or set SHRIMPGRAD_CC "
+                           f"to the compiler to use") from None
+    except subprocess.CalledProcessError as e:
+        raise CompileError(f"`{cc} --version` failed ({e.returncode}): {e.stderr.strip()}") from None
+    return out.stdout.strip()
+
+
+def flags_for(source: str) -> tuple[str, ...]:
+    """FLAGS, plus -fopenmp when the source asks for it with `#pragma omp`."""
+    return FLAGS + (OPENMP_FLAGS if "#pragma omp" in source else ())
+
+
+def compiler_command(source: str, output: Path, cc: str | None = None) -> list[str]:
+    """The exact argument list that compiles `source` (read from stdin) into `output`."""
+    return [cc or compiler(), *flags_for(source), "-x", "c", "-", "-o", str(output), *LIBS]
+
+
+def source_key(source: str) -> str:
+    """The cache key of `source` with this machine's compiler, flags and CPU."""
+    cc = compiler()
+    return cache.cache_key(source, flags_for(source), compiler_version(cc))
+
+
+@dataclass(frozen=True)
+class CompiledKernel:
+    """A verified shared object in the cache, and how we got it."""
+
+    path: Path
+    key: str
+    origin: str  # "compiled" (the compiler ran) or "disk cache"
+    seconds: float  # time spent compiling, or checking the cache entry
+
+
+def compile_c(source: str, name: str, display_source: str | None = None) -> CompiledKernel:
+    """A shared object for `source`: from the cache if a verified entry exists, else compiled now.
+
+    On a compiler error, raises CompileError with the compiler's message; `display_source` (the
+    commented version of the same code, with the same line numbers) or `source` is saved in the
+    cache folder and its path printed, so the failing code can be opened."""
+    start = time.perf_counter()
+    cc = compiler()
+    key = cache.cache_key(source, flags_for(source), compiler_version(cc))
+    path = cache.lookup(key)
+    if path is not None:
+        compile_stats.cache_hits += 1
+        log.info("kernel %s: loaded from the cache (%s)", name, path)
+        return CompiledKernel(path, key, "disk cache", time.perf_counter() - start)
+
+    def build(output: Path) -> None:
+        cmd = compiler_command(source, output, cc)
+        log.info("kernel %s: compiling: %s", name, shlex.join(cmd))
+        try:
+            result = subprocess.run(cmd, input=source, capture_output=True, text=True, timeout=TIMEOUT_S)
+        except FileNotFoundError:
+            compiler_version(cc)  # raises the "not found" CompileError
+            raise
+        except subprocess.TimeoutExpired:
+            _fail(name, key, display_source or source, cmd, f"the compiler ran longer than {TIMEOUT_S} s")
+        if result.returncode != 0:
+            _fail(name, key, display_source or source, cmd, result.stderr.strip() or result.stdout.strip())
+
+    path = cache.store(key, build)
+    compile_stats.compiled += 1
+    return CompiledKernel(path, key, "compiled", time.perf_counter() - start)
+
+
+def _fail(name: str, key: str, source: str, cmd: list[str], message: str) -> None:
+    saved = cache.save_failed_source(name, key, source)
+    print(f"shrimpgrad.c: kernel {name} did not compile; its source is saved at {saved}", file=sys.stderr)
+    raise CompileError(f"kernel {name} did not compile.\ncommand: {shlex.join(cmd)}\n{message}\n"
+                       f"(the compiler reads the source from stdin, so it calls the file <stdin>; the source, "
+                       f"with the same line numbers, is saved at {saved})")

@@ -1,0 +1,400 @@
+"""Render a stage-03 Program as C source: one UOp becomes at most one line of C.
+
+The walk is a single pass over `program.uops`, in order. Every value-producing UOp becomes a
+named, typed local variable (`float alu3 = val0 + val1;`), so each line of C is one UOp and can
+carry a comment naming it and the Tensor op it came from. CONSTs are the exception: they are
+printed inline as literals. Blocks (RANGE/END, IF/ENDIF) become braces and indentation.
+
+    UOp              C (float32 example)
+    DEFINE_GLOBAL    a parameter: `float* restrict data0` (output) / `const float* restrict data1` (input)
+    CONST            a literal where it is used: 2.0f, INFINITY, 7LL
+    RANGE            for (int ridx0 = 0; ridx0 < 16; ridx0++) {
+    END              }
+    LOAD             float val0 = data1[alu2];          gated: float val1 = alu4 ? data2[alu3] : 0.0f;
+    STORE            data0[ridx0] = alu5;               gated: if (alu4) data0[ridx0] = alu5;
+    DEFINE_ACC       float acc0 = 0.0f;
+    ASSIGN           acc0 = alu6;
+    ALU              float alu3 = val0 + val1;          (see alu.py for every op)
+    CAST             int cast0 = (int)val0;
+    IF / ENDIF       if (alu7) {   /   }
+
+The pass also checks what C needs and the IR's `verify` does not: every operand is still in scope
+(a value defined inside a loop can't be used after its END), loop variables have unique names,
+STOREs only target output buffers, and the kernel name is a C identifier. Anything else raises
+RenderError naming the UOp.
+
+OpenMP: the outermost GLOBAL loop gets `#pragma omp parallel for` when the kernel does at least
+OPENMP_MIN_ITERATIONS iterations (see `openmp_loops`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shrimpgrad.graph import DType, Ops, dtypes
+from shrimpgrad.linearize import LoopKind, Program, UOp, UOps
+
+from .alu import ALU_RULES, MATH_OPS, Helpers, render_cast
+from .ctype import RenderError, compute_type, literal, storage_type
+
+# Starting and joining a team of threads costs a few microseconds in libgomp (more for the very
+# first parallel region, which creates the threads). 32768 iterations of even the simplest loop
+# body take ~10-30 us on one core, so below that the threads would cost about as much as they save;
+# above it the loop is long enough that splitting it across cores wins. (Measured: README.)
+OPENMP_MIN_ITERATIONS = 32768
+
+COMMENT_COLUMN = 48  # comments start here (or two spaces after a longer line)
+
+_C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if inline int long "
+    "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while "
+    "bool true false half".split())
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the function body: its nesting depth, the C code and what it came from."""
+
+    depth: int
+    code: str
+    uop: UOp | None = None
+    note: str = ""  # extra comment text (e.g. why a loop is parallel)
+
+
+@dataclass(frozen=True)
+class RenderedKernel:
+    """The pieces of a rendered kernel, before they are joined into text (viz.py draws these)."""
+
+    name: str
+    preamble: tuple[str, ...]  # #includes, typedefs, helper functions
+    signature: str
+    body: tuple[Line, ...]
+    openmp: bool  # whether a loop got `#pragma omp parallel for`
+
+
+def render(program: Program, comments: bool = True, openmp: bool = True) -> str:
+    """C source for one kernel: `void <name>(float* restrict data0, const float* restrict data1, ...)`.
+
+    comments=True ends each line with `// <UOp>` and, when the UOp has `meta`, the Tensor op and
+    user line it came from. Comments never add or remove lines, so line numbers in a compiler
+    message are the same with or without them. openmp=False never emits `#pragma omp`."""
+    return to_text(render_kernel(program, openmp=openmp), comments=comments)
+
+
+def to_text(k: RenderedKernel, comments: bool = True) -> str:
+    out = [*k.preamble, ""] if k.preamble else []
+    out.append(k.signature + " {")
+    for line in k.body:
+        code = "  " * line.depth + line.code
+        comment = _comment(line) if comments else ""
+        out.append(f"{code.ljust(COMMENT_COLUMN - 2)}  // {comment}" if comment else code)
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _comment(line: Line) -> str:
+    parts = []
+    if line.uop is not None:
+        u = line.uop
+        detail = {UOps.ALU: lambda: u.arg.name, UOps.RANGE: lambda: f"{u.arg[1].name} axis {u.arg[0]}",
+                  UOps.LOAD: lambda: "gated" if len(u.src) == 4 else "",
+                  UOps.STORE: lambda: "gated" if len(u.src) == 4 else "",
+                  UOps.CAST: lambda: f"to {u.dtype.name}"}.get(u.op, lambda: "")()
+        parts.append(f"{u.op.name} {detail}".strip())
+        if u.meta:
+            parts.append(f"from {u.meta}")
+    if line.note:
+        parts.append(line.note)
+    return " | ".join(parts)
+
+
+def render_kernel(program: Program, openmp: bool = True) -> RenderedKernel:
+    """Walk the UOps once, in order, applying the rule for each UOp kind."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", program.name) or program.name in _C_KEYWORDS:
+        raise RenderError(f"kernel name {program.name!r} is not a C identifier (letters, digits, _; not a keyword)")
+    r = _Renderer(program, openmp_loops(program) if openmp else frozenset())
+    for i, u in enumerate(program.uops):
+        rule = UOP_RULES.get(u.op)
+        if rule is None:
+            raise RenderError(f"program {program.name}, uop {i} {u!r}: the C backend has no rule for {u.op.name}")
+        try:
+            rule(r, u)
+        except RenderError as e:
+            raise RenderError(f"program {program.name}, uop {i} {u!r}: {e}") from None
+    if r.blocks:
+        raise RenderError(f"program {program.name}: {r.blocks[-1].uop!r} is never closed")
+    return RenderedKernel(program.name, tuple(r.preamble()), r.signature(), tuple(r.lines), bool(r.parallel))
+
+
+# ---- state of one walk ---------------------------------------------------------------------
+
+@dataclass
+class _Block:
+    uop: UOp  # the RANGE or IF that opened it
+    defined: list[UOp]  # values declared inside: out of scope after the closing brace
+
+
+class _Renderer:
+    def __init__(self, program: Program, parallel: frozenset[UOp]):
+        self.program, self.parallel = program, parallel
+        self.names: dict[UOp, str] = {}
+        self.counters: dict[str, int] = {}
+        self.used_names: set[str] = set()
+        self.blocks: list[_Block] = []
+        self.lines: list[Line] = []
+        self.helpers = Helpers()
+        self.params: dict[int, str] = {}
+        self.outputs: set[UOp] = set()
+        self.dtypes_seen: set[DType] = set()
+        self.needs_math = False
+        self.out_of_scope: set[UOp] = set()
+
+    # naming and scope
+    def new_name(self, prefix: str) -> str:
+        while True:
+            n = self.counters.get(prefix, 0)
+            self.counters[prefix] = n + 1
+            name = f"{prefix}{n}"
+            if name not in self.used_names:
+                self.used_names.add(name)
+                return name
+
+    def define(self, u: UOp, name: str) -> str:
+        self.names[u] = name
+        if self.blocks:
+            self.blocks[-1].defined.append(u)
+        if u.dtype is not None:
+            self.dtypes_seen.add(u.dtype)
+        return name
+
+    def ref(self, u: UOp) -> str:
+        """The C text of operand `u`: a literal for CONST, else the name of its variable (if still in scope)."""
+        if u.op is UOps.CONST:
+            return self.const(u)
+        if u not in self.names:
+            where = "inside a block that is already closed" if u in self.out_of_scope else "never"
+            raise RenderError(f"operand {u!r} is used where it is not in scope in C (it was defined {where})")
+        return self.names[u]
+
+    def const(self, u: UOp) -> str:
+        self.dtypes_seen.add(u.dtype)
+        text = literal(u.arg, u.dtype)
+        if text.lstrip("-") in ("INFINITY", "NAN"):
+            self.needs_math = True
+        return text
+
+    def emit(self, code: str, uop: UOp | None, note: str = "") -> None:
+        self.lines.append(Line(len(self.blocks) + 1, code, uop, note))  # +1: inside the function
+
+    def open_block(self, u: UOp, code: str, note: str = "") -> None:
+        self.emit(code, u, note)
+        self.blocks.append(_Block(u, []))
+
+    def close_block(self, u: UOp, want: UOps) -> None:
+        opener = u.src[0]
+        if not self.blocks or self.blocks[-1].uop is not opener or opener.op is not want:
+            raise RenderError(f"closes {opener!r}, which is not the innermost open block")
+        block = self.blocks.pop()
+        for v in block.defined:  # C scoping: the braces end these variables' lives
+            self.names.pop(v, None)
+        self.out_of_scope.update(block.defined)
+        self.emit("}", u)
+
+    def declare(self, u: UOp, prefix: str, expr: str) -> None:
+        """`<type> <name> = <expr>;` for a value-producing UOp."""
+        name = self.new_name(prefix)
+        self.emit(f"{compute_type(u.dtype)} {name} = {expr};", u)
+        self.define(u, name)
+
+    # the pieces around the body
+    def preamble(self) -> list[str]:
+        out = []
+        if self.needs_math:
+            out.append("#include <math.h>")
+        if dtypes.bool in self.dtypes_seen:
+            out.append("#include <stdbool.h>")
+        if dtypes.float16 in self.dtypes_seen:
+            out.append("typedef _Float16 half;  /* storage only: float16 values are computed in float */")
+        out.extend(self.helpers.definitions.values())
+        return out
+
+    def signature(self) -> str:
+        if sorted(self.params) != list(range(len(self.params))):
+            raise RenderError(f"program {self.program.name}: DEFINE_GLOBAL indices {sorted(self.params)} "
+                              f"must be 0..{len(self.params) - 1}, each once")
+        return f"void {self.program.name}({', '.join(self.params[i] for i in sorted(self.params))})"
+
+
+# ---- one rule per UOp kind ---------------------------------------------------------------------
+
+def render_define_global(r: _Renderer, u: UOp) -> None:
+    """A parameter, named data<index>: `float* restrict data0` if written, `const float* restrict data1` if not.
+
+    `restrict` promises the compiler that no two buffers overlap (runtime.py checks it), which
+    lets it vectorize loops without re-reading inputs after every store."""
+    index, _name, is_output = u.arg
+    if index in r.params:
+        raise RenderError(f"a second DEFINE_GLOBAL with index {index}")
+    name = f"data{index}"
+    const = "" if is_output else "const "
+    r.params[index] = f"{const}{storage_type(u.dtype)}* restrict {name}"
+    if is_output:
+        r.outputs.add(u)
+    r.used_names.add(name)
+    r.names[u] = name
+    r.dtypes_seen.add(u.dtype)
+
+
+def render_const(r: _Renderer, u: UOp) -> None:
+    """Nothing to emit: a CONST is printed as a literal wherever it is used (checked here already)."""
+    r.const(u)
+
+
+def render_special(r: _Renderer, u: UOp) -> None:
+    raise RenderError(f"SPECIAL {u.arg!r} is a GPU thread/block index; the C backend runs GLOBAL loops as RANGEs. "
+                      "Linearize the kernel for the C device (without global_size/local_size)")
+
+
+def render_range(r: _Renderer, u: UOp) -> None:
+    """for (int ridx0 = 0; ridx0 < 16; ridx0++) {, with `#pragma omp parallel for` above it when
+    `openmp_loops` chose it, or `#pragma GCC unroll N` above a small UPCAST loop."""
+    axis, kind = u.arg
+    start, end = (r.ref(s) for s in u.src)
+    name = f"ridx{axis}"
+    if name in r.used_names:  # a second loop over the same axis: never shadow the first one's variable
+        name = r.new_name(f"ridx{axis}_")
+    r.used_names.add(name)
+    if u in r.parallel:
+        r.emit("#pragma omp parallel for", None, f"{_trip_count(u)}-iteration GLOBAL loop on all cores")
+    elif kind is LoopKind.UPCAST and _trip_count(u) is not None:
+        r.emit(f"#pragma GCC unroll {_trip_count(u)}", None, "UPCAST loop: unroll it fully")
+    r.open_block(u, f"for ({compute_type(u.dtype)} {name} = {start}; {name} < {end}; {name}++) {{")
+    r.define(u, name)  # defined inside its own block: the variable exists only inside the loop
+
+
+def render_end(r: _Renderer, u: UOp) -> None:
+    r.close_block(u, UOps.RANGE)
+
+
+def render_if(r: _Renderer, u: UOp) -> None:
+    r.open_block(u, f"if ({r.ref(u.src[0])}) {{")
+
+
+def render_endif(r: _Renderer, u: UOp) -> None:
+    r.close_block(u, UOps.IF)
+
+
+def render_load(r: _Renderer, u: UOp) -> None:
+    """val0 = data1[idx]; gated: val0 = gate ? data1[idx] : alt. C evaluates only the chosen side of
+    `?:`, so the (possibly out-of-bounds) address is never read when the gate is false."""
+    buf, idx = r.ref(u.src[0]), r.ref(u.src[1])
+    if len(u.src) == 4:
+        r.declare(u, "val", f"{r.ref(u.src[2])} ? {buf}[{idx}] : {r.ref(u.src[3])}")
+    elif len(u.src) == 2:
+        r.declare(u, "val", f"{buf}[{idx}]")
+    else:
+        raise RenderError("LOAD takes (buf, index) or (buf, index, gate, alt)")
+
+
+def render_store(r: _Renderer, u: UOp) -> None:
+    """data0[idx] = value; gated: if (gate) data0[idx] = value;"""
+    if u.src[0] not in r.outputs:
+        raise RenderError(f"STORE into {r.ref(u.src[0])}, an input buffer (DEFINE_GLOBAL is_output=False)")
+    buf, idx, value = (r.ref(s) for s in u.src[:3])
+    if len(u.src) == 4:
+        r.emit(f"if ({r.ref(u.src[3])}) {buf}[{idx}] = {value};", u)
+    elif len(u.src) == 3:
+        r.emit(f"{buf}[{idx}] = {value};", u)
+    else:
+        raise RenderError("STORE takes (buf, index, value) or (buf, index, value, gate)")
+
+
+def render_define_acc(r: _Renderer, u: UOp) -> None:
+    """float acc0 = 0.0f;  (the accumulator's number is its arg)"""
+    name = f"acc{u.arg}"
+    if name in r.used_names:
+        name = r.new_name(f"acc{u.arg}_")
+    r.used_names.add(name)
+    r.emit(f"{compute_type(u.dtype)} {name} = {r.ref(u.src[0])};", u)
+    r.define(u, name)
+
+
+def render_assign(r: _Renderer, u: UOp) -> None:
+    """acc0 = alu3;  (later UOps that read the DEFINE_ACC see the new value)"""
+    r.emit(f"{r.ref(u.src[0])} = {r.ref(u.src[1])};", u)
+
+
+def render_alu(r: _Renderer, u: UOp) -> None:
+    """<type> alu0 = <expression from alu.py>; float16 results get their rounding: (half)(a + b)."""
+    if u.arg is Ops.CAST:  # a CAST may also arrive as ALU(Ops.CAST): render it the same way
+        return render_cast_uop(r, u)
+    rule = ALU_RULES.get(u.arg)
+    if rule is None:
+        raise RenderError(f"{u.arg!r} is not an ALU op with a C rule")
+    operands = [r.ref(s) for s in u.src]
+    value_dtype = u.src[-1].dtype  # WHERE's condition is src[0]; its values, like every other op's, are src[-1]
+    expr = rule(operands, value_dtype, r.helpers)
+    if u.arg in MATH_OPS:
+        r.needs_math = True
+    if u.dtype == dtypes.float16:
+        expr = f"(half)({expr})"  # numpy rounds every float16 result to half: so do we
+    r.declare(u, "alu", expr)
+
+
+def render_cast_uop(r: _Renderer, u: UOp) -> None:
+    """int cast0 = (int)val0;  bool cast1 = val0 != 0;  float cast2 = (half)val3;"""
+    r.declare(u, "cast", render_cast(r.ref(u.src[0]), u.src[0].dtype, u.dtype))
+
+
+UOP_RULES: dict[UOps, Callable[[_Renderer, UOp], None]] = {
+    UOps.DEFINE_GLOBAL: render_define_global, UOps.CONST: render_const, UOps.SPECIAL: render_special,
+    UOps.RANGE: render_range, UOps.END: render_end, UOps.IF: render_if, UOps.ENDIF: render_endif,
+    UOps.LOAD: render_load, UOps.STORE: render_store, UOps.DEFINE_ACC: render_define_acc,
+    UOps.ASSIGN: render_assign, UOps.ALU: render_alu, UOps.CAST: render_cast_uop,
+}
+
+
+# ---- OpenMP ------------------------------------------------------------------------------------
+
+def _trip_count(rng: UOp) -> int | None:
+    start, end = rng.src
+    if start.op is UOps.CONST and end.op is UOps.CONST:
+        return max(0, int(end.arg) - int(start.arg))
+    return None
+
+
+def openmp_loops(program: Program) -> frozenset[UOp]:
+    """The RANGEs that get `#pragma omp parallel for`: top-level GLOBAL loops (not inside another
+    loop or an IF) with at least 2 iterations, whose loop nest runs >= OPENMP_MIN_ITERATIONS
+    innermost iterations, and that don't update an accumulator declared outside them (threads
+    would race on it). GLOBAL iterations write disjoint outputs, so they may run in any order."""
+    chosen: set[UOp] = set()
+    depth = 0  # open RANGE/IF blocks
+    accs_outside: set[UOp] = set()  # accumulators declared outside every candidate loop
+    candidate: UOp | None = None
+    nest: list[int] = []  # trip counts of the open loops inside the candidate (itself included)
+    work, races = 0, False  # the candidate's most innermost iterations; whether it updates an outside acc
+    for u in program.uops:
+        if u.op in (UOps.RANGE, UOps.IF):
+            if depth == 0 and u.op is UOps.RANGE and u.arg[1] is LoopKind.GLOBAL:
+                candidate, nest, work, races = u, [], 0, False
+            depth += 1
+            if candidate is not None and u.op is UOps.RANGE:
+                nest.append(_trip_count(u) or 0)
+                work = max(work, math.prod(nest))
+        elif u.op in (UOps.END, UOps.ENDIF):
+            depth -= 1
+            if candidate is not None and u.op is UOps.END:
+                nest.pop()
+            if candidate is not None and depth == 0:
+                if not races and (_trip_count(candidate) or 0) >= 2 and work >= OPENMP_MIN_ITERATIONS:
+                    chosen.add(candidate)
+                candidate = None
+        elif u.op is UOps.DEFINE_ACC and candidate is None:
+            accs_outside.add(u)
+        elif u.op is UOps.ASSIGN and candidate is not None and u.src[0] in accs_outside:
+            races = True
+    return frozenset(chosen)

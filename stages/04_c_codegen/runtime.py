@@ -1,0 +1,157 @@
+"""Run a Program on numpy arrays: render -> compile (cached) -> dlopen with ctypes -> call.
+
+    prog = CProgram(program)          # renders, compiles or loads from the cache, dlopens
+    seconds = prog([out, a, b])       # flat C-contiguous numpy arrays, in DEFINE_GLOBAL order
+
+Loaded libraries are kept in a small in-process LRU dict keyed by the cache key, so building the
+same CProgram 10,000 times (a training loop realizing the same kernel) dlopens one library once.
+Before every call the buffers are checked, because C checks nothing: the count, each dtype,
+C-contiguity, writability of outputs, that no output overlaps another buffer (the kernel's
+pointers are `restrict`), and that each buffer is large enough for the indices the kernel uses
+(bounds.py). A wrong buffer raises ArgumentError instead of corrupting memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+from shrimpgrad.linearize import Program
+
+from .bounds import Span, access_span, unguarded_indices
+from .cache import compile_stats
+from .compiler import compile_c, source_key
+from .render import render
+
+log = logging.getLogger("shrimpgrad.c")
+
+MAX_LOADED = 512  # libraries kept referenced by the LRU dict
+
+
+class ArgumentError(ValueError):
+    """The buffers passed to a CProgram don't match what its kernel expects."""
+
+
+# An evicted library is not unloaded (ctypes never dlcloses; a function pointer may still be held
+# somewhere), the dict only stops growing. Loading it again later is a cheap dlopen of a file that
+# is already mapped.
+_loaded: OrderedDict[str, ctypes.CDLL] = OrderedDict()
+_lock = threading.Lock()
+
+
+def clear_loaded() -> None:
+    """Forget the in-process libraries (tests use it to force a disk-cache lookup)."""
+    with _lock:
+        _loaded.clear()
+
+
+class CProgram:
+    """A Program compiled for this CPU and ready to run.
+
+    Attributes: `source` (the C, with comments), `origin` ("compiled", "disk cache" or "memory": where
+    the binary came from, for DEBUG=1), `key` (the cache key), `compile_seconds`."""
+
+    def __init__(self, program: Program, openmp: bool = True):
+        self.program, self.name = program, program.name
+        self.source = render(program, comments=True, openmp=openmp)
+        # Compile the comment-free source: comments carry user file:line provenance, which should not
+        # make an edit elsewhere in a user's script recompile every kernel. Same code, same line numbers.
+        compiled_source = render(program, comments=False, openmp=openmp)
+        self.key = source_key(compiled_source)
+        start = time.perf_counter()
+        with _lock:
+            lib = _loaded.get(self.key)
+            if lib is not None:
+                _loaded.move_to_end(self.key)
+                compile_stats.memory_hits += 1
+                self.origin = "memory"
+            else:
+                compiled = compile_c(compiled_source, program.name, display_source=self.source)
+                lib = ctypes.CDLL(str(compiled.path))  # compile_c verified the file's checksum first
+                _loaded[self.key] = lib
+                while len(_loaded) > MAX_LOADED:
+                    _loaded.popitem(last=False)
+                self.origin = compiled.origin
+        self.compile_seconds = time.perf_counter() - start
+        self._lib = lib  # keep the library referenced as long as the program lives
+        self._fn = lib[program.name]
+        self._fn.argtypes = [ctypes.c_void_p] * len(program.globals)
+        self._fn.restype = None
+        self._globals = program.globals
+        self._indices = unguarded_indices(program)
+        self._spans: dict[int, Span | None] = {i: access_span(idx) for i, idx in self._indices.items()}
+        log.info("kernel %s: %s (%.1f ms)", self.name, self.origin, self.compile_seconds * 1e3)
+
+    def __call__(self, buffers: Sequence[np.ndarray]) -> float:
+        """Run the kernel on `buffers` (one per DEFINE_GLOBAL, in index order); returns elapsed seconds."""
+        self.check(buffers)
+        pointers = [b.ctypes.data for b in buffers]
+        start = time.perf_counter()
+        self._fn(*pointers)
+        return time.perf_counter() - start
+
+    def check(self, buffers: Sequence[np.ndarray]) -> None:
+        """Raise ArgumentError if `buffers` can't safely be passed to the kernel."""
+        if len(buffers) != len(self._globals):
+            raise ArgumentError(f"kernel {self.name} takes {len(self._globals)} buffers "
+                                f"({', '.join(self._describe(g) for g in self._globals)}), got {len(buffers)}")
+        for g, buf in zip(self._globals, buffers):
+            index, _, is_output = g.arg
+            where = f"kernel {self.name}, buffer {index} ({self._describe(g)})"
+            if not isinstance(buf, np.ndarray):
+                raise ArgumentError(f"{where}: expected a numpy array, got {type(buf).__name__}")
+            if buf.dtype != g.dtype.np:
+                raise ArgumentError(f"{where}: got dtype {buf.dtype}; pass an array of dtype {g.dtype.np_name} "
+                                    f"(e.g. arr.astype(np.{g.dtype.np_name}))")
+            if not buf.flags.c_contiguous:
+                raise ArgumentError(f"{where}: the array is not C-contiguous (strides {buf.strides}); "
+                                    f"pass np.ascontiguousarray(arr)")
+            if is_output and not buf.flags.writeable:
+                raise ArgumentError(f"{where}: the kernel writes this buffer but the array is read-only")
+            self._check_size(index, buf, where)
+        for g, buf in zip(self._globals, buffers):
+            if not g.arg[2]:
+                continue
+            for h, other in zip(self._globals, buffers):
+                if h is not g and buf.size and other.size and np.may_share_memory(buf, other):
+                    raise ArgumentError(f"kernel {self.name}: output buffer {g.arg[0]} overlaps buffer {h.arg[0]}; "
+                                        f"buffers are `restrict` pointers and must not overlap (pass a copy)")
+
+    def _check_size(self, index: int, buf: np.ndarray, where: str) -> None:
+        span = self._spans.get(index)
+        if span is None or (span.lo >= 0 and span.hi < buf.size):
+            return
+        if not span.exact:  # the interval may over-estimate: compute the real extremes once
+            span = self._spans[index] = access_span(self._indices[index], exact=True)
+            if span is None or (span.lo >= 0 and span.hi < buf.size):
+                return
+        if not span.exact:
+            log.warning("%s: could not prove indices %d..%d fit %d elements", where, span.lo, span.hi, buf.size)
+            return
+        if span.lo < 0:
+            raise ArgumentError(f"{where}: the kernel indexes element {span.lo}, before the start of the buffer "
+                                f"(a bug in the Program: an un-gated access needs a gate)")
+        raise ArgumentError(f"{where}: the kernel uses elements 0..{span.hi} but the array has only {buf.size}; "
+                            f"pass an array of at least {span.hi + 1} elements")
+
+    @staticmethod
+    def _describe(g) -> str:
+        index, name, is_output = g.arg
+        return f"data{index}: {g.dtype.name} {'output' if is_output else 'input'}" + (
+            f" '{name}'" if name != f"data{index}" else "")
+
+    def __repr__(self) -> str:
+        return f"CProgram({self.name!r}, {len(self._globals)} buffers, {self.origin}, key={self.key[:12]})"
+
+    def __rich__(self):
+        from .viz import program_panel
+        return program_panel(self)
+
+    def _repr_html_(self) -> str:
+        from .viz import source_html
+        return source_html(self.source, title=repr(self))

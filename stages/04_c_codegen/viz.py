@@ -1,0 +1,109 @@
+"""Seeing the generated C: highlighted source in a terminal or notebook, and the kernel's block structure.
+
+    print_source(src)           rich, syntax-highlighted, line-numbered C (what DEBUG=4 prints)
+    source_html(src)            the same as HTML, for notebooks
+    to_dot(program)             a graphviz.Digraph: the function, its loops and IFs as nested boxes,
+                                each listing its statements
+    KernelView(program)         all of the above in one object: rich.print(it), or leave it as
+                                the last expression of a notebook cell
+
+Graphviz's `dot` binary may be missing (it is on the CI machine): the notebook view then shows
+the DOT text with a note saying how to install it, instead of a picture.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import shutil
+
+import graphviz
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+from shrimpgrad.linearize import Program, UOps
+
+from .render import render, render_kernel
+
+
+def source_syntax(src: str) -> Syntax:
+    """A rich renderable of C source: highlighted, with line numbers (they match compiler messages)."""
+    return Syntax(src, "c", line_numbers=True, word_wrap=False, theme="ansi_dark")
+
+
+def print_source(src: str, console: Console | None = None, title: str | None = None) -> None:
+    """Print C source highlighted (DEBUG=4)."""
+    console = console or Console()
+    console.print(Panel(source_syntax(src), title=title, title_align="left", expand=False) if title
+                  else source_syntax(src))
+
+
+def source_html(src: str, title: str | None = None) -> str:
+    """Highlighted C source as self-contained HTML (inline styles), for notebooks."""
+    console = Console(record=True, file=io.StringIO(), width=160, force_terminal=True)
+    if title:
+        console.print(Text(title, style="bold"))
+    console.print(source_syntax(src))
+    return console.export_html(inline_styles=True)
+
+
+def to_dot(program: Program) -> graphviz.Digraph:
+    """The kernel's blocks as a graph: one box per block (function, loop, IF), listing its statements
+    in order; an edge from each block to the blocks nested in it."""
+    k = render_kernel(program)
+    g = graphviz.Digraph(program.name, node_attr={"shape": "box", "fontname": "monospace", "fontsize": "10"})
+    stack = [("fn", [k.signature])]  # (node id, lines) of the open blocks
+    nodes: list[tuple[str, list[str]]] = []
+    edges: list[tuple[str, str]] = []
+    for n, line in enumerate(k.body):
+        op = line.uop.op if line.uop is not None else None
+        if op in (UOps.RANGE, UOps.IF):
+            node = (f"b{n}", [line.code])
+            stack[-1][1].append(f"{{ {line.code.split('(')[0].strip()} block }}")
+            edges.append((stack[-1][0], node[0]))
+            stack.append(node)
+        elif op in (UOps.END, UOps.ENDIF):
+            nodes.append(stack.pop())
+        else:
+            stack[-1][1].append(line.code)
+    nodes.extend(reversed(stack))
+    for node_id, lines in nodes:
+        g.node(node_id, "".join(html.escape(ln, quote=False).replace("\\", "\\\\") + "\\l" for ln in lines))
+    for a, b in edges:
+        g.edge(a, b)
+    return g
+
+
+def dot_svg_or_text(g: graphviz.Digraph) -> str:
+    """SVG if Graphviz's `dot` is installed, else the DOT text with a note (as HTML)."""
+    if shutil.which("dot"):
+        return g.pipe(format="svg").decode()
+    return ("<p><i>Graphviz's <code>dot</code> is not installed (apt-get install graphviz), so here is the "
+            f"graph as DOT text:</i></p><pre>{html.escape(g.source)}</pre>")
+
+
+class KernelView:
+    """A Program's C source and block graph, for rich and notebooks."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.source = render(program)
+
+    def __rich__(self) -> Panel:
+        return Panel(source_syntax(self.source), title=f"stage 04 · C · {self.program.name}", title_align="left")
+
+    def to_dot(self) -> graphviz.Digraph:
+        return to_dot(self.program)
+
+    def _repr_svg_(self) -> str | None:
+        return self.to_dot().pipe(format="svg").decode() if shutil.which("dot") else None
+
+    def _repr_html_(self) -> str:
+        return source_html(self.source, title=f"stage 04 · C · {self.program.name}") + dot_svg_or_text(self.to_dot())
+
+
+def program_panel(prog) -> Panel:
+    """The rich view of a CProgram: where its binary came from, then its source."""
+    header = Text(f"{prog.origin} in {prog.compile_seconds * 1e3:.1f} ms · cache key {prog.key[:16]}…", style="dim")
+    return Panel(Group(header, source_syntax(prog.source)), title=f"stage 04 · C · {prog.name}", title_align="left")
