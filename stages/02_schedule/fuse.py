@@ -1,0 +1,239 @@
+"""Build one kernel: walk down from a materialized node to the buffers it reads, fusing as we go.
+
+    build_kernel(value, store, source) -> Draft
+
+`value` is the node whose result the kernel stores (for an ASSIGN, its value), `store` the
+(buffer, view) it stores into, and `source(node)` tells where a materialized node's value lives
+(`(BufferRef, ShapeTracker)`) or None when the node is computed in this kernel.
+
+The walk carries a `Path`: the movement ops met on the way down that are not applied yet
+(`moves`), whether we are under the REDUCE (`below_reduce`), and `anchor`, the node just under
+the last movement op (what to materialize if those movement ops turn out not to be pushable).
+Movement ops are *pushed down* through elementwise ops to the leaves, where they fold into the
+LOAD's view (tinygrad calls this swizzling): `(a + b).T` becomes `LOAD(a, a.T) + LOAD(b, b.T)`.
+They can't be pushed through a REDUCE (its result lives in a register) and a PAD can't be pushed
+through an op that doesn't keep zeros: then the walk records a `Boundary` for the anchor
+(rules.py) and the scheduler materializes it and builds the kernel again.
+
+The loop shape. If the kernel holds a REDUCE, everything above it runs at the REDUCE's output
+shape O (that is kernel.py's rule). A RESHAPE between the REDUCE and the store is harmless: the
+walk starts with a pending `RESHAPE(O)` at the top, so the other leaves above the REDUCE are read
+reshaped to O, and the store writes O row-major, which is the same memory as the root's shape.
+So `x.sum(axis=1)` without keepdim (REDUCE (4,1) then RESHAPE (4,)) stays one kernel.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from shrimpgrad.graph import ALU, MOVEMENT, BufferRef, Node, Ops, ShapeTracker
+from shrimpgrad.graph.evaluate import apply_reduce
+from shrimpgrad.graph.view import apply_movement
+
+from . import rules
+from .kernel import KNode, KOps
+from .rules import Boundary, Move
+
+Source = Callable[[Node], "tuple[BufferRef, ShapeTracker] | None"]
+
+
+class ScheduleError(ValueError):
+    """The graph can't be scheduled (for example an ASSIGN into something that is not a buffer)."""
+
+
+@dataclass(frozen=True)
+class Path:
+    """The state of the walk at one node (see the module docstring)."""
+
+    moves: tuple[Move, ...] = ()
+    below_reduce: bool = False
+    anchor: Node | None = None
+
+
+@dataclass
+class Draft:
+    """A kernel as the walk built it, before it is named and ordered.
+
+    `needs` is filled when the kernel can't be built as it is: the nodes to materialize, and why.
+    Then `ast` is meaningless and the scheduler tries again with those nodes materialized."""
+
+    ast: KNode | None = None
+    bufs: list[BufferRef] = field(default_factory=list)
+    reads: list[tuple[BufferRef, Node]] = field(default_factory=list)  # (buffer, node whose value it holds) loaded
+    reduces: list[Node] = field(default_factory=list)  # the REDUCE nodes computed inside it
+    nodes: list[Node] = field(default_factory=list)  # the graph nodes it computes (for pictures)
+    fired: Counter = field(default_factory=Counter)  # fusion rule name -> times it applied
+    needs: dict[int, tuple[Node, Boundary]] = field(default_factory=dict)
+
+
+def find_loop(root: Node, source: Source) -> Node | None:
+    """The first REDUCE reached from `root` through elementwise ops and RESHAPEs only: it fixes the
+    kernel's loop. (A REDUCE behind any other movement op will be materialized by rule B4.)"""
+    stack, seen = [root.src[1] if root.op is Ops.ASSIGN else root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or (node is not root and source(node) is not None):
+            continue
+        seen.add(id(node))
+        if node.op is Ops.REDUCE:
+            return node
+        if node.op in ALU or node.op is Ops.RESHAPE:
+            stack.extend(reversed(node.src))
+    return None
+
+
+def build_kernel(root: Node, store: tuple[BufferRef, ShapeTracker], source: Source) -> Draft:
+    """Walk the materialized node `root` down to its leaves and build `SINK(STORE(store, value))`.
+
+    For an ASSIGN the value is its second source, and loads of the store buffer are checked by B9."""
+    builder = _Builder(root, store, source)
+    with _deep_recursion(len(root.toposort()) * 3):
+        return builder.build()
+
+
+@contextmanager
+def _deep_recursion(depth: int):
+    """The walk recurses once per node on a path; long elementwise chains can pass Python's limit."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, depth + 1000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+class _Builder:
+    def __init__(self, root: Node, store: tuple[BufferRef, ShapeTracker], source: Source):
+        self.root, self.source = root, source
+        self.value = root.src[1] if root.op is Ops.ASSIGN else root
+        self.draft = Draft(bufs=[store[0]])
+        self.memo: dict[tuple, KNode] = {}
+        self.loop = find_loop(root, source)
+        # Above a REDUCE the kernel runs at the REDUCE's shape: start with a pending reshape to it.
+        out_shape = self.loop.shape if self.loop is not None else root.shape
+        self.top = (Move(Ops.RESHAPE, out_shape),) if out_shape != root.shape else ()
+        self.store_st = _fold(store[1], self.top)
+
+    def build(self) -> Draft:
+        value = self.visit(self.root, Path(moves=self.top))
+        store = KNode(KOps.STORE, (value,), value.dtype, (0, self.store_st))
+        self.draft.ast = KNode(KOps.SINK, (store,), value.dtype)
+        return self.draft
+
+    def need(self, node: Node, boundary: Boundary) -> KNode:
+        """Record that `node` must be materialized; return a stand-in so the walk can go on and
+        find the other boundaries of this kernel in the same pass."""
+        self.draft.needs.setdefault(id(node), (node, boundary))
+        return KNode(KOps.CONST, (), node.dtype, (0, ShapeTracker.from_shape(node.shape)))
+
+    def visit(self, node: Node, path: Path) -> KNode:
+        key = (id(node), path.moves, path.below_reduce)
+        if key not in self.memo:
+            self.memo[key] = self.lower(node, path)
+        return self.memo[key]
+
+    def lower(self, node: Node, path: Path) -> KNode:
+        where = self.source(node) if node is not self.root else None
+        if node is self.root and node.op is Ops.BUFFER:  # a copy of a plain buffer (rules B1, B9)
+            where = (node.arg, ShapeTracker.from_shape(node.shape))
+        if where is not None:
+            return self.load(node, where, path)
+        if node.op is Ops.ASSIGN:  # only as the root: compute the value, the STORE goes to the target
+            return self.visit(node.src[1], path)
+        if node.op is Ops.CONST:
+            return self.const_is_inlined(node, path)
+        if node.op in MOVEMENT:
+            return self.movement_is_a_view(node, path)
+        if node.op in ALU:
+            return self.elementwise_fuses(node, path)
+        if node.op is Ops.REDUCE:
+            return self.reduce_fuses(node, path)
+        if node.op is Ops.CONTIGUOUS:  # a CONTIGUOUS of a plain buffer is that buffer (rule B2)
+            return self.visit(node.src[0], path)
+        raise ScheduleError(f"no fusion rule for {node!r}; materialized nodes are read with LOAD, "
+                            f"this one should have been a boundary")
+
+    # ---- F4 and loads: the leaves ----------------------------------------------------------------
+
+    def load(self, node: Node, where: tuple[BufferRef, ShapeTracker], path: Path) -> KNode:
+        """A materialized value: LOAD its buffer through its view with the pending movement ops folded in."""
+        buf, st = where
+        st = _fold(st, path.moves)
+        if self.root.op is Ops.ASSIGN and buf is self.draft.bufs[0]:
+            if path.below_reduce:
+                return self.need(self.value, rules.assign_reads_target(self.value, "inside a reduce loop"))
+            if st != self.store_st:
+                return self.need(self.value, rules.assign_reads_target(self.value, "through another view"))
+        if buf not in self.draft.bufs:
+            self.draft.bufs.append(buf)
+        self.draft.reads.append((buf, node))
+        return KNode(KOps.LOAD, (), node.dtype, (self.draft.bufs.index(buf), st))
+
+    def const_is_inlined(self, node: Node, path: Path) -> KNode:
+        """F4. A CONST leaf is inlined with its folded view (a padded const reads 0 outside its mask)."""
+        self.draft.fired["const_is_inlined"] += 1
+        return KNode(KOps.CONST, (), node.dtype, (node.arg, _fold(ShapeTracker.from_shape(node.shape), path.moves)))
+
+    # ---- F3: movement ops become views ---------------------------------------------------------
+
+    def movement_is_a_view(self, node: Node, path: Path) -> KNode:
+        """F3. A movement op computes nothing: remember it and fold it into the views of the leaves below."""
+        self.draft.fired["movement_is_a_view"] += 1
+        self.draft.nodes.append(node)
+        below = Path((Move(node.op, node.arg),) + path.moves, path.below_reduce, anchor=node.src[0])
+        return self.visit(node.src[0], below)
+
+    # ---- F1: elementwise ops fuse --------------------------------------------------------------
+
+    def elementwise_fuses(self, node: Node, path: Path) -> KNode:
+        """F1. An ALU op joins this kernel; pending movement ops are pushed down to its sources,
+        which is exact for every op except a PAD through an op that doesn't keep zeros (B5)."""
+        if node.op not in rules.KEEPS_ZERO and any(m.op is Ops.PAD for m in path.moves):
+            return self.need(path.anchor, rules.pad_needs_zero(node, path.anchor))
+        self.draft.fired["elementwise_fuses"] += 1
+        self.draft.nodes.append(node)
+        src = tuple(self.visit(s, path) for s in node.src)
+        return KNode(KOps.ALU, src, node.dtype, node.op)
+
+    # ---- F2: a reduce fuses its inputs and its consumers ----------------------------------------
+
+    def reduce_fuses(self, node: Node, path: Path) -> KNode:
+        """F2. A REDUCE joins this kernel: its inputs run inside its loop, its consumers after it."""
+        if path.below_reduce:
+            return self.need(node, rules.reduce_inside_reduce(node))
+        if not _is_identity(path.moves, node.shape):
+            above = path.anchor if path.anchor is not None else node
+            return self.need(above, rules.reduce_behind_view(node, above, path.moves))
+        assert self.loop is not None, "find_loop missed a REDUCE that the walk reached without movement ops"
+        loop = (self.loop.src[0].shape, self.loop.arg[1])
+        if (node.src[0].shape, node.arg[1]) != loop:
+            return self.need(node, rules.loop_mismatch(node, loop))
+        self.draft.fired["reduce_fuses"] += 1
+        self.draft.nodes.append(node)
+        self.draft.reduces.append(node)
+        if node.src[0].size == 0:  # reducing nothing gives the identity (0 or the lowest value): no loop
+            identity = apply_reduce(node.arg[0], node.arg[1], node.dtype, _empty(node)).reshape(-1)[0].item()
+            return KNode(KOps.CONST, (), node.dtype, (identity, ShapeTracker.from_shape(node.shape)))
+        src = self.visit(node.src[0], Path(below_reduce=True))
+        return KNode(KOps.REDUCE, (src,), node.dtype, node.arg)
+
+
+def _fold(st: ShapeTracker, moves: tuple[Move, ...]) -> ShapeTracker:
+    """Apply pending movement ops to a view, nearest first."""
+    for m in moves:
+        st = apply_movement(st, m.op.name, m.arg)
+    return st
+
+
+def _is_identity(moves: tuple[Move, ...], shape: tuple[int, ...]) -> bool:
+    """Only reshapes, ending at `shape`: row-major regrouping there and back changes nothing."""
+    return all(m.op is Ops.RESHAPE for m in moves) and (not moves or moves[-1].arg == shape)
+
+
+def _empty(node: Node) -> np.ndarray:
+    return np.zeros(node.src[0].shape, dtype=node.dtype.np)

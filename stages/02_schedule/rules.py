@@ -1,0 +1,173 @@
+"""The fusion rules: when nodes share a kernel, and every reason the scheduler draws a boundary.
+
+Scheduling asks one question of every graph node: does its value get a buffer of its own
+("materialized"), or is it computed inline, inside each kernel that uses it ("fused")? The
+answer is *fuse*, unless one of the boundary rules below says otherwise. Each materialized node
+becomes the STORE of one kernel; everything between it and the buffers it reads is that
+kernel's AST.
+
+Fusion rules: what happens by default, inside one kernel (fuse.py applies them node by node).
+
+    F1 elementwise_fuses     an ALU op joins the kernel of its consumer
+                             relu(a*b+c): MUL, ADD, MAX in one kernel E_4_4
+    F2 reduce_fuses          a REDUCE joins the kernel of its consumer, and its elementwise
+                             inputs join it too (they run inside its loop)
+                             sum(exp(x)) / 2: one kernel R_4_8 (EXP2, MUL, REDUCE, DIV)
+    F3 movement_is_a_view    movement ops are not computed: they fold into the ShapeTracker of
+                             the LOAD (or CONST) under them; on top of an ALU op they are pushed
+                             down to its sources (`(a+b).T` loads `a.T` and `b.T`)
+    F4 const_is_inlined      a CONST leaf is a CONST in the AST with its folded view (a padded
+                             constant is 0 outside the pad), never a buffer
+
+Boundary rules: each returns a `Boundary` (the rule's name and the reason in words) when a node
+must be materialized, or None. Seeds, decided from the node alone:
+
+    B1 output                a root of the schedule: its value is asked for
+    B2 contiguous            CONTIGUOUS asks for a buffer
+    B3 assign                ASSIGN writes into its target's existing buffer
+
+Found while fusing, when a kernel can't be built as it is (fuse.py calls them):
+
+    B4 reduce_behind_view    a movement op on top of an unmaterialized REDUCE: a reduce's result
+                             lives in a register, not in memory, so it can't be re-indexed
+                             (softmax's `x - max(x)` reads max through EXPAND)
+    B5 pad_needs_zero        a PAD pushed down through an op that doesn't turn zeros into zero
+                             (pad(exp(x)) is 0 in the border, exp(pad(x)) would be 1)
+    B6 reduce_inside_reduce  a REDUCE under another REDUCE: one kernel is one loop nest
+    B7 loop_mismatch         two REDUCEs of one kernel with different loops
+    B8 shared_reduce         a REDUCE that several kernels would each recompute
+    B9 assign_reads_target   an in-place ASSIGN whose value reads the target through another
+                             view (x.assign(x.T)): the value goes to a temporary first
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shrimpgrad.graph import Node, Ops
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Why a node got its own buffer (and so its own kernel): the rule's name and the reason in words."""
+
+    rule: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Move:
+    """One movement op waiting to be folded into a view: `Move(Ops.PERMUTE, (1, 0))`."""
+
+    op: Ops
+    arg: tuple
+
+    def __str__(self) -> str:
+        return f"{self.op.name}{self.arg}"
+
+
+# ---- seeds: B1-B3 ----------------------------------------------------------------------------
+
+def output(node: Node, index: int) -> Boundary | None:
+    """B1. A root that is not already a plain buffer: its value must end up in memory.
+
+    roots=[relu(a*b+c)] -> one kernel storing into a fresh output buffer."""
+    if node.op is Ops.BUFFER:
+        return None
+    return Boundary("output", f"root {index} of the schedule ({node.op.name} {node.shape})")
+
+
+def contiguous(node: Node) -> Boundary | None:
+    """B2. CONTIGUOUS materializes its source. On a plain buffer it has nothing to do: the buffer
+    already is contiguous, so no kernel is drawn (unless it is also a root).
+
+    contiguous(x.T) -> a copy kernel E_4_4 that stores x.T row-major."""
+    if node.op is not Ops.CONTIGUOUS or node.src[0].op is Ops.BUFFER:
+        return None
+    return Boundary("contiguous", f"CONTIGUOUS asks for {node.shape} in its own buffer")
+
+
+def assign(node: Node) -> Boundary | None:
+    """B3. ASSIGN stores its value into the target's buffer, through the target's view.
+
+    x.assign(x + 1) -> one kernel that loads and stores x in place."""
+    if node.op is not Ops.ASSIGN:
+        return None
+    return Boundary("assign", f"ASSIGN writes {node.shape} into its target's buffer")
+
+
+SEED_RULES = (assign, contiguous)  # B1 is applied to the roots, with their index
+
+
+# ---- found while fusing: B4-B9 ---------------------------------------------------------------
+
+def reduce_behind_view(reduce: Node, above: Node, moves: Sequence[Move]) -> Boundary:
+    """B4. Movement ops stand between a REDUCE and its use, so `above` (the value right under the
+    movement ops: the REDUCE or an elementwise op on top of it) is materialized and the movement
+    ops become the view of a LOAD of it.
+
+    x - max(x, axis=1).expand(4, 8): kernel R_4_8 stores max; the next kernel LOADs it with a
+    stride-0 view. Recomputing the max for every one of the 8 expanded elements would repeat
+    the reduce 8 times; a permute or pad of it is no cheaper to recompute."""
+    moves_text = ", ".join(str(m) for m in moves)
+    what = (f"REDUCE {reduce.arg[0].name} {reduce.shape}" if above is reduce else
+            f"{above.op.name} {above.shape} (computed from REDUCE {reduce.arg[0].name} {reduce.shape})")
+    return Boundary("reduce_behind_view", f"{what} is read through {moves_text}; "
+                                          f"a reduce's result can't be re-indexed inside its kernel")
+
+
+# The ALU ops f with f(0, ..., 0) == +0 exactly. A PAD pushed through them still reads 0 in the
+# border. NEG is not here: -(+0.0) is -0.0, and 1/-0.0 is -inf where 1/+0.0 is +inf.
+KEEPS_ZERO = frozenset({Ops.ADD, Ops.SUB, Ops.MUL, Ops.MAX, Ops.SQRT, Ops.SIN, Ops.TRUNC, Ops.CAST,
+                        Ops.CMPLT, Ops.CMPNE, Ops.WHERE, Ops.AND, Ops.OR, Ops.XOR})
+
+
+def pad_needs_zero(op_node: Node, above: Node) -> Boundary:
+    """B5. A PAD reaches an ALU op that doesn't map zeros to zero, so `above` (the value right under
+    the movement ops) is materialized and padded as a view of that buffer.
+
+    pad(exp2(x)) must be 0 in the border, but exp2(pad(x)) would be exp2(0) = 1 there.
+    pad(x + 1) is fine: the constant 1 is padded too (0 in the border) and 0 + 0 = 0."""
+    return Boundary("pad_needs_zero", f"a PAD reaches {op_node.op.name}, which doesn't map 0 to 0; "
+                                      f"{above.op.name} {above.shape} is stored and padded as a view")
+
+
+def reduce_inside_reduce(reduce: Node) -> Boundary:
+    """B6. A REDUCE feeding (through elementwise ops) another REDUCE is materialized: a kernel is
+    one loop nest with one set of reduced axes.
+
+    sum(x - mean(x)) in layernorm's variance: mean gets its own kernel (B4 usually fires first)."""
+    return Boundary("reduce_inside_reduce", f"REDUCE {reduce.arg[0].name} over {reduce.arg[1]} of "
+                                            f"{reduce.src[0].shape} feeds another REDUCE")
+
+
+def loop_mismatch(reduce: Node, loop: tuple[tuple[int, ...], tuple[int, ...]]) -> Boundary:
+    """B7. All REDUCEs of one kernel share its loop (the shape they reduce and the axes). Another
+    one is materialized.
+
+    sum(x, axis=1) + sum(y, axis=1) with x (4, 8) and y (4, 3): the y sum gets its own kernel."""
+    return Boundary("loop_mismatch", f"REDUCE over {reduce.arg[1]} of {reduce.src[0].shape} doesn't share the "
+                                     f"kernel's loop (axes {loop[1]} of {loop[0]})")
+
+
+def shared_reduce(reduce: Node, n_kernels: int) -> Boundary:
+    """B8. A value used by several kernels is recomputed by each of them, unless that would
+    repeat a REDUCE: then it is materialized once and loaded by all.
+
+    s = x.sum(1); roots [s + 1, s * 2] -> R_4_8 stores s, two small kernels load it."""
+    return Boundary("shared_reduce", f"REDUCE {reduce.arg[0].name} of {reduce.src[0].shape} is used by "
+                                     f"{n_kernels} kernels; storing it once is cheaper than recomputing it")
+
+
+def assign_reads_target(value: Node, how: str) -> Boundary:
+    """B9. An in-place write is safe only when every element is read before it is written at the
+    same address: the value must read the target through the target's own view, outside any
+    reduce loop. Otherwise the value is materialized first and then copied in.
+
+    x.assign(x.T): element (0, 1) would be overwritten before (1, 0) reads it."""
+    return Boundary("assign_reads_target", f"the assigned value reads the target buffer {how}; it is stored in "
+                                           f"a temporary first ({value.op.name} {value.shape})")

@@ -1,0 +1,415 @@
+"""Stage 02: turn a lazy graph into an ordered list of fused kernels.
+
+    create_schedule(roots) -> Schedule
+
+A short list of named passes (`SCHEDULE_PASSES`), each a method of `_Planner` below:
+
+    1. seed_boundaries   materialize what must be: roots (B1), CONTIGUOUS (B2), ASSIGN (B3)
+    2. grow_boundaries   build every kernel by fusing down to the buffers (fuse.py); when a kernel
+                         can't be built, materialize what the walk asked for (B4-B7, B9) and try
+                         again; last, materialize REDUCEs that several kernels share (B8)
+    3. order_kernels     a kernel runs after the kernels that write what it reads (read after
+                         write) and an ASSIGN runs after every kernel that still needs the old
+                         contents of its buffer (write after read)
+    4. name_kernels      E_4_4 (elementwise over 4x4), R_4_8 (a reduce whose loops are 4x8)
+    5. plan_buffers      which kernel first writes each buffer and which last reads it
+
+The `Schedule` holds the kernels in execution order, one output buffer per root (and the view to
+read the root's value from it), and the lifetime of every buffer.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, ShapeTracker, toposort
+
+from . import rules
+from .fuse import Draft, ScheduleError, build_kernel
+from .kernel import Kernel, KernelError, KNode, KOps
+from .kernel import verify as verify_kernel
+from .rules import Boundary, Move
+
+
+@dataclass(frozen=True)
+class BufferInfo:
+    """One buffer of a schedule and its lifetime.
+
+    kind: "input" (given, only read), "assigned" (given, written in place by an ASSIGN),
+    "output" (fresh, holds a root's value) or "temporary" (fresh, only feeds later kernels).
+    first_write / last_read: kernel indices, None when no kernel writes / reads it. A runtime may
+    allocate a temporary just before `first_write` and free it right after `last_read`."""
+
+    buf: BufferRef
+    kind: str
+    first_write: int | None
+    last_read: int | None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Kernels in execution order, and where each root's value ends up.
+
+    `outputs[i]` is the buffer holding `roots[i]`'s value, read through `output_views[i]` (row-major
+    for a fresh buffer; the target's view for an ASSIGN). `buffers` lists every buffer touched."""
+
+    kernels: tuple[Kernel, ...]
+    outputs: tuple[BufferRef, ...]
+    output_views: tuple[ShapeTracker, ...]
+    buffers: tuple[BufferInfo, ...]
+    roots: tuple[Node, ...] = field(default=(), compare=False, repr=False)
+    # per kernel: the fusion rules that applied inside it, and the graph nodes it computes (for pictures)
+    fused: tuple[tuple[tuple[str, int], ...], ...] = field(default=(), compare=False, repr=False)
+    nodes: tuple[tuple[Node, ...], ...] = field(default=(), compare=False, repr=False)
+
+    def info(self, buf: BufferRef) -> BufferInfo:
+        for b in self.buffers:
+            if b.buf is buf:
+                return b
+        raise KeyError(f"{buf!r} is not used by this schedule")
+
+    @property
+    def temporaries(self) -> tuple[BufferRef, ...]:
+        return tuple(b.buf for b in self.buffers if b.kind == "temporary")
+
+    def __repr__(self) -> str:
+        names = ", ".join(k.name for k in self.kernels)
+        return f"<Schedule {len(self.kernels)} kernel(s): {names}>"
+
+    def __rich__(self):
+        from .viz import schedule_table
+
+        return schedule_table(self)
+
+    def to_dot(self):
+        from .viz import to_dot
+
+        return to_dot(self)
+
+    def _repr_svg_(self):
+        from .viz import repr_svg
+
+        return repr_svg(self)
+
+    def _repr_html_(self):
+        from .viz import repr_html
+
+        return repr_html(self)
+
+
+def create_schedule(roots: Sequence[Node]) -> Schedule:
+    """Decide the kernels that compute `roots` (see the module docstring for the passes)."""
+    if isinstance(roots, Node):
+        roots = [roots]
+    planner = _Planner(list(roots))
+    for _name, step in SCHEDULE_PASSES:
+        step(planner)
+    return planner.schedule
+
+
+class _Planner:
+    """The state the passes share."""
+
+    def __init__(self, roots: list[Node]):
+        for r in roots:
+            if not isinstance(r, Node):
+                raise TypeError(f"create_schedule takes graph Nodes, got {type(r).__name__}")
+        self.roots = roots
+        self.order = toposort(roots)
+        self.position = {id(n): i for i, n in enumerate(self.order)}
+        self.boundaries: dict[int, tuple[Node, Boundary]] = {}  # the materialized nodes, by id
+        self.fresh: dict[int, BufferRef] = {}  # the new buffer of each materialized node (not ASSIGNs)
+        self.drafts: dict[int, Draft] = {}
+        self.sequence: list[int] = []
+
+    # ---- where values live ------------------------------------------------------------------------
+
+    def materialize(self, node: Node, boundary: Boundary) -> None:
+        if id(node) in self.boundaries:
+            return
+        self.boundaries[id(node)] = (node, boundary)
+        if node.op is not Ops.ASSIGN:
+            self.fresh[id(node)] = BufferRef(node.size, node.dtype)
+
+    def source(self, node: Node) -> tuple[BufferRef, ShapeTracker] | None:
+        """Where `node`'s value is in memory, or None if a kernel computes it inline."""
+        if id(node) in self.boundaries:
+            if node.op is Ops.ASSIGN:
+                return target_view(node.src[0])
+            return self.fresh[id(node)], ShapeTracker.from_shape(node.shape)
+        if node.op is Ops.BUFFER:
+            return node.arg, ShapeTracker.from_shape(node.shape)
+        if node.op is Ops.CONTIGUOUS and node.src[0].op is Ops.BUFFER:
+            return self.source(node.src[0])
+        return None
+
+    def build(self, node: Node) -> Draft:
+        if node.op is Ops.ASSIGN:
+            return build_kernel(node, target_view(node.src[0]), self.source)
+        return build_kernel(node, (self.fresh[id(node)], ShapeTracker.from_shape(node.shape)), self.source)
+
+    # ---- pass 1 -------------------------------------------------------------------------------------
+
+    def seed_boundaries(self) -> None:
+        """B1-B3: the nodes whose buffers are asked for."""
+        assigned = {target_view(n.src[0])[0] for n in self.order if n.op is Ops.ASSIGN}
+        for node in self.order:
+            for rule in rules.SEED_RULES:
+                if (b := rule(node)) is not None:
+                    self.materialize(node, b)
+        for i, root in enumerate(self.roots):
+            b = rules.output(root, i)
+            if b is None and root.arg in assigned:  # a plain buffer root that an ASSIGN here overwrites
+                b = Boundary("output", f"root {i} is buffer {root.arg.id}, which this schedule overwrites: "
+                                       f"copy its old value first")
+            if b is not None:
+                self.materialize(root, b)
+
+    # ---- pass 2 -------------------------------------------------------------------------------------
+
+    def grow_boundaries(self) -> None:
+        """Build every kernel; materialize what the walk asks for, then shared REDUCEs; repeat until stable."""
+        while True:
+            drafts, needs = {}, {}
+            for key, (node, _) in list(self.boundaries.items()):
+                if node.size == 0:
+                    continue  # an empty value: its buffer exists, there is nothing to compute
+                drafts[key] = self.build(node)
+                for k, v in drafts[key].needs.items():
+                    needs.setdefault(k, v)
+            if needs:
+                for node, b in sorted(needs.values(), key=lambda nb: self.position[id(nb[0])]):
+                    self.materialize(node, b)
+                continue
+            users: Counter[int] = Counter()
+            reduce_nodes: dict[int, Node] = {}
+            for d in drafts.values():
+                for r in {id(r): r for r in d.reduces}.values():
+                    users[id(r)] += 1
+                    reduce_nodes[id(r)] = r
+            shared = [(reduce_nodes[k], n) for k, n in users.items() if n > 1]
+            if not shared:
+                self.drafts = drafts
+                return
+            for r, n in shared:
+                self.materialize(r, rules.shared_reduce(r, n))
+
+    # ---- pass 3 -------------------------------------------------------------------------------------
+
+    def order_kernels(self) -> None:
+        """Topological order of the kernels, ties broken by graph order (so the order is stable)."""
+        deps: dict[int, set[int]] = {k: set() for k in self.drafts}
+        for key, d in self.drafts.items():
+            for _, node in d.reads:  # read after write
+                if id(node) in self.drafts and id(node) != key:
+                    deps[key].add(id(node))
+        overwritten: dict[object, int] = {}
+        for key, (node, _) in self.boundaries.items():
+            if node.op is not Ops.ASSIGN or key not in self.drafts:
+                continue
+            buf, prev = self.previous_version(node)
+            if (buf, prev) in overwritten:
+                raise ScheduleError(f"two ASSIGNs write buffer {buf.id} over the same old value; chain them "
+                                    f"(assign into the result of the first) so their order is defined")
+            overwritten[(buf, prev)] = key
+            if prev is not None and id(prev) in self.drafts:
+                deps[key].add(id(prev))  # write after write
+            for other, d in self.drafts.items():  # write after read: readers of the old contents go first
+                if other != key and any(b is buf and _version(n) is prev for b, n in d.reads):
+                    deps[key].add(other)
+        ready = [(self.position[id(self.boundaries[k][0])], k) for k, ds in deps.items() if not ds]
+        heapq.heapify(ready)
+        users: dict[int, set[int]] = {k: set() for k in deps}
+        for k, ds in deps.items():
+            for dep in ds:
+                users[dep].add(k)
+        while ready:
+            _, k = heapq.heappop(ready)
+            self.sequence.append(k)
+            for u in users[k]:
+                deps[u].discard(k)
+                if not deps[u]:
+                    heapq.heappush(ready, (self.position[id(self.boundaries[u][0])], u))
+        if len(self.sequence) != len(self.drafts):
+            stuck = [self.boundaries[k][0] for k in deps if k not in self.sequence]
+            raise ScheduleError("the kernels of these nodes wait on each other (a kernel reads both the old and the "
+                                "new contents of an assigned buffer?): " + ", ".join(repr(n) for n in stuck[:4]) +
+                                "; realize the old value into its own buffer before assigning")
+
+    def previous_version(self, node: Node) -> tuple[BufferRef, Node | None]:
+        """The buffer an ASSIGN writes and the value it overwrites there: an earlier ASSIGN, or None
+        for the buffer's contents before this schedule."""
+        base = node.src[0]
+        while base.op in MOVEMENT:
+            base = base.src[0]
+        return target_view(node.src[0])[0], (base if base.op is Ops.ASSIGN else None)
+
+    # ---- passes 4 and 5 -------------------------------------------------------------------------------
+
+    def name_kernels(self) -> None:
+        self.kernels: list[Kernel] = []
+        seen: Counter[str] = Counter()
+        for key in self.sequence:
+            node, boundary = self.boundaries[key]
+            d = self.drafts[key]
+            base = kernel_name(d.ast)
+            name = base if not seen[base] else f"{base}n{seen[base]}"
+            seen[base] += 1
+            meta = tuple(dict.fromkeys(str(n.meta) for n in d.nodes + [node] if n.meta is not None))
+            k = Kernel(name, d.ast, tuple(d.bufs), 1, str(boundary), meta)
+            self.kernels.append(verify_kernel(k))
+
+    def plan_buffers(self) -> None:
+        outputs, views = [], []
+        for root in self.roots:
+            buf, st = self.source(root)  # every root is materialized (B1) or a plain buffer
+            outputs.append(buf)
+            views.append(st)
+        fresh = {id(b) for b in self.fresh.values()}
+        out_ids = {id(b) for b in outputs}
+        seen: dict[int, BufferRef] = {}
+        writes: dict[int, list[int]] = {}
+        reads: dict[int, list[int]] = {}
+        for i, k in enumerate(self.kernels):
+            for b in k.bufs:
+                seen.setdefault(id(b), b)
+            for b in k.outputs:
+                writes.setdefault(id(b), []).append(i)
+            for b in loaded_buffers(k):
+                reads.setdefault(id(b), []).append(i)
+        for b in list(outputs) + list(self.fresh.values()):
+            seen.setdefault(id(b), b)
+        infos = []
+        for bid, b in seen.items():
+            if bid in fresh:
+                kind = "output" if bid in out_ids else "temporary"
+            else:
+                kind = "assigned" if bid in writes else "input"
+            w, r = writes.get(bid), reads.get(bid)
+            infos.append(BufferInfo(b, kind, min(w) if w else None, max(r) if r else None))
+        fused = tuple(tuple(sorted(self.drafts[k].fired.items())) for k in self.sequence)
+        nodes = tuple(tuple(dict.fromkeys(self.drafts[k].nodes)) for k in self.sequence)
+        self.schedule = Schedule(tuple(self.kernels), tuple(outputs), tuple(views), tuple(infos),
+                                 tuple(self.roots), fused, nodes)
+
+
+SCHEDULE_PASSES = (
+    ("seed_boundaries", _Planner.seed_boundaries),
+    ("grow_boundaries", _Planner.grow_boundaries),
+    ("order_kernels", _Planner.order_kernels),
+    ("name_kernels", _Planner.name_kernels),
+    ("plan_buffers", _Planner.plan_buffers),
+)
+
+
+# ---- helpers ------------------------------------------------------------------------------------------
+
+def target_view(node: Node) -> tuple[BufferRef, ShapeTracker]:
+    """The buffer and view an ASSIGN writes through: its target is a buffer (or an earlier ASSIGN's
+    result) seen through movement ops."""
+    moves: list[Move] = []
+    base = node
+    while base.op in MOVEMENT:
+        if base.op is Ops.EXPAND and base.arg != base.src[0].shape:
+            raise ScheduleError(f"ASSIGN into an expanded view {base.src[0].shape} -> {base.arg}: several elements "
+                                f"would share one address; assign into the unexpanded tensor instead")
+        moves.append(Move(base.op, base.arg))
+        base = base.src[0]
+    if base.op is Ops.BUFFER:
+        buf, st = base.arg, ShapeTracker.from_shape(base.shape)
+    elif base.op is Ops.ASSIGN:
+        buf, st = target_view(base.src[0])
+    else:
+        raise ScheduleError(f"ASSIGN target must be a realized buffer (possibly through movement ops), got "
+                            f"{base!r}; realize the target before assigning into it")
+    for m in reversed(moves):
+        st = getattr(st, m.op.name.lower())(m.arg)
+    return buf, st
+
+
+def _version(node: Node) -> Node | None:
+    """Which contents of a buffer a LOAD of `node` sees: an ASSIGN's result, or (None) the original."""
+    return node if node.op is Ops.ASSIGN else None
+
+
+def loaded_buffers(k: Kernel) -> list[BufferRef]:
+    """The buffers a kernel LOADs (an in-place ASSIGN loads its own output buffer too)."""
+    idx = dict.fromkeys(n.arg[0] for n in k.ast.toposort() if n.op is KOps.LOAD)
+    return [k.bufs[i] for i in idx]
+
+
+def kernel_name(ast: KNode) -> str:
+    """E_ + the loop shape for an elementwise kernel, R_ + the loop shape (reduced axes included) for a reduce."""
+    reduce = next((n for n in ast.toposort() if n.op is KOps.REDUCE), None)
+    if reduce is None:
+        shape = ast.src[0].st.shape
+    else:
+        shape = next(n.st.shape for n in reduce.toposort() if n.op in (KOps.LOAD, KOps.CONST))
+    return ("R_" if reduce is not None else "E_") + ("_".join(str(s) for s in shape) or "1")
+
+
+# ---- verify ---------------------------------------------------------------------------------------------
+
+def verify_schedule(s: Schedule) -> Schedule:
+    """Check what a runtime relies on; raise KernelError naming the kernel and buffer at fault.
+
+    * every kernel passes kernel.verify;
+    * every fresh buffer is written by exactly one kernel, before any kernel reads it;
+    * a kernel that reads a buffer it writes reads it only through the STORE's view, outside any
+      reduce loop (each element is read, then written, by the same loop iteration);
+    * there is one output per root, and the lifetimes match the kernels."""
+    def fail(msg: str) -> None:
+        raise KernelError(f"schedule: {msg}")
+
+    for k in s.kernels:
+        verify_kernel(k)
+    if s.roots and len(s.outputs) != len(s.roots):
+        fail(f"{len(s.roots)} roots but {len(s.outputs)} outputs")
+    info = {id(b.buf): b for b in s.buffers}
+    for i, k in enumerate(s.kernels):
+        for b in loaded_buffers(k):
+            bi = info.get(id(b))
+            if bi is None:
+                fail(f"kernel {i} {k.name} reads {b!r}, which is missing from schedule.buffers")
+            if bi.kind in ("output", "temporary") and b.size and (bi.first_write is None or bi.first_write >= i):
+                fail(f"kernel {i} {k.name} reads buffer {b.id} before any kernel writes it")
+        for b in k.outputs:
+            if info[id(b)].kind == "input":
+                fail(f"kernel {i} {k.name} writes input buffer {b.id}")
+        _check_in_place(k, fail)
+    for bi in s.buffers:
+        writers = [i for i, k in enumerate(s.kernels) if any(o is bi.buf for o in k.outputs)]
+        readers = [i for i, k in enumerate(s.kernels) if any(o is bi.buf for o in loaded_buffers(k))]
+        if bi.kind in ("output", "temporary") and bi.buf.size > 0 and len(writers) != 1:
+            fail(f"fresh buffer {bi.buf.id} is written by {len(writers)} kernels, expected 1")
+        if (bi.first_write, bi.last_read) != (min(writers, default=None), max(readers, default=None)):
+            fail(f"buffer {bi.buf.id}: lifetime {bi.first_write}..{bi.last_read} doesn't match the kernels")
+        if bi.kind == "temporary" and bi.buf.size > 0 and not readers:
+            fail(f"temporary buffer {bi.buf.id} is written but never read")
+    for i, (o, v) in enumerate(zip(s.outputs, s.output_views)):
+        if id(o) not in info:
+            fail(f"output {i} {o!r} is not a buffer of the schedule")
+        if s.roots and v.shape != s.roots[i].shape:
+            fail(f"output {i} is read through a view of shape {v.shape}, but the root has shape {s.roots[i].shape}")
+    return s
+
+
+def _check_in_place(k: Kernel, fail) -> None:
+    stores = {n.arg[0]: n.arg[1] for n in k.ast.src}
+
+    def visit(n: KNode, below: bool) -> None:
+        if n.op is KOps.LOAD and n.arg[0] in stores and (below or n.arg[1] != stores[n.arg[0]]):
+            fail(f"kernel {k.name} reads the buffer it writes through another view {n.arg[1]} "
+                 f"(stores through {stores[n.arg[0]]}){' inside the reduce loop' if below else ''}")
+        for x in n.src:
+            visit(x, below or n.op is KOps.REDUCE)
+
+    visit(k.ast, False)
+
+
+def verify(x: Kernel | Schedule) -> Kernel | Schedule:
+    """Check a Kernel (kernel.verify) or a whole Schedule (verify_schedule)."""
+    return verify_schedule(x) if isinstance(x, Schedule) else verify_kernel(x)
