@@ -1,1 +1,7 @@
 """ShrimpGrad: an educational staged tensor compiler. `from shrimpgrad import Tensor, dtypes`."""
+
+from shrimpgrad.graph import DType, dtypes
+from shrimpgrad.helpers import Context, GlobalCounters, getenv
+from shrimpgrad.tensor import Tensor, no_grad
+
+__all__ = ["Tensor", "dtypes", "DType", "no_grad", "Context", "GlobalCounters", "getenv"]
