@@ -214,7 +214,11 @@ class Add(Expr):
         return out
 
     def render(self) -> str:
-        parts = [self._wrap(self.terms[0], 4)]
+        first = self.terms[0]
+        if isinstance(first, Mul) and first.c < 0:  # -x*6 reads better than x*-6 (and is the same in Python)
+            parts = [f"-{Mul(first.x, -first.c).render()}" if first.c != -1 else f"-{first._wrap(first.x, 7)}"]
+        else:
+            parts = [self._wrap(first, 4)]
         for t in self.terms[1:]:
             if isinstance(t, Num) and t.value < 0:
                 parts.append(f"- {-t.value}")
