@@ -74,13 +74,14 @@ def _floor_mod_helper(dt: DType) -> Callable[[], str]:
 
 
 def _max_helper(dt: DType) -> tuple[str, Callable[[], str]]:
-    # float16 computes in float, so it shares float32's helper
-    name = "max_float32" if dt == dtypes.float16 else f"max_{dt.name}"
-    t = compute_type(dt)
+    name, t = f"max_{dt.name}", compute_type(dt)
 
     def make() -> str:
-        if dt.is_float:
-            return (f"/* np.maximum: NaN wins (fmax{math_suffix(dt)} would drop it); max(-0.0, 0.0) is 0.0 */\n"
+        if dt == dtypes.float16:  # numpy's float16 loop keeps a on ties: max(0.0, -0.0) is 0.0
+            return ("/* np.maximum on float16 (computed in float): NaN wins; on a tie (0.0 vs -0.0) a is kept */\n"
+                    f"static inline float {name}(float a, float b) {{ return (a >= b || a != a) ? a : b; }}")
+        if dt.is_float:  # numpy's float32/float64 loops keep b on ties: max(0.0, -0.0) is -0.0
+            return (f"/* np.maximum: NaN wins (fmax{math_suffix(dt)} would drop it); ties (0.0, -0.0) keep b */\n"
                     f"static inline {t} {name}({t} a, {t} b) {{ return (a > b || a != a) ? a : b; }}")
         return f"static inline {t} {name}({t} a, {t} b) {{ return a > b ? a : b; }}"
     return name, make

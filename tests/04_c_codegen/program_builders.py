@@ -7,7 +7,7 @@ stage 03's `verify`. The reference kernels below are the ones the golden tests a
 from __future__ import annotations
 
 import numpy as np
-from shrimpgrad.graph import DType, Ops, dtypes
+from shrimpgrad.graph import UNARY, DType, Ops, dtypes
 from shrimpgrad.linearize import LoopKind, Program, UOp, UOps, verify
 
 INDEX = dtypes.int32
@@ -190,3 +190,43 @@ def store_consts(values: list, dtype: DType, name: str = "E_consts") -> Program:
     for k, v in enumerate(values):
         b.store(out, b.const(k), b.const(v, dtype))
     return b.build(name)
+
+
+def many_ops(ops: list[Ops], dtype: DType, n: int, name: str = "E_ops") -> Program:
+    """One kernel applying every op in `ops` elementwise: data<k>[i] = ops[k](a[i], b[i]).
+
+    Outputs are data0..data<K-1>; the inputs a, b (dtype) and cond (bool) follow. Unary ops read
+    a, binary ops a and b, WHERE reads cond, a and b. One kernel per dtype keeps compiles few."""
+    b = ProgramBuilder()
+    outs = [b.glob(k, dtypes.bool if op in (Ops.CMPLT, Ops.CMPNE) else dtype, output=True) for k, op in enumerate(ops)]
+    x, y, c = b.glob(len(ops), dtype), b.glob(len(ops) + 1, dtype), b.glob(len(ops) + 2, dtypes.bool)
+    i = b.range(0, n)
+    xv, yv, cv = b.load(x, i), b.load(y, i), b.load(c, i)
+    for out, op in zip(outs, ops):
+        args = (cv, xv, yv) if op is Ops.WHERE else (xv,) if op in UNARY else (xv, yv)
+        b.store(out, i, b.alu(op, *args))
+    b.end(i)
+    return b.build(name)
+
+
+def many_casts(src: DType, targets: list[DType], n: int, name: str = "E_casts") -> Program:
+    """data<k>[i] = (targets[k])data<K+k>[i]: each target reads its own input (so each can get values in its range)."""
+    b = ProgramBuilder()
+    outs = [b.glob(k, t, output=True) for k, t in enumerate(targets)]
+    ins = [b.glob(len(targets) + k, src) for k in range(len(targets))]
+    i = b.range(0, n)
+    for out, inp, t in zip(outs, ins, targets):
+        b.store(out, i, b.cast(b.load(inp, i), t))
+    b.end(i)
+    return b.build(name)
+
+
+def run_c(program: Program, inputs: list[np.ndarray], n: int | None = None) -> list[np.ndarray]:
+    """Compile and run `program` with fresh zeroed outputs of `n` elements (default: the size of the
+    first input) followed by `inputs`; return the outputs."""
+    from shrimpgrad.c import CProgram
+
+    n = n if n is not None else inputs[0].size
+    outs = [np.zeros(n, g.dtype.np) for g in program.globals if g.arg[2]]
+    CProgram(program)([*outs, *inputs])
+    return outs
