@@ -91,11 +91,20 @@ def _backward_provenance(node: Node) -> Provenance:
 
 
 def _stamp(grad: Node, provenance: Provenance, known: dict[Node, Node]) -> Node:
-    """Rebuild the new part of `grad` with `provenance` on every new node (existing nodes are reused)."""
-    for n in toposort([grad]):
-        if n not in known:
-            stamped = Node(n.op, tuple(known[s] for s in n.src), n.dtype, n.shape, n.arg, provenance)
-            known[n] = stamped
+    """Rebuild the new part of `grad` with `provenance` on every new node (existing nodes are reused).
+
+    The walk stops at known nodes: a rule's result sits on top of the whole gradient built so far,
+    and walking all of it again for every node would make the pass quadratic."""
+    stack: list[tuple[Node, bool]] = [(grad, False)]
+    while stack:
+        n, sources_done = stack.pop()
+        if n in known:
+            continue
+        if sources_done:
+            known[n] = Node(n.op, tuple(known[s] for s in n.src), n.dtype, n.shape, n.arg, provenance)
+        else:
+            stack.append((n, True))
+            stack.extend((s, False) for s in n.src if s not in known)
     return known[grad]
 
 

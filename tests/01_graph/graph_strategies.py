@@ -3,16 +3,17 @@
     from graph_strategies import shapes, movement_chains, apply_chain, graphs, int_graphs, leaf
 
 * `shapes()`                  random small shapes (rank 0-4, sides 1-4 by default)
-* `movement_chains(shape)`    random lists of (Ops, arg) movement steps valid one after another,
-                              starting from `shape`; reshapes include ones that can't merge
+* `movement_step(shape)`      one random (Ops, arg) movement op valid for `shape`
+* `movement_chains(shape)`    random lists of movement steps valid one after another, starting
+                              from `shape`; they include reshapes that can't merge into one View
 * `apply_chain(node, chain)`  build those steps as graph nodes on top of `node`
-* `graphs()`                  random float32 graphs over 1-3 input buffers: (roots, buffers)
+* `graphs()`                  random float32 graphs over 1-3 input buffers: (roots, buffers);
+                              compare float results with `**FLOAT_TOLERANCE`
 * `int_graphs()`              the same with int32 values and integer ops, for exact comparisons
 * `leaf(array)`               a BUFFER node holding a numpy array, and its buffers mapping
 
 Every graph is built with the constructors of `shrimpgrad.graph`, so it satisfies the IR's
-invariants; `graphs()` only uses ops that stay finite on its inputs (see `_SAFE_UNARY`), so a
-later stage can compare with the evaluator using a plain tolerance.
+invariants. Every intermediate has at most MAX_ELEMENTS elements, so evaluators stay fast.
 """
 
 from __future__ import annotations
@@ -21,7 +22,19 @@ import math
 
 import numpy as np
 from hypothesis import strategies as st
-from shrimpgrad.graph import BufferRef, Node, Ops, buffer, dtypes, movement, movement_shape
+from shrimpgrad.graph import (
+    BufferRef,
+    Node,
+    Ops,
+    alu,
+    broadcast_const,
+    buffer,
+    contiguous,
+    dtypes,
+    movement,
+    movement_shape,
+    reduce,
+)
 
 MAX_ELEMENTS = 256  # keeps every intermediate small, so evaluators stay fast on 2 cores
 
@@ -78,7 +91,7 @@ def _reshape_arg(draw, shape: tuple[int, ...]) -> tuple[int, ...]:
 def movement_step(draw, shape: tuple[int, ...]) -> tuple[Ops, tuple]:
     """One movement op (op, arg) that is valid for `shape` and keeps the size under MAX_ELEMENTS."""
     size = math.prod(shape)
-    ops = [Ops.RESHAPE, Ops.PERMUTE, Ops.SHRINK, Ops.FLIP]
+    ops = [Ops.RESHAPE, Ops.RESHAPE, Ops.PERMUTE, Ops.PERMUTE, Ops.SHRINK, Ops.FLIP]  # reshape after permute: merge?
     if 1 in shape and size * 3 <= MAX_ELEMENTS:
         ops.append(Ops.EXPAND)
     if shape and size * 9 <= MAX_ELEMENTS:
@@ -117,3 +130,209 @@ def apply_chain(node: Node, chain: list[tuple[Ops, tuple]]) -> Node:
     for op, arg in chain:
         node = movement(op, node, arg)
     return node
+
+
+
+# ---- random graphs ----------------------------------------------------------------------------
+# A graph grows step by step from a pool of nodes that starts with the input buffers. A step picks
+# a pool node (and maybe a partner that broadcasts to its shape) and adds a new node: elementwise,
+# reduce, movement, WHERE or CONTIGUOUS. Picking a node twice makes shared subexpressions; a few
+# pool nodes besides the last one become extra outputs.
+#
+# Float graphs are built so that later stages can compare with a plain tolerance (FLOAT_TOLERANCE):
+#  * values stay bounded: a step whose worst case exceeds BOUND is passed through SIN (`_Pool.add`);
+#  * no NaN or inf: SQRT, LOG2, RECIP and DIV only ever get arguments of the form x*x + 1;
+#  * no jumps where rounding may differ: TRUNC and comparisons only see *exact* nodes, whose bits
+#    are the same in every backend (inputs, and NEG/MAX/TRUNC/movement/CONTIGUOUS of exact nodes;
+#    not ADD or MUL: a C compiler may fuse a*b+c into one FMA and round once instead of twice).
+
+BOUND = 1e3
+FLOAT_TOLERANCE = {"rtol": 1e-4, "atol": 1e-3}  # for comparing float32 results of `graphs()`
+F32, I32 = dtypes.float32, dtypes.int32
+
+
+def _expandable(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    return len(small) == len(big) and all(s == b or s == 1 for s, b in zip(small, big))
+
+
+def _square_plus_one(x: Node) -> Node:
+    """x*x + 1 >= 1: a safe argument for SQRT, LOG2 and RECIP, and a safe divisor."""
+    return alu(Ops.ADD, alu(Ops.MUL, x, x), broadcast_const(1, x.dtype, x.shape))
+
+
+class _Pool:
+    """The nodes built so far, a bound on each one's |value|, and which ones are exact."""
+
+    def __init__(self, inputs: list[Node], input_bound: float, is_float: bool):
+        self.is_float = is_float
+        self.nodes: list[Node] = list(inputs)
+        self.bound: dict[Node, float] = {n: input_bound for n in inputs}
+        self.exact: set[Node] = set(inputs)
+
+    def add(self, node: Node, bound: float = 0.0, exact: bool = False) -> None:
+        if self.is_float and bound > BOUND:
+            node, bound, exact = alu(Ops.SIN, node), 1.0, False  # squash it back into [-1, 1]
+        self.nodes.append(node)
+        self.bound[node] = bound
+        if exact:
+            self.exact.add(node)
+
+    def partner(self, draw, shape: tuple[int, ...], exact_only: bool = False) -> tuple[Node, float, bool] | None:
+        """A pool node that broadcasts to `shape`, expanded to it, with its bound and exactness
+        (None if no node fits; when `exact_only` is False the picked node itself always fits)."""
+        fits = [n for n in self.nodes if _expandable(n.shape, shape) and (n in self.exact or not exact_only)]
+        if not fits:
+            return None
+        n = draw(st.sampled_from(fits))
+        return (n if n.shape == shape else movement(Ops.EXPAND, n, shape)), self.bound[n], n in self.exact
+
+
+# Steps shared by float and int graphs -------------------------------------------------------------
+
+def _reduce_step(draw, pool: _Pool, a: Node) -> None:
+    """REDUCE ADD or MAX over a non-empty set of axes."""
+    if not a.ndim:
+        return _contiguous_step(draw, pool, a)
+    axes = tuple(draw(st.sets(st.integers(0, a.ndim - 1), min_size=1)))
+    op = draw(st.sampled_from([Ops.ADD, Ops.MAX]))
+    summed = math.prod(a.shape[i] for i in axes)
+    pool.add(reduce(a, op, axes), pool.bound[a] * (summed if op is Ops.ADD else 1), op is Ops.MAX and a in pool.exact)
+
+
+def _movement_step(draw, pool: _Pool, a: Node) -> None:
+    """A chain of 1-3 random movement ops; one time in four a transpose then a flatten, the
+    classic reshape that can't merge into one View (the tracker pushes a second view)."""
+    chain = draw(movement_chains(a.shape, max_size=3))
+    if a.ndim >= 2 and draw(st.integers(0, 3)) == 0:
+        chain = [(Ops.PERMUTE, tuple(reversed(range(a.ndim)))), (Ops.RESHAPE, (a.size,))]
+    node = apply_chain(a, chain)
+    pool.add(node, pool.bound[a], a in pool.exact)
+
+
+def _contiguous_step(draw, pool: _Pool, a: Node) -> None:
+    """CONTIGUOUS: a value the schedule must materialize."""
+    pool.add(contiguous(a), pool.bound[a], a in pool.exact)
+
+
+# Float steps ---------------------------------------------------------------------------------------
+
+def _float_unary_step(draw, pool: _Pool, a: Node) -> None:
+    """NEG, TRUNC (of exact nodes), SIN, EXP2(SIN x), and SQRT/LOG2/RECIP of x*x + 1."""
+    bound, exact = pool.bound[a], a in pool.exact
+    choice = draw(st.sampled_from(["NEG", "TRUNC", "SIN", "EXP2", "SQRT", "LOG2", "RECIP"]))
+    if choice == "NEG" or (choice == "TRUNC" and not exact):
+        pool.add(alu(Ops.NEG, a), bound, exact)
+    elif choice == "TRUNC":
+        pool.add(alu(Ops.TRUNC, a), bound, exact=True)
+    elif choice == "SIN":
+        pool.add(alu(Ops.SIN, a), 1.0)
+    elif choice == "EXP2":
+        pool.add(alu(Ops.EXP2, alu(Ops.SIN, a)), 2.0)
+    elif choice == "SQRT":
+        pool.add(alu(Ops.SQRT, _square_plus_one(a)), bound + 1)
+    elif choice == "LOG2":
+        pool.add(alu(Ops.LOG2, _square_plus_one(a)), math.log2(bound * bound + 1))
+    else:
+        pool.add(alu(Ops.RECIP, _square_plus_one(a)), 1.0)
+
+
+def _float_binary_step(draw, pool: _Pool, a: Node) -> None:
+    """ADD, SUB, MUL, MAX with a partner broadcast to a's shape; DIV by partner*partner + 1."""
+    b, b_bound, b_exact = pool.partner(draw, a.shape)
+    a_bound = pool.bound[a]
+    op = draw(st.sampled_from([Ops.ADD, Ops.SUB, Ops.MUL, Ops.MAX, Ops.DIV]))
+    if op is Ops.DIV:
+        pool.add(alu(Ops.DIV, a, _square_plus_one(b)), a_bound)
+    elif op is Ops.MAX:
+        pool.add(alu(Ops.MAX, a, b), max(a_bound, b_bound), a in pool.exact and b_exact)
+    else:
+        pool.add(alu(op, a, b), a_bound * b_bound if op is Ops.MUL else a_bound + b_bound)
+
+
+def _float_where_step(draw, pool: _Pool, a: Node) -> None:
+    """WHERE(u < c, a, b) where u is exact (so every backend takes the same branch)."""
+    found = pool.partner(draw, a.shape, exact_only=True)
+    if found is None:
+        return _float_unary_step(draw, pool, a)
+    u = found[0]
+    b, b_bound, _ = pool.partner(draw, a.shape)
+    threshold = broadcast_const(draw(st.sampled_from([0.0, 0.5, -1.0])), F32, a.shape)
+    pool.add(alu(Ops.WHERE, alu(Ops.CMPLT, u, threshold), a, b), max(pool.bound[a], b_bound))
+
+
+# Int steps: every int32 result is exact (overflow wraps, x // 0 == 0), so no care is needed ----------
+
+def _int_unary_step(draw, pool: _Pool, a: Node) -> None:
+    """NEG, or CAST to int8 and back (wraps values outside [-128, 127])."""
+    if draw(st.booleans()):
+        pool.add(alu(Ops.NEG, a))
+    else:
+        pool.add(alu(Ops.CAST, alu(Ops.CAST, a, dtype=dtypes.int8), dtype=I32))
+
+
+def _int_binary_step(draw, pool: _Pool, a: Node) -> None:
+    """Any integer binary op with a partner broadcast to a's shape (divisors are often 0)."""
+    b = pool.partner(draw, a.shape)[0]
+    op = draw(st.sampled_from([Ops.ADD, Ops.SUB, Ops.MUL, Ops.IDIV, Ops.MOD, Ops.MAX, Ops.AND, Ops.OR, Ops.XOR]))
+    pool.add(alu(op, a, b))
+
+
+def _int_where_step(draw, pool: _Pool, a: Node) -> None:
+    """WHERE(u < v or u != v, a, b), also combining comparisons with AND/OR/XOR on bool."""
+    u, v, b = (pool.partner(draw, a.shape)[0] for _ in range(3))
+    cond = alu(draw(st.sampled_from([Ops.CMPLT, Ops.CMPNE])), u, v)
+    if draw(st.booleans()):
+        cond = alu(draw(st.sampled_from([Ops.AND, Ops.OR, Ops.XOR])), cond, alu(Ops.CMPLT, v, u))
+    pool.add(alu(Ops.WHERE, cond, a, b))
+
+
+_FLOAT_STEPS = [_float_unary_step, _float_binary_step, _float_binary_step, _float_where_step, _reduce_step,
+                _movement_step, _movement_step, _contiguous_step]
+_INT_STEPS = [_int_unary_step, _int_binary_step, _int_binary_step, _int_where_step, _reduce_step,
+              _movement_step, _movement_step, _contiguous_step]
+
+
+@st.composite
+def _inputs(draw, dtype, elements) -> tuple[list[Node], dict[BufferRef, np.ndarray]]:
+    """1-3 input buffers: the first of a random shape, the others of the same shape, a permutation
+    of it, or with some axes of size 1 (they get broadcast when combined)."""
+    base = draw(shapes(min_dims=1, max_dims=3))
+    nodes, buffers = [], {}
+    for i in range(draw(st.integers(1, 3))):
+        kind = "same" if i == 0 else draw(st.sampled_from(["same", "permuted", "broadcast"]))
+        shape = base
+        if kind == "permuted":
+            shape = tuple(base[a] for a in draw(st.permutations(range(len(base)))))
+        elif kind == "broadcast":
+            shape = tuple(draw(st.sampled_from([s, 1])) for s in base)
+        values = draw(st.lists(elements, min_size=math.prod(shape), max_size=math.prod(shape)))
+        node, buf = leaf(np.array(values, dtype.np).reshape(shape))
+        nodes.append(node)
+        buffers.update(buf)
+    return nodes, buffers
+
+
+@st.composite
+def _graphs(draw, dtype, elements, input_bound, steps, max_steps) -> tuple[list[Node], dict[BufferRef, np.ndarray]]:
+    inputs, buffers = draw(_inputs(dtype, elements))
+    pool = _Pool(inputs, input_bound, dtype.is_float)
+    for _ in range(draw(st.integers(2, max_steps))):
+        step = draw(st.sampled_from(steps))
+        step(draw, pool, draw(st.sampled_from(pool.nodes)))
+    built = pool.nodes[len(inputs):]
+    extra = draw(st.lists(st.sampled_from(built), max_size=2))
+    return list(dict.fromkeys([built[-1], *extra])), buffers
+
+
+def graphs(max_steps: int = 8) -> st.SearchStrategy:
+    """(roots, buffers): a random float32 graph with 1-3 outputs over 1-3 input buffers.
+
+    Inputs are in [-2, 2]; every value stays finite and below BOUND, and rounding differences
+    between backends stay within FLOAT_TOLERANCE (see the comment above `BOUND`)."""
+    return _graphs(F32, st.floats(-2, 2, width=32), 2.0, _FLOAT_STEPS, max_steps)
+
+
+def int_graphs(max_steps: int = 8) -> st.SearchStrategy:
+    """(roots, buffers): a random int32 graph (inputs in [-8, 8]) whose results every backend
+    must reproduce exactly: wrap-around, floor division and x // 0 == 0 included."""
+    return _graphs(I32, st.integers(-8, 8), 8.0, _INT_STEPS, max_steps)
