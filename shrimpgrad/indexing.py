@@ -7,17 +7,19 @@ it only builds views and (for tensor indices) one fused compare-and-sum.
 How `t[idx]` works, top-down (numpy semantics):
 
 1. **Parse** (`_parse_index`): expand `...`, pad missing entries with `:`, turn lists into index
-   Tensors, check ints against the axis sizes. Each entry becomes one `_Entry` saying what it does
-   to one axis: keep the range `[start, stop)` every `step`-th element (`int`, `slice`), make a new
-   axis of size 1 (`None`), or pick by an index tensor (`tensor`, the axis is kept whole for now).
+   Tensors, check ints and index values against the axis sizes (`check_index_values`). Each entry
+   becomes one `_Entry` saying what it does to one axis: keep the range `[start, stop)` every
+   `step`-th element (`int`, `slice`), make a new axis of size 1 (`None`), or pick by an index
+   tensor (`tensor`, the axis is kept whole for now).
 2. **Basic indexing is a view** (`_basic_view`): SHRINK to the ranges, FLIP the axes with a negative
    step, take every n-th element (`_every_nth`: PAD to a multiple of n, RESHAPE to (size/n, n),
    SHRINK to (size/n, 1)), then one RESHAPE that drops the int axes and inserts the None axes.
 
-       t = Tensor.arange(10);  t[7:1:-3]          # numpy: [7, 4]
-       shrink ((2, 8),)     -> [2 3 4 5 6 7]
-       flip                 -> [7 6 5 4 3 2]
-       pad to 6 = 2*3, reshape (2, 3) -> [[7 6 5] [4 3 2]]; shrink to column 0 -> [7, 4]
+       t = Tensor.arange(10);  t[7:1:-3]               # numpy: [7, 4]
+       shrink ((4, 8),)          -> [4 5 6 7]          (the kept elements are 4 and 7)
+       flip                      -> [7 6 5 4]
+       pad to 6 = 2*3, reshape   -> [[7 6 5] [4 0 0]]
+       shrink to column 0        -> [[7] [4]] -> reshape (2,) -> [7 4]
 
 3. **Tensor indices are a one-hot compare and a sum** (`_advanced_index`): for an index tensor `i`
    on axis `d` of size n, `(i[..., None] == arange(n))` is a one-hot mask; several index tensors
@@ -34,8 +36,9 @@ indices, repeated positions keep the last value written, as numpy does in practi
 Mapping to tinygrad: this is tinygrad's `Tensor._getitem` / `__setitem__` / `gather` / `cat` / `split`
 algorithm. Simplified: no symbolic shapes, no bool-mask indexing, no DISK tensors. Different: ints
 count as advanced indices when deciding where the broadcast dims go (numpy's rule; tinygrad's
-differs for e.g. `t[0, :, [0, 1]]`), `cat` refuses mixed dtypes instead of promoting, and setitem
-works for any index including slices mixed with tensor indices.
+differs for e.g. `t[0, :, [0, 1]]`), index tensors are read to check their values (tinygrad would pick
+zeros for an out-of-range index), `cat` refuses mixed dtypes instead of promoting, and setitem works
+for any index including slices mixed with tensor indices.
 """
 
 from __future__ import annotations
@@ -132,11 +135,13 @@ def _parse_one(tensor_cls, ix, axis: int, size: int, shape: tuple[int, ...], met
         i = i + size if i < 0 else i
         return _Entry("int", i, i + 1, 1, 1)
     if isinstance(ix, (list, tuple, np.ndarray)):
-        ix = _concrete_index_tensor(tensor_cls, ix, size, where, method)
+        ix = tensor_cls(_index_array(ix, where, method))
     if isinstance(ix, tensor_cls):
         if not ix.dtype.is_int:
             raise IndexError(f"Tensor.{method}: index tensors must have an integer dtype, got {ix.dtype!r} "
                              f"for {where}")
+        check_index_values(ix, -size, size, f"index {{}} is out of range for {where}; valid indices are "
+                           f"{-size}..{size - 1}", method)
         # negative indices count from the end, as for ints
         return _Entry("tensor", 0, size, 1, size, (ix < 0).where(ix + size, ix))
     raise IndexError(f"Tensor.{method}: can't index with {type(ix).__name__} ({ix!r}); use ints, slices, None, "
@@ -147,8 +152,8 @@ def _is_int(x) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
-def _concrete_index_tensor(tensor_cls, ix, size: int, where: str, method: str):
-    """A list/array index as an int Tensor, checked against the axis size now (its values are known)."""
+def _index_array(ix, where: str, method: str) -> np.ndarray:
+    """A list/array index as an int32 array (an empty list is an empty int index, as in numpy)."""
     arr = np.asarray(ix)
     if arr.size == 0:
         arr = arr.astype(np.int32)
@@ -157,11 +162,22 @@ def _concrete_index_tensor(tensor_cls, ix, size: int, where: str, method: str):
                          f"the data); use `mask.where(x, other)` instead")
     if not np.issubdtype(arr.dtype, np.integer):
         raise IndexError(f"Tensor.{method}: index lists must hold ints, got {ix!r} for {where}")
-    bad = arr[(arr < -size) | (arr >= size)]
-    if bad.size:
-        raise IndexError(f"Tensor.{method}: index {int(bad.flat[0])} is out of range for {where}; valid indices are "
-                         f"{-size}..{size - 1}")
-    return tensor_cls(arr.astype(np.int32))
+    return arr.astype(np.int32)
+
+
+def check_index_values(ix, lo: int, hi: int, problem: str, method: str, allowed: int | None = None) -> None:
+    """Raise IndexError unless every value of the int Tensor `ix` is in [lo, hi) (or equals `allowed`).
+
+    An index picks with a one-hot compare, which would silently read 0 for an out-of-range value, so
+    the values are checked here, at the user's call. That reads them: a lazily computed index tensor is
+    realized now (once: it keeps its buffer), which tinygrad doesn't do. `problem` is formatted with
+    the first bad value."""
+    values = ix.numpy()
+    bad = (values < lo) | (values >= hi)
+    if allowed is not None:
+        bad &= values != allowed
+    if bad.any():
+        raise IndexError(f"Tensor.{method}: " + problem.format(int(values[bad].flat[0])))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -381,6 +397,8 @@ class IndexingMixin:
                              f"along dim={dim}: it needs {self.ndim} dims and index.shape[d] <= self.shape[d] "
                              f"for every d != {dim}")
         n = self.shape[dim]
+        check_index_values(index, 0, n, f"index {{}} is out of range for dim {dim} of size {n} (shape {self.shape}); "
+                           f"valid indices are 0..{n - 1}", "gather")
         x = self.shrink(tuple((0, n) if d == dim else (0, i) for d, i in enumerate(index.shape)))
         # move `dim` to a new last axis (size n) and leave a 1 in its place, to line up with index[..., None]
         order = tuple(d for d in range(self.ndim) if d != dim) + (dim,)

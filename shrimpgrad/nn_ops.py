@@ -32,8 +32,7 @@ import math
 
 import numpy as np
 
-from shrimpgrad.graph import dtypes
-from shrimpgrad.indexing import _every_nth, _is_int, _resolve_dim
+from shrimpgrad.indexing import _every_nth, _is_int, _resolve_dim, check_index_values
 
 _CUMSUM_BLOCK = 256  # cumsum axes longer than 2 blocks are done in two stages (see cumsum)
 _REDUCTIONS = ("mean", "sum", "none")
@@ -81,14 +80,8 @@ def _lowest(dtype):
 
 
 def _pad_spatial(x, pads: tuple[tuple[int, int], ...], value=0.0):
-    """Pad the last len(pads) axes of x with `value` (a pad reads zeros; other values go through a where)."""
-    full = ((0, 0),) * (x.ndim - len(pads)) + tuple(pads)
-    if all(b == 0 and a == 0 for b, a in full):
-        return x
-    if value == 0:
-        return x.pad(full)
-    inside = type(x).ones(x.shape, dtype=dtypes.bool).pad(full)  # True on the original elements
-    return inside.where(x.pad(full), value)
+    """Pad the last len(pads) axes of x with `value`."""
+    return x.pad(((0, 0),) * (x.ndim - len(pads)) + tuple(pads), value=value)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -262,6 +255,7 @@ class NNOpsMixin:
             num_classes = int(self.max().item()) + 1
         if not _is_int(num_classes) or num_classes < 1:
             raise ValueError(f"Tensor.one_hot: num_classes must be a positive int (or -1), got {num_classes!r}")
+        _check_labels(self, num_classes, None, "one_hot")
         return _one_hot_mask(self, num_classes).where(1, 0)
 
     def sparse_categorical_crossentropy(self, Y, ignore_index: int = -1, label_smoothing: float = 0.0,  # noqa: N803
@@ -276,6 +270,7 @@ class NNOpsMixin:
         if reduction not in _REDUCTIONS:
             raise ValueError(f"Tensor.sparse_categorical_crossentropy: reduction must be one of {_REDUCTIONS}, "
                              f"got {reduction!r}")
+        _check_labels(Y, self.shape[-1], ignore_index, "sparse_categorical_crossentropy")
         log_probs = self.log_softmax(-1)
         kept = Y != ignore_index
         picked = _one_hot_mask(Y, self.shape[-1]).where(log_probs, 0).sum(axis=-1)
@@ -294,6 +289,7 @@ class NNOpsMixin:
         if not isinstance(Y, type(self)):
             raise TypeError(f"Tensor.cross_entropy: Y must be a Tensor, got {type(Y).__name__}")
         if Y.dtype.is_int and Y.shape == self.shape[:axis] + self.shape[axis + 1:]:
+            _check_labels(Y, n_classes, None, "cross_entropy")
             Y = _one_hot_mask(Y, n_classes).cast(self.dtype)
             Y = Y.permute(tuple(range(axis)) + (Y.ndim - 1,) + tuple(range(axis, Y.ndim - 1)))
         elif Y.shape != self.shape:
@@ -319,6 +315,14 @@ def _check_same_shape(x, Y, method: str) -> None:  # noqa: N803
     if not isinstance(Y, type(x)) or Y.shape != x.shape:
         raise ValueError(f"Tensor.{method}: Y must be a Tensor of the same shape as self {x.shape}, got "
                          f"{getattr(Y, 'shape', type(Y).__name__)}")
+
+
+def _check_labels(labels, n: int, ignore_index: int | None, method: str) -> None:
+    """Labels must be classes 0..n-1 (or ignore_index): a one-hot row of an out-of-range label would be all
+    zeros and the loss silently wrong. Reads the labels (see check_index_values)."""
+    allowed = "" if ignore_index is None else f" or ignore_index={ignore_index}"
+    check_index_values(labels, 0, n, f"label {{}} is not a class: valid labels are 0..{n - 1}{allowed}", method,
+                       ignore_index)
 
 
 def _one_hot_mask(labels, n: int):

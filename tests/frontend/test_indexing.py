@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from shrimpgrad.graph import MOVEMENT, Ops
 
 from shrimpgrad import Tensor, dtypes
 
@@ -64,6 +65,19 @@ def test_getitem_keeps_dtype():
 def test_getitem_of_non_contiguous_view():
     t = Tensor(X).permute((2, 0, 1))[1:, ::-1]
     np.testing.assert_array_equal(t[[0, 3], 1].numpy(), X.transpose(2, 0, 1)[1:, ::-1][[0, 3], 1])
+
+
+def graph_ops(t) -> set:
+    return {n.op for n in t.node.toposort()}
+
+
+@pytest.mark.parametrize("index", [(1, slice(None, None, -2)), (Ellipsis, None, slice(1, 4, 3)), (slice(2, 0, -1),)],
+                         ids=repr)
+def test_basic_indexing_is_a_view(index):
+    """Only movement ops over the buffer: nothing is computed or copied."""
+    t = Tensor(X)
+    assert graph_ops(t[index]) <= MOVEMENT | {Ops.BUFFER}
+    assert all(graph_ops(piece) <= MOVEMENT | {Ops.BUFFER} for piece in t.split([1, 3], dim=1))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -148,6 +162,12 @@ def test_getitem_errors(index, error, message):
     assert message in str(info.value) and "Tensor.__getitem__" in str(info.value)
 
 
+def test_getitem_checks_the_values_of_index_tensors():
+    with pytest.raises(IndexError, match=r"Tensor.__getitem__: index 4 is out of range for axis 1 of size 4 "
+                                         r"\(tensor shape \(3, 4, 5\)\); valid indices are -4..3"):
+        Tensor(X)[:, Tensor([1, 2]) * 2]  # a computed (lazy) index is checked too
+
+
 def test_getitem_float_index_tensor_is_an_error():
     with pytest.raises(IndexError, match="integer dtype"):
         Tensor(X)[Tensor([0.0, 1.0])]
@@ -225,6 +245,8 @@ def test_gather_matches_take_along_axis(dim):
 
 
 def test_gather_errors():
+    with pytest.raises(IndexError, match=r"Tensor.gather: index 3 is out of range for dim 0 of size 3"):
+        Tensor(X).gather(0, Tensor(np.full((1, 1, 1), 3, np.int32)))
     with pytest.raises(ValueError, match=r"Tensor.gather: index of shape \(2, 5\) doesn't fit self of shape"):
         Tensor(X).gather(0, Tensor(np.zeros((2, 5), np.int32)))
     with pytest.raises(TypeError, match="integer Tensor"):

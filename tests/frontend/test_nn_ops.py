@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
+from shrimpgrad.graph import MOVEMENT, Ops
 
 from shrimpgrad import Tensor
 from shrimpgrad.nn_ops import _pool
@@ -74,6 +75,13 @@ def test_pool_windows_are_strided_dilated_reads(data):
         a, b = pos[:n], pos[n:]
         src = tuple(ai * s + bi * d for ai, bi, s, d in zip(a, b, stride, dilation))
         np.testing.assert_array_equal(got[(slice(None),) + pos], x[(slice(None),) + src])
+
+
+@pytest.mark.parametrize("kernel, stride, dilation", [((2, 2), (2, 2), (1, 1)), ((3, 2), (1, 2), (2, 1))])
+def test_pool_is_a_view(kernel, stride, dilation):
+    """Both window builders (disjoint and overlapping) use movement ops only: no copies."""
+    node = _pool(Tensor(np.zeros((2, 9, 8), np.float32)), kernel, stride, dilation).node
+    assert {n.op for n in node.toposort()} <= MOVEMENT | {Ops.BUFFER}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,6 +205,8 @@ def test_one_hot():
         Tensor([0.0, 1.0]).one_hot(2)
     with pytest.raises(ValueError, match="num_classes must be a positive int"):
         Tensor([0, 1]).one_hot(0)
+    with pytest.raises(IndexError, match=r"Tensor.one_hot: label 3 is not a class: valid labels are 0..2"):
+        Tensor([0, 3]).one_hot(3)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -274,6 +284,10 @@ def test_binary_crossentropy_and_logits_form():
 @pytest.mark.parametrize("call, error, message", [
     (lambda: Tensor(LOGITS).sparse_categorical_crossentropy(Tensor(LABELS[:3])), ValueError,
      "Tensor.sparse_categorical_crossentropy: Y must be an integer Tensor of shape (6,)"),
+    (lambda: Tensor(LOGITS).sparse_categorical_crossentropy(Tensor(LABELS) + 1), IndexError,
+     "Tensor.sparse_categorical_crossentropy: label 5 is not a class: valid labels are 0..4 or ignore_index=-1"),
+    (lambda: Tensor(LOGITS).cross_entropy(Tensor(LABELS)), IndexError,
+     "Tensor.cross_entropy: label -1 is not a class: valid labels are 0..4"),
     (lambda: Tensor(LOGITS).sparse_categorical_crossentropy(Tensor(LABELS), reduction="avg"), ValueError,
      "reduction must be one of"),
     (lambda: Tensor(LOGITS).cross_entropy(Tensor(LABELS), label_smoothing=1.5), ValueError,
