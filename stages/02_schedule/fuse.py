@@ -82,7 +82,7 @@ def find_loop(root: Node, source: Source) -> Node | None:
         seen.add(id(node))
         if node.op is Ops.REDUCE:
             return node
-        if node.op in ALU or node.op is Ops.RESHAPE:
+        if node.op in ALU or node.op in (Ops.RESHAPE, Ops.CONTIGUOUS):
             stack.extend(reversed(node.src))
     return None
 

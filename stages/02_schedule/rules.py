@@ -38,6 +38,8 @@ Found while fusing, when a kernel can't be built as it is (fuse.py calls them):
     B8 shared_reduce         a REDUCE that several kernels would each recompute
     B9 assign_reads_target   an in-place ASSIGN whose value reads the target through another
                              view (x.assign(x.T)): the value goes to a temporary first
+    B10 old_value_overwritten  a kernel needs a buffer's old contents but must run after an ASSIGN
+                             that overwrites them: the old contents are copied first
 """
 
 from __future__ import annotations
@@ -171,3 +173,13 @@ def assign_reads_target(value: Node, how: str) -> Boundary:
     x.assign(x.T): element (0, 1) would be overwritten before (1, 0) reads it."""
     return Boundary("assign_reads_target", f"the assigned value reads the target buffer {how}; it is stored in "
                                            f"a temporary first ({value.op.name} {value.shape})")
+
+
+def old_value_overwritten(leaf: Node, overwrite: Node) -> Boundary:
+    """B10. Kernels that read a buffer's old contents run before the ASSIGN that overwrites it (the
+    scheduler orders them so). A kernel that also depends on the ASSIGN can't: the old contents
+    are copied to a temporary before the write.
+
+    y = x * 1 (lazy); x.assign(x + 1); realize x + y  ->  copy x, assign, then add."""
+    return Boundary("old_value_overwritten", f"{leaf.op.name} {leaf.shape} is read after an ASSIGN of "
+                                             f"{overwrite.shape} overwrites its buffer: copy the old contents first")

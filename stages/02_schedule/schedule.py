@@ -7,7 +7,8 @@ A short list of named passes (`SCHEDULE_PASSES`), each a method of `_Planner` be
     1. seed_boundaries   materialize what must be: roots (B1), CONTIGUOUS (B2), ASSIGN (B3)
     2. grow_boundaries   build every kernel by fusing down to the buffers (fuse.py); when a kernel
                          can't be built, materialize what the walk asked for (B4-B7, B9) and try
-                         again; last, materialize REDUCEs that several kernels share (B8)
+                         again; then materialize REDUCEs that several kernels share (B8) and old
+                         buffer contents still needed after an ASSIGN overwrites them (B10)
     3. order_kernels     a kernel runs after the kernels that write what it reads (read after
                          write) and an ASSIGN runs after every kernel that still needs the old
                          contents of its buffer (write after read)
@@ -123,6 +124,10 @@ class _Planner:
         self.boundaries: dict[int, tuple[Node, Boundary]] = {}  # the materialized nodes, by id
         self.fresh: dict[int, BufferRef] = {}  # the new buffer of each materialized node (not ASSIGNs)
         self.drafts: dict[int, Draft] = {}
+        self.assigns_below: dict[int, frozenset[int]] = {}  # node -> the ASSIGN nodes in its graph
+        for n in self.order:
+            below = frozenset().union(*(self.assigns_below[id(x)] for x in n.src))
+            self.assigns_below[id(n)] = below | {id(x) for x in n.src if x.op is Ops.ASSIGN}
         self.sequence: list[int] = []
 
     # ---- where values live ------------------------------------------------------------------------
@@ -191,11 +196,32 @@ class _Planner:
                     users[id(r)] += 1
                     reduce_nodes[id(r)] = r
             shared = [(reduce_nodes[k], n) for k, n in users.items() if n > 1]
-            if not shared:
-                self.drafts = drafts
-                return
             for r, n in shared:
                 self.materialize(r, rules.shared_reduce(r, n))
+            stale = self.stale_reads(drafts)
+            for leaf, a in stale:
+                self.materialize(leaf, rules.old_value_overwritten(leaf, a))
+            if not shared and not stale:
+                self.drafts = drafts
+                return
+
+    def stale_reads(self, drafts: dict[int, Draft]) -> list[tuple[Node, Node]]:
+        """B10: (buffer leaf, ASSIGN) pairs where a kernel reads a buffer's old contents but has to run
+        after an ASSIGN that overwrites them (the ASSIGN is in its graph)."""
+        assigns: dict[int, list[Node]] = {}
+        for node, _ in self.boundaries.values():
+            if node.op is Ops.ASSIGN:
+                assigns.setdefault(id(target_view(node.src[0])[0]), []).append(node)
+        if not assigns:
+            return []
+        found = {}
+        for key, d in drafts.items():
+            root = self.boundaries[key][0]
+            for buf, leaf in d.reads:
+                for a in assigns.get(id(buf), []) if _version(leaf) is None else []:
+                    if a is not root and id(a) in self.assigns_below[id(root)]:
+                        found.setdefault(id(leaf), (leaf, a))
+        return list(found.values())
 
     # ---- pass 3 -------------------------------------------------------------------------------------
 
@@ -206,20 +232,14 @@ class _Planner:
             for _, node in d.reads:  # read after write
                 if id(node) in self.drafts and id(node) != key:
                     deps[key].add(id(node))
-        overwritten: dict[object, int] = {}
-        for key, (node, _) in self.boundaries.items():
-            if node.op is not Ops.ASSIGN or key not in self.drafts:
-                continue
-            buf, prev = self.previous_version(node)
-            if (buf, prev) in overwritten:
-                raise ScheduleError(f"two ASSIGNs write buffer {buf.id} over the same old value; chain them "
-                                    f"(assign into the result of the first) so their order is defined")
-            overwritten[(buf, prev)] = key
-            if prev is not None and id(prev) in self.drafts:
-                deps[key].add(id(prev))  # write after write
-            for other, d in self.drafts.items():  # write after read: readers of the old contents go first
-                if other != key and any(b is buf and _version(n) is prev for b, n in d.reads):
-                    deps[key].add(other)
+        for buf, chain in self.writers().items():
+            for i, key in enumerate(chain):
+                prev = self.boundaries[chain[i - 1]][0] if i else None  # the contents this write replaces
+                if prev is not None:
+                    deps[key].add(id(prev))  # write after write
+                for other, d in self.drafts.items():  # write after read: readers of the old contents go first
+                    if other != key and any(b is buf and _version(n) is prev for b, n in d.reads):
+                        deps[key].add(other)
         ready = [(self.position[id(self.boundaries[k][0])], k) for k, ds in deps.items() if not ds]
         heapq.heapify(ready)
         users: dict[int, set[int]] = {k: set() for k in deps}
@@ -235,17 +255,18 @@ class _Planner:
                     heapq.heappush(ready, (self.position[id(self.boundaries[u][0])], u))
         if len(self.sequence) != len(self.drafts):
             stuck = [self.boundaries[k][0] for k in deps if k not in self.sequence]
-            raise ScheduleError("the kernels of these nodes wait on each other (a kernel reads both the old and the "
-                                "new contents of an assigned buffer?): " + ", ".join(repr(n) for n in stuck[:4]) +
-                                "; realize the old value into its own buffer before assigning")
+            raise ScheduleError("the kernels of these nodes wait on each other (a kernel reads two different "
+                                "assigned contents of one buffer?): " + ", ".join(repr(n) for n in stuck[:4]) +
+                                "; realize one of the values into its own buffer first")
 
-    def previous_version(self, node: Node) -> tuple[BufferRef, Node | None]:
-        """The buffer an ASSIGN writes and the value it overwrites there: an earlier ASSIGN, or None
-        for the buffer's contents before this schedule."""
-        base = node.src[0]
-        while base.op in MOVEMENT:
-            base = base.src[0]
-        return target_view(node.src[0])[0], (base if base.op is Ops.ASSIGN else None)
+    def writers(self) -> dict[BufferRef, list[int]]:
+        """For each assigned buffer, the ASSIGN kernels that write it, in graph order (an ASSIGN whose
+        value reads an earlier one comes after it)."""
+        chains: dict[BufferRef, list[int]] = {}
+        for key, (node, _) in sorted(self.boundaries.items(), key=lambda kv: self.position[kv[0]]):
+            if node.op is Ops.ASSIGN and key in self.drafts:
+                chains.setdefault(target_view(node.src[0])[0], []).append(key)
+        return chains
 
     # ---- passes 4 and 5 -------------------------------------------------------------------------------
 
