@@ -133,7 +133,8 @@ def pool(x: Node, k: tuple[int, int]) -> Node:
     x = _repeat(x, (1,) * len(noop) + e_)
     x = movement(Ops.SHRINK, x, tuple((0, s) for s in noop) + tuple((0, kk * (i + 1)) for kk, i in zip(k, i_)))
     x = movement(Ops.RESHAPE, x, noop + tuple(d for kk, i in zip(k, i_) for d in (kk, i + 1)))
-    x = movement(Ops.SHRINK, x, tuple((0, s) for s in noop) + tuple(d for kk, o in zip(k, o_) for d in ((0, kk), (0, o))))
+    windows = tuple(d for kk, o in zip(k, o_) for d in ((0, kk), (0, o)))
+    x = movement(Ops.SHRINK, x, tuple((0, s) for s in noop) + windows)
     n = len(noop)
     return movement(Ops.PERMUTE, x, tuple(range(n)) + (n + 1, n + 3, n, n + 2))
 

@@ -17,8 +17,20 @@ from __future__ import annotations
 import numpy as np
 from graph_strategies import apply_chain, movement_chains, shapes
 from hypothesis import strategies as st
-from shrimpgrad.graph import BufferRef, Node, Ops, alu, assign, broadcast_const, buffer, contiguous, dtypes, movement
-from shrimpgrad.graph import evaluate, reduce
+from shrimpgrad.graph import (
+    BufferRef,
+    Node,
+    Ops,
+    alu,
+    assign,
+    broadcast_const,
+    buffer,
+    contiguous,
+    dtypes,
+    evaluate,
+    movement,
+    reduce,
+)
 from shrimpgrad.schedule import create_schedule, read_outputs, run_schedule_numpy, verify
 
 UNARY = (Ops.NEG, Ops.EXP2, Ops.RECIP, Ops.SQRT, Ops.SIN, Ops.LOG2, Ops.TRUNC)
