@@ -1,9 +1,9 @@
 """Stage 01 — the lazy graph (`shrimpgrad.graph`).
 
-Public API: the IR (`Node`, `Ops`, `BufferRef`, constructors), dtypes, views
-(`View`, `ShapeTracker`), the numpy evaluator (`evaluate`, the oracle for every later stage),
-autograd as a graph-to-graph pass (`gradient`) and pictures (`to_dot`, `tree`, `print_graph`;
-also `rich.print(node)` and a node's notebook repr). See README.md in this folder.
+Public API: the IR (`Node`, `Ops`, `BufferRef`, constructors), dtypes, views (`View`,
+`ShapeTracker`), the numpy evaluator (`evaluate`, the oracle for every later stage), autograd as
+a graph-to-graph pass (`gradient`), `verify` (the IR's rules, checked), and pictures (`to_dot`,
+`tree`, `print_graph`; also `rich.print(node)` and a node's notebook repr). See README.md here.
 """
 
 from .autograd import DERIVATIVES, gradient
@@ -34,6 +34,7 @@ from .ops import (
     reduce,
     toposort,
 )
+from .verify import VerifyError, verify
 from .view import ShapeTracker, View, strides_for_shape
 from .viz import print_graph, to_dot, tree
 
@@ -44,5 +45,5 @@ __all__ = [
     "movement_shape", "reduce", "toposort",
     "ShapeTracker", "View", "strides_for_shape",
     "EvaluateError", "evaluate", "DERIVATIVES", "gradient",
-    "print_graph", "to_dot", "tree",
+    "print_graph", "to_dot", "tree", "VerifyError", "verify",
 ]
