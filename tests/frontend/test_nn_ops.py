@@ -77,6 +77,13 @@ def test_pool_windows_are_strided_dilated_reads(data):
         np.testing.assert_array_equal(got[(slice(None),) + pos], x[(slice(None),) + src])
 
 
+def test_pool_docstring_examples():
+    """The worked examples of _windows_disjoint and _windows_overlapping."""
+    assert _pool(Tensor.arange(5), (2,), (3,), (1,)).tolist() == [[0, 1], [3, 4]]
+    assert _pool(Tensor.arange(4), (2,), (1,), (1,)).tolist() == [[0, 1], [1, 2], [2, 3]]
+    assert _pool(Tensor.arange(7), (2,), (2,), (3,)).tolist() == [[0, 3], [2, 5]]  # dilated, strided
+
+
 @pytest.mark.parametrize("kernel, stride, dilation", [((2, 2), (2, 2), (1, 1)), ((3, 2), (1, 2), (2, 1))])
 def test_pool_is_a_view(kernel, stride, dilation):
     """Both window builders (disjoint and overlapping) use movement ops only: no copies."""
