@@ -4,7 +4,7 @@ C does not check array bounds: a kernel run on a buffer that is one element too 
 writes past its end, which gives garbage or crashes the process. The Program does not record
 buffer sizes, but it records everything needed to compute them: every index is an expression of
 loop variables and constants. So for each buffer we find the smallest and largest index its
-un-gated LOADs and STOREs can use.
+LOADs and STOREs use when they actually happen.
 
 Two ways, cheap first:
 
@@ -15,8 +15,10 @@ Two ways, cheap first:
    it uses, and take the min and max. Done only when the interval says "maybe too small", at
    most once per buffer, and only for grids up to EXACT_LIMIT points.
 
-Accesses behind a gate (a gated LOAD/STORE, or anything inside an IF) are skipped: their index
-may legitimately point outside the buffer when the gate is false (that is what the gate is for).
+An access behind a gate (a gated LOAD/STORE, or anything inside an IF) may legitimately point
+outside the buffer where the gate is false (that is what the gate is for: padding reads x[i - 1]
+only for i >= 1). Its interval ignores the gate, so it over-estimates; its exact evaluation
+keeps only the grid points where every gate holds.
 """
 
 from __future__ import annotations
@@ -40,17 +42,27 @@ class Span:
     exact: bool
 
 
-def unguarded_indices(program: Program) -> dict[int, list[UOp]]:
-    """For each DEFINE_GLOBAL index, the index UOps of its LOADs/STOREs that always execute when their loops run."""
-    out: dict[int, list[UOp]] = {g.arg[0]: [] for g in program.globals}
-    in_if = 0
+@dataclass(frozen=True)
+class Access:
+    """One LOAD or STORE: its index, and the bool UOps that must all hold for it to happen."""
+
+    index: UOp
+    guards: tuple[UOp, ...] = ()
+
+
+def buffer_accesses(program: Program) -> dict[int, list[Access]]:
+    """For each DEFINE_GLOBAL index, its LOADs' and STOREs' accesses, with their gates and enclosing IFs."""
+    out: dict[int, list[Access]] = {g.arg[0]: [] for g in program.globals}
+    ifs: list[UOp] = []  # conditions of the open IF blocks
     for u in program.uops:
         if u.op is UOps.IF:
-            in_if += 1
+            ifs.append(u.src[0])
         elif u.op is UOps.ENDIF:
-            in_if -= 1
-        elif in_if == 0 and ((u.op is UOps.LOAD and len(u.src) == 2) or (u.op is UOps.STORE and len(u.src) == 3)):
-            out[u.src[0].arg[0]].append(u.src[1])
+            ifs.pop()
+        elif u.op in (UOps.LOAD, UOps.STORE):
+            # LOAD (buf, index, gate, alt) and STORE (buf, index, value, gate) carry a gate
+            gate = () if len(u.src) < 4 else (u.src[2],) if u.op is UOps.LOAD else (u.src[3],)
+            out[u.src[0].arg[0]].append(Access(u.src[1], tuple(ifs) + gate))
     return out
 
 
@@ -101,23 +113,32 @@ def _div_mod_by_constant(op: Ops, a: tuple[int, int], c: int) -> tuple[int, int]
     return 0, c - 1
 
 
-def exact_extremes(index: UOp) -> tuple[int, int] | None:
-    """The true min and max of `index` over all values of its loop variables (numpy, floor semantics),
-    or None when it depends on something else, or the grid is larger than EXACT_LIMIT."""
-    ranges = [u for u in _walk(index) if u.op is UOps.RANGE]
+def exact_extremes(access: Access) -> tuple[int, int] | tuple[()] | None:
+    """The true (min, max) of the index over the loop-variable values where every guard holds
+    (numpy, floor semantics); `()` when the access never happens; None when it can't be computed
+    (it depends on something other than loop variables and constants, or the grid is larger than
+    EXACT_LIMIT points)."""
+    exprs = [access.index, *access.guards]
+    ranges = list(dict.fromkeys(u for e in exprs for u in _walk(e) if u.op is UOps.RANGE))
     if any(interval(r) is None for r in ranges):
+        return ()  # inside a loop that never runs
+    shape = tuple(interval(r)[1] - interval(r)[0] + 1 for r in ranges)
+    if math.prod(shape) > EXACT_LIMIT:
         return None
-    if math.prod(interval(r)[1] - interval(r)[0] + 1 for r in ranges) > EXACT_LIMIT:
-        return None
-    axes = {r: np.arange(interval(r)[0], interval(r)[1] + 1, dtype=np.int64).reshape(
+    values: dict[UOp, np.ndarray] = {r: np.arange(interval(r)[0], interval(r)[1] + 1, dtype=np.int64).reshape(
         [-1 if k == i else 1 for k in range(len(ranges))]) for i, r in enumerate(ranges)}
-    values: dict[UOp, np.ndarray] = {}
-    for u in _walk(index):
-        v = axes.get(u) if u.op is UOps.RANGE else _evaluate(u, [values[s] for s in u.src])
-        if v is None:
-            return None
-        values[u] = v
-    return int(values[index].min()), int(values[index].max())
+    for e in exprs:
+        for u in _walk(e):
+            if u not in values:
+                v = _evaluate(u, [values[s] for s in u.src])
+                if v is None:
+                    return None
+                values[u] = v
+    happens = np.ones(shape, dtype=bool)
+    for g in access.guards:
+        happens &= np.broadcast_to(values[g], shape).astype(bool)
+    index = np.broadcast_to(values[access.index], shape)[happens]
+    return (int(index.min()), int(index.max())) if index.size else ()
 
 
 def _walk(root: UOp) -> list[UOp]:
@@ -134,7 +155,8 @@ def _walk(root: UOp) -> list[UOp]:
     return order
 
 
-_NUMPY_INT_OPS = {Ops.ADD: np.add, Ops.SUB: np.subtract, Ops.MUL: np.multiply, Ops.MAX: np.maximum}
+_NUMPY_INT_OPS = {Ops.ADD: np.add, Ops.SUB: np.subtract, Ops.MUL: np.multiply, Ops.MAX: np.maximum,
+                  Ops.AND: np.bitwise_and, Ops.OR: np.bitwise_or, Ops.XOR: np.bitwise_xor}
 
 
 def _evaluate(u: UOp, src: list[np.ndarray]) -> np.ndarray | None:
@@ -159,16 +181,17 @@ def _evaluate(u: UOp, src: list[np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def access_span(indices: list[UOp], exact: bool = False) -> Span | None:
-    """The span of all `indices` (None if none of them ever executes or can be analysed). With
-    exact=True each index is evaluated on its grid, falling back to its interval when it can't be."""
+def access_span(accesses: list[Access], exact: bool = False) -> Span | None:
+    """The span of all `accesses` (None if none of them ever happens or can be analysed). With
+    exact=False: the intervals of the indices (cheap, may over-estimate, ignores gates). With
+    exact=True: each access evaluated on its grid, falling back to its interval when it can't be."""
     spans, all_exact = [], exact
-    for index in indices:
-        found = exact_extremes(index) if exact else None
+    for a in accesses:
+        found = exact_extremes(a) if exact else None
         if found is None:
-            found = interval(index)
-            all_exact = all_exact and found is None  # an interval stands in for an exact answer
-        if found is not None:
+            found = interval(a.index)
+            all_exact = all_exact and found is None  # an over-estimate stands in for the exact answer
+        if found:
             spans.append(found)
     if not spans:
         return None

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from shrimpgrad.linearize import Program
 
-from .bounds import Span, access_span, unguarded_indices
+from .bounds import Span, access_span, buffer_accesses
 from .cache import compile_stats
 from .compiler import compile_c, source_key
 from .render import render
@@ -83,8 +83,8 @@ class CProgram:
         self._fn.argtypes = [ctypes.c_void_p] * len(program.globals)
         self._fn.restype = None
         self._globals = program.globals
-        self._indices = unguarded_indices(program)
-        self._spans: dict[int, Span | None] = {i: access_span(idx) for i, idx in self._indices.items()}
+        self._accesses = buffer_accesses(program)
+        self._spans: dict[int, Span | None] = {i: access_span(a) for i, a in self._accesses.items()}
         log.info("kernel %s: %s (%.1f ms)", self.name, self.origin, self.compile_seconds * 1e3)
 
     def __call__(self, buffers: Sequence[np.ndarray]) -> float:
@@ -127,7 +127,7 @@ class CProgram:
         if span is None or (span.lo >= 0 and span.hi < buf.size):
             return
         if not span.exact:  # the interval may over-estimate: compute the real extremes once
-            span = self._spans[index] = access_span(self._indices[index], exact=True)
+            span = self._spans[index] = access_span(self._accesses[index], exact=True)
             if span is None or (span.lo >= 0 and span.hi < buf.size):
                 return
         if not span.exact:
@@ -135,7 +135,7 @@ class CProgram:
             return
         if span.lo < 0:
             raise ArgumentError(f"{where}: the kernel indexes element {span.lo}, before the start of the buffer "
-                                f"(a bug in the Program: an un-gated access needs a gate)")
+                                f"(a bug in the Program: that access needs a gate)")
         raise ArgumentError(f"{where}: the kernel uses elements 0..{span.hi} but the array has only {buf.size}; "
                             f"pass an array of at least {span.hi + 1} elements")
 
