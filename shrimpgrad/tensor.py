@@ -936,9 +936,10 @@ class Tensor(IndexingMixin, NNOpsMixin):
         return self.reshape(shape, *args)
 
     def permute(self, order, *args) -> Tensor:
-        order = tuple(_axis("permute", a, self.ndim, self.shape) for a in _argfix(order, *args))
+        given = _argfix(order, *args)
+        order = tuple(_axis("permute", a, self.ndim, self.shape) for a in given)
         if sorted(order) != list(range(self.ndim)):
-            raise _fail(AxisError, "permute", f"{_argfix(order, *args)} is not a permutation of the {self.ndim} "
+            raise _fail(AxisError, "permute", f"{given} is not a permutation of the {self.ndim} "
                         f"axes of shape {self.shape}", f"give each of 0..{self.ndim - 1} once")
         return self if order == tuple(range(self.ndim)) else self._move(Ops.PERMUTE, order)
 
@@ -1383,7 +1384,7 @@ class Tensor(IndexingMixin, NNOpsMixin):
         return self.rshift(n)
 
 
-def _unify(method: str, values: list, device: str, shape: tuple[int, ...] = ()) -> list[Tensor]:
+def _unify(method: str, values: list, device: str, shape: tuple[int, ...] | None = None) -> list[Tensor]:
     """`values` (Tensors, Python scalars, lists, arrays) as Tensors of one dtype and one shape: numpy
     broadcasting (with `shape` too) and promotion, Python scalars weak (see `_weak_dtype`)."""
     items = [v if isinstance(v, Tensor) or _is_scalar(v) else Tensor(v, device=device) for v in values]
@@ -1392,7 +1393,8 @@ def _unify(method: str, values: list, device: str, shape: tuple[int, ...] = ()) 
             raise _fail(ValueError, method, f"operands are on devices {device!r} and {v.device!r}",
                         f"move one with .to({device!r})")
     dtype = _result_dtype(items)
-    out_shape = _broadcast_shape(method, shape, *(v.shape for v in items if isinstance(v, Tensor)))
+    shapes = ([] if shape is None else [shape]) + [v.shape for v in items if isinstance(v, Tensor)]
+    out_shape = _broadcast_shape(method, *shapes)
     out = []
     for v in items:
         if isinstance(v, Tensor):

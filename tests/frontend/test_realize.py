@@ -1,0 +1,104 @@
+"""realize(): nodes become BUFFER nodes, buffers are freed with their last Node, ASSIGN writes in place,
+and every node remembers the user's line (Provenance)."""
+
+import gc
+
+import numpy as np
+import pytest
+from shrimpgrad.graph import Ops, buffer, toposort
+
+from shrimpgrad import GlobalCounters, Tensor
+from shrimpgrad.realize import _storage, realize, run_graph
+
+
+def test_realize_replaces_the_node_with_a_buffer_node():
+    t = Tensor([1.0, 2.0]) * 3
+    assert t.node.op is Ops.MUL
+    assert t.realize() is t
+    assert t.node.op is Ops.BUFFER and t.shape == (2,)
+    node = t.node
+    t.realize()
+    assert t.node is node  # a BUFFER node is not recomputed
+    assert t.tolist() == [3.0, 6.0]
+
+
+def test_realize_function_returns_buffer_nodes_and_keeps_buffers():
+    a = Tensor([[1, 2], [3, 4]])
+    b = (a + 1).node
+    out = realize([a.node, b, b])
+    assert out[0] is a.node  # already a buffer: unchanged
+    assert out[1].op is Ops.BUFFER and out[1].shape == (2, 2) and out[1].arg is out[2].arg  # computed once
+    assert out[1].meta == b.meta
+
+
+def test_batch_realize():
+    a, b = Tensor([1.0]) + 1, Tensor([2.0]) * 2
+    Tensor.realize(a, b)
+    assert a.node.op is Ops.BUFFER and b.node.op is Ops.BUFFER
+
+
+def test_buffers_are_freed_with_their_last_node():
+    t = Tensor(np.zeros(1000))
+    ref = t.node.arg
+    assert ref in _storage
+    count = len(_storage)
+    del t, ref
+    gc.collect()
+    assert len(_storage) == count - 1
+
+
+def test_assign_writes_into_the_existing_buffer():
+    x = Tensor([1.0, 2.0, 3.0])
+    ref = x.node.arg
+    x.assign(x * 10).realize()
+    assert x.node.arg is ref and x.tolist() == [10.0, 20.0, 30.0]
+    x += 1
+    x.realize()
+    assert x.node.arg is ref and x.tolist() == [11.0, 21.0, 31.0]
+
+
+def test_assign_through_a_view_writes_only_that_part():
+    x = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    part = x.shrink(((0, 2), (1, 2))).flip(0)
+    part.assign(Tensor([[100.0], [200.0]])).realize()
+    np.testing.assert_array_equal(x.numpy(), [[0, 200, 2], [3, 100, 5]])
+
+
+def test_assign_to_an_unrealized_tensor_takes_the_value():
+    x = Tensor([1.0]) + 1
+    x.assign(Tensor([5.0]))
+    assert x.node.op is Ops.BUFFER and x.tolist() == [5.0]
+
+
+def test_assign_twice_before_realizing_keeps_the_last_value():
+    x = Tensor([1.0, 2.0])
+    x.assign(x + 1)
+    x.assign(x * 10)
+    assert x.tolist() == [20.0, 30.0]
+
+
+def test_run_graph_is_the_seam():
+    t = Tensor([1.0, 2.0]) + 1
+    [ref] = run_graph([t.node], "C")
+    assert _storage[ref].tolist() == [2.0, 3.0]
+    with pytest.raises(NotImplementedError, match="CUDA"):
+        run_graph([t.node], "CUDA")
+    assert buffer(ref, (2,)).op is Ops.BUFFER
+
+
+def test_global_counters_see_realizes():
+    GlobalCounters.reset()
+    (Tensor.ones(1000) * 2).realize()
+    assert GlobalCounters.global_mem >= 4000 and GlobalCounters.time_sum_s > 0
+
+
+def test_provenance_is_the_users_line_and_method():
+    x = Tensor([1.0, 2.0])
+    y = x.exp()  # the line the nodes below must point at
+    line = y.node.meta.line
+    for node in toposort([y.node]):
+        if node.op is not Ops.BUFFER:
+            assert node.meta.file == __file__ and node.meta.line == line and node.meta.method == "exp", node
+    z = (x * 2).sum()
+    assert z.node.meta.method == "sum" and z.node.src[0].meta.method == "sum"
+    assert z.node.src[0].src[0].meta.method == "__mul__"
