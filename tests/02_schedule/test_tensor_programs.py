@@ -6,15 +6,18 @@ the counts the README promises (tinygrad's counts for the same programs in brack
 import numpy as np
 import pytest
 from schedule_strategies import check_against_evaluator
-from shrimpgrad import Tensor
-from shrimpgrad.realize import _storage
+from shrimpgrad.graph import Ops
 from shrimpgrad.schedule import create_schedule
+
+from shrimpgrad import Tensor
+from shrimpgrad.realize import buffer_value
 
 
 def schedule_of(*tensors: Tensor):
     """Schedule the tensors' graphs and check the result against the stage-01 evaluator."""
     roots = [t.node for t in tensors]
-    return check_against_evaluator(roots, _storage)
+    leaves = {n.arg for r in roots for n in r.toposort() if n.op is Ops.BUFFER}
+    return check_against_evaluator(roots, {ref: np.array(buffer_value(ref)) for ref in leaves})
 
 
 def names(s) -> list[str]:
