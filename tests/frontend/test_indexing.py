@@ -97,8 +97,9 @@ def shapes_and_basic_indices(draw):
             index.append(slice(draw(bound), draw(bound), draw(st.none() | st.sampled_from([-3, -2, -1, 1, 2, 3]))))
         if draw(st.integers(0, 5)) == 0:
             index.append(None)
-    index = index[:draw(st.integers(0, len(index)))]  # fewer entries than axes: the rest are ':'
-    if index and draw(st.booleans()):  # replace a run of entries with '...'
+    if draw(st.booleans()):  # fewer entries than axes: the rest are ':'
+        index = index[:draw(st.integers(0, len(index)))]
+    else:  # replace a run of entries with '...' (the entries after it still index the last axes)
         a = draw(st.integers(0, len(index) - 1))
         index[a:draw(st.integers(a, len(index)))] = [Ellipsis]
     return shape, tuple(index)
