@@ -148,12 +148,12 @@ def _cast(a: Node, dtype: DType) -> Node:
 # x, y are node.src[0], node.src[1]; g is grad_out (the node's shape); out is the node itself.
 
 def _d_leaf(node: Node, g: Node) -> Grads:
-    """BUFFER, CONST: no sources, nothing to pass on."""
+    """no sources: nothing to pass on"""
     return ()
 
 
 def _d_not_differentiable(node: Node, g: Node) -> Grads:
-    """CMPLT, CMPNE, IDIV, MOD, AND, OR, XOR: piecewise constant or integer-valued: no gradient."""
+    """piecewise constant or integer-valued: no gradient (None for every source)"""
     return (None,) * len(node.src)
 
 
@@ -183,7 +183,7 @@ def _d_log2(node: Node, g: Node) -> Grads:
 
 
 def _d_sin(node: Node, g: Node) -> Grads:
-    """d(sin x) = g * cos x = g * sin(pi/2 - x)  (no COS op: one fewer op for every backend)"""
+    """d(sin x) = g * cos x = g * sin(pi/2 - x) (there is no COS op: one fewer op for every backend)"""
     x = node.src[0]
     return (_mul(g, alu(Ops.SIN, alu(Ops.SUB, _const_like(x, math.pi / 2), x))),)
 
@@ -194,7 +194,7 @@ def _d_trunc(node: Node, g: Node) -> Grads:
 
 
 def _d_cast(node: Node, g: Node) -> Grads:
-    """float -> float: cast g back to the source's dtype; to or from a non-float: no gradient."""
+    """float -> float: cast g back to the source's dtype; to or from a non-float: no gradient"""
     x = node.src[0]
     return (_cast(g, x.dtype) if x.dtype.is_float and node.dtype.is_float else None,)
 
@@ -222,7 +222,7 @@ def _d_div(node: Node, g: Node) -> Grads:
 
 
 def _d_max(node: Node, g: Node) -> Grads:
-    """d max(x, y) = g to the larger one; on a tie each gets g/2 (like tinygrad)."""
+    """d max(x, y) = g to the larger one; on a tie each gets g/2 (like tinygrad)"""
     x, y = node.src
     zero, half = _const_like(g, 0.0), _scale(g, 0.5)
     tie_share = _where(alu(Ops.CMPNE, x, y), zero, half)  # only used where neither is larger
@@ -230,7 +230,7 @@ def _d_max(node: Node, g: Node) -> Grads:
 
 
 def _d_where(node: Node, g: Node) -> Grads:
-    """d where(c, x, y) = (none for c, g where c, g where not c)"""
+    """d where(c, x, y) = (None for c, g where c else 0, 0 where c else g)"""
     cond = node.src[0]
     zero = _const_like(g, 0.0)
     return (None, _where(cond, g, zero), _where(cond, zero, g))

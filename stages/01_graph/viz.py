@@ -4,8 +4,11 @@
   Boxes are coloured by the kind of op (see `KIND_COLORS`); each edge says the shape and dtype
   of the value on it, and an edge leaving a movement op also shows the `View`(s) that the chain
   of movement ops down to the last real value has become: that is what a kernel will index with.
-* `tree(root)` -> `rich.tree.Tree`; `print_graph(root)` prints it. A node used several times is
-  drawn once and later referred to by its number (`%3`), so shared subgraphs don't blow up.
+* `tree(root)` -> `rich.tree.Tree`; `print_graph(root)` prints it and `tree_text(root)` returns
+  it as plain text. A node used several times is drawn once and later referred to by its number
+  (`%3`), so shared subgraphs don't blow up.
+* `view_grid(view)` draws a 0-2 dimensional View or ShapeTracker as the grid of buffer addresses
+  it reads, with `.` where the mask says "not valid" (the pictures in the README).
 * Notebook reprs: `repr_svg(node)` renders with Graphviz's `dot` program; when `dot` is not
   installed, `repr_html(node)` shows the DOT text instead, with a line saying how to install it.
   `Node._repr_svg_` / `_repr_html_` / `__rich__` call these, so `node` alone in a cell, or
@@ -15,6 +18,7 @@
 from __future__ import annotations
 
 import html
+import io
 import shutil
 from collections.abc import Sequence
 
@@ -170,3 +174,31 @@ def tree(root: Node) -> Tree:
 def print_graph(root: Node, console: Console | None = None) -> None:
     """Print `tree(root)` to the terminal (or to `console`)."""
     (console or Console()).print(tree(root))
+
+
+def tree_text(root: Node, width: int = 100) -> str:
+    """`tree(root)` as plain text (no colours), e.g. for docs and golden tests."""
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(tree(root))
+    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
+
+
+# ---- views as pictures ------------------------------------------------------------------------
+
+def view_grid(view: View | ShapeTracker) -> str:
+    """The buffer address each position reads, as a grid; `.` marks a position the mask makes invalid.
+
+    >>> print(view_grid(View.create((2, 3)).pad(((0, 0), (1, 0)))))
+    . 0 1 2
+    . 3 4 5
+    """
+    tracker = view if isinstance(view, ShapeTracker) else ShapeTracker((view,))
+    if len(tracker.shape) > 2:
+        raise ValueError(f"view_grid draws 0-2 dimensional views; this one has shape {tracker.shape} "
+                         f"(draw a reshape or shrink of it)")
+    addr, valid = tracker.indices()
+    rows = (-1, tracker.shape[-1] if tracker.shape else 1)  # a 0-d or 1-d view is drawn as one row
+    addr, valid = addr.reshape(rows), valid.reshape(rows)
+    cells = [[str(a) if ok else "." for a, ok in zip(row, oks)] for row, oks in zip(addr.tolist(), valid.tolist())]
+    width = max((len(c) for row in cells for c in row), default=1)
+    return "\n".join(" ".join(c.rjust(width) for c in row) for row in cells)

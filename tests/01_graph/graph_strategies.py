@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 from hypothesis import strategies as st
+
 from shrimpgrad.graph import (
     BufferRef,
     Node,

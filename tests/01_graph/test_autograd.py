@@ -8,6 +8,7 @@ from graph_strategies import apply_chain, leaf, movement_chains, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from shrimpgrad.graph import GraphError, Node, Ops, alu, broadcast_const, dtypes, evaluate, movement, reduce, toposort
 from shrimpgrad.graph.autograd import DERIVATIVES, gradient
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from shrimpgrad.graph import BufferRef, Node, Ops, alu, assign, buffer, const, contiguous, dtypes, movement, reduce
 from shrimpgrad.graph.evaluate import EvaluateError, evaluate
 

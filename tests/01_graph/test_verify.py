@@ -5,6 +5,7 @@ import pytest
 from graph_strategies import graphs, int_graphs, leaf
 from hypothesis import given
 from hypothesis import strategies as st
+
 from shrimpgrad.graph import (
     BufferRef,
     Node,

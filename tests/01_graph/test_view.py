@@ -7,6 +7,7 @@ import pytest
 from graph_strategies import movement_chains, shapes
 from hypothesis import given
 from hypothesis import strategies as st
+
 from shrimpgrad.graph import Ops, ShapeTracker, View, strides_for_shape
 from shrimpgrad.graph.view import apply_movement
 

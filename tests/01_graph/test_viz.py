@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from graph_strategies import leaf
 from rich.console import Console
+
 from shrimpgrad.graph import (
     Ops,
     Provenance,
