@@ -10,15 +10,15 @@ See README.md in this folder.
 """
 
 from .cache import CacheError, CompileStats, cache_root, compile_stats
-from .compiler import FLAGS, CompiledKernel, CompileError, compile_c, compiler, compiler_command
+from .compiler import FLAGS, CompiledKernel, CompileError, c_compiler, compile_c, compiler_command
 from .ctype import RenderError
-from .render import OPENMP_MIN_ITERATIONS, render
+from .renderer import OPENMP_MIN_ITERATIONS, render
 from .runtime import ArgumentError, CProgram, clear_loaded
 from .viz import KernelView, print_source, source_html, to_dot
 
 __all__ = [
     "CacheError", "CompileStats", "cache_root", "compile_stats",
-    "FLAGS", "CompiledKernel", "CompileError", "compile_c", "compiler", "compiler_command",
+    "FLAGS", "CompiledKernel", "CompileError", "c_compiler", "compile_c", "compiler_command",
     "RenderError", "OPENMP_MIN_ITERATIONS", "render",
     "ArgumentError", "CProgram", "clear_loaded",
     "KernelView", "print_source", "source_html", "to_dot",

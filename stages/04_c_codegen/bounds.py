@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from shrimpgrad.graph import Ops
 from shrimpgrad.linearize import Program, UOp, UOps
 

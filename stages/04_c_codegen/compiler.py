@@ -52,7 +52,7 @@ class CompileError(RuntimeError):
     """The C compiler rejected a source (its message is included) or could not be run."""
 
 
-def compiler() -> str:
+def c_compiler() -> str:
     """The compiler to run: $SHRIMPGRAD_CC (e.g. `clang`), else `cc`, the system's C compiler."""
     return os.environ.get("SHRIMPGRAD_CC") or "cc"
 
@@ -77,12 +77,12 @@ def flags_for(source: str) -> tuple[str, ...]:
 
 def compiler_command(source: str, output: Path, cc: str | None = None) -> list[str]:
     """The exact argument list that compiles `source` (read from stdin) into `output`."""
-    return [cc or compiler(), *flags_for(source), "-x", "c", "-", "-o", str(output), *LIBS]
+    return [cc or c_compiler(), *flags_for(source), "-x", "c", "-", "-o", str(output), *LIBS]
 
 
 def source_key(source: str) -> str:
     """The cache key of `source` with this machine's compiler, flags and CPU."""
-    cc = compiler()
+    cc = c_compiler()
     return cache.cache_key(source, flags_for(source), compiler_version(cc))
 
 
@@ -103,7 +103,7 @@ def compile_c(source: str, name: str, display_source: str | None = None) -> Comp
     commented version of the same code, with the same line numbers) or `source` is saved in the
     cache folder and its path printed, so the failing code can be opened."""
     start = time.perf_counter()
-    cc = compiler()
+    cc = c_compiler()
     key = cache.cache_key(source, flags_for(source), compiler_version(cc))
     path = cache.lookup(key)
     if path is not None:

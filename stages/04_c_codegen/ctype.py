@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from shrimpgrad.graph import DType, dtypes
 
 

@@ -21,12 +21,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
+
 from shrimpgrad.linearize import Program
 
 from .bounds import Span, access_span, buffer_accesses
 from .cache import compile_stats
 from .compiler import compile_c, source_key
-from .render import render
+from .renderer import render
 
 log = logging.getLogger("shrimpgrad.c")
 

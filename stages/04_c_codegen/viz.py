@@ -22,9 +22,10 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
+
 from shrimpgrad.linearize import Program, UOps
 
-from .render import render, render_kernel
+from .renderer import render, render_kernel
 
 
 def source_syntax(src: str) -> Syntax:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from program_builders import elementwise_add
+
 from shrimpgrad.c import CProgram, compile_stats
 
 

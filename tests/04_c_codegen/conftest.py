@@ -4,6 +4,7 @@ The session shares one folder (so each kernel compiles once per test run); tests
 itself ask for `fresh_cache`, a new empty folder with the in-process library dict cleared."""
 
 import pytest
+
 from shrimpgrad.c import clear_loaded, compile_stats
 
 

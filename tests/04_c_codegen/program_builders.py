@@ -7,6 +7,7 @@ stage 03's `verify`. The reference kernels below are the ones the golden tests a
 from __future__ import annotations
 
 import numpy as np
+
 from shrimpgrad.graph import UNARY, DType, Ops, dtypes
 from shrimpgrad.linearize import LoopKind, Program, UOp, UOps, verify
 

@@ -7,6 +7,7 @@ import stat
 import numpy as np
 import pytest
 from program_builders import elementwise_add, run_c
+
 from shrimpgrad.c import CProgram, clear_loaded, compile_c, compile_stats, render
 from shrimpgrad.c import cache as cache_module
 from shrimpgrad.c.cache import CacheError, cache_key, cache_root, entry_paths, lookup
@@ -82,6 +83,7 @@ def test_comments_and_provenance_do_not_change_the_binary(fresh_cache):
     """CProgram compiles the comment-free source: moving user code (new file:line) reuses the binary."""
     a = CProgram(elementwise_add(8, name="E_prov"))
     from program_builders import ProgramBuilder
+
     from shrimpgrad.graph import Ops, dtypes
     b = ProgramBuilder()
     out, x, y = b.glob(0, dtypes.float32, True), b.glob(1, dtypes.float32), b.glob(2, dtypes.float32)

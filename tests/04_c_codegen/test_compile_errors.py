@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from program_builders import unary
+
 from shrimpgrad.c import CompileError, CProgram, compile_c, compiler_command
 from shrimpgrad.c.compiler import FLAGS
 from shrimpgrad.graph import Ops, dtypes

@@ -5,6 +5,7 @@ inf, nan, denormals, ...) plus random values. One kernel per dtype holds all its
 import numpy as np
 import pytest
 from program_builders import many_casts, many_ops, run_c
+
 from shrimpgrad.graph import ALL_DTYPES, ALU, BufferRef, GraphError, Ops, alu, buffer, dtypes
 from shrimpgrad.graph.evaluate import apply_alu
 

@@ -19,6 +19,7 @@ from program_builders import (
     store_if,
     sum_rows,
 )
+
 from shrimpgrad.c import OPENMP_MIN_ITERATIONS, RenderError, compiler_command, render
 from shrimpgrad.graph import ALL_DTYPES, Ops, dtypes
 from shrimpgrad.linearize import LoopKind, Program, UOp, UOps

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from program_builders import ProgramBuilder, elementwise_add, max_rows, pad_1d, store_if, sum_rows
+
 from shrimpgrad.c import ArgumentError, CProgram, clear_loaded
 from shrimpgrad.c import runtime as runtime_module
 from shrimpgrad.graph import Ops, dtypes

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from program_builders import ProgramBuilder, binary, cast, run_c, store_consts
+
 from shrimpgrad.c import render
 from shrimpgrad.graph import Ops, dtypes
 
