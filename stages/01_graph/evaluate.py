@@ -12,7 +12,9 @@ backends that have to reproduce it in C.
 * Every result has exactly the node's `shape` and numpy dtype `node.dtype.np` (checked).
 
 The walk is iterative over `toposort` (graphs from training loops are thousands of nodes deep,
-too deep for recursion) and each node is computed once, however many nodes use it.
+too deep for recursion); each node is computed once, however many nodes use it, and its value is
+dropped as soon as its last user has run. Each ALU and REDUCE op is one function (`apply_alu`,
+`apply_reduce`) that later stages' numpy evaluators call too, so every op is defined once.
 
 Rules that numpy leaves loose or that C does differently are pinned down here:
 
@@ -28,6 +30,7 @@ Rules that numpy leaves loose or that C does differently are pinned down here:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -44,12 +47,19 @@ def evaluate(roots: Node | Sequence[Node], buffers: Mapping[BufferRef, np.ndarra
     """Compute the value of `roots` with numpy (see the module docstring for the exact semantics)."""
     single = isinstance(roots, Node)
     root_list = [roots] if single else list(roots)
-    values: dict[int, np.ndarray] = {}  # keyed by id(): toposort keeps every node alive meanwhile
+    order = toposort(root_list)
+    values: dict[int, np.ndarray] = {}  # keyed by id(): `order` keeps every node alive meanwhile
+    users_left = Counter(id(s) for n in order for s in n.src)
+    keep = {id(r) for r in root_list}
     with np.errstate(all="ignore"):  # wrap-around, 1/0 = inf, log2(-1) = nan are defined results here
-        for node in toposort(root_list):
+        for node in order:
             out = np.asarray(_evaluate_node(node, [values[id(s)] for s in node.src], buffers))
             _check_result(node, out)
             values[id(node)] = out
+            for s in node.src:  # free what no later node needs: long graphs stay within memory
+                users_left[id(s)] -= 1
+                if users_left[id(s)] == 0 and id(s) not in keep:
+                    del values[id(s)]
     # Copy: results may be views of a buffer or read-only broadcasts; callers own what they get.
     results = [np.array(values[id(r)]) for r in root_list]
     return results[0] if single else results

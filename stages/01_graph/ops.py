@@ -155,7 +155,7 @@ class Node:
         arg = "" if self.arg is None else f", arg={self.arg!r}"
         return f"Node({self.op!r}, dtype={self.dtype!r}, shape={self.shape}{arg}, src=<{len(self.src)}>)"
 
-    # Pictures of the graph below this node (viz.py; imported lazily so the IR loads without it).
+    # Pictures of the graph below this node. viz.py imports this module, so import it lazily here.
     def to_dot(self):
         """This node's graph as a graphviz.Digraph."""
         from .viz import to_dot
