@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from shrimpgrad.graph import ALU, MOVEMENT, BufferRef, Node, Ops, ShapeTracker
 from shrimpgrad.graph.evaluate import apply_reduce
 from shrimpgrad.graph.view import apply_movement

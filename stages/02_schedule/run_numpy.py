@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 
 import numpy as np
+
 from shrimpgrad.graph import BufferRef
 from shrimpgrad.graph.evaluate import apply_alu, apply_reduce
 

@@ -97,19 +97,31 @@ def format_schedule(s) -> str:
     return "\n".join(lines)
 
 
+_FUSED_WORDS = (("elementwise_fuses", "elementwise"), ("reduce_fuses", "reduce"), ("movement_is_a_view", "views"),
+                ("const_is_inlined", "consts"))
+
+
+def fused_text(fired) -> str:
+    """'3 elementwise, 1 reduce, 4 views': what the fusion rules put inside one kernel."""
+    counts = dict(fired)
+    return ", ".join(f"{counts[rule]} {word}" for rule, word in _FUSED_WORDS if counts.get(rule))
+
+
 def schedule_table(s):
     from rich.table import Table
 
     names = _buffer_names(s)
     t = Table(title=f"schedule: {len(s.kernels)} kernel(s)", title_justify="left")
-    for col in ("#", "kernel", "reads", "writes", "loops", "FLOPs", "bytes", "why a kernel", "fused"):
-        t.add_column(col, justify="right" if col in ("#", "FLOPs", "bytes") else "left")
+    for col in ("#", "kernel", "reads -> writes", "loops", "FLOPs", "bytes", "fused inside", "why a kernel"):
+        t.add_column(col, justify="right" if col in ("#", "FLOPs", "bytes") else "left",
+                     no_wrap=col not in ("why a kernel", "fused inside"))
     for i, k in enumerate(s.kernels):
-        fused = s.fused[i] if i < len(s.fused) else ()
-        t.add_row(str(i), k.name, " ".join(names.get(id(b), "?") for b in k.inputs) or "-",
-                  " ".join(names.get(id(b), "?") for b in k.outputs), "x".join(map(str, k.full_shape)) or "1",
-                  f"{kernel_flops(k):,}", f"{kernel_bytes(k):,}", k.reason,
-                  ", ".join(f"{r} x{c}" for r, c in fused))
+        reads = " ".join(names.get(id(b), "?") for b in k.inputs) or "-"
+        writes = " ".join(names.get(id(b), "?") for b in k.outputs)
+        rule, _, reason = k.reason.partition(": ")
+        t.add_row(str(i), k.name, f"{reads} -> {writes}", "x".join(map(str, k.full_shape)) or "1",
+                  f"{kernel_flops(k):,}", f"{kernel_bytes(k):,}", fused_text(s.fused[i]) if i < len(s.fused) else "",
+                  f"[bold]{rule}[/bold]: {reason}")
     return t
 
 

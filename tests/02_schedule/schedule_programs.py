@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from shrimpgrad.graph import BufferRef, Node, Ops, alu, assign, broadcast_const, buffer, contiguous, dtypes, movement
 from shrimpgrad.graph import reduce as graph_reduce
 from shrimpgrad.graph.autograd import gradient

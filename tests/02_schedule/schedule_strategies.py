@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from graph_strategies import apply_chain, movement_chains, shapes
 from hypothesis import strategies as st
+
 from shrimpgrad.graph import (
     BufferRef,
     Node,

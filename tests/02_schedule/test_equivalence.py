@@ -2,6 +2,7 @@
 
 from hypothesis import given
 from schedule_strategies import assign_graphs, check_against_evaluator, scheduled_graphs
+
 from shrimpgrad.schedule import KOps
 
 

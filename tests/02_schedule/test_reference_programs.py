@@ -3,6 +3,7 @@
 import pytest
 from schedule_programs import REFERENCE_PROGRAMS, unfused
 from schedule_strategies import check_against_evaluator
+
 from shrimpgrad.schedule import kernel_bytes
 
 # The numbers in the README's table; tinygrad's counts for the same graphs are in the README.

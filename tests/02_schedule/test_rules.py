@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from schedule_programs import exp, inp, relu, softmax, sum_
 from schedule_strategies import check_against_evaluator
+
 from shrimpgrad.graph import BufferRef, Ops, alu, assign, broadcast_const, buffer, contiguous, dtypes, movement, reduce
 from shrimpgrad.schedule import KOps, ScheduleError, create_schedule
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from schedule_programs import REFERENCE_PROGRAMS, inp, matmul
+
 from shrimpgrad.graph import ShapeTracker
 from shrimpgrad.schedule import RunError, create_schedule, kernel_bytes, kernel_flops, run_schedule_numpy
 from shrimpgrad.schedule.cost import view_footprint

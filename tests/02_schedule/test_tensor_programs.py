@@ -6,11 +6,11 @@ the counts the README promises (tinygrad's counts for the same programs in brack
 import numpy as np
 import pytest
 from schedule_strategies import check_against_evaluator
-from shrimpgrad.graph import Ops
-from shrimpgrad.schedule import create_schedule
 
 from shrimpgrad import Tensor
+from shrimpgrad.graph import Ops
 from shrimpgrad.realize import buffer_value
+from shrimpgrad.schedule import create_schedule
 
 
 def schedule_of(*tensors: Tensor):

@@ -7,6 +7,7 @@ import graphviz
 import pytest
 from rich.console import Console
 from schedule_programs import REFERENCE_PROGRAMS
+
 from shrimpgrad.schedule import create_schedule, format_schedule, print_schedule, to_dot
 
 GOLDEN = Path(__file__).parent / "golden"
