@@ -16,6 +16,7 @@ import itertools
 
 import numpy as np
 from hypothesis import strategies as st
+
 from shrimpgrad.linearize.symbolic import And, Expr, FloorDiv, Ge, Lt, Mod, Mul, Num, Var
 
 

@@ -8,6 +8,7 @@ from graph_strategies import movement_chains, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 from index_strategies import all_points, values_at
+
 from shrimpgrad.graph import ShapeTracker
 from shrimpgrad.graph.view import apply_movement
 from shrimpgrad.linearize.index import index_and_valid

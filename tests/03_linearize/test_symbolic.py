@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from index_strategies import all_points, conditions, index_exprs, values_at, variables
+
 from shrimpgrad.linearize import symbolic as sym
 from shrimpgrad.linearize.symbolic import RULES, Add, And, FloorDiv, Ge, Lt, Mod, Mul, Num, SymbolicError, Var, simplify
 

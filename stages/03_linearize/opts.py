@@ -1,0 +1,256 @@
+"""Kernel optimizations: named, explicit transformations of a kernel's loops, applied before lowering.
+
+A kernel's loops start as one loop per axis of its `full_shape` (size-1 axes need no loop):
+output axes are GLOBAL loops, reduced axes REDUCE loops. An optimization never touches the
+AST: it *splits* one axis's loop in two, `i = outer*amount + inner`, and gives the inner part a
+new role. A `LoopPlan` records, for every kernel axis, its parts from outer to inner; the
+lowering turns each part into a loop, a GPU index, or unrolled copies of the loop body.
+
+    Opt kind  on an axis that is    the inner part becomes       effect
+    UPCAST    GLOBAL (output)       UPCAST lanes                 each thread computes `amount` outputs:
+                                                                 loads they share are done once, each
+                                                                 lane has its own accumulator
+    UPCAST    REDUCE                UNROLL lanes                 `amount` iterations of the reduce loop
+                                                                 written out, one accumulator, same order
+    LOCAL     GLOBAL                a LOCAL loop                 GPU: threads of a block (lidx); CPU: an
+                                                                 inner loop (no effect on speed)
+    GROUP     REDUCE                GROUP lanes                  `amount` partial accumulators, each summing
+                                                                 every amount-th element, combined after
+                                                                 the loop (breaks the serial dependency)
+
+`Opt.axis` names an axis of the kernel's `full_shape`; the split takes the inner `amount` of
+what is still the axis's GLOBAL/REDUCE loop, so opts on one axis compose: LOCAL(0, 16) then
+UPCAST(0, 4) on a 256-long axis gives `i = (gidx*4 + up)*16 + lidx`.
+
+Results: every opt gives the same values, and bit-identical ones except where it reorders a
+float reduction: GROUP always does; UPCAST of a reduce axis does when another reduce axis is
+inside it (its lanes then run after the inner axis's loop).
+
+tinygrad: `Opt(OptOps.UPCAST | UNROLL | LOCAL | GROUP, axis, arg)` applied by `Kernel.apply_opt`
+(`codegen/opt/kernel.py`), which reshapes every view with `shift_to`. We split loop variables
+instead of views (the symbolic algebra does the rest), and our GROUP keeps the partial sums in
+registers (our UOps have no shared memory), where tinygrad's spreads them over a block's threads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum, auto
+
+from shrimpgrad.schedule import Kernel
+
+from .symbolic import Expr, Num, Var, sum_of
+
+MAX_LANES = 256  # lanes = copies of the loop body; beyond this the program gets too long to read or compile
+MAX_LOCAL = 1024  # threads in a CUDA block
+
+
+class OptKind(Enum):
+    UPCAST = auto()
+    LOCAL = auto()
+    GROUP = auto()
+
+    def __repr__(self) -> str:
+        return f"OptKind.{self.name}"
+
+
+@dataclass(frozen=True)
+class Opt:
+    """Split axis `axis` of the kernel's full shape by `amount`, giving the inner part role `kind`."""
+
+    kind: OptKind
+    axis: int
+    amount: int
+
+    def __str__(self) -> str:
+        return f"{self.kind.name}(axis={self.axis}, amount={self.amount})"
+
+
+class Role(Enum):
+    """What one part of an axis becomes in the program."""
+
+    GLOBAL = auto()  # a loop over outputs: RANGE(GLOBAL) on CPU, a SPECIAL gidx on GPU
+    LOCAL = auto()  # a loop over a block's threads: RANGE(LOCAL) on CPU, a SPECIAL lidx on GPU
+    REDUCE = auto()  # a sequential loop updating accumulators: RANGE(REDUCE)
+    UPCAST = auto()  # unrolled output lanes, one accumulator each
+    UNROLL = auto()  # unrolled reduce lanes folding into the same accumulator, in order
+    GROUP = auto()  # unrolled reduce lanes, one partial accumulator each
+
+    def __repr__(self) -> str:
+        return f"Role.{self.name}"
+
+
+LANE_ROLES = frozenset({Role.UPCAST, Role.UNROLL, Role.GROUP})  # unrolled: no loop at runtime
+_PREFIX = {Role.GLOBAL: "gidx", Role.LOCAL: "lidx", Role.REDUCE: "ridx", Role.UPCAST: "up", Role.UNROLL: "un",
+           Role.GROUP: "gr"}
+_ROLE_ORDER = (Role.GLOBAL, Role.LOCAL, Role.REDUCE, Role.UPCAST, Role.UNROLL, Role.GROUP)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One part of a kernel axis: `size` values of role `role`; `name` names its variable."""
+
+    role: Role
+    axis: int
+    size: int
+    name: str = ""
+
+    @property
+    def var(self) -> Var:
+        return Var(self.name, 0, self.size - 1)
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.size}"
+
+
+class OptError(ValueError):
+    """An optimization that can't be applied to this kernel (the message says why and what would work)."""
+
+
+@dataclass(frozen=True)
+class LoopPlan:
+    """The loops of one kernel after its optimizations: `parts[axis]` lists that axis's loops, outer
+    to inner, so `axis index = mixed radix of its parts' variables`. `applied` lists the opts."""
+
+    kernel: Kernel
+    parts: tuple[tuple[Loop, ...], ...]
+    applied: tuple[Opt, ...] = ()
+
+    @staticmethod
+    def start(kernel: Kernel) -> LoopPlan:
+        """One loop per axis of size > 1: GLOBAL for output axes, REDUCE for reduced ones."""
+        reduce_axes = set(kernel.reduce_axes)
+        parts = tuple((Loop(Role.REDUCE if a in reduce_axes else Role.GLOBAL, a, s),) if s > 1 else ()
+                      for a, s in enumerate(kernel.full_shape))
+        return LoopPlan(kernel, parts).named()
+
+    def named(self) -> LoopPlan:
+        """Name every loop by role. GLOBAL and LOCAL loops are numbered from the innermost, like a GPU's
+        x, y, z (gidx0 is the fastest-moving output axis); REDUCE loops and lanes from the outermost."""
+        renamed = {}
+        for role in _ROLE_ORDER:
+            loops = self.ordered((role,))
+            if role in (Role.GLOBAL, Role.LOCAL):
+                loops = loops[::-1]
+            for n, loop in enumerate(loops):
+                renamed[id(loop)] = replace(loop, name=f"{_PREFIX[role]}{n}")
+        return replace(self, parts=tuple(tuple(renamed[id(p)] for p in ps) for ps in self.parts))
+
+    def ordered(self, roles: Sequence[Role] = _ROLE_ORDER) -> list[Loop]:
+        """The loops of the given roles in program order: by role (GLOBAL, LOCAL, REDUCE, lanes), then
+        by axis, then outer part first."""
+        return [p for role in roles for ps in self.parts for p in ps if p.role is role]
+
+    @property
+    def loops(self) -> list[Loop]:
+        """The parts that run as loops (or GPU indices), outermost first."""
+        return self.ordered((Role.GLOBAL, Role.LOCAL, Role.REDUCE))
+
+    def lanes(self, *roles: Role) -> list[Loop]:
+        return self.ordered(roles)
+
+    def axis_expr(self, axis: int, values: dict[str, Expr]) -> Expr:
+        """The kernel axis index as the mixed radix of its parts, `((p0*s1 + p1)*s2 + p2)`, with each
+        part's value taken from `values` (a loop variable, or a lane number)."""
+        parts = self.parts[axis]
+        if not parts:
+            return Num(0)  # a size-1 axis
+        expr = values[parts[0].name]
+        for p in parts[1:]:
+            expr = sum_of([expr * p.size, values[p.name]])
+        return expr
+
+    def describe(self) -> str:
+        """One line: `gidx0:4 lidx0:16 ridx0:32 up0:4` and the opts that made it."""
+        loops = " ".join(str(p) for p in self.ordered())
+        opts = ", ".join(str(o) for o in self.applied) or "no opts"
+        return f"{loops or '(no loops)'}  [{opts}]"
+
+
+# ---- the optimizations ----------------------------------------------------------------------------
+
+def _split(plan: LoopPlan, opt: Opt, from_roles: tuple[Role, ...], to_role: Callable[[Role], Role]) -> LoopPlan:
+    """Split the outermost (GLOBAL/REDUCE) part of `opt.axis`: `outer*amount + inner`, inner -> `to_role`."""
+    k = plan.kernel
+    if not 0 <= opt.axis < len(k.full_shape):
+        raise OptError(f"{opt} on kernel {k.name}: axis {opt.axis} is out of range for loops {k.full_shape}")
+    if opt.amount < 2:
+        raise OptError(f"{opt} on kernel {k.name}: the amount must be at least 2")
+    parts = plan.parts[opt.axis]
+    if not parts or parts[0].role not in (Role.GLOBAL, Role.REDUCE):
+        raise OptError(f"{opt} on kernel {k.name}: axis {opt.axis} has no loop left to split "
+                       f"(its parts are {[str(p) for p in parts] or 'none: size 1'})")
+    outer = parts[0]
+    if outer.role not in from_roles:
+        what = "an output (GLOBAL)" if outer.role is Role.GLOBAL else "a reduce"
+        allowed = " or ".join(r.name for r in from_roles)
+        raise OptError(f"{opt} on kernel {k.name}: axis {opt.axis} is {what} axis; {opt.kind.name} applies to "
+                       f"{allowed} axes (reduce axes: {k.reduce_axes})")
+    if outer.size % opt.amount:
+        divisors = [d for d in range(2, outer.size + 1) if outer.size % d == 0]
+        raise OptError(f"{opt} on kernel {k.name}: the loop left on axis {opt.axis} has size {outer.size}, which "
+                       f"{opt.amount} does not divide; try one of {divisors}")
+    inner = Loop(to_role(outer.role), opt.axis, opt.amount)
+    rest = outer.size // opt.amount
+    new_parts = ((replace(outer, size=rest),) if rest > 1 else ()) + (inner,) + parts[1:]
+    new = replace(plan, parts=plan.parts[:opt.axis] + (new_parts,) + plan.parts[opt.axis + 1:],
+                  applied=plan.applied + (opt,)).named()
+    lanes = math.prod(p.size for p in new.ordered(tuple(LANE_ROLES)))
+    if lanes > MAX_LANES:
+        raise OptError(f"{opt} on kernel {k.name}: {lanes} unrolled lanes (UPCAST x GROUP amounts) exceed "
+                       f"MAX_LANES={MAX_LANES}; use smaller amounts")
+    threads = math.prod(p.size for p in new.ordered((Role.LOCAL,)))
+    if threads > MAX_LOCAL:
+        raise OptError(f"{opt} on kernel {k.name}: {threads} LOCAL threads exceed a GPU block's {MAX_LOCAL}")
+    return new
+
+
+def apply_upcast(plan: LoopPlan, opt: Opt) -> LoopPlan:
+    """UPCAST: unroll `amount` iterations. An output axis gets UPCAST lanes (one accumulator each), a
+    reduce axis UNROLL lanes (one accumulator, the same order of updates)."""
+    return _split(plan, opt, (Role.GLOBAL, Role.REDUCE), lambda r: Role.UPCAST if r is Role.GLOBAL else Role.UNROLL)
+
+
+def apply_local(plan: LoopPlan, opt: Opt) -> LoopPlan:
+    """LOCAL: the inner `amount` of an output axis become the threads of a GPU block (lidx); the outer
+    part stays the block index (gidx). On CPU it is an inner LOCAL loop."""
+    return _split(plan, opt, (Role.GLOBAL,), lambda r: Role.LOCAL)
+
+
+def apply_group(plan: LoopPlan, opt: Opt) -> LoopPlan:
+    """GROUP: `amount` partial accumulators for a reduce axis; partial j sums the elements j, j+amount,
+    j+2*amount, ... and the partials are combined after the loop."""
+    return _split(plan, opt, (Role.REDUCE,), lambda r: Role.GROUP)
+
+
+OPTIMIZATIONS: dict[OptKind, Callable[[LoopPlan, Opt], LoopPlan]] = {
+    OptKind.UPCAST: apply_upcast,
+    OptKind.LOCAL: apply_local,
+    OptKind.GROUP: apply_group,
+}
+
+
+def apply_opts(kernel: Kernel, opts: Sequence[Opt] = ()) -> LoopPlan:
+    """The kernel's loop plan after applying `opts` in order."""
+    plan = LoopPlan.start(kernel)
+    for opt in opts:
+        if not isinstance(opt, Opt):
+            raise OptError(f"expected an Opt such as Opt(OptKind.UPCAST, axis=0, amount=4), got {opt!r}")
+        plan = OPTIMIZATIONS[opt.kind](plan, opt)
+    return plan
+
+
+def default_opts(kernel: Kernel, gpu: bool = False) -> tuple[Opt, ...]:
+    """Conservative choices: none on CPU; on GPU, threads along the innermost output axis (the largest
+    divisor of its size up to 256), so neighbouring threads touch neighbouring elements."""
+    if not gpu:
+        return ()
+    plan = LoopPlan.start(kernel)
+    globals_ = plan.ordered((Role.GLOBAL,))
+    if not globals_:
+        return ()
+    last = globals_[-1]
+    amount = max(d for d in range(1, min(last.size, 256) + 1) if last.size % d == 0)
+    return (Opt(OptKind.LOCAL, last.axis, amount),) if amount > 1 else ()
