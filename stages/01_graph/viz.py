@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from .ops import ALU, LEAVES, MOVEMENT, Node, Ops, toposort
+from .ops import ALU, LEAVES, MOVEMENT, Node, Ops, Provenance, toposort
 from .view import ShapeTracker, View, apply_movement
 
 KIND_COLORS = {"leaf": "#cfe2ff", "alu": "#fff3bf", "reduce": "#ffd8a8", "movement": "#d3f9d8", "memory": "#e5dbff"}
@@ -64,6 +64,11 @@ def describe(node: Node) -> str:
     if op in MOVEMENT:
         return f"{op.name} {arg}"
     return op.name
+
+
+def describe_provenance(meta: Provenance) -> str:
+    """'Tensor.relu at train.py:12'; just the method for nodes made by a pass (autograd's have no file)."""
+    return meta.method if meta.file.startswith("<") else str(meta)
 
 
 def describe_view(view: View) -> str:
@@ -103,7 +108,7 @@ def to_dot(roots: Node | Sequence[Node]) -> graphviz.Digraph:
     for n in order:
         lines = [describe(n)]
         if n.meta is not None:
-            lines.append(str(n.meta))
+            lines.append(describe_provenance(n.meta))
         if id(n) in root_ids:
             lines.append(f"result: {n.shape} {n.dtype.name}")
         dot.node(names[id(n)], "\\n".join(lines), fillcolor=KIND_COLORS[kind(n)],
@@ -151,7 +156,7 @@ def repr_html(node: Node) -> str | None:
 def _tree_label(node: Node, number: int) -> Text:
     label = Text.assemble((f"%{number} ", "dim"), (describe(node), "bold"), f"  {node.shape} {node.dtype.name}")
     if node.meta is not None:
-        label.append(f"  ({node.meta})", style="dim italic")
+        label.append(f"  ({describe_provenance(node.meta)})", style="dim italic")
     return label
 
 

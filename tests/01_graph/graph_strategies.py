@@ -133,7 +133,6 @@ def apply_chain(node: Node, chain: list[tuple[Ops, tuple]]) -> Node:
     return node
 
 
-
 # ---- random graphs ----------------------------------------------------------------------------
 # A graph grows step by step from a pool of nodes that starts with the input buffers. A step picks
 # a pool node (and maybe a partner that broadcasts to its shape) and adds a new node: elementwise,
