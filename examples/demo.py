@@ -4,9 +4,9 @@
 """
 
 from rich.console import Console
-from shrimpgrad.graph import print_graph
 
 from shrimpgrad import Tensor
+from shrimpgrad.graph import print_graph
 
 console = Console()
 

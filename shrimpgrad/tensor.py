@@ -20,6 +20,13 @@ Semantics follow tinygrad (which follows PyTorch); broadcasting and dtype promot
 int8, `int32 + 1.5` becomes `dtypes.default_float`. Integers become `dtypes.default_float` where an
 op needs a float (`/`, `exp`, `mean`, ...), as in tinygrad.
 
+Autograd is a graph-to-graph pass of stage 01 (`shrimpgrad.graph.gradient`); the Tensor adds what the graph
+can't know. *Leaves* (tensors made from data or by a creation method) are remembered weakly, so backward()
+can find the ones in its graph. Graph nodes compare by structure, so a leaf that needs a gradient gets its
+own buffer (two `Tensor.zeros(3, requires_grad=True)` must stay two variables), `detach()` makes a new leaf
+reading the same memory, and a realized tensor remembers the graph it replaced, so backward() still sees
+through `.realize()`.
+
 Every user mistake raises here, at the user's call, through one helper (`_fail`) whose message
 names the method, the shapes and dtypes, and what would be valid. Every node remembers where it
 came from (`Provenance`: the user's file:line and the Tensor method), so a line of generated code
@@ -29,6 +36,7 @@ can be traced back to the line of Python that caused it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import math
 import os
@@ -55,6 +63,7 @@ from shrimpgrad.graph import (
     promote,
     reduce,
     to_dtype,
+    toposort,
 )
 from shrimpgrad.graph import gradient as graph_gradient
 from shrimpgrad.helpers import DEVICE
@@ -287,6 +296,8 @@ class Tensor(IndexingMixin, NNOpsMixin):
         (tinygrad's rule: True if any is True, else None if any is None, else False)."""
         flags = [t._requires_grad for t in (self, *others)]
         rg = False if Tensor.no_grad else True if any(f is True for f in flags) else None if None in flags else False
+        hash(node)  # Node caches its hash on first use: take it now, from the sources' cached hashes. Hashed
+        # first at the root of a 10000-op graph instead, it would recurse 10000 deep and overflow the stack.
         return Tensor._from_node(node, self.device, rg)
 
     def _alu(self, op: Ops, *others: Tensor, dtype: DType | None = None) -> Tensor:
@@ -1116,34 +1127,23 @@ class Tensor(IndexingMixin, NNOpsMixin):
         if not self.dtype.is_float:
             raise _fail(DTypeError, "backward", f"the output is {self.dtype!r}; only float outputs have gradients",
                         "cast to float first")
-        targets = self._grad_targets()
-        grads = self.gradient(*targets, gradient=gradient)
-        for t, g in zip(targets, grads):
+        root = _unrealized(self.node)
+        targets = _grad_targets(root)
+        for t, g in zip(targets, self._gradient(root, targets, gradient)):
             t.grad = g if t.grad is None else t.grad + g
         return self
 
-    def _grad_targets(self) -> list[Tensor]:
-        in_graph = {id(n) for n in self.node.toposort()}
-        leaves = [t for t in list(_LEAVES.values()) if id(t.node) in in_graph and t.dtype.is_float]
-        targets = [t for t in leaves if t._requires_grad] or [t for t in leaves if t._requires_grad is None]
-        if not targets:
-            raise _fail(GradError, "backward", "no tensor in this graph requires a gradient",
-                        "create the inputs with requires_grad=True")
-        nodes = [t.node for t in targets]
-        if len(set(nodes)) != len(nodes):
-            raise _fail(GradError, "backward", "two leaves are the same graph node (equal constants such as two "
-                        "Tensor.ones(...)), so their gradients can't be told apart",
-                        "create them with requires_grad=True (each then gets its own buffer)")
-        return targets
-
     def gradient(self, *targets: Tensor, gradient: Tensor | None = None) -> list[Tensor]:
         """d(self)/d(target) for each target, as lazy Tensors (zeros where a target doesn't affect self)."""
+        return self._gradient(_unrealized(self.node), list(targets), gradient)
+
+    def _gradient(self, root: Node, targets: list[Tensor], gradient: Tensor | None) -> list[Tensor]:
         seed = self.ones_like() if gradient is None else gradient
         if not isinstance(seed, Tensor) or seed.shape != self.shape:
             raise _fail(ShapeError, "backward", f"gradient must be a Tensor of the output's shape {self.shape}, got "
                         f"{getattr(seed, 'shape', type(seed).__name__)}")
-        grads = graph_gradient(self.node, [t.node for t in targets], seed.cast(self.dtype).node)
-        return [t.zeros_like() if g is None else Tensor._from_node(g, t.device, None) for t, g in zip(targets, grads)]
+        grads = graph_gradient(root, [t.node for t in targets], seed.cast(self.dtype).node)
+        return [t.zeros_like() if g is None else Tensor._from_node(g, t.device, False) for t, g in zip(targets, grads)]
 
     def detach(self) -> Tensor:
         """The same values, cut off from the graph: no gradient flows through the result.
@@ -1240,6 +1240,8 @@ class Tensor(IndexingMixin, NNOpsMixin):
         for device in dict.fromkeys(t.device for t in tensors):
             group = [t for t in tensors if t.device == device]
             for t, node in zip(group, realize_graph([t.node for t in group], device)):
+                if _remembers_forward(t):
+                    _FORWARD[node] = t.node
                 t.node = node
         return self
 
@@ -1403,6 +1405,55 @@ def _unify(method: str, values: list, device: str, shape: tuple[int, ...] | None
             _check_fits(method, v, dtype)
             out.append(Tensor._constant(v, dtype, out_shape, device))
     return out
+
+
+# ---- autograd helpers ----------------------------------------------------------------------------
+# realize() replaces a Tensor's graph with a BUFFER node, but a later backward() must still see how that
+# value was computed (`h = f(x).realize(); loss = g(h); loss.backward()` gives x a gradient, as in tinygrad and
+# PyTorch). So each realized BUFFER node remembers the graph it replaced, for as long as the node lives.
+_FORWARD: weakref.WeakKeyDictionary[Node, Node] = weakref.WeakKeyDictionary()
+
+
+def _remembers_forward(t: Tensor) -> bool:
+    """Remember t's graph on realize? Not for leaves (their buffer IS the value to differentiate against), not for
+    an ASSIGN (the buffer then holds a new leaf value, e.g. an updated weight), not when no gradient can be wanted."""
+    return not t._is_leaf and t.node.op not in (Ops.BUFFER, Ops.ASSIGN) and t._requires_grad is not False
+
+
+def _unrealized(root: Node) -> Node:
+    """root's graph with each realized BUFFER node replaced by the graph that computed it (repeatedly: that graph
+    may read realized buffers too)."""
+    while _FORWARD:
+        order = toposort([root])
+        if not any(n in _FORWARD for n in order if n.op is Ops.BUFFER):
+            return root
+        new: dict[int, Node] = {}
+        for n in order:
+            if n.op is Ops.BUFFER:
+                new[id(n)] = _FORWARD.get(n, n)
+            else:
+                src = tuple(new[id(s)] for s in n.src)
+                new[id(n)] = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
+                hash(new[id(n)])  # cached bottom-up (see Tensor._wrap)
+        root = new[id(root)]
+    return root
+
+
+def _grad_targets(root: Node) -> list[Tensor]:
+    """The leaves backward() gives gradients to: those in root's graph with requires_grad=True, else the "maybe"
+    ones (requires_grad=None)."""
+    in_graph = {id(n) for n in toposort([root])}
+    leaves = [t for t in list(_LEAVES.values()) if id(t.node) in in_graph and t.dtype.is_float]
+    targets = [t for t in leaves if t._requires_grad] or [t for t in leaves if t._requires_grad is None]
+    if not targets:
+        raise _fail(GradError, "backward", "no tensor in this graph requires a gradient",
+                    "create the inputs with requires_grad=True")
+    nodes = [t.node for t in targets]
+    if len(set(nodes)) != len(nodes):
+        raise _fail(GradError, "backward", "two leaves are the same graph node (equal constants such as two "
+                    "Tensor.ones(...)), so their gradients can't be told apart",
+                    "create them with requires_grad=True (each then gets its own buffer)")
+    return targets
 
 
 def _writable(node: Node) -> bool:

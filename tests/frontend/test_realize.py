@@ -5,9 +5,9 @@ import gc
 
 import numpy as np
 import pytest
-from shrimpgrad.graph import Ops, buffer, toposort
 
 from shrimpgrad import GlobalCounters, Tensor
+from shrimpgrad.graph import Ops, buffer, toposort
 from shrimpgrad.realize import _storage, realize, run_graph
 
 

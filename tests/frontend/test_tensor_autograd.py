@@ -203,3 +203,33 @@ def test_train_and_test_contexts():
             assert Tensor.training is False
         assert Tensor.training is True
     assert Tensor.training is False
+
+
+def test_backward_through_realized_tensors():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = (x * 3).realize()  # h's graph is replaced by a buffer ...
+    loss = (h * h).sum()
+    loss.numpy()
+    loss.backward()  # ... but backward still sees how h was computed
+    assert x.grad.tolist() == [18.0, 36.0]
+
+
+def test_sgd_steps_differentiate_only_the_current_step():
+    w = Tensor([1.0, -2.0], requires_grad=True)
+    for _ in range(3):
+        w.grad = None
+        loss = (w * w).sum()
+        loss.backward()
+        np.testing.assert_allclose(w.grad.numpy(), 2 * w.numpy())  # not through the previous updates
+        w.assign(w - 0.25 * w.grad).realize()
+    np.testing.assert_allclose(w.numpy(), [0.125, -0.25])
+
+
+def test_deep_graphs_build_realize_and_differentiate():
+    w = Tensor([1.0], dtype=dtypes.float64, requires_grad=True)
+    x = w
+    for _ in range(3000):
+        x = x * 1.0001 + 0.001
+    x.realize()
+    x.backward()
+    np.testing.assert_allclose(w.grad.numpy(), [1.0001**3000])

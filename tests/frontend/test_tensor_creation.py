@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from shrimpgrad.graph import Ops
 
 from shrimpgrad import Tensor, dtypes
+from shrimpgrad.graph import Ops
 
 
 @pytest.mark.parametrize("data, dtype, shape", [

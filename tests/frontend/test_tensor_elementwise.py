@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from shrimpgrad.graph import ALL_DTYPES
 
 from shrimpgrad import Tensor, dtypes
+from shrimpgrad.graph import ALL_DTYPES
 
 X = np.array([-3.7, -2.5, -1.5, -1.0, -0.5, -0.25, 0.0, 0.3, 0.5, 1.5, 2.5, 3.2], np.float32)
 POS = np.array([0.1, 0.5, 1.0, 2.0, 3.3, 10.0], np.float32)

@@ -5,9 +5,9 @@ import re
 
 import numpy as np
 import pytest
-from shrimpgrad.graph import GraphError
 
 from shrimpgrad import Tensor, dtypes
+from shrimpgrad.graph import GraphError
 
 M = Tensor.ones(2, 3)
 
