@@ -29,8 +29,19 @@ import weakref
 
 import numpy as np
 
-from shrimpgrad.graph import MOVEMENT, BufferRef, DType, Node, Ops, ShapeTracker, buffer, evaluate, toposort
-from shrimpgrad.helpers import GlobalCounters
+from shrimpgrad.graph import (
+    MOVEMENT,
+    BufferRef,
+    DType,
+    Node,
+    Ops,
+    ShapeTracker,
+    buffer,
+    evaluate,
+    print_graph,
+    toposort,
+)
+from shrimpgrad.helpers import GlobalCounters, emit_enabled
 
 _storage: weakref.WeakKeyDictionary[BufferRef, np.ndarray] = weakref.WeakKeyDictionary()
 
@@ -75,8 +86,12 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
     """For each root, a BUFFER node of the root's shape whose buffer holds the root's value.
 
     A root that already is a BUFFER node is returned as it is (nothing is recomputed); the others
-    are computed together in one `run_graph`, so work they share is done once."""
+    are computed together in one `run_graph`, so work they share is done once. DEBUG>=5 or
+    EMIT=graph prints each graph first."""
     todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))  # unique, order kept
+    if todo and emit_enabled("graph", 5):
+        for root in todo:
+            print_graph(root)
     refs = dict(zip(todo, run_graph(todo, device))) if todo else {}
     return [r if r.op is Ops.BUFFER else buffer(refs[r], r.shape, meta=r.meta) for r in roots]
 

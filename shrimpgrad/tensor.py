@@ -1138,12 +1138,12 @@ class Tensor(IndexingMixin, NNOpsMixin):
         return self._gradient(_unrealized(self.node), list(targets), gradient)
 
     def _gradient(self, root: Node, targets: list[Tensor], gradient: Tensor | None) -> list[Tensor]:
-        seed = self.ones_like() if gradient is None else gradient
+        seed = self._const(1) if gradient is None else gradient
         if not isinstance(seed, Tensor) or seed.shape != self.shape:
             raise _fail(ShapeError, "backward", f"gradient must be a Tensor of the output's shape {self.shape}, got "
                         f"{getattr(seed, 'shape', type(seed).__name__)}")
         grads = graph_gradient(root, [t.node for t in targets], seed.cast(self.dtype).node)
-        return [t.zeros_like() if g is None else Tensor._from_node(g, t.device, False) for t, g in zip(targets, grads)]
+        return [t._const(0) if g is None else Tensor._from_node(g, t.device, False) for t, g in zip(targets, grads)]
 
     def detach(self) -> Tensor:
         """The same values, cut off from the graph: no gradient flows through the result.

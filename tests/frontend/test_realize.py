@@ -102,3 +102,11 @@ def test_provenance_is_the_users_line_and_method():
     z = (x * 2).sum()
     assert z.node.meta.method == "sum" and z.node.src[0].meta.method == "sum"
     assert z.node.src[0].src[0].meta.method == "__mul__"
+
+
+def test_emit_graph_prints_the_graph_being_realized(capsys):
+    from shrimpgrad import Context
+    with Context(EMIT="graph"):
+        (Tensor([1.0, 2.0]) * 2).realize()
+    out = capsys.readouterr().out
+    assert "stage 01 graph" in out and "MUL" in out and "__mul__" in out
