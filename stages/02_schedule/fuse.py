@@ -69,6 +69,7 @@ class Draft:
     reduces: list[Node] = field(default_factory=list)  # the REDUCE nodes computed inside it
     nodes: list[Node] = field(default_factory=list)  # the graph nodes it computes (for pictures)
     fired: Counter = field(default_factory=Counter)  # fusion rule name -> times it applied
+    visited: set[int] = field(default_factory=set)  # ids of every graph node the walk lowered
     needs: dict[int, tuple[Node, Boundary]] = field(default_factory=dict)
 
 
@@ -93,15 +94,17 @@ def build_kernel(root: Node, store: tuple[BufferRef, ShapeTracker], source: Sour
 
     For an ASSIGN the value is its second source, and loads of the store buffer are checked by B9."""
     builder = _Builder(root, store, source)
-    with _deep_recursion(len(root.toposort()) * 3):
+    with _deep_recursion():
         return builder.build()
 
 
 @contextmanager
-def _deep_recursion(depth: int):
-    """The walk recurses once per node on a path; long elementwise chains can pass Python's limit."""
+def _deep_recursion(limit: int = 100_000):
+    """The walk recurses three calls per node on a path; a long elementwise chain fused into one
+    kernel (thousands of ops) passes Python's default limit of 1000. The calls are Python to
+    Python, which CPython 3.11+ runs without growing the C stack, so a high limit is safe."""
     old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, depth + 1000))
+    sys.setrecursionlimit(max(old, limit))
     try:
         yield
     finally:
@@ -135,6 +138,7 @@ class _Builder:
     def visit(self, node: Node, path: Path) -> KNode:
         key = (id(node), path.moves, path.below_reduce)
         if key not in self.memo:
+            self.draft.visited.add(id(node))
             self.memo[key] = self.lower(node, path)
         return self.memo[key]
 
@@ -198,8 +202,10 @@ class _Builder:
             return self.need(path.anchor, rules.pad_needs_zero(node, path.anchor))
         self.draft.fired["elementwise_fuses"] += 1
         self.draft.nodes.append(node)
-        src = tuple(self.visit(s, path) for s in node.src)
-        return KNode(KOps.ALU, src, node.dtype, node.op)
+        src = []
+        for s in node.src:  # a plain loop, not a generator: keeps deep chains to Python-only recursion
+            src.append(self.visit(s, path))
+        return KNode(KOps.ALU, tuple(src), node.dtype, node.op)
 
     # ---- F2: a reduce fuses its inputs and its consumers ----------------------------------------
 

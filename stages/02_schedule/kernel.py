@@ -56,6 +56,9 @@ class KNode:
     def _hash(self) -> int:
         return hash((self.op, self.src, self.dtype, self.arg))
 
+    def __post_init__(self) -> None:
+        self._hash  # noqa: B018 - hash now, while the sources' hashes are cached: no deep recursion later
+
     def __hash__(self) -> int:
         return self._hash
 
@@ -66,17 +69,20 @@ class KNode:
         return self.arg[1]
 
     def toposort(self) -> list[KNode]:
-        order, seen = [], set()
-
-        def visit(n: KNode) -> None:
+        """Every node once, each after its sources (iterative, so very deep ASTs are fine)."""
+        order: list[KNode] = []
+        seen: set[int] = set()
+        stack: list[tuple[KNode, bool]] = [(self, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if expanded:
+                order.append(n)
+                continue
             if id(n) in seen:
-                return
+                continue
             seen.add(id(n))
-            for s in n.src:
-                visit(s)
-            order.append(n)
-
-        visit(self)
+            stack.append((n, True))
+            stack.extend((s, False) for s in reversed(n.src) if id(s) not in seen)
         return order
 
 
@@ -165,11 +171,17 @@ def verify(k: Kernel) -> Kernel:
             fail(f"{n.arg} is not an ALU op", n)
         if n.op is KOps.STORE and not n.arg[0] < k.n_outputs:
             fail("STORE to an input buffer", n)
-        for s in n.src:
-            check(s, below_reduce or n.op is KOps.REDUCE)
 
-    for store in k.ast.src:
-        check(store, False)
+    # Each (node, under a REDUCE?) once, with an explicit stack: ASTs are DAGs (a shared node would
+    # be checked once per path otherwise) and can be thousands of nodes deep.
+    todo, seen = [(store, False) for store in k.ast.src], set()
+    while todo:
+        n, below_reduce = todo.pop()
+        if (id(n), below_reduce) in seen:
+            continue
+        seen.add((id(n), below_reduce))
+        check(n, below_reduce)
+        todo.extend((s, below_reduce or n.op is KOps.REDUCE) for s in n.src)
     if math.prod(full) == 0:
         fail(f"empty loop shape {full}")
     return k

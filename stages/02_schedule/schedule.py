@@ -176,34 +176,34 @@ class _Planner:
     # ---- pass 2 -------------------------------------------------------------------------------------
 
     def grow_boundaries(self) -> None:
-        """Build every kernel; materialize what the walk asks for, then shared REDUCEs; repeat until stable."""
+        """Build every kernel; materialize what the walks ask for, then shared REDUCEs and stale reads;
+        repeat until nothing changes. Only kernels whose region lost a node to a new boundary are rebuilt."""
+        drafts: dict[int, Draft] = {}
         while True:
-            drafts, needs = {}, {}
+            needs: dict[int, tuple[Node, Boundary]] = {}
             for key, (node, _) in list(self.boundaries.items()):
-                if node.size == 0:
-                    continue  # an empty value: its buffer exists, there is nothing to compute
+                if node.size == 0 or key in drafts:
+                    continue  # an empty value has a buffer but nothing to compute; a kept draft is still right
                 drafts[key] = self.build(node)
                 for k, v in drafts[key].needs.items():
                     needs.setdefault(k, v)
-            if needs:
-                for node, b in sorted(needs.values(), key=lambda nb: self.position[id(nb[0])]):
-                    self.materialize(node, b)
-                continue
-            users: Counter[int] = Counter()
-            reduce_nodes: dict[int, Node] = {}
-            for d in drafts.values():
-                for r in {id(r): r for r in d.reduces}.values():
-                    users[id(r)] += 1
-                    reduce_nodes[id(r)] = r
-            shared = [(reduce_nodes[k], n) for k, n in users.items() if n > 1]
-            for r, n in shared:
-                self.materialize(r, rules.shared_reduce(r, n))
-            stale = self.stale_reads(drafts)
-            for leaf, a in stale:
-                self.materialize(leaf, rules.old_value_overwritten(leaf, a))
-            if not shared and not stale:
+            new = sorted(needs.values(), key=lambda nb: self.position[id(nb[0])])
+            if not new:
+                users: Counter[int] = Counter()
+                reduce_nodes: dict[int, Node] = {}
+                for d in drafts.values():
+                    for r in {id(r): r for r in d.reduces}.values():
+                        users[id(r)] += 1
+                        reduce_nodes[id(r)] = r
+                new = [(reduce_nodes[k], rules.shared_reduce(reduce_nodes[k], n)) for k, n in users.items() if n > 1]
+                new += [(leaf, rules.old_value_overwritten(leaf, a)) for leaf, a in self.stale_reads(drafts)]
+            if not new:
                 self.drafts = drafts
                 return
+            for node, b in new:
+                self.materialize(node, b)
+            fresh = {id(node) for node, _ in new}
+            drafts = {k: d for k, d in drafts.items() if not d.needs and not (d.visited & fresh)}
 
     def stale_reads(self, drafts: dict[int, Draft]) -> list[tuple[Node, Node]]:
         """B10: (buffer leaf, ASSIGN) pairs where a kernel reads a buffer's old contents but has to run
@@ -312,7 +312,7 @@ class _Planner:
             w, r = writes.get(bid), reads.get(bid)
             infos.append(BufferInfo(b, kind, min(w) if w else None, max(r) if r else None))
         fused = tuple(tuple(sorted(self.drafts[k].fired.items())) for k in self.sequence)
-        nodes = tuple(tuple(dict.fromkeys(self.drafts[k].nodes)) for k in self.sequence)
+        nodes = tuple(tuple({id(n): n for n in self.drafts[k].nodes}.values()) for k in self.sequence)
         self.schedule = Schedule(tuple(self.kernels), tuple(outputs), tuple(views), tuple(infos),
                                  tuple(self.roots), fused, nodes)
 
