@@ -24,6 +24,7 @@ buffer). All reads in one `run_graph` see the buffers as they were before its wr
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import weakref
 
@@ -88,12 +89,48 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
     A root that already is a BUFFER node is returned as it is (nothing is recomputed); the others
     are computed together in one `run_graph`, so work they share is done once. DEBUG>=5 or
     EMIT=graph prints each graph first."""
+    roots = _without_finished_assigns(list(roots))
     todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))  # unique, order kept
     if todo and emit_enabled("graph", 5):
         for root in todo:
             print_graph(root)
     refs = dict(zip(todo, run_graph(todo, device))) if todo else {}
+    for node in toposort(todo):
+        if node.op is Ops.ASSIGN:
+            _mark_finished(node)
     return [r if r.op is Ops.BUFFER else buffer(refs[r], r.shape, meta=r.meta) for r in roots]
+
+
+# An ASSIGN must write once. After it ran, the graph node still exists (in other tensors' graphs, e.g. a loss
+# built on a weight whose update was not realized yet), so realizing one of those graphs later must not write
+# again (w - lr*g would be applied twice). A finished ASSIGN is therefore read as what it is now: its target,
+# whose buffer holds the assigned value. Kept by identity (equal-looking ASSIGNs made later are new writes).
+_finished: dict[int, weakref.ref[Node]] = {}
+
+
+def _mark_finished(node: Node) -> None:
+    key = id(node)
+    _finished[key] = weakref.ref(node, lambda _: _finished.pop(key, None))  # forgotten when the node dies
+
+
+def _is_finished(node: Node) -> bool:
+    ref = _finished.get(id(node))
+    return ref is not None and ref() is node
+
+
+def _without_finished_assigns(roots: list[Node]) -> list[Node]:
+    """roots, with every ASSIGN that already ran replaced by its target."""
+    order = toposort(roots) if _finished else []
+    if not any(n.op is Ops.ASSIGN and _is_finished(n) for n in order):
+        return roots
+    new: dict[int, Node] = {}
+    for n in order:
+        if n.op is Ops.ASSIGN and _is_finished(n):
+            new[id(n)] = new[id(n.src[0])]
+        else:
+            src = tuple(new[id(s)] for s in n.src)
+            new[id(n)] = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
+    return [new[id(r)] for r in roots]
 
 
 def run_graph(roots: list[Node], device: str) -> list[BufferRef]:

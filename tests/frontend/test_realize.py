@@ -110,3 +110,14 @@ def test_emit_graph_prints_the_graph_being_realized(capsys):
         (Tensor([1.0, 2.0]) * 2).realize()
     out = capsys.readouterr().out
     assert "stage 01 graph" in out and "MUL" in out and "__mul__" in out
+
+
+def test_an_assign_writes_once_even_when_it_is_in_several_graphs():
+    w = Tensor([1.0, 2.0])
+    w.assign(w * 10)  # not realized yet
+    loss = (w + 1).sum()  # a graph that contains the ASSIGN
+    assert loss.item() == 32.0  # runs the ASSIGN: w's buffer now holds [10, 20]
+    assert w.tolist() == [10.0, 20.0]  # realizing w must not multiply by 10 again
+    assert ((w + 0).sum()).item() == 30.0
+    w.assign(w * 10)  # an equal-looking ASSIGN made later is a new write
+    assert w.tolist() == [100.0, 200.0]
