@@ -46,6 +46,7 @@ from .ctype import RenderError, compute_type, literal, storage_type
 # above it the loop is long enough that splitting it across cores wins. (Measured: README.)
 OPENMP_MIN_ITERATIONS = 32768
 
+MAX_UNROLL = 256  # UPCAST loops up to this many iterations get `#pragma GCC unroll N`
 COMMENT_COLUMN = 48  # comments start here (or two spaces after a longer line)
 
 _C_KEYWORDS = frozenset(
@@ -96,19 +97,28 @@ def to_text(k: RenderedKernel, comments: bool = True) -> str:
 
 
 def _comment(line: Line) -> str:
+    """What a line's comment says: the UOp, where it came from (`meta`), and any note."""
     parts = []
     if line.uop is not None:
-        u = line.uop
-        detail = {UOps.ALU: lambda: u.arg.name, UOps.RANGE: lambda: f"{u.arg[1].name} axis {u.arg[0]}",
-                  UOps.LOAD: lambda: "gated" if len(u.src) == 4 else "",
-                  UOps.STORE: lambda: "gated" if len(u.src) == 4 else "",
-                  UOps.CAST: lambda: f"to {u.dtype.name}"}.get(u.op, lambda: "")()
-        parts.append(f"{u.op.name} {detail}".strip())
-        if u.meta:
-            parts.append(f"from {u.meta}")
+        parts.append(uop_label(line.uop))
+        if line.uop.meta:
+            parts.append(f"from {line.uop.meta}")
     if line.note:
         parts.append(line.note)
     return " | ".join(parts)
+
+
+def uop_label(u: UOp) -> str:
+    """`ALU ADD`, `RANGE GLOBAL axis 0`, `LOAD gated`, `CAST to int32`, or just the UOp's name."""
+    if u.op is UOps.ALU:
+        return f"ALU {u.arg.name}"
+    if u.op is UOps.RANGE:
+        return f"RANGE {u.arg[1].name} axis {u.arg[0]}"
+    if u.op in (UOps.LOAD, UOps.STORE) and len(u.src) == 4:
+        return f"{u.op.name} gated"
+    if u.op is UOps.CAST:
+        return f"CAST to {u.dtype.name}"
+    return u.op.name
 
 
 def render_kernel(program: Program, openmp: bool = True) -> RenderedKernel:
@@ -269,7 +279,7 @@ def render_range(r: _Renderer, u: UOp) -> None:
     r.used_names.add(name)
     if u in r.parallel:
         r.emit("#pragma omp parallel for", None, f"{_trip_count(u)}-iteration GLOBAL loop on all cores")
-    elif kind is LoopKind.UPCAST and _trip_count(u) is not None:
+    elif kind is LoopKind.UPCAST and 0 < (_trip_count(u) or 0) <= MAX_UNROLL:
         r.emit(f"#pragma GCC unroll {_trip_count(u)}", None, "UPCAST loop: unroll it fully")
     r.open_block(u, f"for ({compute_type(u.dtype)} {name} = {start}; {name} < {end}; {name}++) {{")
     r.define(u, name)  # defined inside its own block: the variable exists only inside the loop
