@@ -296,8 +296,6 @@ class Tensor(IndexingMixin, NNOpsMixin):
         (tinygrad's rule: True if any is True, else None if any is None, else False)."""
         flags = [t._requires_grad for t in (self, *others)]
         rg = False if Tensor.no_grad else True if any(f is True for f in flags) else None if None in flags else False
-        hash(node)  # Node caches its hash on first use: take it now, from the sources' cached hashes. Hashed
-        # first at the root of a 10000-op graph instead, it would recurse 10000 deep and overflow the stack.
         return Tensor._from_node(node, self.device, rg)
 
     def _alu(self, op: Ops, *others: Tensor, dtype: DType | None = None) -> Tensor:
@@ -1434,7 +1432,6 @@ def _unrealized(root: Node) -> Node:
             else:
                 src = tuple(new[id(s)] for s in n.src)
                 new[id(n)] = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
-                hash(new[id(n)])  # cached bottom-up (see Tensor._wrap)
         root = new[id(root)]
     return root
 

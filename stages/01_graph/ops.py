@@ -20,7 +20,6 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from enum import Enum, auto
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -122,7 +121,7 @@ class Provenance:
         return f"{self.method} at {self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Node:
     op: Ops
     src: tuple[Node, ...]
@@ -131,13 +130,23 @@ class Node:
     arg: Any = None
     meta: Provenance | None = field(default=None, compare=False, repr=False)
 
-    # Hashing a deep graph field by field would walk the whole graph each time: cache it.
-    @cached_property
-    def _hash(self) -> int:
-        return hash((self.op, self.src, self.dtype, self.shape, self.arg))
+    # Hashing a deep graph field by field would walk the whole graph (and recurse as deep as it is)
+    # each time. Sources are built before their users and already know their hash, so computing it
+    # once at construction costs O(len(src)).
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.op, self.src, self.dtype, self.shape, self.arg)))
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __eq__(self, other) -> bool:
+        # Structural equality, but cheap to refute: identical objects and different hashes answer at once.
+        if self is other:
+            return True
+        if not isinstance(other, Node) or self._hash != other._hash:
+            return False
+        return (self.op, self.dtype, self.shape, self.arg, self.src) == (other.op, other.dtype, other.shape, other.arg,
+                                                                          other.src)
 
     @property
     def size(self) -> int:
