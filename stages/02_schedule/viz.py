@@ -97,14 +97,15 @@ def format_schedule(s) -> str:
     return "\n".join(lines)
 
 
-_FUSED_WORDS = (("elementwise_fuses", "elementwise"), ("reduce_fuses", "reduce"), ("movement_is_a_view", "views"),
-                ("const_is_inlined", "consts"))
+_FUSED_WORDS = (("elementwise_fuses", "elementwise", "elementwise"), ("reduce_fuses", "reduce", "reduces"),
+                ("movement_is_a_view", "view", "views"), ("const_is_inlined", "const", "consts"))
 
 
 def fused_text(fired) -> str:
     """'3 elementwise, 1 reduce, 4 views': what the fusion rules put inside one kernel."""
     counts = dict(fired)
-    return ", ".join(f"{counts[rule]} {word}" for rule, word in _FUSED_WORDS if counts.get(rule))
+    return ", ".join(f"{counts[rule]} {one if counts[rule] == 1 else many}"
+                     for rule, one, many in _FUSED_WORDS if counts.get(rule))
 
 
 def schedule_table(s):
