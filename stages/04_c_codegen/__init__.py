@@ -1,6 +1,7 @@
 """Stage 04 — C code generation (`shrimpgrad.c`): a UOp Program -> C source -> shared object -> run.
 
-    render(program, comments=True, openmp=True) -> str    the C source (render.py)
+    render(program, comments=True, openmp=True) -> str    the C source (renderer.py)
+    verify(program) -> program                              stage 03's checks + what C needs (RenderError)
     CProgram(program)(buffers) -> seconds                   compile (cached), load, run (runtime.py)
     compile_c(source, name) -> CompiledKernel               the compiler and its flags (compiler.py)
     compile_stats                                           compiled / loaded-from-cache counts (cache.py)
@@ -12,14 +13,14 @@ See README.md in this folder.
 from .cache import CacheError, CompileStats, cache_root, compile_stats
 from .compiler import FLAGS, CompiledKernel, CompileError, c_compiler, compile_c, compiler_command
 from .ctype import RenderError
-from .renderer import OPENMP_MIN_ITERATIONS, render
+from .renderer import OPENMP_MIN_ITERATIONS, render, verify
 from .runtime import ArgumentError, CProgram, clear_loaded
 from .viz import KernelView, print_source, source_html, to_dot
 
 __all__ = [
     "CacheError", "CompileStats", "cache_root", "compile_stats",
     "FLAGS", "CompiledKernel", "CompileError", "c_compiler", "compile_c", "compiler_command",
-    "RenderError", "OPENMP_MIN_ITERATIONS", "render",
+    "RenderError", "OPENMP_MIN_ITERATIONS", "render", "verify",
     "ArgumentError", "CProgram", "clear_loaded",
     "KernelView", "print_source", "source_html", "to_dot",
 ]

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from shrimpgrad.graph import DType, Ops, dtypes
 from shrimpgrad.linearize import LoopKind, Program, UOp, UOps
+from shrimpgrad.linearize import verify as verify_program
 
 from .alu import ALU_RULES, MATH_OPS, Helpers, render_cast
 from .ctype import RenderError, compute_type, literal, storage_type
@@ -121,8 +122,16 @@ def uop_label(u: UOp) -> str:
     return u.op.name
 
 
+def verify(program: Program) -> Program:
+    """Stage 03's `verify`, then every check the C backend adds (scope, output-only stores, names, ...):
+    raises ProgramError or RenderError naming the UOp, else returns the program."""
+    render_kernel(program)
+    return program
+
+
 def render_kernel(program: Program, openmp: bool = True) -> RenderedKernel:
-    """Walk the UOps once, in order, applying the rule for each UOp kind."""
+    """Walk the UOps once, in order, applying the rule for each UOp kind (after stage 03's verify)."""
+    verify_program(program)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", program.name) or program.name in _C_KEYWORDS:
         raise RenderError(f"kernel name {program.name!r} is not a C identifier (letters, digits, _; not a keyword)")
     r = _Renderer(program, openmp_loops(program) if openmp else frozenset())
