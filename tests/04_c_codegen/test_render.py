@@ -161,3 +161,21 @@ def test_upcast_loop_is_unrolled():
     b.store(out, i, i)
     b.end(i)
     assert "#pragma GCC unroll 4" in render(b.build("E_up"))
+
+
+def test_verify_runs_stage03_checks_and_the_c_checks():
+    from shrimpgrad.c import verify
+    from shrimpgrad.linearize import ProgramError
+
+    p = elementwise_add()
+    assert verify(p) is p
+    dangling = Program("E_bad", (UOp(UOps.STORE, None, (UOp(UOps.DEFINE_GLOBAL, dtypes.float32, (), (0, "d", True)),
+                                                         UOp(UOps.CONST, dtypes.int32, (), 0),
+                                                         UOp(UOps.CONST, dtypes.float32, (), 1.0))),))
+    with pytest.raises(ProgramError, match="used before it is defined"):
+        verify(dangling)
+    b = ProgramBuilder()
+    x = b.glob(0, dtypes.float32, output=False)
+    b.store(x, b.const(0), b.const(1.0, dtypes.float32))
+    with pytest.raises(RenderError, match="input buffer"):
+        verify(b.build("E_bad_store"))
