@@ -16,7 +16,7 @@ a shell) and reads the source from stdin. The flags are fixed, and logged (logge
     -fwrapv               signed integer overflow wraps (two's complement), as numpy's ints do;
                           without it overflow is undefined behaviour and the optimizer may assume
                           it never happens
-    -fopenmp              only when the source contains `#pragma omp` (see render.py)
+    -fopenmp              only when the source contains `#pragma omp` (see renderer.py)
     -lm                   link math.h's functions (sinf, exp2f, ...)
 
 Deliberately NOT -ffast-math: it lets the compiler assume no NaN or infinity exists (so
