@@ -14,6 +14,7 @@ so the same program always prints the same text.
 from __future__ import annotations
 
 import html
+import textwrap
 
 import graphviz
 
@@ -146,7 +147,8 @@ def to_dot(s) -> graphviz.Digraph:
                fillcolor=_KIND_COLOR.get(b.kind, "white"))
     for ki, k in enumerate(s.kernels):
         with g.subgraph(name=f"cluster_{ki}") as c:
-            c.attr(label=f"[{ki}] {k.name}\n{k.reason}", style="rounded", color="#6b7280", fontsize="10")
+            why = "\n".join(textwrap.wrap(k.reason, 60))
+            c.attr(label=f"[{ki}] {k.name}\n{why}", labelloc="b", style="rounded", color="#6b7280", fontsize="10")
             ids: dict[int, str] = {}
             for n in k.ast.toposort():
                 if n.op is KOps.SINK:
