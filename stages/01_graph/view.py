@@ -113,8 +113,9 @@ class View:
         new_shape = tuple(int(s) for s in new_shape)
         if new_shape == self.shape:
             return self
-        if self.mask == ((0, 0),) * len(self.shape):  # all invalid stays all invalid
-            return View.create(new_shape, mask=((0, 0),) * len(new_shape))
+        if self.mask == ((0, 0),) * len(self.shape):  # all invalid stays all invalid, but a mask needs an
+            # axis: an invalid scalar (shape ()) is kept as a second view on top of this one
+            return View.create(new_shape, mask=((0, 0),) * len(new_shape)) if new_shape else None
         if self.contiguous or 0 in new_shape:
             return View.create(new_shape)
         # Walk both shapes, ignoring size-1 axes, matching groups of old axes to groups of new axes
