@@ -25,11 +25,12 @@ buffer). All reads in one `run_graph` see the buffers as they were before its wr
 from __future__ import annotations
 
 import dataclasses
-import time
 import weakref
 
 import numpy as np
 
+from shrimpgrad.c import compile_stats
+from shrimpgrad.devices import kernel_runner
 from shrimpgrad.graph import (
     MOVEMENT,
     BufferRef,
@@ -38,11 +39,11 @@ from shrimpgrad.graph import (
     Ops,
     ShapeTracker,
     buffer,
-    evaluate,
     print_graph,
     toposort,
 )
 from shrimpgrad.helpers import GlobalCounters, emit_enabled
+from shrimpgrad.schedule import Kernel, create_schedule, kernel_bytes, kernel_flops, print_schedule
 
 _storage: weakref.WeakKeyDictionary[BufferRef, np.ndarray] = weakref.WeakKeyDictionary()
 
@@ -136,24 +137,60 @@ def _without_finished_assigns(roots: list[Node]) -> list[Node]:
 def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
     """Compute `roots` on `device`; one BufferRef per root holds its value. Performs the ASSIGN writes.
 
-    THE SEAM: this is the only function that computes values. For now every device evaluates with
-    the stage-01 numpy evaluator; the compiler pipeline (schedule -> linearize -> C) replaces it."""
-    if device == "CUDA":
-        raise NotImplementedError("device 'CUDA' is not wired up yet: use device='C' (default) or 'PYTHON'")
-    start = time.perf_counter()
-    assigns = [n for n in toposort(list(roots)) if n.op is Ops.ASSIGN]
-    values = evaluate(list(roots) + assigns, _storage)
-    for node, value in zip(assigns, values[len(roots):]):
-        _write(node.src[0], value)
-    out = []
-    for root, value in zip(roots, values):
-        if root.op is Ops.ASSIGN and root.src[0].op is Ops.BUFFER:
-            out.append(root.src[0].arg)  # the target's own buffer now holds the value
-        else:
-            out.append(_adopt(value, root.dtype))
-    GlobalCounters.time_sum_s += time.perf_counter() - start
-    GlobalCounters.global_mem += sum(v.nbytes for v in values)
-    return out
+    THE SEAM: this is the only function that computes values. The whole compiler runs here:
+
+        stage 02  create_schedule(roots)           which kernels, which buffers, in which order
+        stage 03  linearize(kernel)                each kernel -> a flat UOp Program
+        stage 04  CProgram(program)(buffers)       C source -> compiled (cached) -> run
+                  (device PYTHON: stage 03's interpreter runs the Program instead)
+
+    Fresh buffers (outputs, temporaries) are allocated just before the kernel that first writes them;
+    a temporary is dropped right after the last kernel that reads it."""
+    schedule = create_schedule(roots)
+    if emit_enabled("schedule", 2):
+        print_schedule(schedule)
+    fresh = {info.buf: info for info in schedule.buffers if info.kind in ("output", "temporary")}
+    free_after: dict[int, list[BufferRef]] = {}
+    for info in fresh.values():
+        if info.kind == "temporary" and info.last_read is not None:
+            free_after.setdefault(info.last_read, []).append(info.buf)
+    for info in fresh.values():  # outputs exist even when no kernel writes them (an empty tensor)
+        if info.kind == "output" and info.buf not in _storage:
+            _storage[info.buf] = np.zeros(info.buf.size, dtype=info.buf.dtype.np)
+    compiled_before = compile_stats.compiled
+    for i, kernel in enumerate(schedule.kernels):
+        for buf in kernel.outputs:
+            if buf not in _storage:
+                _storage[buf] = np.zeros(buf.size, dtype=buf.dtype.np)
+        runner = kernel_runner(kernel, device, show_uops=emit_enabled("uops", 3), show_source=emit_enabled("c", 4))
+        seconds = runner.run([_storage[b] for b in kernel.bufs])
+        _count(kernel, seconds, runner.origin)
+        for buf in free_after.get(i, ()):
+            del _storage[buf]
+    GlobalCounters.compile_count += compile_stats.compiled - compiled_before
+    return [_as_row_major(ref, view) for ref, view in zip(schedule.outputs, schedule.output_views)]
+
+
+def _count(kernel: Kernel, seconds: float, origin: str) -> None:
+    """Update GlobalCounters for one kernel run; DEBUG>=1 (or EMIT=kernels) prints a line about it."""
+    GlobalCounters.kernel_count += 1
+    GlobalCounters.global_ops += kernel_flops(kernel)
+    GlobalCounters.global_mem += kernel_bytes(kernel)
+    GlobalCounters.time_sum_s += seconds
+    if origin in ("disk cache", "memory"):
+        GlobalCounters.cache_hits += 1
+    if emit_enabled("kernels", 1):
+        gflops = kernel_flops(kernel) / max(seconds, 1e-9) / 1e9
+        print(f"*** {GlobalCounters.kernel_count:4d} {kernel.name:<28s} {origin:<12s} "
+              f"{seconds * 1e3:9.3f} ms  {gflops:8.2f} GFLOP/s  {kernel.reason}")
+
+
+def _as_row_major(ref: BufferRef, view: ShapeTracker) -> BufferRef:
+    """`ref` itself when `view` reads it row-major (a fresh output, a whole assigned buffer), else a new
+    buffer holding the elements `view` reads (an ASSIGN into part of a buffer, e.g. x[1:3].assign(...))."""
+    if view.contiguous and ref.size == view.size:
+        return ref
+    return _adopt(view.apply(_storage[ref]).reshape(-1), ref.dtype)
 
 
 def _write(target: Node, value: np.ndarray) -> None:
