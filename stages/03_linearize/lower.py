@@ -82,6 +82,7 @@ class Lowering:
     program: Program | None = None
     _expr_memo: dict[Expr, UOp] = field(default_factory=dict)
     _value_memo: dict[tuple, UOp] = field(default_factory=dict)
+    _note: str = ""  # what lowering the last node found (its index and valid), for the step-through
 
     # ---- making UOps ------------------------------------------------------------------------------
 
@@ -175,17 +176,36 @@ class Lowering:
         raise LinearizeError(f"kernel {k.name}: a view of shape {shape} is neither the loop shape {k.full_shape} "
                              f"nor the output shape {k.output_shape} (run shrimpgrad.schedule.verify on it)")
 
-    def lower_value(self, node: KNode, lanes: dict[str, int]) -> UOp:
-        """The UOp computing `node` at the current loop iteration, for these lane numbers."""
-        key = (node, tuple(sorted(lanes.items())))
-        if key not in self._value_memo:
-            self._value_memo[key] = self._lower_value(node, lanes)
-        return self._value_memo[key]
+    def lower_tree(self, root: KNode, lanes: dict[str, int]) -> Iterator[str]:
+        """Lower `root` and the nodes under it (not below a REDUCE: those live in the reduce loop),
+        children first, yielding a line per node; the result is `self.value(root, lanes)`."""
+        lane_key = tuple(sorted(lanes.items()))
+        order: list[KNode] = []
+        stack: list[tuple[KNode, bool]] = [(root, False)]
+        while stack:  # post-order walk, stopping at REDUCEs
+            node, expanded = stack.pop()
+            if (node, lane_key) in self._value_memo or (not expanded and node in order):
+                continue
+            if expanded or node.op is KOps.REDUCE:
+                order.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((s, False) for s in reversed(node.src))
+        for node in order:
+            if (node, lane_key) not in self._value_memo:
+                self._note = ""
+                u = self._value_memo[(node, lane_key)] = self._lower_value(node, lanes)
+                yield f"{_describe(node)}{_lanes_text(lanes)} -> {u.op.name}{self._note}"
+
+    def value(self, node: KNode, lanes: dict[str, int]) -> UOp:
+        """The UOp of a node already lowered by `lower_tree`."""
+        return self._value_memo[(node, tuple(sorted(lanes.items())))]
 
     def _lower_value(self, node: KNode, lanes: dict[str, int]) -> UOp:
         if node.op is KOps.LOAD:
             buf_index, st = node.arg
             index, valid = index_and_valid(st, self.axis_exprs(st.shape, lanes), self.log)
+            self._note = f"  index {index}  valid {valid}"
             buf = self.bufs[buf_index]
             if valid == Num(0):
                 return self.const(0, node.dtype)  # a load that never happens reads 0
@@ -196,12 +216,13 @@ class Lowering:
         if node.op is KOps.CONST:
             value, st = node.arg
             _, valid = index_and_valid(st, self.axis_exprs(st.shape, lanes), self.log)
+            self._note = f"  valid {valid}"
             if valid in (Num(0), Num(1)):
                 return self.const(value if valid == Num(1) else 0, node.dtype)
             return self.alu(Ops.WHERE, node.dtype, self.lower_expr(valid), self.const(value, node.dtype),
                             self.const(0, node.dtype))
         if node.op is KOps.ALU:
-            src = [self.lower_value(s, lanes) for s in node.src]
+            src = [self.value(s, lanes) for s in node.src]
             if node.arg is Ops.CAST:
                 return self.uop(UOps.CAST, node.dtype, (src[0],))
             return keep_reads_distinct(self, node.arg, node.dtype, src)
@@ -331,7 +352,9 @@ def lower_reduces(L: Lowering) -> Iterator[str]:
                 acc = accs[(r, _key(o), _key(g))]
                 value = acc
                 for u in unroll_lanes:
-                    x = L.lower_value(r.src[0], {**o, **g, **u})
+                    lanes = {**o, **g, **u}
+                    yield from L.lower_tree(r.src[0], lanes)
+                    x = L.value(r.src[0], lanes)
                     value = L.uop(UOps.ALU, r.dtype, (x, value), op, update=True)
                 L.uop(UOps.ASSIGN, None, (acc, value), update=True)
                 yield f"REDUCE {op.name} into acc{acc.arg}" + _lanes_text({**o, **g})
@@ -351,7 +374,8 @@ def lower_stores(L: Lowering) -> Iterator[str]:
         buf_index, st = store.arg
         buf = L.bufs[buf_index]
         for o in lane_envs(L.plan.lanes(Role.UPCAST)):
-            value = L.lower_value(store.src[0], o)
+            yield from L.lower_tree(store.src[0], o)
+            value = L.value(store.src[0], o)
             if value.dtype != buf.dtype:
                 raise LinearizeError(f"kernel {L.kernel.name}: STORE of a {value.dtype!r} value into buffer "
                                      f"{buf_index} of {buf.dtype!r}; cast it in the kernel")
@@ -417,6 +441,16 @@ def lower(kernel: Kernel, opts: Sequence[Opt] = (), gpu: bool = False) -> Loweri
 
 def _key(lanes: dict[str, int]) -> tuple:
     return tuple(lanes.items())
+
+
+def _describe(node: KNode) -> str:
+    if node.op is KOps.LOAD:
+        return f"LOAD data{node.arg[0]}"
+    if node.op is KOps.CONST:
+        return f"CONST {node.arg[0]!r}"
+    if node.op is KOps.ALU:
+        return f"ALU {node.arg.name}"
+    return f"{node.op.name} {node.arg[0].name}"
 
 
 def _lanes_text(lanes: dict[str, int]) -> str:

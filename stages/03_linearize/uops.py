@@ -103,6 +103,27 @@ class Program:
         """The DEFINE_GLOBAL uops sorted by parameter index."""
         return tuple(sorted((u for u in self.uops if u.op is UOps.DEFINE_GLOBAL), key=lambda u: u.arg[0]))
 
+    # Pictures (viz.py): `rich.print(p)` in a terminal, `p` alone in a notebook cell.
+    def to_dot(self):
+        from .viz import to_dot
+
+        return to_dot(self)
+
+    def __rich__(self):
+        from .viz import program_table
+
+        return program_table(self)
+
+    def _repr_svg_(self):
+        from .viz import repr_svg
+
+        return repr_svg(self)
+
+    def _repr_html_(self):
+        from .viz import repr_html
+
+        return repr_html(self)
+
 
 class ProgramError(AssertionError):
     """A Program breaks one of the stage-03 invariants."""

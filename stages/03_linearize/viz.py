@@ -1,0 +1,206 @@
+"""Seeing a Program: a text dump, a rich table, a graphviz DAG, notebook reprs, and a step-through.
+
+* `format_program(p)` -> str: one line per UOp (number, op indented by loop depth, dtype, operands
+  by number, arg), under a header naming the kernel, device and optimizations. The golden tests
+  snapshot this text, so an IR change shows up as a readable diff.
+* `program_table(p)` -> rich Table, coloured by op family (`FAMILY_STYLES`); `print_program(p)` prints
+  it (the DEBUG=3 / EMIT=uops dump).
+* `to_dot(p)` -> graphviz.Digraph: UOps as boxes, operands as edges, loops as nested clusters.
+* `repr_svg(p)` / `repr_html(p)`: what `Program._repr_svg_` / `_repr_html_` show in a notebook; without
+  Graphviz's `dot` the HTML is the text dump plus the DOT source.
+* `steps(kernel, opts, gpu)` yields `(step, uops so far)` after every step of every lowering pass:
+  watch one kernel's AST turn into UOps node by node.
+* `to_python(p)`: Python source that rebuilds the Program (paste a failing case into a test).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Iterator, Sequence
+
+import graphviz
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .uops import LoopKind, Program, UOp, UOps
+
+FAMILIES = {
+    UOps.DEFINE_GLOBAL: "buffer", UOps.LOAD: "memory", UOps.STORE: "memory",
+    UOps.CONST: "const", UOps.RANGE: "loop", UOps.END: "loop", UOps.SPECIAL: "loop", UOps.IF: "loop",
+    UOps.ENDIF: "loop", UOps.DEFINE_ACC: "acc", UOps.ASSIGN: "acc", UOps.ALU: "alu", UOps.CAST: "alu",
+}
+FAMILY_STYLES = {"buffer": "bold blue", "memory": "green", "const": "dim", "loop": "bold magenta", "acc": "yellow",
+                 "alu": "default"}
+FAMILY_COLORS = {"buffer": "#cfe2ff", "memory": "#d3f9d8", "const": "#f1f3f5", "loop": "#f3d9fa", "acc": "#fff3bf",
+                 "alu": "#ffffff"}
+
+
+def depths(p: Program) -> list[int]:
+    """Loop/IF nesting depth of every UOp (a RANGE is at its parent's depth; its body one deeper)."""
+    out, depth = [], 0
+    for u in p.uops:
+        if u.op in (UOps.END, UOps.ENDIF):
+            depth -= 1
+        out.append(depth)
+        if u.op in (UOps.RANGE, UOps.IF):
+            depth += 1
+    return out
+
+
+def format_arg(u: UOp) -> str:
+    if u.op is UOps.DEFINE_GLOBAL:
+        return f"{u.arg[1]}{' (output)' if u.arg[2] else ''}"
+    if u.op is UOps.RANGE:
+        return f"loop {u.arg[0]} {u.arg[1].name}"
+    if u.op is UOps.SPECIAL:
+        return f"{u.arg[0]} < {u.arg[1]}"
+    if u.op is UOps.DEFINE_ACC:
+        return f"acc{u.arg}"
+    if u.op is UOps.ALU:
+        return u.arg.name
+    if u.op is UOps.LOAD and len(u.src) == 4:
+        return "gated"
+    if u.op is UOps.STORE and len(u.src) == 4:
+        return "gated"
+    return "" if u.arg is None else repr(u.arg)
+
+
+def header(p: Program) -> str:
+    where = f"GPU global={p.global_size} local={p.local_size}" if p.global_size is not None else "CPU"
+    opts = ", ".join(p.applied_opts) or "no opts"
+    return f"Program {p.name}  [{where}]  [{opts}]  {len(p.uops)} uops"
+
+
+def _rows(p: Program):
+    index = {u: i for i, u in enumerate(p.uops)}
+    for i, (u, d) in enumerate(zip(p.uops, depths(p))):
+        src = "(" + ", ".join(str(index[s]) for s in u.src) + ("," if len(u.src) == 1 else "") + ")"
+        yield i, u, d, src, (u.dtype.name if u.dtype is not None else "-"), format_arg(u)
+
+
+def format_program(p: Program) -> str:
+    """The plain-text dump (see the module docstring)."""
+    lines = [header(p)]
+    for i, u, d, src, dtype, arg in _rows(p):
+        op = "  " * d + u.op.name
+        lines.append(f"{i:4d} {op:<22} {dtype:<8} {src:<16} {arg}".rstrip())
+    return "\n".join(lines)
+
+
+def program_table(p: Program) -> Table:
+    table = Table(title=header(p), title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("#", "op", "dtype", "src", "arg"):
+        table.add_column(col, justify="right" if col == "#" else "left", no_wrap=True)
+    for i, u, d, src, dtype, arg in _rows(p):
+        style = FAMILY_STYLES[FAMILIES[u.op]]
+        table.add_row(str(i), Text("  " * d + u.op.name, style=style), dtype, src, Text(arg, style=style))
+    return table
+
+
+def print_program(p: Program, console: Console | None = None) -> None:
+    """The DEBUG=3 dump: the rich table of UOps."""
+    (console or Console()).print(program_table(p))
+
+
+def to_dot(p: Program) -> graphviz.Digraph:
+    """UOps as boxes coloured by family, an edge from each operand to its user, loops as nested clusters."""
+    g = graphviz.Digraph(p.name, graph_attr={"rankdir": "TB", "label": header(p), "labelloc": "t"},
+                         node_attr={"shape": "box", "style": "filled,rounded", "fontname": "monospace",
+                                    "fontsize": "10"})
+    index = {u: i for i, u in enumerate(p.uops)}
+
+    def node(graph, i: int, u: UOp) -> None:
+        label = f"{i} {u.op.name}" + (f"\n{format_arg(u)}" if format_arg(u) else "") + (
+            f"\n{u.dtype.name}" if u.dtype is not None else "")
+        graph.node(f"u{i}", label, fillcolor=FAMILY_COLORS[FAMILIES[u.op]])
+
+    def block(graph, start: int) -> int:
+        """Draw UOps from `start` until the END closing the enclosing loop; return where it stopped."""
+        i = start
+        while i < len(p.uops):
+            u = p.uops[i]
+            if u.op in (UOps.END, UOps.ENDIF):
+                node(graph, i, u)
+                return i + 1
+            if u.op in (UOps.RANGE, UOps.IF):
+                with graph.subgraph(name=f"cluster_{i}") as sub:
+                    sub.attr(label=format_arg(u) or u.op.name, style="dashed")
+                    node(sub, i, u)
+                    i = block(sub, i + 1)
+                continue
+            node(graph, i, u)
+            i += 1
+        return i
+
+    block(g, 0)
+    for i, u in enumerate(p.uops):
+        for s in u.src:
+            if s.op is not UOps.CONST or u.op is UOps.RANGE:
+                g.edge(f"u{index[s]}", f"u{i}")
+    return g
+
+
+def repr_svg(p: Program) -> str | None:
+    """SVG for notebooks, or None when Graphviz's `dot` is missing (then repr_html shows text)."""
+    try:
+        return to_dot(p).pipe(format="svg").decode()
+    except graphviz.ExecutableNotFound:
+        return None
+
+
+def repr_html(p: Program) -> str:
+    svg = repr_svg(p)
+    if svg is not None:
+        return svg
+    return ("<p><b>Graphviz's <code>dot</code> is not installed</b> (<code>apt-get install graphviz</code>); "
+            "here is the program as text and the DOT source of its picture.</p>"
+            f"<pre>{html.escape(format_program(p))}</pre><pre>{html.escape(to_dot(p).source)}</pre>")
+
+
+def rich_text(p: Program) -> str:
+    """The rich table rendered to text (what print_program shows), for tests and logs."""
+    buf = io.StringIO()
+    Console(file=buf, width=140, color_system=None).print(program_table(p))
+    return buf.getvalue()
+
+
+def steps(kernel, opts: Sequence = (), gpu: bool = False) -> Iterator[tuple[str, tuple[UOp, ...]]]:
+    """Yield `(pass: step, uops so far)` while one kernel is lowered; the uops are always a valid,
+    properly nested program (open loops closed), so each step can be printed with format_uops."""
+    from .lower import lowering_steps, placed
+
+    for name, state in lowering_steps(kernel, opts, gpu):
+        yield name, tuple(placed(state))
+
+
+def format_uops(uops: Sequence[UOp], name: str = "partial") -> str:
+    return format_program(Program(name, tuple(uops)))
+
+
+def to_python(p: Program) -> str:
+    """Python source that rebuilds `p` (needs: from shrimpgrad.linearize import *; from shrimpgrad.graph import
+    Ops, dtypes)."""
+    index = {u: i for i, u in enumerate(p.uops)}
+    lines = []
+    for i, u in enumerate(p.uops):
+        src = "(" + ", ".join(f"u{index[s]}" for s in u.src) + ("," if len(u.src) == 1 else "") + ")"
+        dtype = f"dtypes.{u.dtype.name}" if u.dtype is not None else "None"
+        lines.append(f"u{i} = UOp(UOps.{u.op.name}, {dtype}, {src}, {_py(u.arg)})")
+    uops = ", ".join(f"u{i}" for i in range(len(p.uops)))
+    lines.append(f"program = Program({p.name!r}, ({uops},), {p.global_size!r}, {p.local_size!r}, "
+                 f"{p.applied_opts!r})")
+    return "\n".join(lines)
+
+
+def _py(arg) -> str:
+    if isinstance(arg, tuple):
+        return "(" + ", ".join(_py(a) for a in arg) + ("," if len(arg) == 1 else "") + ")"
+    if isinstance(arg, LoopKind):
+        return f"LoopKind.{arg.name}"
+    if hasattr(arg, "name") and type(arg).__name__ == "Ops":
+        return f"Ops.{arg.name}"
+    if isinstance(arg, float) and (arg != arg or arg in (float("inf"), float("-inf"))):
+        return f"float({str(arg)!r})"
+    return repr(arg)
