@@ -5,7 +5,6 @@ import gc
 import os
 import subprocess
 import sys
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -19,16 +18,19 @@ def test_memory_stays_flat_over_10000_realizes():
     for _ in range(100):  # warm up: compile, fill caches
         (x * 2 + 1).relu().sum().numpy()
     gc.collect()
-    buffers_before = len(_storage)
-    tracemalloc.start()
-    before, _ = tracemalloc.get_traced_memory()
+    buffers_before, rss_before = len(_storage), _resident_bytes()
     for _ in range(10_000):
         (x * 2 + 1).relu().sum().numpy()
     gc.collect()
-    after, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    grown = _resident_bytes() - rss_before
     assert len(_storage) == buffers_before, "buffers of dead tensors were not freed"
-    assert after - before < 1_000_000, f"Python memory grew by {after - before} bytes over 10,000 realizes"
+    # a leak of one small buffer or one graph per realize would be several MB; allocator noise is far less
+    assert grown < 4_000_000, f"resident memory grew by {grown} bytes over 10,000 realizes"
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def test_global_counters_count_kernels_and_work():
