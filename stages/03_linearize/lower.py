@@ -205,7 +205,7 @@ class Lowering:
         if node.op is KOps.LOAD:
             buf_index, st = node.arg
             index, valid = index_and_valid(st, self.axis_exprs(st.shape, lanes), self.log)
-            self._note = f"  index {index}  valid {valid}"
+            self._note = f" (index {index}; valid {valid})"
             buf = self.bufs[buf_index]
             if valid == Num(0):
                 return self.const(0, node.dtype)  # a load that never happens reads 0
@@ -216,7 +216,7 @@ class Lowering:
         if node.op is KOps.CONST:
             value, st = node.arg
             _, valid = index_and_valid(st, self.axis_exprs(st.shape, lanes), self.log)
-            self._note = f"  valid {valid}"
+            self._note = f" (valid {valid})"
             if valid in (Num(0), Num(1)):
                 return self.const(value if valid == Num(1) else 0, node.dtype)
             return self.alu(Ops.WHERE, node.dtype, self.lower_expr(valid), self.const(value, node.dtype),

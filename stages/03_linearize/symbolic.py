@@ -218,7 +218,7 @@ class Add(Expr):
         if isinstance(first, Mul) and first.c < 0:  # -x*6 reads better than x*-6 (and is the same in Python)
             parts = [f"-{Mul(first.x, -first.c).render()}" if first.c != -1 else f"-{first._wrap(first.x, 7)}"]
         else:
-            parts = [self._wrap(first, 4)]
+            parts = [self._wrap(first, 5)]  # a nested sum shows its parentheses: (x + y) + z
         for t in self.terms[1:]:
             if isinstance(t, Num) and t.value < 0:
                 parts.append(f"- {-t.value}")

@@ -101,8 +101,9 @@ def test_bounds():
 
 
 def test_render_is_python():
-    e = (x * 4 + y) // 4 - z * 2 + (x % 3) * 5 - 1
+    e = S((x * 4 + y) // 4, z * -2, (x % 3) * 5, -1)
     assert str(e) == "(x*4 + y)//4 - z*2 + (x%3)*5 - 1"
+    assert str(S(S(x, y), z)) == "(x + y) + z"  # a nested sum shows its structure
     assert eval(str(e), {"x": 5, "y": 3, "z": 1}) == e.evaluate({"x": 5, "y": 3, "z": 1})
 
 
