@@ -90,12 +90,12 @@ def format_program(p: Program) -> str:
 
 
 def program_table(p: Program) -> Table:
-    table = Table(title=header(p), title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title=Text(header(p)), title_justify="left", show_edge=False, pad_edge=False)  # Text: no markup
     for col in ("#", "op", "dtype", "src", "arg"):
         table.add_column(col, justify="right" if col == "#" else "left", no_wrap=True)
     for i, u, d, src, dtype, arg in _rows(p):
         style = FAMILY_STYLES[FAMILIES[u.op]]
-        table.add_row(str(i), Text("  " * d + u.op.name, style=style), dtype, src, Text(arg, style=style))
+        table.add_row(str(i), Text("  " * d + u.op.name, style=style), Text(dtype), Text(src), Text(arg, style=style))
     return table
 
 

@@ -37,7 +37,7 @@ def test_last_step_is_the_program():
 
 def test_rich_table_shows_nesting_and_opts():
     text = rich_text(linearize(matmul(), (Opt(OptKind.UPCAST, 1, 2),)))
-    assert "UPCAST(axis=1, amount=2)" in text
+    assert "[UPCAST(axis=1, amount=2)]" in text and "[CPU]" in text  # brackets are text, not rich markup
     assert "    DEFINE_ACC" in text  # two loops deep
 
 
