@@ -10,6 +10,7 @@
   Graphviz's `dot` the HTML is the text dump plus the DOT source.
 * `steps(kernel, opts, gpu)` yields `(step, uops so far)` after every step of every lowering pass:
   watch one kernel's AST turn into UOps node by node.
+* `explain(kernel, opts, gpu)`: the loop plan, the simplification rules that fired, and the program.
 * `to_python(p)`: Python source that rebuilds the Program (paste a failing case into a test).
 """
 
@@ -173,6 +174,17 @@ def steps(kernel, opts: Sequence = (), gpu: bool = False) -> Iterator[tuple[str,
 
     for name, state in lowering_steps(kernel, opts, gpu):
         yield name, tuple(placed(state))
+
+
+def explain(kernel, opts: Sequence = (), gpu: bool = False) -> str:
+    """Everything about one lowering as text: the loop plan, how often each simplification rule fired,
+    and the program."""
+    from .lower import lower
+    from .symbolic import rules_fired
+
+    state = lower(kernel, opts, gpu)
+    fired = ", ".join(f"{name} x{n}" for name, n in rules_fired(state.log).items()) or "none"
+    return "\n".join([f"loops: {state.plan.describe()}", f"rules fired: {fired}", format_program(state.program)])
 
 
 def format_uops(uops: Sequence[UOp], name: str = "partial") -> str:

@@ -8,7 +8,7 @@ from kernel_strategies import kernels, opts_for
 
 from shrimpgrad.graph import Ops, dtypes  # noqa: F401 - used by the exec'd to_python source
 from shrimpgrad.linearize import LoopKind, Opt, OptKind, Program, UOp, UOps, linearize, verify  # noqa: F401
-from shrimpgrad.linearize.viz import format_program, format_uops, rich_text, steps, to_dot, to_python
+from shrimpgrad.linearize.viz import explain, format_program, format_uops, rich_text, steps, to_dot, to_python
 
 
 def test_steps_show_every_pass_and_each_ast_node():
@@ -66,3 +66,11 @@ def test_format_program_header_says_device_and_opts():
     p = linearize(matmul(), (Opt(OptKind.LOCAL, 1, 4),), gpu=True)
     assert format_program(p).splitlines()[0] == (
         "Program R_4_4_8  [GPU global=(4, 1, 1) local=(4, 1, 1)]  [LOCAL(axis=1, amount=4)]  24 uops")
+
+
+def test_explain_shows_plan_rules_and_program():
+    text = explain(pad_add())
+    lines = text.splitlines()
+    assert lines[0] == "loops: gidx0:5  [no opts]"
+    assert lines[1] == "rules fired: mul_by_one x2"  # i*1 in the index and the valid
+    assert lines[2].startswith("Program E_5")
