@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from shrimpgrad.graph import MOVEMENT, Ops
 
 from shrimpgrad import Tensor, dtypes
+from shrimpgrad.graph import MOVEMENT, Ops
 
 X = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5) - 20.0
 

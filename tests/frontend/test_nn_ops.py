@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
-from shrimpgrad.graph import MOVEMENT, Ops
 
 from shrimpgrad import Tensor
+from shrimpgrad.graph import MOVEMENT, Ops
 from shrimpgrad.nn_ops import _pool
 
 RNG = np.random.default_rng(0)

@@ -104,8 +104,8 @@ def test_random_distributions():
     assert np.abs(g).max() <= np.sqrt(6 / 60)
 
 
-def test_devices():
-    assert Tensor([1]).device == "C"
+def test_devices(device):
+    assert Tensor([1]).device == device  # the DEVICE setting (here: the device under test) is the default
     assert Tensor([1], device="cpu").device == "C"
     t = Tensor([1.0, 2.0], device="PYTHON")
     assert (t + 1).device == "PYTHON" and (t + 1).tolist() == [2.0, 3.0]
@@ -113,17 +113,17 @@ def test_devices():
     with pytest.raises(ValueError, match="unknown device 'TPU'; valid devices are C, PYTHON, CUDA"):
         Tensor([1], device="TPU")
     with pytest.raises(ValueError, match="Tensor.add: operands are on devices 'PYTHON' and 'C'"):
-        t + Tensor([1.0, 2.0])
+        t + Tensor([1.0, 2.0], device="C")
     with pytest.raises(NotImplementedError, match="CUDA"):
         (Tensor([1.0], device="CUDA") + 1).numpy()
 
 
-def test_output_helpers():
+def test_output_helpers(device):
     t = Tensor([[1, 2, 3], [4, 5, 6]])
     assert t.shape == (2, 3) and t.size() == (2, 3) and t.size(-1) == 3 and t.numel() == 6 and len(t) == 2
     assert t.tolist() == [[1, 2, 3], [4, 5, 6]] and t.element_size() == 4 and t.nbytes() == 24
     assert Tensor(2.5).item() == 2.5 and isinstance(Tensor(3).item(), int) and Tensor([[7]]).item() == 7
-    assert repr(t + 1) == "<Tensor ADD shape=(2, 3) dtype=dtypes.int32 device='C' requires_grad=None>"
+    assert repr(t + 1) == f"<Tensor ADD shape=(2, 3) dtype=dtypes.int32 device='{device}' requires_grad=None>"
 
 
 def test_seed_example_runs_as_written():

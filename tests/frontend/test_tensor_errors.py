@@ -9,43 +9,50 @@ import pytest
 from shrimpgrad import Tensor, dtypes
 from shrimpgrad.graph import GraphError
 
-M = Tensor.ones(2, 3)
+
+def M():  # noqa: N802 - a fresh (2, 3) tensor on the device under test
+    return Tensor.ones(2, 3)
+
 
 # (name, action, exception type, message pattern)
 ERRORS = [
-    ("reshape_size", lambda: M.reshape(4, 2), ValueError,
+    ("reshape_size", lambda: M().reshape(4, 2), ValueError,
      "Tensor.reshape: can't reshape (2, 3) (6 elements) into (4, 2) (8 elements); the number of elements must stay"),
-    ("reshape_two_inferred", lambda: M.reshape(-1, -1), ValueError,
+    ("reshape_two_inferred", lambda: M().reshape(-1, -1), ValueError,
      "Tensor.reshape: shape (-1, -1) has more than one -1"),
-    ("reshape_negative", lambda: M.reshape(-2, 3), ValueError, "Tensor.reshape: shape (-2, 3) must be ints >= 0"),
-    ("broadcast", lambda: M + Tensor.ones(4), ValueError,
+    ("reshape_negative", lambda: M().reshape(-2, 3), ValueError, "Tensor.reshape: shape (-2, 3) must be ints >= 0"),
+    ("broadcast", lambda: M() + Tensor.ones(4), ValueError,
      "Tensor.add: shapes (2, 3), (4,) can't be broadcast together; aligned from the right, each axis must have"),
-    ("broadcast_where", lambda: (M > 0).where(Tensor.ones(2), 0), ValueError, "Tensor.where: shapes"),
-    ("axis_range", lambda: M.sum(axis=2), IndexError,
+    ("broadcast_where", lambda: (M() > 0).where(Tensor.ones(2), 0), ValueError, "Tensor.where: shapes"),
+    ("axis_range", lambda: M().sum(axis=2), IndexError,
      "Tensor.sum: axis 2 is out of range for shape (2, 3); valid axes are -2..1"),
-    ("axis_twice", lambda: M.max(axis=(0, -2)), IndexError, "Tensor.max: axis (0, -2) names an axis twice"),
+    ("axis_twice", lambda: M().max(axis=(0, -2)), IndexError, "Tensor.max: axis (0, -2) names an axis twice"),
     ("axis_scalar", lambda: Tensor(1.0).sum(0), IndexError, "Tensor.sum: axis 0 given for a 0-d tensor; use axis=None"),
-    ("permute", lambda: M.permute(0, 0), IndexError, "Tensor.permute: (0, 0) is not a permutation of the 2 axes"),
+    ("permute", lambda: M().permute(0, 0), IndexError, "Tensor.permute: (0, 0) is not a permutation of the 2 axes"),
     ("transpose_1d", lambda: Tensor.ones(3).T, IndexError, "Tensor.transpose: axis 1 is out of range for shape (3,)"),
-    ("expand", lambda: M.expand(4, 3), ValueError,
+    ("expand", lambda: M().expand(4, 3), ValueError,
      "Tensor.expand: can't expand shape (2, 3) to (4, 3); only size-1 axes can grow"),
-    ("expand_fewer", lambda: M.expand(3), ValueError, "Tensor.expand: can't expand shape (2, 3) to (3,): fewer axes"),
-    ("pad_form", lambda: M.pad(((1, 1),)), ValueError, "Tensor.pad: padding ((1, 1),) doesn't fit shape (2, 3)"),
-    ("pad_flat_odd", lambda: M.pad((1, 2, 3)), ValueError, "Tensor.pad: flat padding (1, 2, 3) needs an even length"),
-    ("pad_mode", lambda: M.pad((1, 1), mode="reflect"), NotImplementedError, "Tensor.pad: mode 'reflect'"),
-    ("pad_cut_too_much", lambda: M.pad(((-3, 0), None)), ValueError, "Tensor.pad: padding ((-3, 0), (0, 0)) cuts more"),
-    ("shrink", lambda: M.shrink(((0, 3), None)), ValueError,
+    ("expand_fewer", lambda: M().expand(3), ValueError, "Tensor.expand: can't expand shape (2, 3) to (3,): fewer axes"),
+    ("pad_form", lambda: M().pad(((1, 1),)), ValueError, "Tensor.pad: padding ((1, 1),) doesn't fit shape (2, 3)"),
+    ("pad_flat_odd", lambda: M().pad((1, 2, 3)), ValueError, "Tensor.pad: flat padding (1, 2, 3) needs an even length"),
+    ("pad_mode", lambda: M().pad((1, 1), mode="reflect"), NotImplementedError, "Tensor.pad: mode 'reflect'"),
+    ("pad_cut_too_much", lambda: M().pad(((-3, 0), None)), ValueError,
+     "Tensor.pad: padding ((-3, 0), (0, 0)) cuts more"),
+    ("shrink", lambda: M().shrink(((0, 3), None)), ValueError,
      "Tensor.shrink: bounds ((0, 3), (0, 3)) don't fit shape (2, 3); each axis needs 0 <= start <= end <= size"),
-    ("shrink_arity", lambda: M.shrink(((0, 1),)), ValueError, "Tensor.shrink: needs one (start, end) or None per axis"),
-    ("repeat", lambda: M.repeat(2), ValueError, "Tensor.repeat: repeats (2,) must be non-negative ints, at least one"),
-    ("matmul", lambda: M @ Tensor.ones(4, 5), ValueError,
+    ("shrink_arity", lambda: M().shrink(((0, 1),)), ValueError,
+     "Tensor.shrink: needs one (start, end) or None per axis"),
+    ("repeat", lambda: M().repeat(2), ValueError,
+     "Tensor.repeat: repeats (2,) must be non-negative ints, at least one"),
+    ("matmul", lambda: M() @ Tensor.ones(4, 5), ValueError,
      "Tensor.dot: can't multiply (2, 3) by (4, 5): 3 != 4; the last axis of self must match axis -2 of w"),
     ("matmul_batch", lambda: Tensor.ones(2, 2, 3) @ Tensor.ones(3, 3, 1), ValueError, "Tensor.dot: shapes (2,), (3,)"),
-    ("matmul_scalar", lambda: Tensor(1.0) @ M, ValueError, "Tensor.dot: both tensors need at least 1 dim"),
-    ("bitwise_float", lambda: M & 1, TypeError,
+    ("matmul_scalar", lambda: Tensor(1.0) @ M(), ValueError, "Tensor.dot: both tensors need at least 1 dim"),
+    ("bitwise_float", lambda: M() & 1, TypeError,
      "Tensor.bitwise_and: needs integer or bool tensors, got dtypes.float32 and int; cast to an integer dtype"),
-    ("invert_float", lambda: ~M, TypeError, "Tensor.bitwise_not: needs an integer or bool tensor, got dtypes.float32"),
-    ("shift_float", lambda: M << 1, TypeError, "Tensor.lshift: shifts integer tensors by a Python int"),
+    ("invert_float", lambda: ~M(), TypeError,
+     "Tensor.bitwise_not: needs an integer or bool tensor, got dtypes.float32"),
+    ("shift_float", lambda: M() << 1, TypeError, "Tensor.lshift: shifts integer tensors by a Python int"),
     ("shift_too_far", lambda: Tensor([1]) >> 32, ValueError,
      "Tensor.rshift: shifts integer tensors by a Python int in 0..31"),
     ("bool_sub", lambda: Tensor([True]) - Tensor([False]), TypeError, "Tensor.sub: subtracting bool tensors"),
@@ -53,7 +60,7 @@ ERRORS = [
     ("int_neg_pow", lambda: Tensor([2]) ** -1, ValueError, "Tensor.pow: integers to negative integer powers"),
     ("scalar_overflow", lambda: Tensor([1], dtype=dtypes.int8) + 300, OverflowError,
      "Tensor.add: Python int 300 is out of range for dtypes.int8 (-128..127)"),
-    ("item", lambda: M.item(), ValueError,
+    ("item", lambda: M().item(), ValueError,
      "Tensor.item: needs exactly one element, got shape (2, 3) (6 elements); index or reduce first"),
     ("backward_no_grad", lambda: Tensor([1.0], requires_grad=False).sum().backward(), RuntimeError,
      "Tensor.backward: no tensor in this graph requires a gradient; create the inputs with requires_grad=True"),
@@ -71,8 +78,8 @@ ERRORS = [
     ("rand_int", lambda: Tensor.rand(2, dtype=dtypes.int32), TypeError, "Tensor.rand: makes floats"),
     ("bad_shape", lambda: Tensor.zeros(2, -1), ValueError, "Tensor.zeros: shape (2, -1) must be non-negative ints"),
     ("argmax_empty", lambda: Tensor.ones(0).argmax(), ValueError, "Tensor.argmax: axis 0 of shape (0,) is empty"),
-    ("clip_nothing", lambda: M.clip(), ValueError, "Tensor.clip: needs min_ or max_"),
-    ("bool", lambda: bool(M), TypeError, "Tensor.__bool__: the truth value of a Tensor is ambiguous"),
+    ("clip_nothing", lambda: M().clip(), ValueError, "Tensor.clip: needs min_ or max_"),
+    ("bool", lambda: bool(M()), TypeError, "Tensor.__bool__: the truth value of a Tensor is ambiguous"),
     ("len_0d", lambda: len(Tensor(1.0)), TypeError, "Tensor.__len__: len.. of a 0-d tensor"),
 ]
 
@@ -86,6 +93,6 @@ def test_error_messages(name, action, kind, pattern):
 
 def test_errors_are_raised_in_the_front_end_not_in_a_stage():
     with pytest.raises(ValueError) as info:
-        M.reshape(5)
+        M().reshape(5)
     frames = [str(f.path) for f in info.traceback]
     assert frames[-1].endswith("shrimpgrad/tensor.py") and not any("stages" in f for f in frames)
