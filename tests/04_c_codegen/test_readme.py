@@ -21,3 +21,13 @@ def test_worked_example_output_is_real():
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
     assert out.getvalue() == shown
+
+
+def test_tensor_to_c_example_output_is_real():
+    """The README's "From Tensor code to C" section: Tensor code through stages 02-04, output as shown."""
+    text = README.read_text()
+    code, shown = block_after("tensor-example:python", text), block_after("tensor-example:output", text)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    assert out.getvalue() == shown
