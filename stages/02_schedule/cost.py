@@ -17,26 +17,16 @@ import math
 
 from shrimpgrad.graph import Ops, ShapeTracker
 
-from .kernel import Kernel, KNode, KOps
+from .kernel import Kernel, KOps
 
 
 def kernel_flops(k: Kernel) -> int:
     full, out = math.prod(k.full_shape), math.prod(k.output_shape)
+    below = {id(n) for r in k.ast.toposort() if r.op is KOps.REDUCE for n in r.toposort()}  # inside the loop
     total = 0
-
-    def visit(n: KNode, below: bool, seen: set[int]) -> None:
-        nonlocal total
-        if id(n) in seen:
-            return
-        seen.add(id(n))
-        if n.op is KOps.ALU and n.arg is not Ops.CAST:
-            total += full if below else out
-        if n.op is KOps.REDUCE:
-            total += full
-        for s in n.src:
-            visit(s, below or n.op is KOps.REDUCE, seen)
-
-    visit(k.ast, False, set())
+    for n in k.ast.toposort():
+        if (n.op is KOps.ALU and n.arg is not Ops.CAST) or n.op is KOps.REDUCE:
+            total += full if id(n) in below else out
     return total
 
 

@@ -420,15 +420,16 @@ def verify_schedule(s: Schedule) -> Schedule:
 
 def _check_in_place(k: Kernel, fail) -> None:
     stores = {n.arg[0]: n.arg[1] for n in k.ast.src}
-
-    def visit(n: KNode, below: bool) -> None:
+    todo, seen = [(k.ast, False)], set()
+    while todo:  # each (node, under a REDUCE?) once: ASTs are DAGs and can be very deep
+        n, below = todo.pop()
+        if (id(n), below) in seen:
+            continue
+        seen.add((id(n), below))
         if n.op is KOps.LOAD and n.arg[0] in stores and (below or n.arg[1] != stores[n.arg[0]]):
             fail(f"kernel {k.name} reads the buffer it writes through another view {n.arg[1]} "
                  f"(stores through {stores[n.arg[0]]}){' inside the reduce loop' if below else ''}")
-        for x in n.src:
-            visit(x, below or n.op is KOps.REDUCE)
-
-    visit(k.ast, False)
+        todo.extend((x, below or n.op is KOps.REDUCE) for x in n.src)
 
 
 def verify(x: Kernel | Schedule) -> Kernel | Schedule:

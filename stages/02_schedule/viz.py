@@ -65,22 +65,19 @@ def format_kernel(k: Kernel, names: dict[int, str] | None = None) -> str:
         for s in n.src:
             uses[id(s)] = uses.get(id(s), 0) + 1
     shown: dict[int, int] = {}
-
-    def walk(n: KNode, depth: int) -> None:
+    todo = [(store, 1) for store in reversed(k.ast.src)]
+    while todo:  # depth first, sources in order (an explicit stack: ASTs can be thousands deep)
+        n, depth = todo.pop()
         pad = "  " * depth
         if id(n) in shown:
             lines.append(f"{pad}(same as #{shown[id(n)]})")
-            return
+            continue
         if uses.get(id(n), 0) > 1:  # used twice: number it, so the second use can point back
             shown[id(n)] = len(shown)
             lines.append(f"{pad}#{shown[id(n)]} {_label(n, k, names)}")
         else:
             lines.append(f"{pad}{_label(n, k, names)}")
-        for s in n.src:
-            walk(s, depth + 1)
-
-    for store in k.ast.src:
-        walk(store, 1)
+        todo.extend((s, depth + 1) for s in reversed(n.src))
     return "\n".join(lines)
 
 

@@ -264,3 +264,26 @@ def test_empty_values_need_no_kernel_and_empty_reduces_give_the_identity():
     assert [k.name for k in s.kernels] == ["E_3_1", "E_3_1n1"]  # no loop over the empty axis
     s = check_against_evaluator([movement(Ops.PAD, x, ((0, 0), (1, 1)))], bufs)
     assert len(s.kernels) == 1
+
+
+# ---- regressions ------------------------------------------------------------------------------------
+
+def test_a_scalar_read_from_a_pad_border_is_zero():
+    """pad -> shrink to the border -> reshape to (): stage 01's view used to drop the all-invalid mask."""
+    bufs = {}
+    x = inp((2,), bufs)
+    border = movement(Ops.RESHAPE, movement(Ops.SHRINK, movement(Ops.PAD, x, ((1, 0),)), ((0, 1),)), ())
+    check_against_evaluator([alu(Ops.NEG, border)], bufs)
+
+
+def test_deep_chains_and_diamonds_schedule_quickly():
+    bufs = {}
+    x = inp((4,), bufs)
+    y = x
+    for _ in range(60):  # y = y * y sixty times: a diamond per level, 2**60 paths
+        y = alu(Ops.MUL, y, y)
+    z = x
+    for _ in range(2000):  # a 2000-op chain fused into one kernel
+        z = alu(Ops.ADD, z, broadcast_const(0.5, F32, (4,)))
+    s = check_against_evaluator([y, z], bufs)
+    assert len(s.kernels) == 2
