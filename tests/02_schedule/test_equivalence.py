@@ -1,5 +1,6 @@
 """Property tests: scheduling never changes a result, and every schedule is well formed."""
 
+from graph_strategies import graphs, int_graphs
 from hypothesis import given
 from schedule_strategies import assign_graphs, check_against_evaluator, scheduled_graphs
 
@@ -10,6 +11,16 @@ from shrimpgrad.schedule import KOps
 def test_schedule_matches_the_graph_evaluator(case):
     roots, buffers = case
     check_against_evaluator(roots, buffers)
+
+
+@given(graphs())
+def test_shared_random_float_graphs_match_the_graph_evaluator(case):
+    check_against_evaluator(*case)
+
+
+@given(int_graphs())
+def test_shared_random_int_graphs_match_the_graph_evaluator(case):
+    check_against_evaluator(*case)
 
 
 @given(assign_graphs())
