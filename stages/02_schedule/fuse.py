@@ -1,10 +1,11 @@
 """Build one kernel: walk down from a materialized node to the buffers it reads, fusing as we go.
 
-    build_kernel(value, store, source) -> Draft
+    build_kernel(root, store, source) -> Draft
 
-`value` is the node whose result the kernel stores (for an ASSIGN, its value), `store` the
-(buffer, view) it stores into, and `source(node)` tells where a materialized node's value lives
-(`(BufferRef, ShapeTracker)`) or None when the node is computed in this kernel.
+`root` is the materialized node whose value the kernel stores (for an ASSIGN, the value is its
+second source), `store` the (buffer, view) it stores into, and `source(node)` tells where another
+materialized node's value lives (`(BufferRef, ShapeTracker)`), or None when the node is computed
+inside this kernel.
 
 The walk carries a `Path`: the movement ops met on the way down that are not applied yet
 (`moves`), whether we are under the REDUCE (`below_reduce`), and `anchor`, the node just under
