@@ -68,13 +68,6 @@ def _adopt(values: np.ndarray, dtype: DType) -> BufferRef:
     return ref
 
 
-def alias_buffer(ref: BufferRef) -> BufferRef:
-    """A second BufferRef for the same memory (a distinct graph leaf that reads and sees writes of `ref`)."""
-    alias = BufferRef(ref.size, ref.dtype)
-    _storage[alias] = _storage[ref]
-    return alias
-
-
 def buffer_value(ref: BufferRef) -> np.ndarray:
     """The flat array behind `ref` (read-only: write through ASSIGN)."""
     view = _storage[ref].view()

@@ -69,7 +69,7 @@ from shrimpgrad.graph import gradient as graph_gradient
 from shrimpgrad.helpers import DEVICE
 from shrimpgrad.indexing import IndexingMixin
 from shrimpgrad.nn_ops import NNOpsMixin
-from shrimpgrad.realize import DEVICES, alias_buffer, buffer_value, new_buffer
+from shrimpgrad.realize import DEVICES, buffer_value, new_buffer
 from shrimpgrad.realize import realize as realize_graph
 
 # ------------------------------------------------------------------------------------------------
@@ -1147,10 +1147,12 @@ class Tensor(IndexingMixin, NNOpsMixin):
         """The same values, cut off from the graph: no gradient flows through the result.
 
         The graph has no "stop gradient" op and compares nodes by structure, so the result must be a new leaf:
-        self's value is realized (now, if it isn't yet) and the result reads the same memory through a second
-        BufferRef. Writes into self's buffer (assign) are seen by the result."""
+        self's value is realized (now, if it isn't yet) and copied into a buffer of its own. A copy, not a second
+        name for the same memory: the scheduler orders reads before writes per buffer, so an alias would let a later
+        `self.assign(...)` overwrite values the detached tensor's pending readers still need."""
         node = self.node if self.node.op is Ops.BUFFER else realize_graph([self.node], self.device)[0]
-        return Tensor._leaf(buffer(alias_buffer(node.arg), node.shape, _provenance()), self.device, False)
+        ref = new_buffer(buffer_value(node.arg), node.dtype)
+        return Tensor._leaf(buffer(ref, node.shape, _provenance()), self.device, False)
 
     class train(contextlib.ContextDecorator):  # noqa: N801 - tinygrad's name
         """`with Tensor.train():` (or as a decorator) sets Tensor.training for dropout and batchnorm."""

@@ -155,14 +155,22 @@ def test_equal_constant_leaves_get_separate_gradients():
     assert c.grad.tolist() == [1.0, 1.0]
 
 
-def test_detach_stops_gradients_and_shares_memory():
+def test_detach_stops_gradients_and_snapshots_the_value():
     x = Tensor([3.0], requires_grad=True)
     (x.detach() * x).sum().backward()
     assert x.grad.tolist() == [3.0]  # not 6: the detached factor is a constant
     y = Tensor([1.0, 2.0])
     d = y.detach()
     y.assign(Tensor([5.0, 6.0])).realize()
-    assert d.tolist() == [5.0, 6.0] and d.requires_grad is False
+    assert d.tolist() == [1.0, 2.0] and d.requires_grad is False
+
+
+def test_a_detached_read_is_ordered_before_a_later_assign():
+    w = Tensor([0.0, 1.0, 2.0, 3.0]).realize()
+    old = w.detach() * 1  # still lazy when w is overwritten below
+    w.assign(w + 1)
+    Tensor.realize(w, old)
+    assert old.tolist() == [0.0, 1.0, 2.0, 3.0] and w.tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_no_grad():
