@@ -7,6 +7,8 @@ Integer graphs must agree exactly; float graphs within graph_strategies.FLOAT_TO
 math library's sin/exp2/log2 may differ from numpy's in the last bits, and that difference can grow
 through a few ops)."""
 
+import functools
+
 import numpy as np
 from graph_strategies import FLOAT_TOLERANCE, graphs, int_graphs
 from hypothesis import given
@@ -26,21 +28,20 @@ def _run_everywhere(roots, buffers):
     return expected, results
 
 
-@given(int_graphs())
-def test_random_int_graphs_agree_exactly_on_every_device(case):
+def _check(case, compare):
     roots, buffers = case
     expected, results = _run_everywhere(roots, buffers)
     for device, values in results.items():
         for want, got in zip(expected, values):
             assert got.dtype == want.dtype, device
-            np.testing.assert_array_equal(got, want, err_msg=device)
+            compare(got, want, err_msg=device)
+
+
+@given(int_graphs())
+def test_random_int_graphs_agree_exactly_on_every_device(case):
+    _check(case, np.testing.assert_array_equal)
 
 
 @given(graphs())
 def test_random_float_graphs_agree_on_every_device(case):
-    roots, buffers = case
-    expected, results = _run_everywhere(roots, buffers)
-    for device, values in results.items():
-        for want, got in zip(expected, values):
-            assert got.dtype == want.dtype, device
-            np.testing.assert_allclose(got, want, err_msg=device, **FLOAT_TOLERANCE)
+    _check(case, functools.partial(np.testing.assert_allclose, **FLOAT_TOLERANCE))

@@ -3,6 +3,7 @@ their errors, and gradients of getitem / cat / gather against finite differences
 
 import numpy as np
 import pytest
+from gradcheck import finite_difference_check
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -323,20 +324,6 @@ def test_split_and_chunk_errors():
 # ------------------------------------------------------------------------------------------------
 
 
-def finite_difference_check(tensor_fn, numpy_fn, *arrays, eps=1e-6):
-    """d(sum(weights * f(inputs)))/d(input) from backward() vs central differences of the numpy reference."""
-    rng = np.random.default_rng(0)
-    weights = rng.standard_normal(np.shape(numpy_fn(*arrays)))
-    inputs = [Tensor(a, requires_grad=True) for a in arrays]
-    (tensor_fn(*inputs) * Tensor(weights)).sum().backward()
-    for i, a in enumerate(arrays):
-        expected = np.zeros_like(a)
-        for pos in np.ndindex(a.shape):
-            plus, minus = [x.copy() for x in arrays], [x.copy() for x in arrays]
-            plus[i][pos] += eps
-            minus[i][pos] -= eps
-            expected[pos] = ((numpy_fn(*plus) * weights).sum() - (numpy_fn(*minus) * weights).sum()) / (2 * eps)
-        np.testing.assert_allclose(inputs[i].grad.numpy(), expected, rtol=1e-6, atol=1e-7)
 
 
 X64 = np.random.default_rng(3).standard_normal((3, 4, 5))

@@ -3,6 +3,7 @@ one_hot and the losses; their errors; gradients against finite differences (floa
 
 import numpy as np
 import pytest
+from gradcheck import finite_difference_check
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
@@ -315,19 +316,6 @@ def test_loss_errors(call, error, message):
 # ------------------------------------------------------------------------------------------------
 
 
-def finite_difference_check(tensor_fn, numpy_fn, *arrays, eps=1e-6, rtol=1e-6):
-    """d(sum(weights * f(inputs)))/d(input) from backward() vs central differences of the numpy reference."""
-    weights = np.random.default_rng(0).standard_normal(np.shape(numpy_fn(*arrays)))
-    inputs = [Tensor(a, requires_grad=True) for a in arrays]
-    (tensor_fn(*inputs) * Tensor(weights)).sum().backward()
-    for i, a in enumerate(arrays):
-        expected = np.zeros_like(a)
-        for pos in np.ndindex(a.shape):
-            plus, minus = [x.copy() for x in arrays], [x.copy() for x in arrays]
-            plus[i][pos] += eps
-            minus[i][pos] -= eps
-            expected[pos] = ((numpy_fn(*plus) * weights).sum() - (numpy_fn(*minus) * weights).sum()) / (2 * eps)
-        np.testing.assert_allclose(inputs[i].grad.numpy(), expected, rtol=rtol, atol=1e-7)
 
 
 @pytest.mark.parametrize("groups, stride, dilation, padding", [(1, 1, 1, 1), (2, 2, 1, (1, 0, 0, 2)), (1, 1, 2, 0)])
