@@ -43,6 +43,11 @@ def _shrimp_times(make, repeat: int) -> tuple[float, float]:
 
 def workloads(n: int):
     """(name, shrimpgrad builder, numpy function, torch function or None) for each workload."""
+    try:
+        import torch  # optional: a third column when installed
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
     rng = np.random.default_rng(0)
     a, b, c = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(3))
     m = min(n, 512)
@@ -60,12 +65,18 @@ def workloads(n: int):
         win = np.lib.stride_tricks.sliding_window_view(i, (3, 3), axis=(2, 3))  # (8,16,30,30,3,3)
         return np.einsum("bchwij,ocij->bohw", win, k, optimize=True)
 
-    yield f"add {n}x{n}", lambda: ta + tb, lambda: a + b
-    yield f"relu(a*b+c) {n}x{n}", lambda: (ta * tb + tc).relu(), lambda: np.maximum(a * b + c, 0)
-    yield f"sum {n}x{n}", lambda: ta.sum(), lambda: a.sum()
-    yield f"softmax {n}x{n}", lambda: ta.softmax(-1), lambda: np_softmax(a)
-    yield f"matmul {m}x{m}", lambda: tx @ tw, lambda: x @ w
-    yield "conv2d 8x16x32x32 * 32x16x3x3", lambda: timg.conv2d(tker), lambda: np_conv(img, ker)
+    if torch is not None:
+        pa, pb, pc, px, pw, pimg, pker = (torch.from_numpy(v) for v in (a, b, c, x, w, img, ker))
+    no = torch is None
+    yield f"add {n}x{n}", lambda: ta + tb, lambda: a + b, None if no else lambda: pa + pb
+    yield (f"relu(a*b+c) {n}x{n}", lambda: (ta * tb + tc).relu(), lambda: np.maximum(a * b + c, 0),
+           None if no else lambda: torch.relu(pa * pb + pc))
+    yield f"sum {n}x{n}", lambda: ta.sum(), lambda: a.sum(), None if no else lambda: pa.sum()
+    yield (f"softmax {n}x{n}", lambda: ta.softmax(-1), lambda: np_softmax(a),
+           None if no else lambda: torch.softmax(pa, -1))
+    yield f"matmul {m}x{m}", lambda: tx @ tw, lambda: x @ w, None if no else lambda: px @ pw
+    yield ("conv2d 8x16x32x32 * 32x16x3x3", lambda: timg.conv2d(tker), lambda: np_conv(img, ker),
+           None if no else lambda: torch.nn.functional.conv2d(pimg, pker))
 
 
 def main() -> None:
@@ -74,12 +85,13 @@ def main() -> None:
     args = parser.parse_args()
     n, repeat = (256, 3) if args.quick else (1024, 10)
     print(f"# ShrimpGrad C vs numpy — {platform.processor() or platform.machine()}, numpy {np.__version__}")
-    print("| workload | shrimpgrad realize (ms) | kernels only (ms) | numpy (ms) | realize / numpy |")
-    print("|---|---:|---:|---:|---:|")
-    for name, shrimp, ref in workloads(n):
+    print("| workload | shrimpgrad realize (ms) | kernels only (ms) | numpy (ms) | realize / numpy | torch (ms) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, shrimp, ref, torch_fn in workloads(n):
         wall, kern = _shrimp_times(shrimp, repeat)
         base = _median_time(ref, repeat)
-        print(f"| {name} | {wall * 1e3:.2f} | {kern * 1e3:.2f} | {base * 1e3:.2f} | {wall / base:.1f}x |")
+        torch_ms = "-" if torch_fn is None else f"{_median_time(torch_fn, repeat) * 1e3:.2f}"
+        print(f"| {name} | {wall * 1e3:.2f} | {kern * 1e3:.2f} | {base * 1e3:.2f} | {wall / base:.1f}x | {torch_ms} |")
 
 
 if __name__ == "__main__":
