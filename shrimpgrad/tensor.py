@@ -98,6 +98,14 @@ def _fail(kind: type[Exception], method: str, problem: str, fix: str = "") -> Ex
     return kind(f"Tensor.{method}: {problem}" + (f"; {fix}" if fix else ""))
 
 
+def _to_dtype(method: str, x) -> DType:
+    """`to_dtype(x)`, with an unsupported dtype reported as the user's call: 'Tensor.cast: unsupported dtype ...'."""
+    try:
+        return to_dtype(x)
+    except TypeError as e:
+        raise _fail(DTypeError, method, str(e)) from None
+
+
 # ------------------------------------------------------------------------------------------------
 # Provenance: the first stack frame outside shrimpgrad is the user's line
 # ------------------------------------------------------------------------------------------------
@@ -254,7 +262,7 @@ class Tensor(IndexingMixin, NNOpsMixin):
     def __init__(self, data, device: str | None = None, dtype=None, requires_grad: bool | None = None):
         """A Tensor holding a copy of `data`: a Python number, nested lists, a numpy array, or a Tensor.
         A stage-01 `Node` is wrapped as it is (no copy)."""
-        dtype = None if dtype is None else to_dtype(dtype)
+        dtype = None if dtype is None else _to_dtype("__init__", dtype)
         if isinstance(data, Node):
             if dtype is not None and dtype != data.dtype:
                 raise _fail(DTypeError, "__init__", f"the Node is {data.dtype!r} but dtype={dtype!r} was asked",
@@ -335,13 +343,13 @@ class Tensor(IndexingMixin, NNOpsMixin):
     def empty(*shape, dtype=None, device=None, requires_grad=None) -> Tensor:
         """A new buffer of `shape` (zero-filled here; tinygrad leaves it uninitialized)."""
         shape = _shape("empty", *shape)
-        dt = to_dtype(dtype or dtypes.default_float)
+        dt = _to_dtype("empty", dtype or dtypes.default_float)
         return Tensor(np.zeros(shape, dt.np), device, dt, requires_grad)
 
     @staticmethod
     def full(shape, fill_value: Scalar, dtype=None, device=None, requires_grad=None) -> Tensor:
         """`fill_value` everywhere: a lazy constant, no memory (dtype from the value by default)."""
-        dt = to_dtype(dtype) if dtype is not None else dtypes.from_py(fill_value)
+        dt = _to_dtype("full", dtype) if dtype is not None else dtypes.from_py(fill_value)
         node = broadcast_const(fill_value, dt, _shape("full", shape), _provenance())
         return Tensor._leaf(node, device, requires_grad)
 
@@ -362,7 +370,8 @@ class Tensor(IndexingMixin, NNOpsMixin):
         if step == 0:
             raise _fail(ValueError, "arange", "step must not be 0")
         is_float = any(isinstance(v, float) for v in (start, stop, step))
-        dt = to_dtype(dtype) if dtype is not None else dtypes.default_float if is_float else dtypes.default_int
+        natural = dtypes.default_float if is_float else dtypes.default_int
+        dt = _to_dtype("arange", dtype) if dtype is not None else natural
         n = max(0, math.ceil((stop - start) / step))
         values = start + step * np.arange(n, dtype=np.float64 if is_float else np.int64)
         return Tensor(values, device, dt, requires_grad)
@@ -380,7 +389,7 @@ class Tensor(IndexingMixin, NNOpsMixin):
         """The identity matrix (n, m), lazily and without memory, by tinygrad's old trick: ones (k, 1) padded to
         (k, k+1) and flattened is 1,0,..,0,1,0,..; read as (k, k), the ones land on the diagonal."""
         n, m = _shape("eye", n, n if m is None else m)
-        k, dt = max(n, m), to_dtype(dtype or dtypes.default_float)
+        k, dt = max(n, m), _to_dtype("eye", dtype or dtypes.default_float)
         ones = Tensor._from_node(broadcast_const(1, dt, (k, 1), _provenance()), _canonical_device(device), None)
         square = ones.pad(((0, 0), (0, k))).flatten().shrink(((0, k * k),)).reshape(k, k)
         return Tensor._leaf(square.shrink(((0, n), (0, m))).node, device, requires_grad)
@@ -392,7 +401,7 @@ class Tensor(IndexingMixin, NNOpsMixin):
 
     @staticmethod
     def _random(method: str, values: np.ndarray, dtype, device, requires_grad) -> Tensor:
-        dt = to_dtype(dtype or dtypes.default_float)
+        dt = _to_dtype(method, dtype or dtypes.default_float)
         if not dt.is_float:
             raise _fail(DTypeError, method, f"makes floats, got dtype={dt!r}", "use randint for integers")
         return Tensor(values, device, dt, requires_grad)
@@ -472,7 +481,7 @@ class Tensor(IndexingMixin, NNOpsMixin):
     # ================================================================================================
 
     def cast(self, dtype) -> Tensor:
-        dtype = to_dtype(dtype)
+        dtype = _to_dtype("cast", dtype)
         return self if dtype == self.dtype else self._alu(Ops.CAST, dtype=dtype)
 
     def float(self) -> Tensor:
@@ -826,7 +835,7 @@ class Tensor(IndexingMixin, NNOpsMixin):
 
     def sum(self, axis=None, keepdim: bool = False, dtype=None) -> Tensor:
         """Sum over `axis` (None: all). Bool and small ints sum in int32, float16 accumulates in float32 (tinygrad)."""
-        acc = _sum_dtype(self.dtype) if dtype is None else to_dtype(dtype)
+        acc = _sum_dtype(self.dtype) if dtype is None else _to_dtype("sum", dtype)
         out = self.cast(acc)._reduce(Ops.ADD, axis, keepdim, "sum")
         return out.cast(self.dtype) if dtype is None and self.dtype == dtypes.float16 else out
 
@@ -1085,7 +1094,7 @@ class Tensor(IndexingMixin, NNOpsMixin):
         _broadcast_shape("dot", self.shape[:-2], w.shape[:-2])  # the batch axes must broadcast
         x = self.reshape(self.shape[:-1] + (1,) * min(dx - 1, dw - 1, 1) + self.shape[-1:])
         w2 = w.reshape(w.shape[:-2] + (1,) * min(dx - 1, dw - 1, 1) + w.shape[axis_w:]).transpose(-1, axis_w)
-        out_dtype = promote(self.dtype, w.dtype) if dtype is None else to_dtype(dtype)
+        out_dtype = promote(self.dtype, w.dtype) if dtype is None else _to_dtype("dot", dtype)
         return (x * w2).sum(-1, dtype=dtype).cast(out_dtype)
 
     def matmul(self, x: Tensor, reverse: bool = False, dtype=None) -> Tensor:
@@ -1483,5 +1492,5 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
                     "pass a Python number, nested lists, a numpy array or a Tensor")
     if dtype is not None and arr.dtype != dtype.np:
         arr = arr != 0 if dtype.is_bool else arr.astype(dtype.np)
-    dtypes.from_numpy(arr.dtype)  # raises a clear TypeError for dtypes we don't support (uint32, complex, ...)
+    _to_dtype("__init__", arr.dtype)  # a clear error for dtypes we don't support (uint32, complex, ...)
     return arr
