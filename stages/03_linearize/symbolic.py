@@ -230,17 +230,26 @@ class Add(Expr):
 
 
 @dataclass(frozen=True)
-class Mul(Expr):
+class _XConst(Expr):
+    """The shape shared by Mul, FloorDiv, Mod, Lt and Ge: one expression `x` and a Python int `c`
+    (a stride, a size or a bound). Only `x` is a child: rewriting never touches `c`."""
+
     x: Expr
     c: int
-    _prec = 6
 
     @property
     def children(self):
         return (self.x,)
 
     def with_children(self, children):
-        return Mul(children[0], self.c)
+        return type(self)(children[0], self.c)
+
+
+@dataclass(frozen=True)
+class Mul(_XConst):
+    """x * c."""
+
+    _prec = 6
 
     @cached_property
     def bounds(self) -> tuple[int, int]:
@@ -260,20 +269,13 @@ def _positive(c: int, what: str) -> None:
 
 
 @dataclass(frozen=True)
-class FloorDiv(Expr):
-    x: Expr
-    c: int
+class FloorDiv(_XConst):
+    """x // c, rounding toward -infinity (c > 0)."""
+
     _prec = 6
 
     def __post_init__(self):
         _positive(self.c, "FloorDiv")
-
-    @property
-    def children(self):
-        return (self.x,)
-
-    def with_children(self, children):
-        return FloorDiv(children[0], self.c)
 
     @cached_property
     def bounds(self) -> tuple[int, int]:
@@ -287,20 +289,13 @@ class FloorDiv(Expr):
 
 
 @dataclass(frozen=True)
-class Mod(Expr):
-    x: Expr
-    c: int
+class Mod(_XConst):
+    """x % c, in [0, c) (c > 0)."""
+
     _prec = 6
 
     def __post_init__(self):
         _positive(self.c, "Mod")
-
-    @property
-    def children(self):
-        return (self.x,)
-
-    def with_children(self, children):
-        return Mod(children[0], self.c)
 
     @cached_property
     def bounds(self) -> tuple[int, int]:
@@ -317,19 +312,10 @@ class Mod(Expr):
 
 
 @dataclass(frozen=True)
-class Lt(Expr):
+class Lt(_XConst):
     """x < c, as 0 or 1."""
 
-    x: Expr
-    c: int
     _prec = 3
-
-    @property
-    def children(self):
-        return (self.x,)
-
-    def with_children(self, children):
-        return Lt(children[0], self.c)
 
     @property
     def bounds(self) -> tuple[int, int]:
@@ -343,19 +329,10 @@ class Lt(Expr):
 
 
 @dataclass(frozen=True)
-class Ge(Expr):
+class Ge(_XConst):
     """x >= c, as 0 or 1."""
 
-    x: Expr
-    c: int
     _prec = 3
-
-    @property
-    def children(self):
-        return (self.x,)
-
-    def with_children(self, children):
-        return Ge(children[0], self.c)
 
     @property
     def bounds(self) -> tuple[int, int]:
