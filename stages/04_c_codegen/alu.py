@@ -32,59 +32,53 @@ class Helpers:
     def __init__(self) -> None:
         self.definitions: dict[str, str] = {}
 
-    def use(self, name: str, make: Callable[[], str]) -> str:
-        if name not in self.definitions:
-            self.definitions[name] = make()
+    def use(self, name: str, definition: str) -> str:
+        """Record `definition` under `name` (the first time only) and return the name to call."""
+        self.definitions.setdefault(name, definition)
         return name
 
 
 # ---- helper C functions ------------------------------------------------------------------
+# Each returns the C source of one helper function named <op>_<dtype> (idiv_int32, mod_uint8, max_float32);
+# the render_* rule below calls it by that name. Two parallel functions rather than one with a switch:
+# IDIV and MOD differ in exactly the lines a reader needs to check against numpy.
 
-def _floor_div_helper(dt: DType) -> Callable[[], str]:
+def _floor_div_definition(dt: DType) -> str:
     t = compute_type(dt)
-
-    def make() -> str:
-        if dt.is_unsigned:
-            return (f"/* numpy's a // b for {dt.name}; x // 0 == 0 (C would trap) */\n"
-                    f"static inline {t} idiv_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a / b; }}")
-        return (f"/* numpy's a // b for {dt.name}: rounds toward -infinity (C's / rounds toward 0); x // 0 == 0 */\n"
-                f"static inline {t} idiv_{dt.name}({t} a, {t} b) {{\n"
-                f"  if (b == 0) return 0;\n"
-                f"  if (b == -1) return -a;  /* MIN // -1 wraps to MIN (-fwrapv) instead of trapping */\n"
-                f"  {t} q = a / b;\n"
-                f"  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;\n"
-                f"}}")
-    return make
+    if dt.is_unsigned:
+        return (f"/* numpy's a // b for {dt.name}; x // 0 == 0 (C would trap) */\n"
+                f"static inline {t} idiv_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a / b; }}")
+    return (f"/* numpy's a // b for {dt.name}: rounds toward -infinity (C's / rounds toward 0); x // 0 == 0 */\n"
+            f"static inline {t} idiv_{dt.name}({t} a, {t} b) {{\n"
+            f"  if (b == 0) return 0;\n"
+            f"  if (b == -1) return -a;  /* MIN // -1 wraps to MIN (-fwrapv) instead of trapping */\n"
+            f"  {t} q = a / b;\n"
+            f"  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;\n"
+            f"}}")
 
 
-def _floor_mod_helper(dt: DType) -> Callable[[], str]:
+def _floor_mod_definition(dt: DType) -> str:
     t = compute_type(dt)
-
-    def make() -> str:
-        if dt.is_unsigned:
-            return (f"/* numpy's a % b for {dt.name}; x % 0 == 0 (C would trap) */\n"
-                    f"static inline {t} mod_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a % b; }}")
-        return (f"/* numpy's a % b for {dt.name}: the sign of the divisor (C: of the dividend); x % 0 == 0 */\n"
-                f"static inline {t} mod_{dt.name}({t} a, {t} b) {{\n"
-                f"  if (b == 0 || b == -1) return 0;  /* MIN % -1 would trap */\n"
-                f"  {t} r = a % b;\n"
-                f"  return (r != 0 && (r < 0) != (b < 0)) ? r + b : r;\n"
-                f"}}")
-    return make
+    if dt.is_unsigned:
+        return (f"/* numpy's a % b for {dt.name}; x % 0 == 0 (C would trap) */\n"
+                f"static inline {t} mod_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a % b; }}")
+    return (f"/* numpy's a % b for {dt.name}: the sign of the divisor (C: of the dividend); x % 0 == 0 */\n"
+            f"static inline {t} mod_{dt.name}({t} a, {t} b) {{\n"
+            f"  if (b == 0 || b == -1) return 0;  /* MIN % -1 would trap */\n"
+            f"  {t} r = a % b;\n"
+            f"  return (r != 0 && (r < 0) != (b < 0)) ? r + b : r;\n"
+            f"}}")
 
 
-def _max_helper(dt: DType) -> tuple[str, Callable[[], str]]:
+def _max_definition(dt: DType) -> str:
     name, t = f"max_{dt.name}", compute_type(dt)
-
-    def make() -> str:
-        if dt == dtypes.float16:  # numpy's float16 loop keeps a on ties: max(0.0, -0.0) is 0.0
-            return ("/* np.maximum on float16 (computed in float): NaN wins; on a tie (0.0 vs -0.0) a is kept */\n"
-                    f"static inline float {name}(float a, float b) {{ return (a >= b || a != a) ? a : b; }}")
-        if dt.is_float:  # numpy's float32/float64 loops keep b on ties: max(0.0, -0.0) is -0.0
-            return (f"/* np.maximum: NaN wins (fmax{math_suffix(dt)} would drop it); ties (0.0, -0.0) keep b */\n"
-                    f"static inline {t} {name}({t} a, {t} b) {{ return (a > b || a != a) ? a : b; }}")
-        return f"static inline {t} {name}({t} a, {t} b) {{ return a > b ? a : b; }}"
-    return name, make
+    if dt == dtypes.float16:  # numpy's float16 loop keeps a on ties: max(0.0, -0.0) is 0.0
+        return ("/* np.maximum on float16 (computed in float): NaN wins; on a tie (0.0 vs -0.0) a is kept */\n"
+                f"static inline float {name}(float a, float b) {{ return (a >= b || a != a) ? a : b; }}")
+    if dt.is_float:  # numpy's float32/float64 loops keep b on ties: max(0.0, -0.0) is -0.0
+        return (f"/* np.maximum: NaN wins (fmax{math_suffix(dt)} would drop it); ties (0.0, -0.0) keep b */\n"
+                f"static inline {t} {name}({t} a, {t} b) {{ return (a > b || a != a) ? a : b; }}")
+    return f"static inline {t} {name}({t} a, {t} b) {{ return a > b ? a : b; }}"
 
 
 # ---- unary -------------------------------------------------------------------------------
@@ -139,20 +133,19 @@ def render_idiv(x: list[str], dt: DType, h: Helpers) -> str:
     """Floor division: idiv_int32(alu0, 4). See the helper's definition for the rounding rule."""
     if not dt.is_int:
         raise RenderError(f"IDIV needs an integer dtype, got {dt!r}")
-    return f"{h.use(f'idiv_{dt.name}', _floor_div_helper(dt))}({x[0]}, {x[1]})"
+    return f"{h.use(f'idiv_{dt.name}', _floor_div_definition(dt))}({x[0]}, {x[1]})"
 
 
 def render_mod(x: list[str], dt: DType, h: Helpers) -> str:
     """Floor modulo: mod_int32(alu0, 4)."""
     if not dt.is_int:
         raise RenderError(f"MOD needs an integer dtype, got {dt!r}")
-    return f"{h.use(f'mod_{dt.name}', _floor_mod_helper(dt))}({x[0]}, {x[1]})"
+    return f"{h.use(f'mod_{dt.name}', _floor_mod_definition(dt))}({x[0]}, {x[1]})"
 
 
 def render_max(x: list[str], dt: DType, h: Helpers) -> str:
     """max_float32(a, b): NaN-propagating like np.maximum; for ints and bool a plain comparison."""
-    name, make = _max_helper(dt)
-    return f"{h.use(name, make)}({x[0]}, {x[1]})"
+    return f"{h.use(f'max_{dt.name}', _max_definition(dt))}({x[0]}, {x[1]})"
 
 
 # ---- ternary -----------------------------------------------------------------------------
