@@ -111,22 +111,23 @@ render_trunc = _math_function("trunc")
 
 # ---- binary ------------------------------------------------------------------------------
 
-def _infix(symbol: str) -> Callable[[list[str], DType, Helpers], str]:
+def _infix(name: str, symbol: str) -> Callable[[list[str], DType, Helpers], str]:
     def rule(x: list[str], dt: DType, h: Helpers) -> str:
         return f"{x[0]} {symbol} {x[1]}"
+    rule.__name__ = f"render_{name}"  # a traceback or breakpoint shows render_add, not `rule`
     rule.__doc__ = f"a {symbol} b, C's operator (ints wrap thanks to -fwrapv; floats are IEEE like numpy)"
     return rule
 
 
-render_add = _infix("+")
-render_sub = _infix("-")
-render_mul = _infix("*")
-render_div = _infix("/")
-render_cmplt = _infix("<")  # false if either side is NaN, as in numpy
-render_cmpne = _infix("!=")  # true if either side is NaN, as in numpy
-render_and = _infix("&")
-render_or = _infix("|")
-render_xor = _infix("^")
+render_add = _infix("add", "+")
+render_sub = _infix("sub", "-")
+render_mul = _infix("mul", "*")
+render_div = _infix("div", "/")
+render_cmplt = _infix("cmplt", "<")  # false if either side is NaN, as in numpy
+render_cmpne = _infix("cmpne", "!=")  # true if either side is NaN, as in numpy
+render_and = _infix("and", "&")
+render_or = _infix("or", "|")
+render_xor = _infix("xor", "^")
 
 
 def render_idiv(x: list[str], dt: DType, h: Helpers) -> str:
