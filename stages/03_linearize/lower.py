@@ -179,7 +179,7 @@ class Lowering:
     def lower_tree(self, root: KNode, lanes: dict[str, int]) -> Iterator[str]:
         """Lower `root` and the nodes under it (not below a REDUCE: those live in the reduce loop),
         children first, yielding a line per node; the result is `self.value(root, lanes)`."""
-        lane_key = tuple(sorted(lanes.items()))
+        lane_key = _key(lanes)
         order: list[KNode] = []
         stack: list[tuple[KNode, bool]] = [(root, False)]
         while stack:  # post-order walk, stopping at REDUCEs
@@ -199,7 +199,7 @@ class Lowering:
 
     def value(self, node: KNode, lanes: dict[str, int]) -> UOp:
         """The UOp of a node already lowered by `lower_tree`."""
-        return self._value_memo[(node, tuple(sorted(lanes.items())))]
+        return self._value_memo[(node, _key(lanes))]
 
     def _lower_value(self, node: KNode, lanes: dict[str, int]) -> UOp:
         if node.op is KOps.LOAD:
@@ -300,7 +300,7 @@ def open_loops(L: Lowering) -> Iterator[str]:
     kinds = {Role.GLOBAL: LoopKind.GLOBAL, Role.LOCAL: LoopKind.LOCAL, Role.REDUCE: LoopKind.REDUCE}
     for loop in serial:
         rng = UOp(UOps.RANGE, idt, (L.const(0, idt), L.const(loop.size, idt)), (len(L.ranges), kinds[loop.role]))
-        L.ranges.append(rng)
+        L.ranges.append(rng)  # before interning it: `_placement` finds a RANGE's block by its place in L.ranges
         L.uop(rng.op, rng.dtype, rng.src, rng.arg)
         if loop.role is not Role.REDUCE:
             L.acc_block = len(L.ranges)
@@ -440,10 +440,12 @@ def lower(kernel: Kernel, opts: Sequence[Opt] = (), gpu: bool = False) -> Loweri
 
 
 def _key(lanes: dict[str, int]) -> tuple:
-    return tuple(lanes.items())
+    """A lane assignment as a dict key (sorted, so {up0: 1, gr0: 0} and {gr0: 0, up0: 1} are one key)."""
+    return tuple(sorted(lanes.items()))
 
 
 def _describe(node: KNode) -> str:
+    """A kernel AST node in a few words, for the step-through lines (`LOAD data1 -> LOAD`)."""
     if node.op is KOps.LOAD:
         return f"LOAD data{node.arg[0]}"
     if node.op is KOps.CONST:
