@@ -25,6 +25,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from shrimpgrad.graph import Ops
+
 from .uops import LoopKind, Program, UOp, UOps
 
 FAMILIES = {
@@ -51,6 +53,7 @@ def depths(p: Program) -> list[int]:
 
 
 def format_arg(u: UOp) -> str:
+    """A UOp's arg as the dump's last column: `data0 (output)`, `loop 1 REDUCE`, `ADD`, `gated`."""
     if u.op is UOps.DEFINE_GLOBAL:
         return f"{u.arg[1]}{' (output)' if u.arg[2] else ''}"
     if u.op is UOps.RANGE:
@@ -61,11 +64,15 @@ def format_arg(u: UOp) -> str:
         return f"acc{u.arg}"
     if u.op is UOps.ALU:
         return u.arg.name
-    if u.op is UOps.LOAD and len(u.src) == 4:
-        return "gated"
-    if u.op is UOps.STORE and len(u.src) == 4:
+    # four operands: a gated LOAD (buf, index, gate, alt) or a gated STORE (buf, index, value, gate)
+    if u.op in (UOps.LOAD, UOps.STORE) and len(u.src) == 4:
         return "gated"
     return "" if u.arg is None else repr(u.arg)
+
+
+def _tuple_text(items: Sequence[str]) -> str:
+    """Python's tuple syntax, which the dump and to_python share: `(3, 4)`, `(3,)`, `()`."""
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def header(p: Program) -> str:
@@ -77,7 +84,7 @@ def header(p: Program) -> str:
 def _rows(p: Program):
     index = {u: i for i, u in enumerate(p.uops)}
     for i, (u, d) in enumerate(zip(p.uops, depths(p))):
-        src = "(" + ", ".join(str(index[s]) for s in u.src) + ("," if len(u.src) == 1 else "") + ")"
+        src = _tuple_text([str(index[s]) for s in u.src])
         yield i, u, d, src, (u.dtype.name if u.dtype is not None else "-"), format_arg(u)
 
 
@@ -113,8 +120,8 @@ def to_dot(p: Program) -> graphviz.Digraph:
     index = {u: i for i, u in enumerate(p.uops)}
 
     def node(graph, i: int, u: UOp) -> None:
-        label = f"{i} {u.op.name}" + (f"\n{format_arg(u)}" if format_arg(u) else "") + (
-            f"\n{u.dtype.name}" if u.dtype is not None else "")
+        arg = format_arg(u)
+        label = f"{i} {u.op.name}" + (f"\n{arg}" if arg else "") + (f"\n{u.dtype.name}" if u.dtype is not None else "")
         graph.node(f"u{i}", label, fillcolor=FAMILY_COLORS[FAMILIES[u.op]])
 
     def block(graph, start: int) -> int:
@@ -197,7 +204,7 @@ def to_python(p: Program) -> str:
     index = {u: i for i, u in enumerate(p.uops)}
     lines = []
     for i, u in enumerate(p.uops):
-        src = "(" + ", ".join(f"u{index[s]}" for s in u.src) + ("," if len(u.src) == 1 else "") + ")"
+        src = _tuple_text([f"u{index[s]}" for s in u.src])
         dtype = f"dtypes.{u.dtype.name}" if u.dtype is not None else "None"
         lines.append(f"u{i} = UOp(UOps.{u.op.name}, {dtype}, {src}, {_py(u.arg)})")
     uops = ", ".join(f"u{i}" for i in range(len(p.uops)))
@@ -208,10 +215,10 @@ def to_python(p: Program) -> str:
 
 def _py(arg) -> str:
     if isinstance(arg, tuple):
-        return "(" + ", ".join(_py(a) for a in arg) + ("," if len(arg) == 1 else "") + ")"
+        return _tuple_text([_py(a) for a in arg])
     if isinstance(arg, LoopKind):
         return f"LoopKind.{arg.name}"
-    if hasattr(arg, "name") and type(arg).__name__ == "Ops":
+    if isinstance(arg, Ops):
         return f"Ops.{arg.name}"
     if isinstance(arg, float) and (arg != arg or arg in (float("inf"), float("-inf"))):
         return f"float({str(arg)!r})"
