@@ -166,6 +166,13 @@ def _mask(masks: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _gate(own, masks: list[np.ndarray]):
+    """Where a LOAD or STORE happens: its own gate operand (or None) AND the enclosing IFs; None means always."""
+    if not masks:
+        return own
+    return _mask(masks) if own is None else own & _mask(masks)
+
+
 def _check_bounds(pc: int, what: str, buf: np.ndarray, idx: np.ndarray, fail) -> None:
     if idx.size and (idx.min() < 0 or idx.max() >= buf.size):
         bad = idx[(idx < 0) | (idx >= buf.size)].reshape(-1)[0]
@@ -174,9 +181,7 @@ def _check_bounds(pc: int, what: str, buf: np.ndarray, idx: np.ndarray, fail) ->
 
 def _load(pc: int, src: list, masks: list[np.ndarray], fail):
     buf, idx = src[0], np.asarray(src[1])
-    gate = src[2] if len(src) == 4 else None
-    if masks:
-        gate = _mask(masks) if gate is None else gate & _mask(masks)
+    gate = _gate(src[2] if len(src) == 4 else None, masks)
     if gate is None:
         _check_bounds(pc, "LOAD", buf, idx, fail)
         return buf[idx]
@@ -192,9 +197,7 @@ def _store(pc: int, src: list, masks: list[np.ndarray], fail) -> None:
     buf, idx, value = src[0], np.asarray(src[1]), np.asarray(src[2])
     if value.dtype != buf.dtype:
         raise fail(pc, f"STORE of {value.dtype} into a {buf.dtype} buffer")
-    gate = src[3] if len(src) == 4 else None
-    if masks:
-        gate = _mask(masks) if gate is None else gate & _mask(masks)
+    gate = _gate(src[3] if len(src) == 4 else None, masks)
     if gate is None:
         idx, value = np.broadcast_arrays(idx, value)
     else:
