@@ -181,6 +181,14 @@ class _Renderer:
                 self.used_names.add(name)
                 return name
 
+    def claim(self, name: str) -> str:
+        """`name` itself if no variable has it yet, else a fresh `name_0`, `name_1`, ...: a second loop
+        over the same axis (or a second acc0) must not shadow the first one's variable."""
+        if name in self.used_names:
+            return self.new_name(f"{name}_")
+        self.used_names.add(name)
+        return name
+
     def define(self, u: UOp, name: str) -> str:
         self.names[u] = name
         if self.blocks:
@@ -282,10 +290,7 @@ def render_range(r: _Renderer, u: UOp) -> None:
     `openmp_loops` chose it, or `#pragma GCC unroll N` above a small UPCAST loop."""
     axis, kind = u.arg
     start, end = (r.ref(s) for s in u.src)
-    name = f"ridx{axis}"
-    if name in r.used_names:  # a second loop over the same axis: never shadow the first one's variable
-        name = r.new_name(f"ridx{axis}_")
-    r.used_names.add(name)
+    name = r.claim(f"ridx{axis}")
     if u in r.parallel:
         r.emit("#pragma omp parallel for", None, f"{_trip_count(u)}-iteration GLOBAL loop on all cores")
     elif kind is LoopKind.UPCAST and 0 < (_trip_count(u) or 0) <= MAX_UNROLL:
@@ -333,10 +338,7 @@ def render_store(r: _Renderer, u: UOp) -> None:
 
 def render_define_acc(r: _Renderer, u: UOp) -> None:
     """float acc0 = 0.0f;  (the accumulator's number is its arg)"""
-    name = f"acc{u.arg}"
-    if name in r.used_names:
-        name = r.new_name(f"acc{u.arg}_")
-    r.used_names.add(name)
+    name = r.claim(f"acc{u.arg}")
     r.emit(f"{compute_type(u.dtype)} {name} = {r.ref(u.src[0])};", u)
     r.define(u, name)
 
