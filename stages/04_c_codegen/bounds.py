@@ -121,13 +121,15 @@ def exact_extremes(access: Access) -> tuple[int, int] | tuple[()] | None:
     EXACT_LIMIT points)."""
     exprs = [access.index, *access.guards]
     ranges = list(dict.fromkeys(u for e in exprs for u in _walk(e) if u.op is UOps.RANGE))
-    if any(interval(r) is None for r in ranges):
+    loop_bounds = [interval(r) for r in ranges]
+    if any(b is None for b in loop_bounds):
         return ()  # inside a loop that never runs
-    shape = tuple(interval(r)[1] - interval(r)[0] + 1 for r in ranges)
+    shape = tuple(hi - lo + 1 for lo, hi in loop_bounds)
     if math.prod(shape) > EXACT_LIMIT:
         return None
-    values: dict[UOp, np.ndarray] = {r: np.arange(interval(r)[0], interval(r)[1] + 1, dtype=np.int64).reshape(
-        [-1 if k == i else 1 for k in range(len(ranges))]) for i, r in enumerate(ranges)}
+    # loop variable i varies along grid axis i only, so every expression broadcasts over the whole grid
+    values: dict[UOp, np.ndarray] = {r: np.arange(lo, hi + 1, dtype=np.int64).reshape(
+        [-1 if k == i else 1 for k in range(len(ranges))]) for i, (r, (lo, hi)) in enumerate(zip(ranges, loop_bounds))}
     for e in exprs:
         for u in _walk(e):
             if u not in values:

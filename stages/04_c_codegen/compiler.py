@@ -80,10 +80,9 @@ def compiler_command(source: str, output: Path, cc: str | None = None) -> list[s
     return [cc or c_compiler(), *flags_for(source), "-x", "c", "-", "-o", str(output), *LIBS]
 
 
-def source_key(source: str) -> str:
-    """The cache key of `source` with this machine's compiler, flags and CPU."""
-    cc = c_compiler()
-    return cache.cache_key(source, flags_for(source), compiler_version(cc))
+def source_key(source: str, cc: str | None = None) -> str:
+    """The cache key of `source` with this machine's compiler (`cc`, default c_compiler()), flags and CPU."""
+    return cache.cache_key(source, flags_for(source), compiler_version(cc or c_compiler()))
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def compile_c(source: str, name: str, display_source: str | None = None) -> Comp
     cache folder and its path printed, so the failing code can be opened."""
     start = time.perf_counter()
     cc = c_compiler()
-    key = cache.cache_key(source, flags_for(source), compiler_version(cc))
+    key = source_key(source, cc)
     path = cache.lookup(key)
     if path is not None:
         compile_stats.cache_hits += 1

@@ -54,10 +54,10 @@ def math_suffix(dt: DType) -> str:
 def literal(value, dt: DType) -> str:
     """`value` as a C literal of the compute type of `dt`, exactly.
 
-    c_literal(0.1, float32) == "0.1f"     (the shortest text that parses back to the same float32)
-    c_literal(2**40, int64) == "1099511627776LL"
-    c_literal(-2**31, int32) == "(-2147483647 - 1)"   (2147483648 alone does not fit an int)
-    c_literal(float("inf"), float64) == "INFINITY"   (math.h; converts to double exactly)"""
+    literal(0.1, float32) == "0.1f"     (the shortest text that parses back to the same float32)
+    literal(2**40, int64) == "1099511627776LL"
+    literal(-2**31, int32) == "(-2147483647 - 1)"   (2147483648 alone does not fit an int)
+    literal(float("inf"), float64) == "INFINITY"   (math.h; converts to double exactly)"""
     if dt.is_bool:
         return "true" if value else "false"
     if dt.is_int:
