@@ -84,6 +84,11 @@ def dot_svg_or_text(g: graphviz.Digraph) -> str:
             f"graph as DOT text:</i></p><pre>{html.escape(g.source)}</pre>")
 
 
+def _title(kernel_name: str) -> str:
+    """Every stage-04 view says which stage printed it (stage 03 shows UOps of the same kernel)."""
+    return f"stage 04 · C · {kernel_name}"
+
+
 class KernelView:
     """A Program's C source and block graph, for rich and notebooks."""
 
@@ -92,7 +97,7 @@ class KernelView:
         self.source = render(program)
 
     def __rich__(self) -> Panel:
-        return Panel(source_syntax(self.source), title=f"stage 04 · C · {self.program.name}", title_align="left")
+        return Panel(source_syntax(self.source), title=_title(self.program.name), title_align="left")
 
     def to_dot(self) -> graphviz.Digraph:
         return to_dot(self.program)
@@ -101,10 +106,10 @@ class KernelView:
         return self.to_dot().pipe(format="svg").decode() if shutil.which("dot") else None
 
     def _repr_html_(self) -> str:
-        return source_html(self.source, title=f"stage 04 · C · {self.program.name}") + dot_svg_or_text(self.to_dot())
+        return source_html(self.source, title=_title(self.program.name)) + dot_svg_or_text(self.to_dot())
 
 
 def program_panel(prog) -> Panel:
     """The rich view of a CProgram: where its binary came from, then its source."""
     header = Text(f"{prog.origin} in {prog.compile_seconds * 1e3:.1f} ms · cache key {prog.key[:16]}…", style="dim")
-    return Panel(Group(header, source_syntax(prog.source)), title=f"stage 04 · C · {prog.name}", title_align="left")
+    return Panel(Group(header, source_syntax(prog.source)), title=_title(prog.name), title_align="left")
