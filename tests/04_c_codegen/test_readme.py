@@ -14,20 +14,22 @@ def block_after(marker: str, text: str) -> str:
     return m.group(1)
 
 
-def test_worked_example_output_is_real():
+def run_example(name: str) -> tuple[str, str]:
+    """Run the README's `<!-- name:python -->` block; return (what it printed, the `<!-- name:output -->` block)."""
     text = README.read_text()
-    code, shown = block_after("worked-example:python", text), block_after("worked-example:output", text)
+    code, shown = block_after(f"{name}:python", text), block_after(f"{name}:output", text)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
-    assert out.getvalue() == shown
+    return out.getvalue(), shown
+
+
+def test_worked_example_output_is_real():
+    printed, shown = run_example("worked-example")
+    assert printed == shown
 
 
 def test_tensor_to_c_example_output_is_real():
     """The README's "From Tensor code to C" section: Tensor code through stages 02-04, output as shown."""
-    text = README.read_text()
-    code, shown = block_after("tensor-example:python", text), block_after("tensor-example:output", text)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "README.md", "exec"), {})
-    assert out.getvalue() == shown
+    printed, shown = run_example("tensor-example")
+    assert printed == shown
