@@ -1128,14 +1128,17 @@ class Tensor(IndexingMixin, NNOpsMixin):
 
         A non-scalar self is seeded with ones (the gradient of self.sum()) unless `gradient` is given. If no
         leaf says True, the leaves left at None ("maybe") get gradients instead, so the README's first example
-        `Tensor.ones((2,2)).dot(Tensor.zeros((2,2))).backward()` computes something rather than nothing."""
+        `Tensor.ones((2,2)).dot(Tensor.zeros((2,2))).backward()` computes something rather than nothing. Written
+        as that one line, its leaves are gone before backward() runs: nobody could read their gradients, so there
+        is nothing to do (tinygrad also returns self). Only a graph where every input said requires_grad=False is
+        an error."""
         if Tensor.no_grad:
             raise _fail(GradError, "backward", "called inside no_grad()", "leave the no_grad() block first")
         if not self.dtype.is_float:
             raise _fail(DTypeError, "backward", f"the output is {self.dtype!r}; only float outputs have gradients",
                         "cast to float first")
         root = _unrealized(self.node)
-        targets = _grad_targets(root)
+        targets = _grad_targets(root, self._requires_grad)
         for t, g in zip(targets, self._gradient(root, targets, gradient)):
             t.grad = g if t.grad is None else t.grad + g
         return self
@@ -1447,12 +1450,15 @@ def _unrealized(root: Node) -> Node:
     return root
 
 
-def _grad_targets(root: Node) -> list[Tensor]:
+def _grad_targets(root: Node, root_requires_grad: bool | None) -> list[Tensor]:
     """The leaves backward() gives gradients to: those in root's graph with requires_grad=True, else the "maybe"
-    ones (requires_grad=None)."""
+    ones (requires_grad=None) that are still alive. `root_requires_grad` None means the graph was built from
+    "maybe" leaves: if none of them is alive any more, the answer is no targets, not an error."""
     in_graph = {id(n) for n in toposort([root])}
     leaves = [t for t in list(_LEAVES.values()) if id(t.node) in in_graph and t.dtype.is_float]
     targets = [t for t in leaves if t._requires_grad] or [t for t in leaves if t._requires_grad is None]
+    if not targets and root_requires_grad is None:
+        return []
     if not targets:
         raise _fail(GradError, "backward", "no tensor in this graph requires a gradient",
                     "create the inputs with requires_grad=True")

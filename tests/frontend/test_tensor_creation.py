@@ -135,3 +135,9 @@ def test_seed_example_runs_as_written():
     np.testing.assert_array_equal(z.numpy(), np.zeros((2, 2)))
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 2)))  # dz/dx = ones @ y.T
     np.testing.assert_array_equal(y.grad.numpy(), np.full((2, 2), 2.0))  # dz/dy = x.T @ ones
+
+
+def test_seed_example_runs_as_written_in_one_line():
+    """The issue's spelling: the leaves die before backward() runs, so there is nothing to give gradients to."""
+    out = Tensor.ones((2, 2)).dot(Tensor.zeros((2, 2))).backward()
+    np.testing.assert_array_equal(out.numpy(), np.zeros((2, 2)))
