@@ -389,8 +389,9 @@ def lower_stores(L: Lowering) -> Iterator[str]:
 
 def place_uops(L: Lowering) -> Iterator[str]:
     """Order the UOps: each block (the code inside one loop) holds the UOps placed in it, in creation
-    order, then the next loop's RANGE ... END, then the UOps that run after that loop."""
-    L.program = Program(L.kernel.name, tuple(placed(L)), L.global_size, L.local_size,
+    order, then the next loop's RANGE ... END, then the UOps that run after that loop. UOps whose value
+    nobody uses are dropped (constant folding can leave some behind, e.g. the 1.0 of `1.0 * 0.0`)."""
+    L.program = Program(L.kernel.name, tuple(drop_unused(placed(L))), L.global_size, L.local_size,
                         tuple(str(o) for o in L.plan.applied))
     verify(L.program)
     yield f"{len(L.program.uops)} uops"
@@ -412,6 +413,21 @@ def placed(L: Lowering) -> list[UOp]:
             out.append(UOp(UOps.END, None, (L.ranges[b],)))
         out.extend(by_place[(b, 1)])
     return out
+
+
+# UOps kept for what they do, not for a value: everything else must be used by a kept UOp to stay.
+_EFFECTS = frozenset({UOps.DEFINE_GLOBAL, UOps.RANGE, UOps.END, UOps.STORE, UOps.ASSIGN, UOps.IF, UOps.ENDIF})
+
+
+def drop_unused(uops: list[UOp]) -> list[UOp]:
+    """Dead-code elimination: walk backwards, keeping effects and whatever a kept UOp reads."""
+    used: set[UOp] = set()
+    kept: list[UOp] = []
+    for u in reversed(uops):
+        if u.op in _EFFECTS or u in used:
+            kept.append(u)
+            used.update(u.src)
+    return kept[::-1]
 
 
 PASSES = (plan_loops, define_buffers, open_loops, lower_reduces, lower_stores, place_uops)
