@@ -8,6 +8,7 @@
 * scope: no UOp uses a value defined inside a loop that has already ended (C's braces);
 * hoisting: a pure UOp (index math, loads, ALU not reading an accumulator) sits in the innermost loop
   it depends on, never deeper;
+* no dead code: every UOp that produces a value (other than DEFINE_GLOBAL) is read by a later UOp;
 * DEFINE_GLOBAL i is kernel.bufs[i] (dtype, name data<i>, output flag).
 """
 
@@ -42,6 +43,9 @@ def check_program(p: Program, kernel: Kernel | None = None) -> None:
     ranges = [u for u in uops if u.op is UOps.RANGE]
     ends = [u for u in uops if u.op is UOps.END]
     assert sorted(map(id, (e.src[0] for e in ends))) == sorted(map(id, ranges)), "a RANGE without exactly one END"
+    read = {s for u in uops for s in u.src}
+    dead = [u for u in uops if u.op not in (UOps.DEFINE_GLOBAL, *_STATEFUL) and u not in read]
+    assert not dead, f"UOps whose value nobody reads: {dead}"
     # scope and hoisting
     open_loops: list[UOp] = []
     alive: list[set[UOp]] = [set()]
