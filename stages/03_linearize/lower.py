@@ -181,12 +181,14 @@ class Lowering:
         children first, yielding a line per node; the result is `self.value(root, lanes)`."""
         lane_key = _key(lanes)
         order: list[KNode] = []
+        seen: set[int] = set()  # by id: `node in order` would compare whole subtrees, recursing as deep as the AST
         stack: list[tuple[KNode, bool]] = [(root, False)]
         while stack:  # post-order walk, stopping at REDUCEs
             node, expanded = stack.pop()
-            if (node, lane_key) in self._value_memo or (not expanded and node in order):
+            if (node, lane_key) in self._value_memo or (not expanded and id(node) in seen):
                 continue
             if expanded or node.op is KOps.REDUCE:
+                seen.add(id(node))
                 order.append(node)
                 continue
             stack.append((node, True))

@@ -144,6 +144,20 @@ def test_negative_zero_constant_is_not_merged_with_zero():
     assert run_program(p, k, [np.zeros(2, np.float32)])[0].tolist() == [-np.inf, -np.inf]
 
 
+def test_very_long_elementwise_chain_lowers_without_deep_recursion():
+    # a 3000-op chain `v = max(v, v) + 1` in one kernel: the walk that orders the nodes once compared a node
+    # reached twice structurally with every earlier one, recursing down the chain (RecursionError)
+    a, out = BufferRef(4, F32), BufferRef(4, F32)
+    st = ShapeTracker.from_shape((4,))
+    value = load(1, st)
+    for _ in range(1500):
+        value = KNode(KOps.ALU, (value, value), F32, Ops.MAX)
+        value = KNode(KOps.ALU, (value, KNode(KOps.CONST, (), F32, (1.0, st))), F32, Ops.ADD)
+    k = kernel(store(value, st), bufs=[out, a])
+    got = run_program(linearize(k), k, [np.zeros(4, np.float32), np.arange(4, dtype=np.float32)])[0]
+    assert got.tolist() == [1500.0, 1501.0, 1502.0, 1503.0]
+
+
 def test_index_dtype_is_int64_for_huge_buffers():
     a, out = BufferRef(2**31 + 8, F32), BufferRef(4, F32)
     st = ShapeTracker.from_shape((2**31 + 8,)).shrink(((2**31, 2**31 + 4),))
