@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shrimpgrad.c import CProgram, print_source
+from shrimpgrad.helpers import dump_console
 from shrimpgrad.linearize import Program, default_opts, interpret, linearize
 from shrimpgrad.linearize.viz import print_program
 from shrimpgrad.schedule import Kernel
@@ -71,7 +72,7 @@ def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_sou
         if runner.origin != "interpreted":
             runner.origin = "memory"
     if show_uops:
-        print_program(runner.program)
+        print_program(runner.program, console=dump_console())
     if show_source and runner.source is not None:
-        print_source(runner.source)
+        print_source(runner.source, console=dump_console())
     return runner

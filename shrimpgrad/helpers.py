@@ -72,6 +72,16 @@ def emit_enabled(stage: str, level: int) -> bool:
     return DEBUG.value >= level or stage in {s.strip() for s in str(EMIT.value).split(",") if s.strip()}
 
 
+def dump_console():
+    """The rich Console the DEBUG/EMIT dumps print to: the terminal's width, but 160 columns when stdout is a file
+    or a pipe (a CI log, `> out.txt`) and COLUMNS isn't set, where rich's default of 80 squeezes the schedule
+    table's FLOPs, bytes and "why a kernel" columns down to "…"."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal or console.is_jupyter or "COLUMNS" in os.environ else Console(width=160)
+
+
 class GlobalCounters:
     """What realizes ran since the last `reset()`: kernels launched, FLOPs, bytes moved, seconds."""
 

@@ -42,7 +42,7 @@ from shrimpgrad.graph import (
     print_graph,
     toposort,
 )
-from shrimpgrad.helpers import GlobalCounters, emit_enabled
+from shrimpgrad.helpers import GlobalCounters, dump_console, emit_enabled
 from shrimpgrad.schedule import Kernel, create_schedule, kernel_bytes, kernel_flops, print_schedule
 
 _storage: weakref.WeakKeyDictionary[BufferRef, np.ndarray] = weakref.WeakKeyDictionary()
@@ -87,7 +87,7 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
     todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))  # unique, order kept
     if todo and emit_enabled("graph", 5):
         for root in todo:
-            print_graph(root)
+            print_graph(root, console=dump_console())
     refs = dict(zip(todo, run_graph(todo, device))) if todo else {}
     for node in toposort(todo):
         if node.op is Ops.ASSIGN:
@@ -141,7 +141,7 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
     a temporary is dropped right after the last kernel that reads it."""
     schedule = create_schedule(roots)
     if emit_enabled("schedule", 2):
-        print_schedule(schedule)
+        print_schedule(schedule, console=dump_console())
     fresh = {info.buf: info for info in schedule.buffers if info.kind in ("output", "temporary")}
     free_after: dict[int, list[BufferRef]] = {}
     for info in fresh.values():

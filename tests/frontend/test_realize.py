@@ -112,6 +112,16 @@ def test_emit_graph_prints_the_graph_being_realized(capsys):
     assert "stage 01 graph" in out and "MUL" in out and "__mul__" in out
 
 
+def test_debug_dumps_to_a_pipe_keep_every_schedule_column(capsys, monkeypatch):
+    # captured stdout is not a terminal: rich's default 80 columns squeezed the table's last columns to "…"
+    from shrimpgrad import Context
+    monkeypatch.delenv("COLUMNS", raising=False)
+    with Context(EMIT="schedule"):
+        (Tensor([1.0, 2.0]) * 2).sum().realize()
+    out = capsys.readouterr().out
+    assert "FLOPs" in out and "bytes" in out and "fused inside" in out and "why a kernel" in out
+
+
 def test_an_assign_writes_once_even_when_it_is_in_several_graphs():
     w = Tensor([1.0, 2.0])
     w.assign(w * 10)  # not realized yet
