@@ -85,8 +85,9 @@ def _index_tuple(indices) -> list:
     return list(indices) if isinstance(indices, tuple) else [indices]
 
 
-def _parse_index(tensor_cls, shape: tuple[int, ...], indices, method: str) -> list[_Entry]:
-    """Check an index against `shape` and describe it axis by axis (see `_Entry`)."""
+def _parse_index(tensor_cls, shape: tuple[int, ...], indices, method: str, device: str) -> list[_Entry]:
+    """Check an index against `shape` and describe it axis by axis (see `_Entry`); list indices become Tensors
+    on `device` (the indexed tensor's)."""
     items = _index_tuple(indices)
     n_ellipsis = sum(1 for ix in items if ix is Ellipsis)
     if n_ellipsis > 1:
@@ -104,12 +105,12 @@ def _parse_index(tensor_cls, shape: tuple[int, ...], indices, method: str) -> li
             entries.append(_Entry("none"))
             continue
         size = shape[axis]
-        entries.append(_parse_one(tensor_cls, ix, axis, size, shape, method))
+        entries.append(_parse_one(tensor_cls, ix, axis, size, shape, method, device))
         axis += 1
     return entries
 
 
-def _parse_one(tensor_cls, ix, axis: int, size: int, shape: tuple[int, ...], method: str) -> _Entry:
+def _parse_one(tensor_cls, ix, axis: int, size: int, shape: tuple[int, ...], method: str, device: str) -> _Entry:
     where = f"axis {axis} of size {size} (tensor shape {shape})"
     if _is_bool_like(ix) or (isinstance(ix, tensor_cls) and ix.dtype == dtypes.bool):
         raise IndexError(f"Tensor.{method}: boolean indices are not supported (the result's shape would depend on "
@@ -135,7 +136,7 @@ def _parse_one(tensor_cls, ix, axis: int, size: int, shape: tuple[int, ...], met
         i = i + size if i < 0 else i
         return _Entry("int", i, i + 1, 1, 1)
     if isinstance(ix, (list, tuple, np.ndarray)):
-        ix = tensor_cls(_index_array(ix, where, method))
+        ix = tensor_cls(_index_array(ix, where, method), device=device)
     if isinstance(ix, tensor_cls):
         if not ix.dtype.is_int:
             raise IndexError(f"Tensor.{method}: index tensors must have an integer dtype, got {ix.dtype!r} "
@@ -296,7 +297,7 @@ def _advanced_part(x, entries: list[_Entry], method: str) -> _Advanced | None:
         # layout x.shape[:first] + batch + x.shape[first:], axis d of x sits at len(batch) + d
         n = x.shape[d]
         idx = t.reshape((1,) * (first + len(batch) - t.ndim) + t.shape + (1,) * tail)
-        positions = type(x).arange(n).reshape((1,) * (len(batch) + d) + (n,) + (1,) * (x.ndim - d - 1))
+        positions = type(x).arange(n, device=x.device).reshape((1,) * (len(batch) + d) + (n,) + (1,) * (x.ndim - d - 1))
         one_hot = idx == positions
         mask = one_hot if mask is None else mask & one_hot
     return _Advanced(dims, batch, to_front, mask)
@@ -327,8 +328,8 @@ def _advanced_write(x, adv: _Advanced, value):
         shape_1.insert(d + nb, 1)
     value = value.reshape(tuple(shape_1))
     tensor_cls = type(x)
-    numbers = (tensor_cls.arange(math.prod(adv.batch)) + 1).reshape((1,) * first + adv.batch
-                                                                     + (1,) * (x.ndim - first))
+    numbers = (tensor_cls.arange(math.prod(adv.batch), device=x.device) + 1).reshape((1,) * first + adv.batch
+                                                                                      + (1,) * (x.ndim - first))
     pick = adv.mask.where(numbers, 0)
     last = pick.max(axis=adv.batch_axes(), keepdim=True)
     winner = adv.mask & (numbers == last)
@@ -355,7 +356,7 @@ class IndexingMixin:
     def __getitem__(self, indices):
         """numpy-style indexing: ints (negative too), slices with any step, None, ..., and integer Tensors or
         lists (advanced indexing, broadcast together). Basic indexing is a view; see the module docstring."""
-        entries = _parse_index(type(self), self.shape, indices, "__getitem__")
+        entries = _parse_index(type(self), self.shape, indices, "__getitem__", self.device)
         x = _basic_view(self, entries)
         adv = _advanced_part(x, entries, "__getitem__")
         return x if adv is None else _advanced_index(x, adv)
@@ -369,15 +370,15 @@ class IndexingMixin:
             if not isinstance(value, (int, float, bool, list, tuple, np.ndarray, np.generic)):
                 raise TypeError(f"Tensor.__setitem__: can't assign a {type(value).__name__}; use a Tensor, a scalar, "
                                 f"or a (nested) list of numbers")
-            value = tensor_cls(value, dtype=self.dtype)
-        entries = _parse_index(tensor_cls, self.shape, indices, "__setitem__")
+            value = tensor_cls(value, dtype=self.dtype, device=self.device)
+        entries = _parse_index(tensor_cls, self.shape, indices, "__setitem__", self.device)
         x = _basic_view(self, entries)
         adv = _advanced_part(x, entries, "__setitem__")
         result_shape = x.shape if adv is None else adv.result_shape(x.shape)
         what = f"Tensor.__setitem__: value of shape {value.shape} for the indexed region of shape {result_shape}"
         value = _broadcast_to(value.cast(self.dtype), result_shape, what)
         if adv is None:
-            new, written = value, tensor_cls.ones(x.shape, dtype=dtypes.bool)
+            new, written = value, tensor_cls.ones(x.shape, dtype=dtypes.bool, device=self.device)
         else:
             new, written = _advanced_write(x, adv, value)
         written = _basic_unview(written, entries, self.shape)
@@ -403,7 +404,7 @@ class IndexingMixin:
         # move `dim` to a new last axis (size n) and leave a 1 in its place, to line up with index[..., None]
         order = tuple(d for d in range(self.ndim) if d != dim) + (dim,)
         x = x.permute(order).reshape(tuple(1 if d == dim else s for d, s in enumerate(x.shape)) + (n,))
-        one_hot = index.reshape(index.shape + (1,)) == tensor_cls.arange(n)
+        one_hot = index.reshape(index.shape + (1,)) == tensor_cls.arange(n, device=self.device)
         return one_hot.where(x, 0).sum(axis=-1).cast(self.dtype)
 
     def cat(self, *args, dim: int = 0):

@@ -222,7 +222,7 @@ class NNOpsMixin:
         windows = _pool(x, kernel, stride_, dilation_)
         if count_include_pad:
             return windows.mean(axis=(-2, -1))
-        ones = _pad_spatial(type(self).ones(self.shape[-2:], dtype=self.dtype), pads)
+        ones = _pad_spatial(type(self).ones(self.shape[-2:], dtype=self.dtype, device=self.device), pads)
         return windows.sum(axis=(-2, -1)) / _pool(ones, kernel, stride_, dilation_).sum(axis=(-2, -1))
 
     def _pool_args(self, kernel_size, stride, dilation, padding, method: str):
@@ -327,7 +327,7 @@ def _check_labels(labels, n: int, ignore_index: int | None, method: str) -> None
 
 def _one_hot_mask(labels, n: int):
     """bool (..., n): True where the last index equals the label. Labels outside 0..n-1 give an all-False row."""
-    return labels.reshape(labels.shape + (1,)) == type(labels).arange(n)
+    return labels.reshape(labels.shape + (1,)) == type(labels).arange(n, device=labels.device)
 
 
 def _cumsum_last(x):

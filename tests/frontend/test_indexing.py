@@ -343,3 +343,21 @@ def test_cat_stack_gather_gradient():
     index = np.array([[[1, 0, 2, 2, 1]]], np.int32)
     finite_difference_check(lambda t: t.gather(0, Tensor(index)), lambda x: np.take_along_axis(x[:, :1], index, 0),
                             X64)
+
+
+def test_indexing_works_on_a_device_other_than_the_default(device):
+    # the index tensors, positions and masks these ops build must live on the indexed tensor's device, not the
+    # default one (they did not: every advanced index, setitem and gather raised "operands are on devices ...")
+    other = "PYTHON" if device == "C" else "C"
+    t = Tensor(X, device=other)
+    np.testing.assert_array_equal(t[[0, 2], 1, [4, 0]].numpy(), X[[0, 2], 1, [4, 0]])
+    np.testing.assert_array_equal(t[Tensor([2, 0], device=other)].numpy(), X[[2, 0]])
+    index = np.array([[[1, 0, 2, 2, 1]]], np.int32)
+    np.testing.assert_array_equal(t.gather(0, Tensor(index, device=other)).numpy(),
+                                  np.take_along_axis(X[:, :1], index, 0))
+    expected = X.copy()
+    expected[1], expected[[0, 2], :, 3] = 7.0, [[1.0], [2.0]]
+    t[1] = 7.0
+    t[[0, 2], :, 3] = [[1.0], [2.0]]
+    assert t.device == other
+    np.testing.assert_array_equal(t.numpy(), expected)

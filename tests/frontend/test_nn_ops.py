@@ -352,3 +352,18 @@ def test_loss_gradients():
     p = RNG.uniform(0.1, 0.9, size=(3, 4))
     finite_difference_check(lambda t: t.binary_crossentropy(Tensor(p[::-1].copy())),
                             lambda a: np.mean(-(p[::-1] * np.log(a) + (1 - p[::-1]) * np.log(1 - a))), p, rtol=1e-5)
+
+
+def test_class_index_losses_and_pooling_work_on_a_device_other_than_the_default(device):
+    # one_hot's arange and avg_pool2d's count of real cells were made on the default device, so these raised
+    # "operands are on devices 'PYTHON' and 'C'" for tensors placed with device=
+    other = "PYTHON" if device == "C" else "C"
+    logits, labels = LOGITS[:3].astype(np.float32), np.array([0, 3, 1], np.int32)
+    x, y = Tensor(logits, device=other), Tensor(labels, device=other)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    np.testing.assert_allclose(x.cross_entropy(y).numpy(), -log_p[np.arange(3), labels].mean(), rtol=1e-5)
+    np.testing.assert_allclose(x.sparse_categorical_crossentropy(y).numpy(), -log_p[np.arange(3), labels].mean(),
+                               rtol=1e-5)
+    np.testing.assert_array_equal(y.one_hot(4).numpy(), np.eye(4, dtype=np.int32)[labels])
+    ones = Tensor(np.ones((1, 1, 4, 4), np.float32), device=other)
+    np.testing.assert_array_equal(ones.avg_pool2d(2, padding=1, count_include_pad=False).numpy(), np.ones((1, 1, 3, 3)))
