@@ -67,9 +67,17 @@ def Context(**settings):  # noqa: N802 - tinygrad's name
             ContextVar._registry[key].value = value
 
 
+EMIT_NAMES = ("kernels", "schedule", "uops", "c", "graph")  # the dumps, in DEBUG level order 1..5
+
+
 def emit_enabled(stage: str, level: int) -> bool:
     """Whether to print `stage`'s dump: DEBUG >= level, or the stage is named in EMIT."""
-    return DEBUG.value >= level or stage in {s.strip() for s in str(EMIT.value).split(",") if s.strip()}
+    names = {s.strip() for s in str(EMIT.value).split(",") if s.strip()}
+    unknown = names - set(EMIT_NAMES)
+    if unknown:
+        raise ValueError(f"EMIT={EMIT.value!r}: unknown dump name(s) {sorted(unknown)}; valid names: "
+                         f"{', '.join(EMIT_NAMES)}")
+    return DEBUG.value >= level or stage in names
 
 
 def dump_console():

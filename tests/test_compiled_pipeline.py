@@ -83,3 +83,8 @@ def test_a_second_process_compiles_nothing(tmp_path):
     assert "compiled 0 " not in first.stdout
     assert "compiled 0 " in second.stdout, second.stdout
     assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
+
+
+def test_an_unknown_emit_name_is_a_clear_error():
+    with Context(EMIT="schedul"), pytest.raises(ValueError, match="unknown dump name.*'schedul'.*valid names: kernels"):
+        (Tensor([1.0]) + 1).numpy()
