@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) scripts/lint_imports.py
+	$(VENV)/bin/lint-imports
 
 test: lint
 	HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q tests

@@ -110,8 +110,10 @@ def _to_dtype(method: str, x) -> DType:
 # Provenance: the first stack frame outside shrimpgrad is the user's line
 # ------------------------------------------------------------------------------------------------
 
-_INSIDE = (os.path.dirname(os.path.abspath(__file__)) + os.sep,  # shrimpgrad/
-           os.path.dirname(os.path.dirname(os.path.abspath(_graph.__file__))) + os.sep)  # stages/
+# shrimpgrad/ and the folder holding the stage packages (stages/ in a checkout, whether Python imported them
+# through the shrimpgrad/graph links or the package-dir mapping; shrimpgrad/ again in an installed wheel)
+_INSIDE = (os.path.dirname(os.path.abspath(__file__)) + os.sep,
+           os.path.dirname(os.path.realpath(os.path.dirname(_graph.__file__))) + os.sep)
 
 
 def _provenance() -> Provenance | None:
