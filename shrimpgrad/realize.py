@@ -11,15 +11,13 @@ Where the memory lives: `_storage` maps each `BufferRef` to a flat numpy array. 
 (and so the last Tensor that could read it) is garbage collected. BufferRef compares by identity,
 so two buffers never share an entry by accident.
 
-How values are computed is behind one seam, `run_graph(roots, device) -> [BufferRef]`. Today it
-calls the stage-01 numpy evaluator (`shrimpgrad.graph.evaluate`); the C pipeline replaces it with
-schedule -> linearize -> render -> compile -> run, without touching anything else in this file or
-in the Tensor.
+How values are computed is behind one seam, `run_graph(roots, device) -> [BufferRef]`: the whole
+compiler (schedule -> linearize -> render -> compile -> run; see `shrimpgrad/devices.py` for the
+per-device part). Nothing else in this file or in the Tensor knows how values are computed.
 
-ASSIGN: the evaluator is pure (an ASSIGN node's value is simply the assigned value), so writing is
-done here: after evaluating, each ASSIGN node in the graph writes its value into the target's
-existing buffer, through the target's view (e.g. `x[1:3].assign(...)` writes two elements of x's
-buffer). All reads in one `run_graph` see the buffers as they were before its writes.
+ASSIGN: the scheduler turns an ASSIGN into a kernel that stores into the target's existing buffer,
+through the target's view (e.g. `x[1:3].assign(...)` writes two elements of x's buffer), ordered
+after every kernel that still reads the old contents.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ import numpy as np
 from shrimpgrad.c import compile_stats
 from shrimpgrad.devices import kernel_runner
 from shrimpgrad.graph import (
-    MOVEMENT,
     BufferRef,
     DType,
     Node,
@@ -184,21 +181,3 @@ def _as_row_major(ref: BufferRef, view: ShapeTracker) -> BufferRef:
     if view.contiguous and ref.size == view.size:
         return ref
     return _adopt(view.apply(_storage[ref]).reshape(-1), ref.dtype)
-
-
-def _write(target: Node, value: np.ndarray) -> None:
-    """Write `value` (target's shape) into the buffer behind `target`, a BUFFER seen through movement ops.
-
-    The chain of movement ops is replayed on a ShapeTracker, whose `indices()` give, for every element
-    of the target, its address in the flat buffer and whether it exists (padding doesn't)."""
-    chain = []
-    while target.op in MOVEMENT:
-        chain.append(target)
-        target = target.src[0]
-    if target.op is not Ops.BUFFER:
-        raise ValueError(f"ASSIGN: the target must be a buffer seen through movement ops, got {target!r}")
-    st = ShapeTracker.from_shape(target.shape)
-    for node in reversed(chain):
-        st = getattr(st, node.op.name.lower())(node.arg)
-    addr, valid = st.indices()
-    _storage[target.arg][addr[valid]] = value[valid]
