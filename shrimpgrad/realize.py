@@ -51,10 +51,7 @@ DEVICES = ("C", "PYTHON", "CUDA")
 
 def new_buffer(values: np.ndarray, dtype: DType) -> BufferRef:
     """A new buffer holding a copy of `values` (any shape), converted to `dtype`, stored flat."""
-    flat = np.array(values, dtype=dtype.np).reshape(-1)  # np.array copies: the caller keeps its array
-    ref = BufferRef(flat.size, dtype)
-    _storage[ref] = flat
-    return ref
+    return _adopt(np.array(values, dtype=dtype.np), dtype)  # np.array copies: the caller keeps its array
 
 
 def _adopt(values: np.ndarray, dtype: DType) -> BufferRef:
@@ -145,13 +142,12 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
         if info.kind == "temporary" and info.last_read is not None:
             free_after.setdefault(info.last_read, []).append(info.buf)
     for info in fresh.values():  # outputs exist even when no kernel writes them (an empty tensor)
-        if info.kind == "output" and info.buf not in _storage:
-            _storage[info.buf] = np.zeros(info.buf.size, dtype=info.buf.dtype.np)
+        if info.kind == "output":
+            _allocate(info.buf)
     compiled_before = compile_stats.compiled
     for i, kernel in enumerate(schedule.kernels):
-        for buf in kernel.outputs:
-            if buf not in _storage:
-                _storage[buf] = np.zeros(buf.size, dtype=buf.dtype.np)
+        for buf in kernel.outputs:  # temporaries: just before their first writer
+            _allocate(buf)
         runner = kernel_runner(kernel, device, show_uops=emit_enabled("uops", 3), show_source=emit_enabled("c", 4))
         seconds = runner.run([_storage[b] for b in kernel.bufs])
         _count(kernel, seconds, runner.origin)
@@ -159,6 +155,12 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
             del _storage[buf]
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before
     return [_as_row_major(ref, view) for ref, view in zip(schedule.outputs, schedule.output_views)]
+
+
+def _allocate(buf: BufferRef) -> None:
+    """Zeroed memory for a fresh buffer, unless it already has some (an assigned or earlier-allocated buffer)."""
+    if buf not in _storage:
+        _storage[buf] = np.zeros(buf.size, dtype=buf.dtype.np)
 
 
 def _count(kernel: Kernel, seconds: float, origin: str) -> None:

@@ -1,19 +1,10 @@
-"""Stage-04 test setup: every test compiles into a temporary cache folder, never the user's ~/.cache.
-
-The session shares one folder (so each kernel compiles once per test run); tests about the cache
-itself ask for `fresh_cache`, a new empty folder with the in-process library dict cleared."""
+"""Stage-04 test setup. tests/conftest.py already points SHRIMPGRAD_CACHE_DIR at one temporary folder for
+the session (so each kernel compiles once per test run, never into the user's ~/.cache); tests about the
+cache itself ask for `fresh_cache`, a new empty folder with the in-process library dict cleared."""
 
 import pytest
 
 from shrimpgrad.c import clear_loaded, compile_stats
-
-
-@pytest.fixture(scope="session", autouse=True)
-def session_cache_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("shrimpgrad-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SHRIMPGRAD_CACHE_DIR", str(path))
-        yield path
 
 
 @pytest.fixture
