@@ -22,7 +22,7 @@ from shrimpgrad.c import CProgram, print_source
 from shrimpgrad.helpers import dump_console
 from shrimpgrad.linearize import Program, default_opts, interpret, linearize
 from shrimpgrad.linearize.viz import print_program
-from shrimpgrad.schedule import Kernel
+from shrimpgrad.schedule import Kernel, kernel_flops
 
 
 @dataclass
@@ -34,6 +34,7 @@ class KernelRunner:
     origin: str
     run: Callable[[Sequence[np.ndarray]], float]
     source: str | None = None  # the generated source, when there is one
+    flops: int = 0  # kernel_flops of the AST: counted once here, not walked again on every run
 
 
 def _python_runner(program: Program) -> KernelRunner:
@@ -64,6 +65,7 @@ def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_sou
     if runner is None:
         program = linearize(kernel, default_opts(kernel))
         runner = _BACKENDS[device](program)
+        runner.flops = kernel_flops(kernel)
         _runners[key] = runner
         if len(_runners) > _MAX_CACHED:
             _runners.popitem(last=False)

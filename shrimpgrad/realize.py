@@ -28,7 +28,7 @@ import weakref
 import numpy as np
 
 from shrimpgrad.c import compile_stats
-from shrimpgrad.devices import kernel_runner
+from shrimpgrad.devices import KernelRunner, kernel_runner
 from shrimpgrad.graph import (
     BufferRef,
     DType,
@@ -40,7 +40,7 @@ from shrimpgrad.graph import (
     toposort,
 )
 from shrimpgrad.helpers import GlobalCounters, dump_console, emit_enabled
-from shrimpgrad.schedule import Kernel, create_schedule, kernel_bytes, kernel_flops, print_schedule
+from shrimpgrad.schedule import Kernel, create_schedule, kernel_bytes, print_schedule
 
 _storage: weakref.WeakKeyDictionary[BufferRef, np.ndarray] = weakref.WeakKeyDictionary()
 
@@ -150,7 +150,7 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
             _allocate(buf)
         runner = kernel_runner(kernel, device, show_uops=emit_enabled("uops", 3), show_source=emit_enabled("c", 4))
         seconds = runner.run([_storage[b] for b in kernel.bufs])
-        _count(kernel, seconds, runner.origin)
+        _count(kernel, seconds, runner)
         for buf in free_after.get(i, ()):
             del _storage[buf]
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before
@@ -163,17 +163,17 @@ def _allocate(buf: BufferRef) -> None:
         _storage[buf] = np.zeros(buf.size, dtype=buf.dtype.np)
 
 
-def _count(kernel: Kernel, seconds: float, origin: str) -> None:
+def _count(kernel: Kernel, seconds: float, runner: KernelRunner) -> None:
     """Update GlobalCounters for one kernel run; DEBUG>=1 (or EMIT=kernels) prints a line about it."""
     GlobalCounters.kernel_count += 1
-    GlobalCounters.global_ops += kernel_flops(kernel)
-    GlobalCounters.global_mem += kernel_bytes(kernel)
+    GlobalCounters.global_ops += runner.flops
+    GlobalCounters.global_mem += kernel_bytes(kernel)  # depends on the buffers' sizes, not only the AST
     GlobalCounters.time_sum_s += seconds
-    if origin in ("disk cache", "memory"):
+    if runner.origin in ("disk cache", "memory"):
         GlobalCounters.cache_hits += 1
     if emit_enabled("kernels", 1):
-        gflops = kernel_flops(kernel) / max(seconds, 1e-9) / 1e9
-        print(f"*** {GlobalCounters.kernel_count:4d} {kernel.name:<28s} {origin:<12s} "
+        gflops = runner.flops / max(seconds, 1e-9) / 1e9
+        print(f"*** {GlobalCounters.kernel_count:4d} {kernel.name:<28s} {runner.origin:<12s} "
               f"{seconds * 1e3:9.3f} ms  {gflops:8.2f} GFLOP/s  {kernel.reason}")
 
 
