@@ -68,6 +68,7 @@ from shrimpgrad.graph import (
 from shrimpgrad.graph import gradient as graph_gradient
 from shrimpgrad.helpers import DEVICE
 from shrimpgrad.indexing import IndexingMixin
+from shrimpgrad.math_ops import MathMixin
 from shrimpgrad.nn_ops import NNOpsMixin
 from shrimpgrad.realize import DEVICES, buffer_value, new_buffer
 from shrimpgrad.realize import realize as realize_graph
@@ -251,7 +252,7 @@ def no_grad() -> Iterator[None]:
 # ------------------------------------------------------------------------------------------------
 
 
-class Tensor(IndexingMixin, NNOpsMixin):
+class Tensor(IndexingMixin, NNOpsMixin, MathMixin):
     """A lazy n-dimensional array (tinygrad's API). See the module docstring."""
 
     no_grad: ClassVar[bool] = False  # set by `with no_grad():`
@@ -582,16 +583,19 @@ class Tensor(IndexingMixin, NNOpsMixin):
     def clip(self, min_=None, max_=None) -> Tensor:
         if min_ is None and max_ is None:
             raise _fail(ValueError, "clip", "needs min_ or max_ (or both)")
-        x = self if min_ is None else self.maximum(min_)
-        return x if max_ is None else x.minimum(max_)
+        # where, not maximum/minimum: PyTorch passes the gradient on the bounds (a max tie would halve it)
+        x = self if min_ is None else (self < min_).where(min_, self)
+        return x if max_ is None else (x > max_).where(max_, x)
 
     def clamp(self, min_=None, max_=None) -> Tensor:
         return self.clip(min_, max_)
 
     def abs(self) -> Tensor:
+        """|x|, with PyTorch's gradient 0 at x = 0: the middle branch x*x is 0 there (and +0.0 for -0.0, NaN for
+        NaN) with slope 0."""
         if self.dtype.is_bool or self.dtype.is_unsigned:
             return self
-        return (self < 0).where(-self, self)
+        return (self > 0).where(self, (self < 0).where(-self, self * self))
 
     def sign(self) -> Tensor:
         """-1, 0 or 1 in self's dtype; NaN stays NaN (numpy's sign)."""
@@ -637,7 +641,10 @@ class Tensor(IndexingMixin, NNOpsMixin):
         is_int = e == e.trunc()
         odd = is_int & ((e * 0.5).trunc() != e * 0.5)
         signed = (self < 0).where(is_int.where(odd.where(-magnitude, magnitude), math.nan), magnitude)
-        return (e == 0).where(1, (self == 1).where(1, signed))  # x**0 == 1 and 1**y == 1, even with NaN
+        # x**0 == 1 and 1**y == 1, even with NaN or inf: only there the constant replaces the formula, so the
+        # gradients at base 1 (y) and exponent 0 (log x) still flow through the formula
+        bad_base, bad_exponent = (self == 0) | ((self - self) != 0), (e - e) != 0  # 0, inf or NaN / inf or NaN
+        return (((e == 0) & bad_base) | ((self == 1) & bad_exponent)).where(1, signed)
 
     # ---- transcendental (built from EXP2, LOG2, SIN, SQRT, RECIP) ----
 
@@ -673,35 +680,7 @@ class Tensor(IndexingMixin, NNOpsMixin):
     def relu(self) -> Tensor:
         return (self > 0).where(self, 0)
 
-    def sigmoid(self) -> Tensor:
-        return (1 + (self._float() * (-1 / math.log(2))).exp2()).reciprocal()
-
-    def tanh(self) -> Tensor:
-        return 2.0 * (2.0 * self).sigmoid() - 1.0
-
-    def gelu(self) -> Tensor:
-        """The tanh approximation (tinygrad's and GPT-2's)."""
-        return 0.5 * self * (1 + (math.sqrt(2 / math.pi) * (self + 0.044715 * self * self * self)).tanh())
-
-    def quick_gelu(self) -> Tensor:
-        return self * (self * 1.702).sigmoid()
-
-    def silu(self) -> Tensor:
-        return self * self.sigmoid()
-
-    def swish(self) -> Tensor:
-        return self.silu()
-
-    def leakyrelu(self, neg_slope: float = 0.01) -> Tensor:
-        return (self < 0).where(self * neg_slope, self)
-
-    def elu(self, alpha: float = 1.0) -> Tensor:
-        return self.relu() - alpha * (1 - self.exp()).relu()
-
-    def softplus(self, beta: float = 1.0) -> Tensor:
-        """log(1 + exp(beta x)) / beta, computed as relu(bx) + log(1 + exp(-|bx|)) so large x doesn't overflow."""
-        bx = self._float() * beta
-        return (bx.relu() + ((-bx.abs()).exp() + 1).log()) * (1 / beta)
+    # sigmoid, tanh, gelu, silu, elu, softplus and the other activations: shrimpgrad/math_ops.py
 
     # ---- rounding (from TRUNC) ----
 
