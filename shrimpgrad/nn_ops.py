@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 
+from shrimpgrad.graph import dtypes, promote
 from shrimpgrad.indexing import _every_nth, _is_int, _resolve_dim, check_index_values
 
 _CUMSUM_BLOCK = 256  # cumsum axes longer than 2 blocks are done in two stages (see cumsum)
@@ -233,7 +234,10 @@ class NNOpsMixin:
         return kernel, stride_, _per_axis(dilation, 2, "dilation", method), _resolve_padding(padding, 2, method)
 
     def cumsum(self, axis: int = 0):
-        """Running sum along `axis`: out[j] = x[0] + ... + x[j] (see the module docstring for how)."""
+        """Running sum along `axis`: out[j] = x[0] + ... + x[j] (see the module docstring for how). Bool and small
+        ints accumulate in int32, as sum does (bool summed as bool would saturate at True)."""
+        if self.dtype.is_bool or (self.dtype.is_int and self.dtype.itemsize < 4):
+            return self.cast(promote(self.dtype, dtypes.int32)).cumsum(axis)
         if self.ndim == 0:
             return self
         axis = _resolve_dim(axis, self.ndim, "cumsum")

@@ -72,6 +72,7 @@ from shrimpgrad.math_ops import MathMixin
 from shrimpgrad.nn_ops import NNOpsMixin
 from shrimpgrad.realize import DEVICES, buffer_value, new_buffer
 from shrimpgrad.realize import realize as realize_graph
+from shrimpgrad.scan_ops import ScanMixin
 
 # ------------------------------------------------------------------------------------------------
 # Errors: one small helper formats every message
@@ -164,8 +165,10 @@ def _axes(method: str, axis, shape: tuple[int, ...]) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(len(shape)))
     given = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
-    if not shape and given:
-        raise _fail(AxisError, method, f"axis {axis!r} given for a 0-d tensor", "use axis=None")
+    if not shape and given:  # PyTorch accepts axis 0 and -1 on a 0-d tensor (there is nothing to reduce)
+        if any(not isinstance(a, (int, np.integer)) or isinstance(a, bool) or a not in (0, -1) for a in given):
+            raise _fail(AxisError, method, f"axis {axis!r} given for a 0-d tensor", "use axis=None, 0 or -1")
+        return ()
     axes = tuple(_axis(method, a, len(shape), shape) for a in given)
     if len(set(axes)) != len(axes):
         raise _fail(AxisError, method, f"axis {axis!r} names an axis twice (shape {shape})")
@@ -252,7 +255,7 @@ def no_grad() -> Iterator[None]:
 # ------------------------------------------------------------------------------------------------
 
 
-class Tensor(IndexingMixin, NNOpsMixin, MathMixin):
+class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
     """A lazy n-dimensional array (tinygrad's API). See the module docstring."""
 
     no_grad: ClassVar[bool] = False  # set by `with no_grad():`
@@ -849,6 +852,8 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin):
         """The product over `axis`, as a tree of multiplies: the reduced axes are moved last and flattened,
         then halved log2(n) times (pad odd lengths with a 1, multiply the two halves). Keeps the dtype."""
         x = self if dtype is None else self.cast(dtype)
+        if x.dtype.is_bool:  # numpy and PyTorch multiply bools as integers
+            x = x.cast(dtypes.default_int)
         axes = _axes("prod", axis, x.shape)
         kept = tuple(i for i in range(x.ndim) if i not in axes)
         n = math.prod(x.shape[a] for a in axes)
