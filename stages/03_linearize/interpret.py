@@ -17,6 +17,11 @@ too slow for a test-suite. So the interpreter is *vectorized over the parallel l
   is bounds-checked where its gate is on, so a bad index is an error naming the UOp, never a
   silent wrap-around of a negative numpy index.
 * IF/ENDIF become a mask that gates the LOADs, STOREs and ASSIGNs inside.
+* Shared memory (GPU GROUP reductions): a DEFINE_LOCAL is one array per block, laid out block after
+  block; a LOAD/STORE into it adds `block number * size` to the index, the block number being the
+  row-major position of the gidx SPECIALs. A BARRIER does nothing: every thread's STORE (one numpy
+  call for all of them) has already happened when the next UOp runs, which is what it guarantees.
+* A buffer must have at least its DEFINE_GLOBAL's declared size (the Program's accesses lie inside it).
 
 This is exact for programs whose parallel loops enclose the sequential ones, which is every
 program `linearize` makes: GLOBAL iterations are independent, so running them side by side is
@@ -49,6 +54,8 @@ def interpret(program: Program, buffers: Sequence[np.ndarray]) -> None:
     src_idx, axis_of, end_of = _decode(program)
     vector_ndim = max(axis_of.values(), default=-1) + 1
     values: list = [None] * n
+    blocks: list[tuple[int, int]] = []  # (pc, size) of the gidx SPECIALs: the block number of local memory
+    local_size: dict[int, int] = {}  # DEFINE_LOCAL pc -> elements per block
     masks: list[np.ndarray] = []  # IF conditions currently in force
     loops: list[list[int]] = []  # sequential loops in progress: [range pc, current value, end value]
 
@@ -68,6 +75,8 @@ def interpret(program: Program, buffers: Sequence[np.ndarray]) -> None:
             if op is UOps.ALU:
                 values[pc] = apply_alu(u.arg, u.dtype, src)
             elif op is UOps.LOAD:
+                if uops[src_idx[pc][0]].op is UOps.DEFINE_LOCAL:
+                    src = [src[0], _in_block(src[1], src_idx[pc][0], local_size, blocks, values)]
                 values[pc] = _load(pc, src, masks, fail)
             elif op is UOps.CONST:
                 values[pc] = np.array(u.arg, dtype=u.dtype.np)
@@ -79,6 +88,8 @@ def interpret(program: Program, buffers: Sequence[np.ndarray]) -> None:
             elif op is UOps.DEFINE_ACC:
                 values[pc] = src[0]
             elif op is UOps.STORE:
+                if uops[src_idx[pc][0]].op is UOps.DEFINE_LOCAL:
+                    src = [src[0], _in_block(src[1], src_idx[pc][0], local_size, blocks, values), *src[2:]]
                 _store(pc, src, masks, fail)
             elif op is UOps.RANGE:
                 start, stop = (_scalar(s, pc, fail) for s in src)
@@ -101,6 +112,14 @@ def interpret(program: Program, buffers: Sequence[np.ndarray]) -> None:
                         loops.pop()
             elif op is UOps.SPECIAL:
                 values[pc] = along_axis(pc, 0, u.arg[1], u.dtype.np)
+                if u.arg[0].startswith("gidx"):
+                    blocks.append((pc, u.arg[1]))
+            elif op is UOps.DEFINE_LOCAL:
+                local_size[pc] = u.arg[1]
+                n_blocks = int(np.prod([size for _, size in blocks]))
+                values[pc] = np.zeros(n_blocks * u.arg[1], dtype=u.dtype.np)
+            elif op is UOps.BARRIER:
+                pass  # the STOREs it waits for are done (see the module docstring)
             elif op is UOps.DEFINE_GLOBAL:
                 values[pc] = _buffer(u, buffers, fail, pc)
             elif op is UOps.IF:
@@ -142,14 +161,24 @@ def _decode(program: Program) -> tuple[list[tuple[int, ...]], dict[int, int], di
     return src_idx, axis_of, end_of
 
 
+def _in_block(idx, local: int, local_size: dict[int, int], blocks: list[tuple[int, int]], values: list):
+    """A shared-memory index within this thread's block: block number * the array's size + idx."""
+    block = np.array(0)
+    for pc, size in blocks:
+        block = block * size + values[pc]
+    return block * local_size[local] + idx
+
+
 def _buffer(u: UOp, buffers: Sequence[np.ndarray], fail, pc: int) -> np.ndarray:
-    i = u.arg[0]
+    i, size = u.arg[0], u.arg[3]
     if not 0 <= i < len(buffers):
         raise fail(pc, f"needs buffer {i} but only {len(buffers)} were passed")
     buf = buffers[i]
     if not isinstance(buf, np.ndarray) or buf.ndim != 1 or buf.dtype != u.dtype.np:
         got = f"{buf.shape} {buf.dtype}" if isinstance(buf, np.ndarray) else type(buf).__name__
         raise fail(pc, f"buffer {i} must be a flat numpy array of dtype {u.dtype.np_name}, got {got}")
+    if buf.size < size:
+        raise fail(pc, f"buffer {i} has {buf.size} elements; the kernel's buffer has {size}")
     return buf
 
 
@@ -181,7 +210,7 @@ def _check_bounds(pc: int, what: str, buf: np.ndarray, idx: np.ndarray, fail) ->
 
 def _load(pc: int, src: list, masks: list[np.ndarray], fail):
     buf, idx = src[0], np.asarray(src[1])
-    gate = _gate(src[2] if len(src) == 4 else None, masks)
+    gate = _gate(src[2] if len(src) == 4 else None, masks)  # (buf, index, BARRIER) has no gate
     if gate is None:
         _check_bounds(pc, "LOAD", buf, idx, fail)
         return buf[idx]

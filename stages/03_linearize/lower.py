@@ -7,7 +7,8 @@
 3. open_loops      one RANGE per loop; on a GPU, GLOBAL/LOCAL loops are SPECIAL indices instead
 4. lower_reduces   per REDUCE (and output lane, and GROUP lane): a DEFINE_ACC set to the identity,
                    then in the innermost loop `acc = x op acc` for the lowered input x (each UNROLL
-                   lane folds in turn); after the loops, GROUP partials are combined
+                   lane folds in turn); after the loops, GROUP partials are combined (on a GPU
+                   the GROUP lanes are threads of the block: see `combine_in_shared_memory`)
 5. lower_stores    lower each STORE's value (a REDUCE is its accumulator) and store it
 6. place_uops      order the UOps into the loop nest, each as early as its operands allow
 
@@ -45,13 +46,14 @@ from shrimpgrad.schedule import verify as verify_kernel
 
 from .index import index_and_valid, unravel
 from .opts import LoopPlan, Opt, Role, apply_opts
-from .symbolic import Add, And, Expr, FloorDiv, Ge, Lt, Mod, Mul, Num, Rewrite, Var, simplify
+from .symbolic import Add, And, Expr, FloorDiv, Ge, Lt, Mod, Mul, Num, Rewrite, Var, all_of, simplify, sum_of
 from .uops import LoopKind, Program, UOp, UOps, verify
 
 INT32_MAX = 2**31 - 1
 # CUDA's launch limits per dimension (x, y, z)
 GRID_LIMITS = (2**31 - 1, 65535, 65535)
 BLOCK_LIMITS = (1024, 1024, 64)
+BLOCK_THREADS = 1024  # threads in one block, all dimensions together
 
 
 class LinearizeError(ValueError):
@@ -281,21 +283,25 @@ def plan_loops(L: Lowering) -> Iterator[str]:
 
 
 def define_buffers(L: Lowering) -> Iterator[str]:
-    """DEFINE_GLOBAL i for kernel.bufs[i], named data<i>; outputs first."""
+    """DEFINE_GLOBAL i for kernel.bufs[i], named data<i>, with its element count; outputs first."""
     for i, b in enumerate(L.kernel.bufs):
-        L.bufs.append(L.uop(UOps.DEFINE_GLOBAL, b.dtype, (), (i, f"data{i}", i < L.kernel.n_outputs)))
+        L.bufs.append(L.uop(UOps.DEFINE_GLOBAL, b.dtype, (), (i, f"data{i}", i < L.kernel.n_outputs, b.size)))
     yield f"{len(L.bufs)} buffers"
 
 
 def open_loops(L: Lowering) -> Iterator[str]:
     """A RANGE per loop, outermost first. On a GPU the GLOBAL and LOCAL loops become SPECIAL indices
     (at most 3 of each, like CUDA's x, y, z; extra loops are folded into one index and recovered with
-    // and %), and global_size / local_size give the launch dimensions."""
+    // and %), and global_size / local_size give the launch dimensions. GROUP lanes are threads too on
+    a GPU (the innermost lidx): each thread sums its share of the reduce loop."""
     plan, idt = L.plan, L.index_dtype
     parallel = plan.ordered((Role.GLOBAL,)) + plan.ordered((Role.LOCAL,))
     if L.gpu:
         L.global_size = _specials(L, plan.ordered((Role.GLOBAL,)), "gidx", GRID_LIMITS)
-        L.local_size = _specials(L, plan.ordered((Role.LOCAL,)), "lidx", BLOCK_LIMITS)
+        L.local_size = _specials(L, plan.ordered((Role.LOCAL,)) + plan.ordered((Role.GROUP,)), "lidx", BLOCK_LIMITS)
+        if math.prod(L.local_size) > BLOCK_THREADS:
+            raise LinearizeError(f"kernel {L.kernel.name}: {math.prod(L.local_size)} threads per block (LOCAL x GROUP "
+                                 f"amounts) exceed the GPU's {BLOCK_THREADS}; use smaller amounts")
         serial = plan.ordered((Role.REDUCE,))
     else:
         serial = parallel + plan.ordered((Role.REDUCE,))
@@ -337,7 +343,8 @@ def lower_reduces(L: Lowering) -> Iterator[str]:
     the UNROLL lanes k, in order; after the loops, the GROUP partials combined into the final value."""
     plan = L.plan
     reduces = list(dict.fromkeys(n for n in L.kernel.ast.toposort() if n.op is KOps.REDUCE))
-    out_lanes, group_lanes = lane_envs(plan.lanes(Role.UPCAST)), lane_envs(plan.lanes(Role.GROUP))
+    out_lanes = lane_envs(plan.lanes(Role.UPCAST))
+    group_lanes = [{}] if L.gpu else lane_envs(plan.lanes(Role.GROUP))  # on a GPU they are threads
     unroll_lanes = lane_envs(plan.lanes(Role.UNROLL))
     accs: dict[tuple, UOp] = {}
     for r in reduces:
@@ -366,12 +373,55 @@ def lower_reduces(L: Lowering) -> Iterator[str]:
             L.finals[(r, output_lane_key(plan, o))] = final
             if len(group_lanes) > 1:
                 yield f"combine {len(group_lanes)} GROUP partials of {op.name}" + _lanes_text(o)
+    if L.gpu and plan.lanes(Role.GROUP) and reduces:
+        yield from combine_in_shared_memory(L, reduces, out_lanes)
+
+
+def group_thread(L: Lowering, roles: tuple[Role, ...] = (Role.GROUP,)) -> Expr:
+    """On a GPU: the number of this thread among the GROUP threads of its block, 0..G-1 (the mixed
+    radix of the GROUP parts, each already an expression of the lidx SPECIALs); with
+    roles=(LOCAL, GROUP), its number among all the block's threads."""
+    gid: Expr = Num(0)
+    for p in L.plan.ordered(roles):
+        gid = sum_of([gid * p.size, L.loop_values[p.name]])
+    return simplify(gid, L.log)
+
+
+def combine_in_shared_memory(L: Lowering, reduces: list[KNode], out_lanes: list[dict[str, int]]) -> Iterator[str]:
+    """GROUP on a GPU: G threads of a block each hold one partial accumulator (thread j summed the
+    elements j, j+G, j+2G, ... exactly like GROUP lane j on a CPU). Each thread writes its partial
+    into a shared array `temp[t]` (t: its number in the block, `l*G + j` for LOCAL thread l), the
+    block waits at a BARRIER, and every thread then folds temp[l*G + 1 .. l*G + G-1] into
+    temp[l*G] in the CPU's order, so the result is bit-identical to the CPU's GROUP. Only thread
+    j = 0 of each group stores it (lower_stores gates the stores)."""
+    group = math.prod(p.size for p in L.plan.lanes(Role.GROUP))
+    size = group * math.prod(p.size for p in L.plan.ordered((Role.LOCAL,)))
+    first = group_thread(L, (Role.LOCAL, Role.GROUP)) - group_thread(L)  # l*G: the group's first slot
+    gid = L.lower_expr(group_thread(L, (Role.LOCAL, Role.GROUP)))
+    temps, stores = {}, []
+    for r in reduces:
+        for o in out_lanes:
+            key = (r, output_lane_key(L.plan, o))
+            temp = L.uop(UOps.DEFINE_LOCAL, r.dtype, (), (f"temp{len(temps)}", size))
+            temps[key] = temp
+            stores.append(L.uop(UOps.STORE, None, (temp, gid, L.finals[key])))
+    barrier = L.uop(UOps.BARRIER, None, tuple(stores))
+    yield f"{len(temps)} shared arrays of {size} partials, one BARRIER"
+    for (r, lane), temp in temps.items():
+        slot = [L.lower_expr(simplify(sum_of([first, Num(j)]), L.log)) for j in range(group)]
+        final = L.uop(UOps.LOAD, r.dtype, (temp, slot[0], barrier))
+        for j in range(1, group):
+            final = L.uop(UOps.ALU, r.dtype, (L.uop(UOps.LOAD, r.dtype, (temp, slot[j], barrier)), final), r.arg[0])
+        L.finals[(r, lane)] = final
+        yield f"combine {group} GROUP partials of {r.arg[0].name} from shared memory"
 
 
 def lower_stores(L: Lowering) -> Iterator[str]:
     """Each STORE, per output lane: the value (a REDUCE reads its accumulator), then STORE(buf, index,
     value), gated by the store view's valid when it has a mask."""
     meta = "; ".join(L.kernel.meta) or None
+    # a GPU GROUP reduction: every thread of the group has the final value, thread 0 stores it
+    first_thread = group_thread(L).lt(1) if L.gpu and L.plan.lanes(Role.GROUP) else None
     for store in L.kernel.ast.src:
         buf_index, st = store.arg
         buf = L.bufs[buf_index]
@@ -382,6 +432,8 @@ def lower_stores(L: Lowering) -> Iterator[str]:
                 raise LinearizeError(f"kernel {L.kernel.name}: STORE of a {value.dtype!r} value into buffer "
                                      f"{buf_index} of {buf.dtype!r}; cast it in the kernel")
             index, valid = index_and_valid(st, L.axis_exprs(st.shape, o), L.log)
+            if first_thread is not None:
+                valid = simplify(all_of([valid, first_thread]), L.log)
             if valid == Num(0):
                 continue  # a store that never happens
             src = (buf, L.lower_expr(index), value) + (() if valid == Num(1) else (L.lower_expr(valid),))
@@ -418,7 +470,8 @@ def placed(L: Lowering) -> list[UOp]:
 
 
 # UOps kept for what they do, not for a value: everything else must be used by a kept UOp to stay.
-_EFFECTS = frozenset({UOps.DEFINE_GLOBAL, UOps.RANGE, UOps.END, UOps.STORE, UOps.ASSIGN, UOps.IF, UOps.ENDIF})
+_EFFECTS = frozenset({UOps.DEFINE_GLOBAL, UOps.RANGE, UOps.END, UOps.STORE, UOps.ASSIGN, UOps.IF, UOps.ENDIF,
+                      UOps.BARRIER})
 
 
 def drop_unused(uops: list[UOp]) -> list[UOp]:

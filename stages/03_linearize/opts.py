@@ -28,8 +28,9 @@ inside it (its lanes then run after the inner axis's loop).
 
 tinygrad: `Opt(OptOps.UPCAST | UNROLL | LOCAL | GROUP, axis, arg)` applied by `Kernel.apply_opt`
 (`codegen/opt/kernel.py`), which reshapes every view with `shift_to`. We split loop variables
-instead of views (the symbolic algebra does the rest), and our GROUP keeps the partial sums in
-registers (our UOps have no shared memory), where tinygrad's spreads them over a block's threads.
+instead of views (the symbolic algebra does the rest). On a CPU our GROUP keeps the partial sums in
+registers; on a GPU (`linearize(..., gpu=True)`) its lanes are threads of the block that combine
+their partials through shared memory (DEFINE_LOCAL, BARRIER), as tinygrad's GROUP does.
 """
 
 from __future__ import annotations

@@ -4,12 +4,14 @@ Each UOp names its operands by reference (`src`), always to UOps earlier in the 
 an explicit dtype. The whole vocabulary:
 
     op            src                                arg                       renders (C) as
-    DEFINE_GLOBAL ()                                 (index, name, is_output)  a pointer parameter
+    DEFINE_GLOBAL ()                                 (index, name, is_output, size)  a pointer parameter
+    DEFINE_LOCAL  ()                                 (name, size)              GPU only: a block's shared array
     CONST         ()                                 the value                 a literal
     SPECIAL       ()                                 (name, size)              blockIdx/threadIdx on GPUs
     RANGE         (start CONST, end CONST)           (axis, LoopKind)          for (int i = start; i < end; i++) {
     END           (RANGE,)                           None                      }
     LOAD          (buf, index) | (buf, index, gate, alt)  None                 buf[index] | gate ? buf[index] : alt
+                  | (local buf, index, BARRIER)               (a shared-memory read after the barrier)
     STORE         (buf, index, value) | (..., gate)  None                      buf[index] = value;
     DEFINE_ACC    (init CONST,)                      accumulator number        T acc = init;
     ASSIGN        (DEFINE_ACC, value)                None                      acc = value;
@@ -17,10 +19,18 @@ an explicit dtype. The whole vocabulary:
     CAST          (x,)                               None (target is dtype)    (T)x
     IF            (cond,)                            None                      if (cond) {
     ENDIF         (IF,)                              None                      }
+    BARRIER       (STOREs into DEFINE_LOCALs)        None                      GPU only: __syncthreads();
+
+A DEFINE_GLOBAL's `size` is the number of elements of its buffer (`kernel.bufs[i].size`): every
+access the Program makes that is not gated off lies in 0..size-1, so a runtime checks a buffer
+against `size` directly (C checks no bounds; a smaller buffer would be read or written past its end).
+DEFINE_LOCAL and BARRIER exist only in GPU programs with a GROUP reduction (lower.py): each
+thread's partial accumulator goes into a shared array, the block waits at the barrier, then the
+partials are combined.
 
 A UOp that reads an accumulator refers to its DEFINE_ACC: after the ASSIGNs in a loop, the
-DEFINE_ACC stands for the accumulated value. STORE, END, ASSIGN, IF and ENDIF produce no value
-(dtype None). Index arithmetic is ordinary ALU UOps on `index_dtype` (int32 or int64).
+DEFINE_ACC stands for the accumulated value. STORE, END, ASSIGN, IF, ENDIF and BARRIER produce no
+value (dtype None). Index arithmetic is ordinary ALU UOps on `index_dtype` (int32 or int64).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from shrimpgrad.graph import ALU, DType
 
 class UOps(Enum):
     DEFINE_GLOBAL = auto()
+    DEFINE_LOCAL = auto()
     CONST = auto()
     SPECIAL = auto()
     RANGE = auto()
@@ -47,6 +58,7 @@ class UOps(Enum):
     CAST = auto()
     IF = auto()
     ENDIF = auto()
+    BARRIER = auto()
 
     def __repr__(self) -> str:
         return f"UOps.{self.name}"
@@ -64,7 +76,8 @@ class LoopKind(Enum):
         return f"LoopKind.{self.name}"
 
 
-NO_VALUE = frozenset({UOps.STORE, UOps.END, UOps.ASSIGN, UOps.IF, UOps.ENDIF})
+NO_VALUE = frozenset({UOps.STORE, UOps.END, UOps.ASSIGN, UOps.IF, UOps.ENDIF, UOps.BARRIER})
+BUFFERS = frozenset({UOps.DEFINE_GLOBAL, UOps.DEFINE_LOCAL})  # what LOAD and STORE address
 
 
 @dataclass(frozen=True)
@@ -131,7 +144,8 @@ class ProgramError(AssertionError):
 
 def verify(p: Program) -> Program:
     """Check: operands defined before use, RANGE/END and IF/ENDIF properly nested, value ops have a
-    dtype, ALU args are ALU ops, STORE/LOAD target a DEFINE_GLOBAL. Raises ProgramError naming the UOp."""
+    dtype, ALU args are ALU ops, STORE/LOAD target a DEFINE_GLOBAL (or DEFINE_LOCAL), each DEFINE_GLOBAL
+    declares (index, name, is_output, size). Raises ProgramError naming the UOp."""
     defined: set[UOp] = set()
     open_blocks: list[UOp] = []
     for i, u in enumerate(p.uops):
@@ -141,14 +155,18 @@ def verify(p: Program) -> Program:
         for s in u.src:
             if s not in defined:
                 fail(f"operand {s!r} is used before it is defined")
-            if s.op in NO_VALUE and u.op not in (UOps.END, UOps.ENDIF):
+            if s.op in NO_VALUE and not _orders(u, s):
                 fail(f"operand {s!r} produces no value")
         if u.op not in NO_VALUE and u.dtype is None:
             fail("a value-producing uop needs a dtype")
         if u.op is UOps.ALU and u.arg not in ALU:
             fail(f"{u.arg} is not an ALU op")
-        if u.op in (UOps.LOAD, UOps.STORE) and u.src[0].op is not UOps.DEFINE_GLOBAL:
-            fail("LOAD/STORE must address a DEFINE_GLOBAL")
+        if u.op in (UOps.LOAD, UOps.STORE) and u.src[0].op not in BUFFERS:
+            fail("LOAD/STORE must address a DEFINE_GLOBAL or DEFINE_LOCAL")
+        if u.op is UOps.DEFINE_GLOBAL and not _is_global_arg(u.arg):
+            fail("DEFINE_GLOBAL's arg is (index, name, is_output, size) with size the buffer's element count")
+        if u.op is UOps.BARRIER and not all(s.op is UOps.STORE and s.src[0].op is UOps.DEFINE_LOCAL for s in u.src):
+            fail("a BARRIER waits for STOREs into DEFINE_LOCALs")
         if u.op is UOps.ASSIGN and u.src[0].op is not UOps.DEFINE_ACC:
             fail("ASSIGN must update a DEFINE_ACC")
         if u.op in (UOps.RANGE, UOps.IF):
@@ -163,3 +181,15 @@ def verify(p: Program) -> Program:
     if open_blocks:
         raise ProgramError(f"program {p.name}: unclosed {open_blocks[-1]!r}")
     return p
+
+
+def _orders(u: UOp, s: UOp) -> bool:
+    """Operands that produce no value but order `u` after them: END/ENDIF close their block, a BARRIER
+    waits for the shared-memory STOREs, and a shared-memory LOAD comes after its BARRIER."""
+    return (u.op in (UOps.END, UOps.ENDIF) or u.op is UOps.BARRIER
+            or (u.op is UOps.LOAD and len(u.src) == 3 and s is u.src[2] and s.op is UOps.BARRIER))
+
+
+def _is_global_arg(arg) -> bool:
+    return (isinstance(arg, tuple) and len(arg) == 4 and isinstance(arg[0], int) and isinstance(arg[1], str)
+            and isinstance(arg[2], bool) and isinstance(arg[3], int) and arg[3] >= 0)

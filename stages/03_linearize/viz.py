@@ -33,6 +33,7 @@ FAMILIES = {
     UOps.DEFINE_GLOBAL: "buffer", UOps.LOAD: "memory", UOps.STORE: "memory",
     UOps.CONST: "const", UOps.RANGE: "loop", UOps.END: "loop", UOps.SPECIAL: "loop", UOps.IF: "loop",
     UOps.ENDIF: "loop", UOps.DEFINE_ACC: "acc", UOps.ASSIGN: "acc", UOps.ALU: "alu", UOps.CAST: "alu",
+    UOps.DEFINE_LOCAL: "buffer", UOps.BARRIER: "loop",
 }
 FAMILY_STYLES = {"buffer": "bold blue", "memory": "green", "const": "dim", "loop": "bold magenta", "acc": "yellow",
                  "alu": "default"}
@@ -53,9 +54,11 @@ def depths(p: Program) -> list[int]:
 
 
 def format_arg(u: UOp) -> str:
-    """A UOp's arg as the dump's last column: `data0 (output)`, `loop 1 REDUCE`, `ADD`, `gated`."""
+    """A UOp's arg as the dump's last column: `data0[16] (output)`, `loop 1 REDUCE`, `ADD`, `gated`."""
     if u.op is UOps.DEFINE_GLOBAL:
-        return f"{u.arg[1]}{' (output)' if u.arg[2] else ''}"
+        return f"{u.arg[1]}[{u.arg[3]}]{' (output)' if u.arg[2] else ''}"
+    if u.op is UOps.DEFINE_LOCAL:
+        return f"{u.arg[0]}[{u.arg[1]}] (shared)"
     if u.op is UOps.RANGE:
         return f"loop {u.arg[0]} {u.arg[1].name}"
     if u.op is UOps.SPECIAL:

@@ -15,6 +15,11 @@ The semantics are the stage-01 evaluator's (stages/01_graph/evaluate.py), which 
     others  a + b, a < b, sqrtf(a), ...         same meaning as numpy (IEEE floats, wrapping ints with -fwrapv)
 
 Results of dtype float16 are rounded back to half by the caller (see ctype.py), not here.
+
+Dialects (dialect.py) change only spellings: the helper functions' prefix (`static inline`, or
+`static __device__ inline` in CUDA), the math functions' names, and, where the language has no
+-fwrapv (CUDA), signed int + - * written through unsigned arithmetic (`render_wrapping`), which
+wraps by definition.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ from collections.abc import Callable
 from shrimpgrad.graph import DType, Ops, dtypes
 
 from .ctype import RenderError, compute_type, math_suffix
+from .dialect import C_DIALECT, Dialect
 
 
 class Helpers:
-    """The helper C functions a kernel uses, each defined once, in first-use order."""
+    """The helper C functions a kernel uses, each defined once, in first-use order, in `dialect`'s spelling."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect = C_DIALECT) -> None:
         self.definitions: dict[str, str] = {}
+        self.dialect = dialect
 
     def use(self, name: str, definition: str) -> str:
         """Record `definition` under `name` (the first time only) and return the name to call."""
@@ -43,42 +50,43 @@ class Helpers:
 # the render_* rule below calls it by that name. Two parallel functions rather than one with a switch:
 # IDIV and MOD differ in exactly the lines a reader needs to check against numpy.
 
-def _floor_div_definition(dt: DType) -> str:
-    t = compute_type(dt)
+def _floor_div_definition(dt: DType, d: Dialect) -> str:
+    t, static = compute_type(dt), d.helper_prefix
     if dt.is_unsigned:
         return (f"/* numpy's a // b for {dt.name}; x // 0 == 0 (C would trap) */\n"
-                f"static inline {t} idiv_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a / b; }}")
+                f"{static} {t} idiv_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a / b; }}")
+    neg, how = (render_wrapping(Ops.NEG, ["a"], dt), "in unsigned") if d.wrap_signed else ("-a", "-fwrapv")
     return (f"/* numpy's a // b for {dt.name}: rounds toward -infinity (C's / rounds toward 0); x // 0 == 0 */\n"
-            f"static inline {t} idiv_{dt.name}({t} a, {t} b) {{\n"
+            f"{static} {t} idiv_{dt.name}({t} a, {t} b) {{\n"
             f"  if (b == 0) return 0;\n"
-            f"  if (b == -1) return -a;  /* MIN // -1 wraps to MIN (-fwrapv) instead of trapping */\n"
+            f"  if (b == -1) return {neg};  /* MIN // -1 wraps to MIN ({how}) instead of trapping */\n"
             f"  {t} q = a / b;\n"
             f"  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;\n"
             f"}}")
 
 
-def _floor_mod_definition(dt: DType) -> str:
-    t = compute_type(dt)
+def _floor_mod_definition(dt: DType, d: Dialect) -> str:
+    t, static = compute_type(dt), d.helper_prefix
     if dt.is_unsigned:
         return (f"/* numpy's a % b for {dt.name}; x % 0 == 0 (C would trap) */\n"
-                f"static inline {t} mod_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a % b; }}")
+                f"{static} {t} mod_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a % b; }}")
     return (f"/* numpy's a % b for {dt.name}: the sign of the divisor (C: of the dividend); x % 0 == 0 */\n"
-            f"static inline {t} mod_{dt.name}({t} a, {t} b) {{\n"
+            f"{static} {t} mod_{dt.name}({t} a, {t} b) {{\n"
             f"  if (b == 0 || b == -1) return 0;  /* MIN % -1 would trap */\n"
             f"  {t} r = a % b;\n"
             f"  return (r != 0 && (r < 0) != (b < 0)) ? r + b : r;\n"
             f"}}")
 
 
-def _max_definition(dt: DType) -> str:
-    name, t = f"max_{dt.name}", compute_type(dt)
+def _max_definition(dt: DType, d: Dialect) -> str:
+    name, t, static = f"max_{dt.name}", compute_type(dt), d.helper_prefix
     if dt == dtypes.float16:  # numpy's float16 loop keeps a on ties: max(0.0, -0.0) is 0.0
         return ("/* np.maximum on float16 (computed in float): NaN wins; on a tie (0.0 vs -0.0) a is kept */\n"
-                f"static inline float {name}(float a, float b) {{ return (a >= b || a != a) ? a : b; }}")
+                f"{static} float {name}(float a, float b) {{ return (a >= b || a != a) ? a : b; }}")
     if dt.is_float:  # numpy's float32/float64 loops keep b on ties: max(0.0, -0.0) is -0.0
         return (f"/* np.maximum: NaN wins (fmax{math_suffix(dt)} would drop it); ties (0.0, -0.0) keep b */\n"
-                f"static inline {t} {name}({t} a, {t} b) {{ return (a > b || a != a) ? a : b; }}")
-    return f"static inline {t} {name}({t} a, {t} b) {{ return a > b ? a : b; }}"
+                f"{static} {t} {name}({t} a, {t} b) {{ return (a > b || a != a) ? a : b; }}")
+    return f"{static} {t} {name}({t} a, {t} b) {{ return a > b ? a : b; }}"
 
 
 # ---- unary -------------------------------------------------------------------------------
@@ -94,19 +102,20 @@ def render_recip(x: list[str], dt: DType, h: Helpers) -> str:
     return f"{one} / {x[0]}"
 
 
-def _math_function(name: str) -> Callable[[list[str], DType, Helpers], str]:
+def _math_function(op: Ops) -> Callable[[list[str], DType, Helpers], str]:
     def rule(x: list[str], dt: DType, h: Helpers) -> str:
-        return f"{name}{math_suffix(dt)}({x[0]})"
+        return f"{h.dialect.math_names[op]}{math_suffix(dt)}({x[0]})"
+    name = op.name.lower()
     rule.__name__ = f"render_{name}"
-    rule.__doc__ = f"math.h's {name}f for float32/float16, {name} for float64: {name}f(alu0)"
+    rule.__doc__ = f"the dialect's {name} (C: math.h's {name}f for float32/float16, {name} for float64): {name}f(alu0)"
     return rule
 
 
-render_sqrt = _math_function("sqrt")
-render_exp2 = _math_function("exp2")
-render_log2 = _math_function("log2")
-render_sin = _math_function("sin")
-render_trunc = _math_function("trunc")
+render_sqrt = _math_function(Ops.SQRT)
+render_exp2 = _math_function(Ops.EXP2)
+render_log2 = _math_function(Ops.LOG2)
+render_sin = _math_function(Ops.SIN)
+render_trunc = _math_function(Ops.TRUNC)
 
 
 # ---- binary ------------------------------------------------------------------------------
@@ -134,19 +143,19 @@ def render_idiv(x: list[str], dt: DType, h: Helpers) -> str:
     """Floor division: idiv_int32(alu0, 4). See the helper's definition for the rounding rule."""
     if not dt.is_int:
         raise RenderError(f"IDIV needs an integer dtype, got {dt!r}")
-    return f"{h.use(f'idiv_{dt.name}', _floor_div_definition(dt))}({x[0]}, {x[1]})"
+    return f"{h.use(f'idiv_{dt.name}', _floor_div_definition(dt, h.dialect))}({x[0]}, {x[1]})"
 
 
 def render_mod(x: list[str], dt: DType, h: Helpers) -> str:
     """Floor modulo: mod_int32(alu0, 4)."""
     if not dt.is_int:
         raise RenderError(f"MOD needs an integer dtype, got {dt!r}")
-    return f"{h.use(f'mod_{dt.name}', _floor_mod_definition(dt))}({x[0]}, {x[1]})"
+    return f"{h.use(f'mod_{dt.name}', _floor_mod_definition(dt, h.dialect))}({x[0]}, {x[1]})"
 
 
 def render_max(x: list[str], dt: DType, h: Helpers) -> str:
     """max_float32(a, b): NaN-propagating like np.maximum; for ints and bool a plain comparison."""
-    return f"{h.use(f'max_{dt.name}', _max_definition(dt))}({x[0]}, {x[1]})"
+    return f"{h.use(f'max_{dt.name}', _max_definition(dt, h.dialect))}({x[0]}, {x[1]})"
 
 
 # ---- ternary -----------------------------------------------------------------------------
@@ -164,7 +173,25 @@ ALU_RULES: dict[Ops, Callable[[list[str], DType, Helpers], str]] = {
     Ops.CMPLT: render_cmplt, Ops.CMPNE: render_cmpne, Ops.AND: render_and, Ops.OR: render_or, Ops.XOR: render_xor,
     Ops.WHERE: render_where,
 }
-MATH_OPS = frozenset({Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC})  # need <math.h>
+MATH_OPS = frozenset({Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC})  # need the dialect's math_preamble
+
+# Signed ints whose + - * can overflow in a kernel (int8/int16 are promoted to int first, so theirs can't).
+WRAPPING = {dtypes.int32: "unsigned int", dtypes.int64: "unsigned long long"}
+_WRAP_SYMBOLS = {Ops.ADD: "+", Ops.SUB: "-", Ops.MUL: "*"}
+
+
+def needs_wrapping(op: Ops, dt: DType) -> bool:
+    return dt in WRAPPING and (op in _WRAP_SYMBOLS or op is Ops.NEG)
+
+
+def render_wrapping(op: Ops, x: list[str], dt: DType) -> str:
+    """Signed + - * NEG that wrap around like numpy's, in a language without -fwrapv (CUDA C++, where
+    signed overflow is undefined): computed in the unsigned type, where it wraps by definition, and
+    converted back (two's complement): (int)((unsigned int)a + (unsigned int)b)."""
+    t, u = compute_type(dt), WRAPPING[dt]
+    if op is Ops.NEG:
+        return f"({t})(({u})0 - ({u}){x[0]})"
+    return f"({t})(({u}){x[0]} {_WRAP_SYMBOLS[op]} ({u}){x[1]})"
 
 
 def render_cast(x: str, src: DType, dst: DType) -> str:

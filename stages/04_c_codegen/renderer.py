@@ -25,6 +25,11 @@ RenderError naming the UOp.
 
 OpenMP: the outermost GLOBAL loop gets `#pragma omp parallel for` when the kernel does at least
 OPENMP_MIN_ITERATIONS iterations (see `openmp_loops`).
+
+Dialects: every spelling that differs between C and CUDA C (the function's prefix, `restrict`, the
+preamble, math names, how a loop, a SPECIAL, shared memory and a barrier are written) comes from
+a `Dialect` record (dialect.py). `render(program)` is C; stage 05 calls `render(program,
+dialect=CUDA_DIALECT)`. The rules below never test which language they write.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from shrimpgrad.graph import DType, Ops, dtypes
 from shrimpgrad.linearize import LoopKind, Program, UOp, UOps
 from shrimpgrad.linearize import verify as verify_program
 
-from .alu import ALU_RULES, MATH_OPS, Helpers, render_cast
+from .alu import ALU_RULES, MATH_OPS, Helpers, needs_wrapping, render_cast, render_wrapping
 from .ctype import RenderError, compute_type, literal, storage_type
+from .dialect import C_DIALECT, Dialect
 
 # Starting and joining a team of threads costs a few microseconds in libgomp (more for the very
 # first parallel region, which creates the threads). 32768 iterations of even the simplest loop
@@ -77,13 +83,14 @@ class RenderedKernel:
     openmp: bool  # whether a loop got `#pragma omp parallel for`
 
 
-def render(program: Program, comments: bool = True, openmp: bool = True) -> str:
+def render(program: Program, comments: bool = True, openmp: bool = True, dialect: Dialect = C_DIALECT) -> str:
     """C source for one kernel: `void <name>(float* restrict data0, const float* restrict data1, ...)`.
 
     comments=True ends each line with `// <UOp>` and, when the UOp has `meta`, the Tensor op and
     user line it came from. Comments never add or remove lines, so line numbers in a compiler
-    message are the same with or without them. openmp=False never emits `#pragma omp`."""
-    return to_text(render_kernel(program, openmp=openmp), comments=comments)
+    message are the same with or without them. openmp=False never emits `#pragma omp`.
+    `dialect` picks the language (C_DIALECT; stage 05's CUDA_DIALECT)."""
+    return to_text(render_kernel(program, openmp=openmp, dialect=dialect), comments=comments)
 
 
 def to_text(k: RenderedKernel, comments: bool = True) -> str:
@@ -129,16 +136,17 @@ def verify(program: Program) -> Program:
     return program
 
 
-def render_kernel(program: Program, openmp: bool = True) -> RenderedKernel:
+def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DIALECT) -> RenderedKernel:
     """Walk the UOps once, in order, applying the rule for each UOp kind (after stage 03's verify)."""
     verify_program(program)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", program.name) or program.name in _C_KEYWORDS:
         raise RenderError(f"kernel name {program.name!r} is not a C identifier (letters, digits, _; not a keyword)")
-    r = _Renderer(program, openmp_loops(program) if openmp else frozenset())
+    r = _Renderer(program, openmp_loops(program) if openmp and dialect.openmp else frozenset(), dialect)
     for i, u in enumerate(program.uops):
         rule = UOP_RULES.get(u.op)
         if rule is None:
-            raise RenderError(f"program {program.name}, uop {i} {u!r}: the C backend has no rule for {u.op.name}")
+            raise RenderError(f"program {program.name}, uop {i} {u!r}: the {dialect.name} backend has no rule for "
+                              f"{u.op.name}")
         try:
             rule(r, u)
         except RenderError as e:
@@ -157,19 +165,23 @@ class _Block:
 
 
 class _Renderer:
-    def __init__(self, program: Program, parallel: frozenset[UOp]):
-        self.program, self.parallel = program, parallel
+    def __init__(self, program: Program, parallel: frozenset[UOp], dialect: Dialect = C_DIALECT):
+        self.program, self.parallel, self.dialect = program, parallel, dialect
         self.names: dict[UOp, str] = {}
         self.counters: dict[str, int] = {}
         self.used_names: set[str] = set()
         self.blocks: list[_Block] = []
         self.lines: list[Line] = []
-        self.helpers = Helpers()
+        self.helpers = Helpers(dialect)
         self.params: dict[int, str] = {}
         self.outputs: set[UOp] = set()
         self.dtypes_seen: set[DType] = set()
-        self.needs_math = False
+        self.needs_math = False  # a math function (sqrtf, ...)
+        self.needs_constants = False  # an INFINITY or NAN literal
         self.out_of_scope: set[UOp] = set()
+        # index arithmetic: values computed only from loop variables, thread indices and constants. Stage 03
+        # proves these fit the index dtype, so they are written plainly even where signed ints need wrapping.
+        self.index_values: set[UOp] = set()
 
     # naming and scope
     def new_name(self, prefix: str) -> str:
@@ -210,7 +222,7 @@ class _Renderer:
         self.dtypes_seen.add(u.dtype)
         text = literal(u.arg, u.dtype)
         if text.lstrip("-") in ("INFINITY", "NAN"):
-            self.needs_math = True
+            self.needs_constants = True
         return text
 
     def emit(self, code: str, uop: UOp | None, note: str = "") -> None:
@@ -238,13 +250,16 @@ class _Renderer:
 
     # the pieces around the body
     def preamble(self) -> list[str]:
-        out = []
+        d, out = self.dialect, []
         if self.needs_math:
-            out.append("#include <math.h>")
+            out.extend(d.math_preamble)
+        if self.needs_constants:
+            out.extend(d.constants_preamble)
         if dtypes.bool in self.dtypes_seen:
-            out.append("#include <stdbool.h>")
+            out.extend(d.bool_preamble)
         if dtypes.float16 in self.dtypes_seen:
-            out.append("typedef _Float16 half;  /* storage only: float16 values are computed in float */")
+            out.extend(d.half_preamble)
+        out = list(dict.fromkeys(out))  # C's math and constants preambles are the same #include
         out.extend(self.helpers.definitions.values())
         return out
 
@@ -252,7 +267,8 @@ class _Renderer:
         if sorted(self.params) != list(range(len(self.params))):
             raise RenderError(f"program {self.program.name}: DEFINE_GLOBAL indices {sorted(self.params)} "
                               f"must be 0..{len(self.params) - 1}, each once")
-        return f"void {self.program.name}({', '.join(self.params[i] for i in sorted(self.params))})"
+        params = ", ".join(self.params[i] for i in sorted(self.params))
+        return f"{self.dialect.kernel_prefix} {self.program.name}({params})"
 
 
 # ---- one rule per UOp kind ---------------------------------------------------------------------
@@ -261,13 +277,14 @@ def render_define_global(r: _Renderer, u: UOp) -> None:
     """A parameter, named data<index>: `float* restrict data0` if written, `const float* restrict data1` if not.
 
     `restrict` promises the compiler that no two buffers overlap (runtime.py checks it), which
-    lets it vectorize loops without re-reading inputs after every store."""
-    index, _name, is_output = u.arg
+    lets it vectorize loops without re-reading inputs after every store. (The size in the arg is
+    for the runtime's checks; C pointers carry none.)"""
+    index, _name, is_output, _size = u.arg
     if index in r.params:
         raise RenderError(f"a second DEFINE_GLOBAL with index {index}")
     name = f"data{index}"
     const = "" if is_output else "const "
-    r.params[index] = f"{const}{storage_type(u.dtype)}* restrict {name}"
+    r.params[index] = f"{const}{storage_type(u.dtype)}* {r.dialect.restrict} {name}"
     if is_output:
         r.outputs.add(u)
     r.used_names.add(name)
@@ -278,11 +295,40 @@ def render_define_global(r: _Renderer, u: UOp) -> None:
 def render_const(r: _Renderer, u: UOp) -> None:
     """Nothing to emit: a CONST is printed as a literal wherever it is used (checked here already)."""
     r.const(u)
+    r.index_values.add(u)
 
 
 def render_special(r: _Renderer, u: UOp) -> None:
-    raise RenderError(f"SPECIAL {u.arg!r} is a GPU thread/block index; the C backend runs GLOBAL loops as RANGEs. "
-                      "Linearize the kernel for the C device (without global_size/local_size)")
+    """A GPU thread/block index, in the dialect's spelling (CUDA: `int gidx0 = blockIdx.x;`)."""
+    if r.dialect.special is None:
+        raise RenderError(f"SPECIAL {u.arg!r} is a GPU thread/block index; the {r.dialect.name} backend runs GLOBAL "
+                          "loops as RANGEs. Linearize the kernel for the C device (without global_size/local_size)")
+    name, size = u.arg
+    if name in r.used_names:
+        raise RenderError(f"a second SPECIAL named {name}")
+    r.used_names.add(name)
+    for line in r.dialect.special(name, size):
+        r.emit(line, u)
+    r.define(u, name)
+    r.index_values.add(u)
+
+
+def render_define_local(r: _Renderer, u: UOp) -> None:
+    """A block's shared array: `__shared__ float temp0[16];` (GPU dialects only)."""
+    if r.dialect.shared is None:
+        raise RenderError(f"DEFINE_LOCAL {u.arg!r} is GPU shared memory; the {r.dialect.name} backend has none "
+                          "(linearize without gpu=True)")
+    name, size = u.arg
+    name = r.claim(name)
+    r.emit(f"{r.dialect.shared} {storage_type(u.dtype)} {name}[{size}];", u)
+    r.define(u, name)
+
+
+def render_barrier(r: _Renderer, u: UOp) -> None:
+    """Every thread of the block waits here until all have arrived (and their shared STOREs are visible)."""
+    if r.dialect.barrier is None:
+        raise RenderError(f"BARRIER is a GPU block barrier; the {r.dialect.name} backend has none")
+    r.emit(r.dialect.barrier, u)
 
 
 def render_range(r: _Renderer, u: UOp) -> None:
@@ -294,9 +340,10 @@ def render_range(r: _Renderer, u: UOp) -> None:
     if u in r.parallel:
         r.emit("#pragma omp parallel for", None, f"{_trip_count(u)}-iteration GLOBAL loop on all cores")
     elif kind is LoopKind.UPCAST and 0 < (_trip_count(u) or 0) <= MAX_UNROLL:
-        r.emit(f"#pragma GCC unroll {_trip_count(u)}", None, "UPCAST loop: unroll it fully")
-    r.open_block(u, f"for ({compute_type(u.dtype)} {name} = {start}; {name} < {end}; {name}++) {{")
+        r.emit(r.dialect.unroll.format(n=_trip_count(u)), None, "UPCAST loop: unroll it fully")
+    r.open_block(u, r.dialect.loop.format(type=compute_type(u.dtype), name=name, start=start, end=end))
     r.define(u, name)  # defined inside its own block: the variable exists only inside the loop
+    r.index_values.add(u)
 
 
 def render_end(r: _Renderer, u: UOp) -> None:
@@ -317,15 +364,15 @@ def render_load(r: _Renderer, u: UOp) -> None:
     buf, idx = r.ref(u.src[0]), r.ref(u.src[1])
     if len(u.src) == 4:
         r.declare(u, "val", f"{r.ref(u.src[2])} ? {buf}[{idx}] : {r.ref(u.src[3])}")
-    elif len(u.src) == 2:
+    elif len(u.src) == 2 or (len(u.src) == 3 and u.src[2].op is UOps.BARRIER):  # shared memory, after the barrier
         r.declare(u, "val", f"{buf}[{idx}]")
     else:
-        raise RenderError("LOAD takes (buf, index) or (buf, index, gate, alt)")
+        raise RenderError("LOAD takes (buf, index), (buf, index, gate, alt) or (local buf, index, BARRIER)")
 
 
 def render_store(r: _Renderer, u: UOp) -> None:
     """data0[idx] = value; gated: if (gate) data0[idx] = value;"""
-    if u.src[0] not in r.outputs:
+    if u.src[0] not in r.outputs and u.src[0].op is not UOps.DEFINE_LOCAL:
         raise RenderError(f"STORE into {r.ref(u.src[0])}, an input buffer (DEFINE_GLOBAL is_output=False)")
     buf, idx, value = (r.ref(s) for s in u.src[:3])
     if len(u.src) == 4:
@@ -357,12 +404,18 @@ def render_alu(r: _Renderer, u: UOp) -> None:
         raise RenderError(f"{u.arg!r} is not an ALU op with a C rule")
     operands = [r.ref(s) for s in u.src]
     value_dtype = u.src[-1].dtype  # WHERE's condition is src[0]; its values, like every other op's, are src[-1]
-    expr = rule(operands, value_dtype, r.helpers)
+    is_index = all(s in r.index_values for s in u.src)
+    if r.dialect.wrap_signed and needs_wrapping(u.arg, u.dtype) and not is_index:
+        expr = render_wrapping(u.arg, operands, u.dtype)
+    else:
+        expr = rule(operands, value_dtype, r.helpers)
     if u.arg in MATH_OPS:
         r.needs_math = True
     if u.dtype == dtypes.float16:
         expr = f"(half)({expr})"  # numpy rounds every float16 result to half: so do we
     r.declare(u, "alu", expr)
+    if is_index:
+        r.index_values.add(u)
 
 
 def render_cast_uop(r: _Renderer, u: UOp) -> None:
@@ -375,6 +428,7 @@ UOP_RULES: dict[UOps, Callable[[_Renderer, UOp], None]] = {
     UOps.RANGE: render_range, UOps.END: render_end, UOps.IF: render_if, UOps.ENDIF: render_endif,
     UOps.LOAD: render_load, UOps.STORE: render_store, UOps.DEFINE_ACC: render_define_acc,
     UOps.ASSIGN: render_assign, UOps.ALU: render_alu, UOps.CAST: render_cast_uop,
+    UOps.DEFINE_LOCAL: render_define_local, UOps.BARRIER: render_barrier,
 }
 
 

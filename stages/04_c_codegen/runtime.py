@@ -7,8 +7,9 @@ Loaded libraries are kept in a small in-process LRU dict keyed by the cache key,
 same CProgram 10,000 times (a training loop realizing the same kernel) dlopens one library once.
 Before every call the buffers are checked, because C checks nothing: the count, each dtype,
 C-contiguity, writability of outputs, that no output overlaps another buffer (the kernel's
-pointers are `restrict`), and that each buffer is large enough for the indices the kernel uses
-(bounds.py). A wrong buffer raises ArgumentError instead of corrupting memory.
+pointers are `restrict`), and that each buffer has at least the element count its DEFINE_GLOBAL
+declares (stage 03 writes the kernel buffer's size there; every access the Program makes lies
+inside it). A wrong buffer raises ArgumentError instead of corrupting memory.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import numpy as np
 
 from shrimpgrad.linearize import Program
 
-from .bounds import Span, access_span, buffer_accesses
 from .cache import compile_stats
 from .compiler import compile_c, source_key
 from .renderer import render
@@ -84,8 +84,6 @@ class CProgram:
         self._fn.argtypes = [ctypes.c_void_p] * len(program.globals)
         self._fn.restype = None
         self._globals = program.globals
-        self._accesses = buffer_accesses(program)
-        self._spans: dict[int, Span | None] = {i: access_span(a) for i, a in self._accesses.items()}
         log.info("kernel %s: %s (%.1f ms)", self.name, self.origin, self.compile_seconds * 1e3)
 
     def __call__(self, buffers: Sequence[np.ndarray]) -> float:
@@ -102,7 +100,7 @@ class CProgram:
             raise ArgumentError(f"kernel {self.name} takes {len(self._globals)} buffers "
                                 f"({', '.join(self._describe(g) for g in self._globals)}), got {len(buffers)}")
         for g, buf in zip(self._globals, buffers):
-            index, _, is_output = g.arg
+            index, _, is_output, size = g.arg
             where = f"kernel {self.name}, buffer {index} ({self._describe(g)})"
             if not isinstance(buf, np.ndarray):
                 raise ArgumentError(f"{where}: expected a numpy array, got {type(buf).__name__}")
@@ -114,7 +112,9 @@ class CProgram:
                                     f"pass np.ascontiguousarray(arr)")
             if is_output and not buf.flags.writeable:
                 raise ArgumentError(f"{where}: the kernel writes this buffer but the array is read-only")
-            self._check_size(index, buf, where)
+            if buf.size < size:
+                raise ArgumentError(f"{where}: the kernel uses {size} elements but the array has only {buf.size}; "
+                                    f"pass an array of at least {size} elements")
         for g, buf in zip(self._globals, buffers):
             if not g.arg[2]:
                 continue
@@ -123,29 +123,10 @@ class CProgram:
                     raise ArgumentError(f"kernel {self.name}: output buffer {g.arg[0]} overlaps buffer {h.arg[0]}; "
                                         f"buffers are `restrict` pointers and must not overlap (pass a copy)")
 
-    def _check_size(self, index: int, buf: np.ndarray, where: str) -> None:
-        span = self._spans.get(index)
-        if span is None or (span.lo >= 0 and span.hi < buf.size):
-            return
-        if not span.exact:  # the interval may over-estimate: compute the real extremes once
-            span = self._spans[index] = access_span(self._accesses[index], exact=True)
-            if span is None or (span.lo >= 0 and span.hi < buf.size):
-                return
-        if not span.exact:
-            # Only an upper bound, too costly to make exact (e.g. cumsum's padded windows over 1e6 elements): the
-            # accesses are gated, so a valid Program is fine. A warning here would fire on correct user code.
-            log.info("%s: could not prove indices %d..%d fit %d elements", where, span.lo, span.hi, buf.size)
-            return
-        if span.lo < 0:
-            raise ArgumentError(f"{where}: the kernel indexes element {span.lo}, before the start of the buffer "
-                                f"(a bug in the Program: that access needs a gate)")
-        raise ArgumentError(f"{where}: the kernel uses elements 0..{span.hi} but the array has only {buf.size}; "
-                            f"pass an array of at least {span.hi + 1} elements")
-
     @staticmethod
     def _describe(g) -> str:
-        index, name, is_output = g.arg
-        return f"data{index}: {g.dtype.name} {'output' if is_output else 'input'}" + (
+        index, name, is_output, size = g.arg
+        return f"data{index}: {size} x {g.dtype.name} {'output' if is_output else 'input'}" + (
             f" '{name}'" if name != f"data{index}" else "")
 
     def __repr__(self) -> str:

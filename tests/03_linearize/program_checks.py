@@ -9,7 +9,7 @@
 * hoisting: a pure UOp (index math, loads, ALU not reading an accumulator) sits in the innermost loop
   it depends on, never deeper;
 * no dead code: every UOp that produces a value (other than DEFINE_GLOBAL) is read by a later UOp;
-* DEFINE_GLOBAL i is kernel.bufs[i] (dtype, name data<i>, output flag).
+* DEFINE_GLOBAL i is kernel.bufs[i] (dtype, name data<i>, output flag, element count).
 """
 
 from __future__ import annotations
@@ -65,5 +65,5 @@ def check_program(p: Program, kernel: Kernel | None = None) -> None:
             alive.append({u})
     if kernel is not None:
         gs = p.globals
-        assert [g.arg for g in gs] == [(i, f"data{i}", i < kernel.n_outputs) for i in range(len(kernel.bufs))]
+        assert [g.arg for g in gs] == [(i, f"data{i}", i < kernel.n_outputs, b.size) for i, b in enumerate(kernel.bufs)]
         assert [g.dtype for g in gs] == [b.dtype for b in kernel.bufs]

@@ -71,7 +71,7 @@ def program(*uops, name="p"):
 
 
 def test_if_masks_the_stores_inside_it():
-    buf = UOp(UOps.DEFINE_GLOBAL, I32, (), (0, "data0", True))
+    buf = UOp(UOps.DEFINE_GLOBAL, I32, (), (0, "data0", True, 4))
     zero, four, two = (UOp(UOps.CONST, I32, (), v) for v in (0, 4, 2))
     rng = UOp(UOps.RANGE, I32, (zero, four), (0, LoopKind.GLOBAL))
     cond = UOp(UOps.ALU, BOOL, (rng, two), Ops.CMPLT)
@@ -84,7 +84,7 @@ def test_if_masks_the_stores_inside_it():
 
 
 def test_sequential_loop_runs_every_iteration_and_empty_loop_none():
-    buf = UOp(UOps.DEFINE_GLOBAL, I32, (), (0, "data0", True))
+    buf = UOp(UOps.DEFINE_GLOBAL, I32, (), (0, "data0", True, 1))
     zero, three = UOp(UOps.CONST, I32, (), 0), UOp(UOps.CONST, I32, (), 3)
     acc = UOp(UOps.DEFINE_ACC, I32, (zero,), 0)
     for end, want in ((three, 3), (zero, 0)):
@@ -99,7 +99,7 @@ def test_sequential_loop_runs_every_iteration_and_empty_loop_none():
 
 
 def test_out_of_bounds_and_bad_buffers_are_clear_errors():
-    buf = UOp(UOps.DEFINE_GLOBAL, F32, (), (0, "data0", True))
+    buf = UOp(UOps.DEFINE_GLOBAL, F32, (), (0, "data0", True, 4))
     idx = UOp(UOps.CONST, I32, (), -1)
     p = program(buf, idx, UOp(UOps.STORE, None, (buf, idx, UOp(UOps.CONST, F32, (), 1.0))))
     with pytest.raises(InterpretError, match="index -1 is outside the buffer of 4 elements"):
@@ -112,8 +112,8 @@ def test_out_of_bounds_and_bad_buffers_are_clear_errors():
 
 
 def test_gated_load_never_reads_where_the_gate_is_off():
-    buf = UOp(UOps.DEFINE_GLOBAL, F32, (), (0, "data0", True))
-    src = UOp(UOps.DEFINE_GLOBAL, F32, (), (1, "data1", False))
+    buf = UOp(UOps.DEFINE_GLOBAL, F32, (), (0, "data0", True, 4))
+    src = UOp(UOps.DEFINE_GLOBAL, F32, (), (1, "data1", False, 1))
     zero, four = UOp(UOps.CONST, I32, (), 0), UOp(UOps.CONST, I32, (), 4)
     rng = UOp(UOps.RANGE, I32, (zero, four), (0, LoopKind.GLOBAL))
     ten = UOp(UOps.CONST, I32, (), 10)

@@ -15,16 +15,20 @@ INDEX = dtypes.int32
 
 
 class ProgramBuilder:
-    def __init__(self) -> None:
+    """`size`: the element count each DEFINE_GLOBAL declares unless `glob(..., size=)` says otherwise."""
+
+    def __init__(self, size: int) -> None:
         self.uops: list[UOp] = []
+        self.size = size
 
     def add(self, op: UOps, dtype: DType | None, src: tuple[UOp, ...] = (), arg=None, meta: str | None = None) -> UOp:
         u = UOp(op, dtype, src, arg, meta)
         self.uops.append(u)
         return u
 
-    def glob(self, index: int, dtype: DType, output: bool = False) -> UOp:
-        return self.add(UOps.DEFINE_GLOBAL, dtype, (), (index, f"data{index}", output))
+    def glob(self, index: int, dtype: DType, output: bool = False, size: int | None = None) -> UOp:
+        size = self.size if size is None else size
+        return self.add(UOps.DEFINE_GLOBAL, dtype, (), (index, f"data{index}", output, size))
 
     def const(self, value, dtype: DType = INDEX) -> UOp:
         return self.add(UOps.CONST, dtype, (), value)
@@ -70,7 +74,7 @@ class ProgramBuilder:
 
 def elementwise_add(n: int = 16, dtype: DType = dtypes.float32, name: str = "E_16") -> Program:
     """data0[i] = data1[i] + data2[i]"""
-    b = ProgramBuilder()
+    b = ProgramBuilder(n)
     out, x, y = b.glob(0, dtype, output=True), b.glob(1, dtype), b.glob(2, dtype)
     i = b.range(0, n)
     s = b.alu(Ops.ADD, b.load(x, i, meta="Tensor.__add__ at demo.py:4"), b.load(y, i),
@@ -82,8 +86,8 @@ def elementwise_add(n: int = 16, dtype: DType = dtypes.float32, name: str = "E_1
 
 def sum_rows(rows: int = 4, cols: int = 8, dtype: DType = dtypes.float32, name: str = "r_4_8") -> Program:
     """data0[i] = sum_j data1[i*cols + j]: a reduction with DEFINE_ACC/ASSIGN."""
-    b = ProgramBuilder()
-    out, x = b.glob(0, dtype, output=True), b.glob(1, dtype)
+    b = ProgramBuilder(rows)
+    out, x = b.glob(0, dtype, output=True), b.glob(1, dtype, size=rows * cols)
     i = b.range(0, rows)
     acc = b.acc(b.const(0, dtype))
     j = b.range(1, cols, LoopKind.REDUCE)
@@ -97,8 +101,8 @@ def sum_rows(rows: int = 4, cols: int = 8, dtype: DType = dtypes.float32, name: 
 
 def max_rows(rows: int = 4, cols: int = 8, dtype: DType = dtypes.float32, name: str = "r_max") -> Program:
     """data0[i] = max_j data1[i*cols + j], starting from -inf (the identity of MAX)."""
-    b = ProgramBuilder()
-    out, x = b.glob(0, dtype, output=True), b.glob(1, dtype)
+    b = ProgramBuilder(rows)
+    out, x = b.glob(0, dtype, output=True), b.glob(1, dtype, size=rows * cols)
     i = b.range(0, rows)
     acc = b.acc(b.const(_lowest(dtype), dtype))
     j = b.range(1, cols, LoopKind.REDUCE)
@@ -119,8 +123,8 @@ def _lowest(dtype: DType):
 
 def pad_1d(n: int = 4, before: int = 1, after: int = 2, dtype: DType = dtypes.float32, name: str = "E_pad") -> Program:
     """data0 = np.pad(data1, (before, after)): a gated load, 0 outside the valid region."""
-    b = ProgramBuilder()
-    out, x = b.glob(0, dtype, output=True), b.glob(1, dtype)
+    b = ProgramBuilder(n + before + after)
+    out, x = b.glob(0, dtype, output=True), b.glob(1, dtype, size=n)
     i = b.range(0, n + before + after)
     valid = b.alu(Ops.AND, b.alu(Ops.CMPLT, b.const(before - 1), i), b.alu(Ops.CMPLT, i, b.const(n + before)))
     v = b.load(x, b.alu(Ops.SUB, i, b.const(before)), valid, b.const(0, dtype), meta="Tensor.pad at demo.py:9")
@@ -131,7 +135,7 @@ def pad_1d(n: int = 4, before: int = 1, after: int = 2, dtype: DType = dtypes.fl
 
 def store_if(n: int = 8, name: str = "E_if") -> Program:
     """data0[i] = data1[i] * 2 only where i is even (an IF block); other elements keep their value."""
-    b = ProgramBuilder()
+    b = ProgramBuilder(n)
     out, x = b.glob(0, dtypes.float32, output=True), b.glob(1, dtypes.float32)
     i = b.range(0, n)
     even = b.alu(Ops.CMPNE, b.alu(Ops.MOD, i, b.const(2)), b.const(1))
@@ -144,7 +148,7 @@ def store_if(n: int = 8, name: str = "E_if") -> Program:
 
 def unary(op: Ops, dtype: DType, n: int, name: str = "E_unary") -> Program:
     """data0[i] = op(data1[i])"""
-    b = ProgramBuilder()
+    b = ProgramBuilder(n)
     out_dtype = dtype
     out, x = b.glob(0, out_dtype, output=True), b.glob(1, dtype)
     i = b.range(0, n)
@@ -155,7 +159,7 @@ def unary(op: Ops, dtype: DType, n: int, name: str = "E_unary") -> Program:
 
 def binary(op: Ops, dtype: DType, n: int, name: str = "E_binary") -> Program:
     """data0[i] = op(data1[i], data2[i]); comparisons write bool."""
-    b = ProgramBuilder()
+    b = ProgramBuilder(n)
     out_dtype = dtypes.bool if op in (Ops.CMPLT, Ops.CMPNE) else dtype
     out, x, y = b.glob(0, out_dtype, output=True), b.glob(1, dtype), b.glob(2, dtype)
     i = b.range(0, n)
@@ -166,7 +170,7 @@ def binary(op: Ops, dtype: DType, n: int, name: str = "E_binary") -> Program:
 
 def where(dtype: DType, n: int, name: str = "E_where") -> Program:
     """data0[i] = data1[i] ? data2[i] : data3[i]"""
-    b = ProgramBuilder()
+    b = ProgramBuilder(n)
     out, c, x, y = b.glob(0, dtype, True), b.glob(1, dtypes.bool), b.glob(2, dtype), b.glob(3, dtype)
     i = b.range(0, n)
     b.store(out, i, b.alu(Ops.WHERE, b.load(c, i), b.load(x, i), b.load(y, i)))
@@ -176,7 +180,7 @@ def where(dtype: DType, n: int, name: str = "E_where") -> Program:
 
 def cast(src: DType, dst: DType, n: int, name: str = "E_cast") -> Program:
     """data0[i] = (dst)data1[i]"""
-    b = ProgramBuilder()
+    b = ProgramBuilder(n)
     out, x = b.glob(0, dst, output=True), b.glob(1, src)
     i = b.range(0, n)
     b.store(out, i, b.cast(b.load(x, i), dst))
@@ -186,7 +190,7 @@ def cast(src: DType, dst: DType, n: int, name: str = "E_cast") -> Program:
 
 def store_consts(values: list, dtype: DType, name: str = "E_consts") -> Program:
     """data0[k] = values[k], each a CONST: checks that literals are printed exactly."""
-    b = ProgramBuilder()
+    b = ProgramBuilder(len(values))
     out = b.glob(0, dtype, output=True)
     for k, v in enumerate(values):
         b.store(out, b.const(k), b.const(v, dtype))
@@ -198,7 +202,7 @@ def many_ops(ops: list[Ops], dtype: DType, n: int, name: str = "E_ops") -> Progr
 
     Outputs are data0..data<K-1>; the inputs a, b (dtype) and cond (bool) follow. Unary ops read
     a, binary ops a and b, WHERE reads cond, a and b. One kernel per dtype keeps compiles few."""
-    b = ProgramBuilder()
+    b = ProgramBuilder(n)
     outs = [b.glob(k, dtypes.bool if op in (Ops.CMPLT, Ops.CMPNE) else dtype, output=True) for k, op in enumerate(ops)]
     x, y, c = b.glob(len(ops), dtype), b.glob(len(ops) + 1, dtype), b.glob(len(ops) + 2, dtypes.bool)
     i = b.range(0, n)
@@ -212,7 +216,7 @@ def many_ops(ops: list[Ops], dtype: DType, n: int, name: str = "E_ops") -> Progr
 
 def many_casts(src: DType, targets: list[DType], n: int, name: str = "E_casts") -> Program:
     """data<k>[i] = (targets[k])data<K+k>[i]: each target reads its own input (so each can get values in its range)."""
-    b = ProgramBuilder()
+    b = ProgramBuilder(n)
     outs = [b.glob(k, t, output=True) for k, t in enumerate(targets)]
     ins = [b.glob(len(targets) + k, src) for k in range(len(targets))]
     i = b.range(0, n)

@@ -26,7 +26,7 @@ class Twin:
     """Builds the same expression as a graph Node and as a UOp, side by side."""
 
     def __init__(self, data: st.DataObject):
-        self.data, self.b = data, ProgramBuilder()
+        self.data, self.b = data, ProgramBuilder(N)
         self.i = None
         self.inputs: list[tuple[BufferRef, np.ndarray]] = []
         self.rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))

@@ -93,7 +93,7 @@ def test_openmp_counts_the_whole_loop_nest():
 
 
 def test_openmp_never_splits_a_loop_that_updates_an_outer_accumulator():
-    b = ProgramBuilder()
+    b = ProgramBuilder(1 << 16)
     out, x = b.glob(0, dtypes.float32, True), b.glob(1, dtypes.float32)
     acc = b.acc(b.const(0.0, dtypes.float32))
     i = b.range(0, 1 << 16)
@@ -106,7 +106,7 @@ def test_openmp_never_splits_a_loop_that_updates_an_outer_accumulator():
 # ---- what C needs beyond stage 03's verify ----------------------------------------------------
 
 def test_value_used_after_its_loop_is_rejected():
-    b = ProgramBuilder()
+    b = ProgramBuilder(4)
     out, x = b.glob(0, dtypes.float32, True), b.glob(1, dtypes.float32)
     i = b.range(0, 4)
     v = b.load(x, i)
@@ -117,7 +117,7 @@ def test_value_used_after_its_loop_is_rejected():
 
 
 def test_store_into_input_is_rejected():
-    b = ProgramBuilder()
+    b = ProgramBuilder(1)
     x = b.glob(0, dtypes.float32, output=False)
     b.store(x, b.const(0), b.const(1.0, dtypes.float32))
     with pytest.raises(RenderError, match="input buffer"):
@@ -138,12 +138,12 @@ def test_kernel_name_must_be_a_c_identifier(name):
 
 def test_constant_out_of_range_is_rejected():
     with pytest.raises(RenderError, match="does not fit"):
-        render(Program("E_c", (UOp(UOps.DEFINE_GLOBAL, dtypes.int8, (), (0, "data0", True)),
+        render(Program("E_c", (UOp(UOps.DEFINE_GLOBAL, dtypes.int8, (), (0, "data0", True, 1)),
                                UOp(UOps.CONST, dtypes.int8, (), 300))))
 
 
 def test_two_loops_over_the_same_axis_get_distinct_names():
-    b = ProgramBuilder()
+    b = ProgramBuilder(4)
     out = b.glob(0, dtypes.int32, True)
     i = b.range(0, 4)
     j = b.range(0, 3, LoopKind.REDUCE)  # a linearizer bug or not, C must not shadow ridx0
@@ -155,7 +155,7 @@ def test_two_loops_over_the_same_axis_get_distinct_names():
 
 
 def test_upcast_loop_is_unrolled():
-    b = ProgramBuilder()
+    b = ProgramBuilder(4)
     out = b.glob(0, dtypes.int32, True)
     i = b.range(0, 4, LoopKind.UPCAST)
     b.store(out, i, i)
@@ -169,12 +169,12 @@ def test_verify_runs_stage03_checks_and_the_c_checks():
 
     p = elementwise_add()
     assert verify(p) is p
-    dangling = Program("E_bad", (UOp(UOps.STORE, None, (UOp(UOps.DEFINE_GLOBAL, dtypes.float32, (), (0, "d", True)),
+    dangling = Program("E_bad", (UOp(UOps.STORE, None, (UOp(UOps.DEFINE_GLOBAL, dtypes.float32, (), (0, "d", True, 1)),
                                                          UOp(UOps.CONST, dtypes.int32, (), 0),
                                                          UOp(UOps.CONST, dtypes.float32, (), 1.0))),))
     with pytest.raises(ProgramError, match="used before it is defined"):
         verify(dangling)
-    b = ProgramBuilder()
+    b = ProgramBuilder(1)
     x = b.glob(0, dtypes.float32, output=False)
     b.store(x, b.const(0), b.const(1.0, dtypes.float32))
     with pytest.raises(RenderError, match="input buffer"):

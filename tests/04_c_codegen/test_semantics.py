@@ -59,7 +59,7 @@ def test_integer_overflow_wraps():
 def test_float16_rounds_after_every_op():
     """2048 + 1 is not a float16 (the spacing there is 2): each add rounds back to 2048, as numpy does.
     Computing (2048 + 1) + 1 in float and rounding once would give 2050."""
-    b = ProgramBuilder()
+    b = ProgramBuilder(1)
     out, x, y = b.glob(0, dtypes.float16, True), b.glob(1, dtypes.float16), b.glob(2, dtypes.float16)
     i = b.range(0, 1)
     xv, yv = b.load(x, i), b.load(y, i)

@@ -1,0 +1,67 @@
+"""A `Dialect`: everything that differs between C and its relatives (CUDA C) in one small record.
+
+The renderer (renderer.py) walks a Program once and asks the dialect only *how to spell* things;
+what each UOp means (scopes, literals, floor division, NaN-propagating max, float16 rounding) is
+the renderer's and alu.py's, shared by every dialect. So stage 05's CUDA renderer is this
+renderer with `CUDA_DIALECT` (stages/05_cuda/dialect.py), and `C_DIALECT` vs `CUDA_DIALECT`,
+field by field, is the complete answer to "what is different about the CUDA source?".
+
+    field              C_DIALECT                              what it spells
+    kernel_prefix      void                                   the function's return type and qualifiers
+    restrict           restrict                               "no two buffers overlap" on each pointer
+    helper_prefix      static inline                          helper functions (idiv_int32, max_float32)
+    half_preamble      typedef _Float16 half;                 how the `half` storage type comes to exist
+    math_preamble      #include <math.h>                      what sqrtf/exp2f/... need
+    constants_preamble #include <math.h>                      what INFINITY/NAN need
+    bool_preamble      #include <stdbool.h>                   what `bool` needs
+    math_names         SQRT: sqrt, EXP2: exp2, ...            the math functions (+ f for float)
+    loop               for (int i = 0; i < n; i++) {          a RANGE
+    unroll             #pragma GCC unroll {n}                 above a small UPCAST loop
+    openmp             True                                   `#pragma omp parallel for` on big GLOBAL loops
+    special            None (C has no thread indices)         a SPECIAL: lines declaring gidx0/lidx0
+    shared             None                                   a DEFINE_LOCAL's qualifier (__shared__)
+    barrier            None                                   a BARRIER (__syncthreads();)
+    wrap_signed        False (-fwrapv makes + - * wrap)       spell signed int + - * via unsigned
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from shrimpgrad.graph import Ops
+
+# math.h's names; the renderer adds `f` for float (and float16, computed in float): sqrtf, sqrt (double)
+C_MATH_NAMES: Mapping[Ops, str] = MappingProxyType(
+    {Ops.SQRT: "sqrt", Ops.EXP2: "exp2", Ops.LOG2: "log2", Ops.SIN: "sin", Ops.TRUNC: "trunc"})
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one C-like language spells a kernel (see the table above)."""
+
+    name: str
+    kernel_prefix: str = "void"
+    restrict: str = "restrict"
+    helper_prefix: str = "static inline"
+    half_preamble: tuple[str, ...] = (
+        "typedef _Float16 half;  /* storage only: float16 values are computed in float */",)
+    math_preamble: tuple[str, ...] = ("#include <math.h>",)
+    constants_preamble: tuple[str, ...] = ("#include <math.h>",)
+    bool_preamble: tuple[str, ...] = ("#include <stdbool.h>",)
+    math_names: Mapping[Ops, str] = field(default_factory=lambda: C_MATH_NAMES)
+    loop: str = "for ({type} {name} = {start}; {name} < {end}; {name}++) {{"
+    unroll: str = "#pragma GCC unroll {n}"
+    openmp: bool = True
+    # a SPECIAL (name, size) -> the lines that declare its variable; None: this language has no thread indices
+    special: Callable[[str, int], tuple[str, ...]] | None = None
+    shared: str | None = None
+    barrier: str | None = None
+    wrap_signed: bool = False
+
+    def __repr__(self) -> str:
+        return f"Dialect({self.name!r})"
+
+
+C_DIALECT = Dialect("C")
