@@ -1,0 +1,57 @@
+"""The CUDA dialect of stage 04's renderer: the same walk over the same Program, other spellings.
+
+    C_DIALECT (stage 04)                      CUDA_DIALECT (here)
+    void E_16(float* restrict data0, ...)      extern "C" __global__ void E_16(float* __restrict__ data0, ...)
+    static inline float max_float32(...)       static __device__ inline float max_float32(...)
+    typedef _Float16 half;                     #include <cuda_fp16.h>   (half = __half; computed in float)
+    #include <math.h> (INFINITY, NAN)          #define INFINITY / NAN by their bits (NVRTC has no math.h)
+    a + b on int32 (-fwrapv wraps)             (int)((unsigned int)a + (unsigned int)b): CUDA C++ has no
+                                               -fwrapv, unsigned arithmetic wraps by definition
+    SPECIAL gidx0 (no C spelling)              int gidx0 = blockIdx.x;   int lidx0 = threadIdx.x;
+    DEFINE_LOCAL, BARRIER (no C spelling)      __shared__ float temp0[16];   __syncthreads();
+    #pragma GCC unroll 4 / #pragma omp         #pragma unroll 4 / (no OpenMP: the grid is the parallelism)
+
+`extern "C"` keeps the kernel's name unmangled, so the driver finds it by the Program's name.
+Everything else (floor div/mod helpers, NaN-propagating max, exact literals, float16 rounding after
+every op) is stage 04's, shared: the CUDA computes the same numbers as the C.
+"""
+
+from __future__ import annotations
+
+from shrimpgrad.c.dialect import Dialect
+from shrimpgrad.c.renderer import render
+from shrimpgrad.linearize import Program
+
+_AXES = "xyz"
+
+
+def special_lines(name: str, size: int) -> tuple[str, ...]:
+    """gidx<d> is blockIdx.<x|y|z>, lidx<d> is threadIdx.<x|y|z> (the Program's launch uses exactly `size`)."""
+    which = "blockIdx" if name.startswith("gidx") else "threadIdx"
+    return (f"int {name} = {which}.{_AXES[int(name[-1])]};  /* 0..{size - 1} */",)
+
+
+CUDA_DIALECT = Dialect(
+    "CUDA",
+    kernel_prefix='extern "C" __global__ void',
+    restrict="__restrict__",
+    helper_prefix="static __device__ inline",
+    half_preamble=("#include <cuda_fp16.h>  /* half = __half: storage only, computed in float */",),
+    math_preamble=(),  # sqrtf, exp2f, ... are CUDA built-ins
+    constants_preamble=("#define INFINITY __int_as_float(0x7f800000)", "#define NAN __int_as_float(0x7fffffff)"),
+    bool_preamble=(),  # bool is C++'s
+    unroll="#pragma unroll {n}",
+    openmp=False,
+    special=special_lines,
+    shared="__shared__",
+    barrier="__syncthreads();",
+    wrap_signed=True,
+)
+
+
+def render_cuda(program: Program, comments: bool = True) -> str:
+    """The CUDA C source of `program` (linearize it with gpu=True for blockIdx/threadIdx indices)."""
+    return render(program, comments=comments, openmp=False, dialect=CUDA_DIALECT)
+
+
+__all__ = ["CUDA_DIALECT", "render_cuda", "special_lines"]
