@@ -1,11 +1,14 @@
 """Stage 05 — CUDA (`shrimpgrad.cuda`): the same Program rendered with stage 04's renderer in the CUDA dialect.
 
-    render_cuda(program) -> str      CUDA C source (dialect.py)
-    CUDA_DIALECT                     the Dialect record: compare it with shrimpgrad.c.dialect.C_DIALECT
+    render_cuda(program) -> str                        CUDA C source (dialect.py)
+    compile_cuda(source, name, arch="sm_90") -> bytes  NVRTC -> CUBIN, no GPU needed (compiler.py)
+    CUDA_DIALECT                                       compare it with shrimpgrad.c.dialect.C_DIALECT
 
-Work in progress: the NVRTC compiler and the driver runtime are not written yet.
+Work in progress: the driver runtime (CUDAAllocator, CUDAProgram), the disk cache, float16 headers,
+GPU opts, README and viz are not written yet.
 """
 
+from .compiler import CUDACompileError, compile_cuda
 from .dialect import CUDA_DIALECT, render_cuda
 
-__all__ = ["CUDA_DIALECT", "render_cuda"]
+__all__ = ["CUDA_DIALECT", "render_cuda", "compile_cuda", "CUDACompileError"]

@@ -30,3 +30,26 @@ def test_signed_data_arithmetic_wraps_through_unsigned_but_index_math_stays_plai
     src = render_cuda(binary(Ops.ADD, dtypes.int32, 8), comments=False)
     assert "(int)((unsigned int)val0 + (unsigned int)val1)" in src
     assert "for (int ridx0 = 0; ridx0 < 8; ridx0++)" in src
+
+
+def test_nvrtc_compiles_reference_kernels_to_cubin():
+    import pytest
+    pytest.importorskip("cuda.bindings.nvrtc")
+    from program_builders import max_rows, pad_1d, sum_rows
+
+    from shrimpgrad.cuda.compiler import compile_cuda
+
+    programs = [elementwise_add(), sum_rows(), max_rows(), pad_1d(), binary(Ops.IDIV, dtypes.int32, 8),
+                linearize(matmul(4, 4, 8), [Opt(OptKind.LOCAL, 1, 2), Opt(OptKind.GROUP, 2, 2)], gpu=True)]
+    for p in programs:
+        cubin = compile_cuda(render_cuda(p), p.name)
+        assert cubin[:4] == b"\x7fELF", p.name  # a CUBIN is an ELF file of GPU code
+
+
+def test_nvrtc_error_shows_the_log():
+    import pytest
+    pytest.importorskip("cuda.bindings.nvrtc")
+    from shrimpgrad.cuda.compiler import CUDACompileError, compile_cuda
+
+    with pytest.raises(CUDACompileError, match="undefined"):
+        compile_cuda('extern "C" __global__ void k() { undefined_thing(); }', "k")
