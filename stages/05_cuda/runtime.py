@@ -1,0 +1,168 @@
+"""Run a Program on the GPU with the CUDA driver API (`cuda.bindings.driver`), in the primary context.
+
+    alloc = CUDAAllocator()                      # raises NoCUDAError without a GPU
+    ptr = alloc.alloc(nbytes); alloc.copyin(ptr, host); alloc.copyout(host, ptr); alloc.free(ptr)
+    seconds = CUDAProgram(program)([out_ptr, in_ptr, ...])   # render, NVRTC -> CUBIN, load, launch, synchronize
+
+The device's *primary* context is used (cuDevicePrimaryCtxRetain), the one the CUDA runtime, torch and
+CuPy use, so they can share the process. Launch dimensions are the Program's: grid = global_size,
+block = local_size (stage 03 picks exact divisors, so no thread is out of range and no guard is needed).
+Every driver error becomes CUDAError naming the call and the driver's error string.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+
+import numpy as np
+
+from shrimpgrad.linearize import Program
+
+from .compiler import compile_cuda
+from .dialect import render_cuda
+
+
+class NoCUDAError(RuntimeError):
+    """No usable CUDA GPU in this process."""
+
+
+class CUDAError(RuntimeError):
+    """A CUDA driver call failed (the message names the call and the driver's error string)."""
+
+
+_lock = threading.Lock()
+_state: dict = {}
+_sizes: dict[int, int] = {}  # device pointer -> bytes, for the buffer-size check
+
+
+def _driver():
+    try:
+        from cuda.bindings import driver
+    except ImportError:
+        raise NoCUDAError("no CUDA GPU found: cuda-bindings is not installed (pip install cuda-bindings "
+                          "nvidia-cuda-nvrtc). Use device 'C' or 'PYTHON'; shrimpgrad.cuda.render_cuda and "
+                          "compile_cuda still show and compile the CUDA source without a GPU") from None
+    return driver
+
+
+def _check(result, call: str):
+    driver = _driver()
+    err, rest = result[0], result[1:]
+    if err != driver.CUresult.CUDA_SUCCESS:
+        _, msg = driver.cuGetErrorString(err)
+        raise CUDAError(f"{call} failed: {err.name}: {msg.decode() if msg else '?'}")
+    return rest[0] if len(rest) == 1 else rest
+
+
+def _context():
+    """Initialize the driver once and make the primary context of device 0 current in this thread."""
+    driver = _driver()
+    with _lock:
+        if "ctx" not in _state:
+            try:
+                (err,) = driver.cuInit(0)
+            except Exception as e:  # no libcuda.so (no NVIDIA driver): cuda-bindings fails to load it
+                raise NoCUDAError(f"no CUDA GPU found: the NVIDIA driver library did not load ({type(e).__name__}"
+                                  "). Use device 'C' or 'PYTHON'; shrimpgrad.cuda.render_cuda and compile_cuda "
+                                  "work without a GPU") from None
+            if err != driver.CUresult.CUDA_SUCCESS:
+                raise NoCUDAError(f"no CUDA GPU found (cuInit: {err.name}). Use device 'C' or 'PYTHON'; "
+                                  "shrimpgrad.cuda.render_cuda and compile_cuda work without a GPU")
+            count = _check(driver.cuDeviceGetCount(), "cuDeviceGetCount")
+            if count == 0:
+                raise NoCUDAError("no CUDA GPU found (the driver sees 0 devices). Use device 'C' or 'PYTHON'")
+            dev = _check(driver.cuDeviceGet(0), "cuDeviceGet")
+            _state["dev"] = dev
+            _state["ctx"] = _check(driver.cuDevicePrimaryCtxRetain(dev), "cuDevicePrimaryCtxRetain")
+            major = _check(driver.cuDeviceGetAttribute(
+                driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev), "cuDeviceGetAttribute")
+            minor = _check(driver.cuDeviceGetAttribute(
+                driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev), "cuDeviceGetAttribute")
+            _state["arch"] = f"sm_{major}{minor}"
+    _check(driver.cuCtxSetCurrent(_state["ctx"]), "cuCtxSetCurrent")
+    return driver
+
+
+def cuda_available() -> bool:
+    """Whether a CUDA GPU can be used in this process."""
+    try:
+        _context()
+        return True
+    except (NoCUDAError, CUDAError):
+        return False
+
+
+def device_arch() -> str:
+    """The GPU's architecture for NVRTC, e.g. sm_90."""
+    _context()
+    return _state["arch"]
+
+
+class CUDAAllocator:
+    """Device memory: pointers are ints."""
+
+    def __init__(self) -> None:
+        self.driver = _context()
+
+    def alloc(self, nbytes: int) -> int:
+        _context()
+        ptr = int(_check(self.driver.cuMemAlloc(max(int(nbytes), 1)), f"cuMemAlloc({nbytes})"))
+        _sizes[ptr] = int(nbytes)
+        return ptr
+
+    def free(self, ptr: int) -> None:
+        _context()
+        _check(self.driver.cuMemFree(self.driver.CUdeviceptr(ptr)), "cuMemFree")
+        _sizes.pop(ptr, None)
+
+    def copyin(self, ptr: int, host: np.ndarray) -> None:
+        host = np.ascontiguousarray(host)
+        self._fits(ptr, host.nbytes, "copyin")
+        _context()
+        _check(self.driver.cuMemcpyHtoD(self.driver.CUdeviceptr(ptr), host.ctypes.data, host.nbytes), "cuMemcpyHtoD")
+
+    def copyout(self, host: np.ndarray, ptr: int) -> None:
+        if not host.flags.c_contiguous or not host.flags.writeable:
+            raise ValueError("copyout needs a writable C-contiguous numpy array")
+        self._fits(ptr, host.nbytes, "copyout")
+        _context()
+        _check(self.driver.cuMemcpyDtoH(host.ctypes.data, self.driver.CUdeviceptr(ptr), host.nbytes), "cuMemcpyDtoH")
+
+    @staticmethod
+    def _fits(ptr: int, nbytes: int, what: str) -> None:
+        if ptr in _sizes and nbytes > _sizes[ptr]:
+            raise ValueError(f"{what}: {nbytes} bytes do not fit the {_sizes[ptr]}-byte allocation at {ptr:#x}")
+
+
+class CUDAProgram:
+    """A Program compiled for this GPU: `__call__(buffers: list[int]) -> seconds` (launch + synchronize)."""
+
+    def __init__(self, program: Program):
+        driver = _context()
+        self.program, self.name = program, program.name
+        self.source = render_cuda(program)
+        self.cubin = compile_cuda(render_cuda(program, comments=False), program.name, _state["arch"])
+        self.module = _check(driver.cuModuleLoadData(self.cubin), f"cuModuleLoadData({self.name})")
+        self.function = _check(driver.cuModuleGetFunction(self.module, self.name.encode()),
+                               f"cuModuleGetFunction({self.name})")
+        self.grid = tuple(program.global_size or (1, 1, 1))
+        self.block = tuple(program.local_size or (1, 1, 1))
+        self._globals = program.globals
+
+    def __call__(self, buffers: list[int]) -> float:
+        driver = _context()
+        if len(buffers) != len(self._globals):
+            raise ValueError(f"kernel {self.name} takes {len(self._globals)} buffers, got {len(buffers)}")
+        for g, ptr in zip(self._globals, buffers):
+            need = g.arg[3] * g.dtype.itemsize
+            if ptr in _sizes and _sizes[ptr] < need:
+                raise ValueError(f"kernel {self.name}, buffer {g.arg[0]}: needs {need} bytes, the allocation "
+                                 f"has {_sizes[ptr]}")
+        params = (tuple(int(p) for p in buffers), tuple(ctypes.c_void_p for _ in buffers))
+        start = time.perf_counter()
+        _check(driver.cuLaunchKernel(self.function, *self.grid, *self.block, 0, 0, params, 0),
+               f"cuLaunchKernel({self.name}, grid={self.grid}, block={self.block})")
+        _check(driver.cuCtxSynchronize(), f"cuCtxSynchronize after {self.name}")
+        return time.perf_counter() - start
