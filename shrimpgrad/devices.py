@@ -1,12 +1,20 @@
-"""Devices: how one scheduled `Kernel` becomes something that runs on flat numpy buffers.
+"""Devices: where memory lives and how a scheduled `Kernel` becomes something that runs there.
+
+`Device[name]` is the record of one device (tinygrad's names: `Device.DEFAULT` is a string, `Device["C"]` an
+object). It holds everything the runtime needs to know about the device, and nothing else does:
+
+    allocator      alloc / free / copyin / copyout of the device's memory, behind a pool of freed buffers
+    build          how a stage-03 `Program` becomes a runner (compile C, interpret, NVRTC ...)
+    opts           the stage-03 kernel optimizations chosen *for this device* before linearizing
+    dtypes, is_gpu what it supports
 
     C       stage 03 linearize -> stage 04 render C, compile (cached on disk), call through ctypes
     PYTHON  stage 03 linearize -> stage 03's UOp interpreter (slow, but every step is Python you can read)
+    CUDA    stage 03 linearize (GPU opts) -> stage 05 render CUDA, NVRTC, launch (needs an NVIDIA GPU)
 
-Both devices keep host memory as numpy arrays, so a buffer realized on one can be read by the other.
-`kernel_runner(kernel, device)` is memoized on the kernel's AST: the AST names buffers by position,
-not identity, so the same computation on new tensors (every step of a training loop) reuses the
-same compiled program.
+C and PYTHON keep their memory as host numpy arrays, each device its own; a copy between them is a memcpy.
+`kernel_runner(kernel, device)` is memoized on the kernel's AST: the AST names buffers by position, not
+identity, so the same computation on new tensors (every step of a training loop) reuses the same program.
 """
 
 from __future__ import annotations
@@ -14,25 +22,93 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from shrimpgrad.c import CProgram, print_source
-from shrimpgrad.helpers import dump_console
-from shrimpgrad.linearize import Program, default_opts, interpret, linearize
+from shrimpgrad.graph import ALL_DTYPES, DType
+from shrimpgrad.helpers import DEVICE, dump_console
+from shrimpgrad.linearize import Opt, Program, default_opts, interpret, linearize
 from shrimpgrad.linearize.viz import print_program
 from shrimpgrad.schedule import Kernel, kernel_flops
 
 
+class NoDeviceError(RuntimeError):
+    """The device exists in ShrimpGrad but not on this machine (e.g. CUDA without an NVIDIA GPU)."""
+
+
+# ---- memory ----------------------------------------------------------------------------------------------------
+
+class HostAllocator:
+    """Host memory as flat numpy arrays (devices C and PYTHON). A handle IS the array."""
+
+    def alloc(self, size: int, dtype: DType) -> np.ndarray:
+        return np.empty(size, dtype=dtype.np)  # kernels write every element of a fresh buffer: no need to zero
+
+    def free(self, handle: np.ndarray) -> None:
+        pass  # numpy frees the array when the last reference goes
+
+    def copyin(self, handle: np.ndarray, host: np.ndarray) -> None:
+        np.copyto(handle, host.reshape(-1), casting="no")
+
+    def copyout(self, host: np.ndarray, handle: np.ndarray) -> None:
+        np.copyto(host.reshape(-1), handle, casting="no")
+
+    def as_host(self, handle: np.ndarray) -> np.ndarray | None:
+        """The handle's memory as a numpy array when the host can read it directly (no copy), else None."""
+        return handle
+
+
+class BufferPool:
+    """Freed buffers of one device, kept by (size, dtype) and handed out again.
+
+    Why: a fresh large host allocation costs page faults on first touch, which dominate an elementwise kernel;
+    a training step frees and allocates the same sizes every step. Safety: the runtime returns a buffer here
+    only when no graph node can read it any more (its `BufferRef` died) or, for a schedule's temporary, after
+    the last kernel that reads it, so nothing handed out is still read by a live tensor."""
+
+    def __init__(self, allocator, max_bytes: int = 1 << 30):
+        self.allocator, self.max_bytes, self.held_bytes = allocator, max_bytes, 0
+        self.free_lists: dict[tuple[int, DType], list[Any]] = {}
+        self.reused = self.allocated = 0
+
+    def alloc(self, size: int, dtype: DType) -> Any:
+        free = self.free_lists.get((size, dtype))
+        if free:
+            self.held_bytes -= size * dtype.itemsize
+            self.reused += 1
+            return free.pop()
+        self.allocated += 1
+        return self.allocator.alloc(size, dtype)
+
+    def free(self, handle: Any, size: int, dtype: DType) -> None:
+        nbytes = size * dtype.itemsize
+        if self.held_bytes + nbytes > self.max_bytes:  # keep the pool bounded: give the memory back
+            self.allocator.free(handle)
+            return
+        self.free_lists.setdefault((size, dtype), []).append(handle)
+        self.held_bytes += nbytes
+
+    def clear(self) -> None:
+        for handles in self.free_lists.values():
+            for h in handles:
+                self.allocator.free(h)
+        self.free_lists.clear()
+        self.held_bytes = 0
+
+
+# ---- running kernels -------------------------------------------------------------------------------------------
+
 @dataclass
 class KernelRunner:
-    """A kernel ready to run: `runner(buffers) -> seconds`. `origin` says where the code came from
-    ("compiled", "disk cache", "memory" for C; "interpreted" for PYTHON)."""
+    """A kernel ready to run: `runner.run(handles) -> seconds`. `origin` says where the code came from
+    ("compiled", "disk cache", "memory" for C and CUDA; "interpreted" for PYTHON)."""
 
     program: Program
     origin: str
-    run: Callable[[Sequence[np.ndarray]], float]
+    run: Callable[[Sequence[Any]], float]
     source: str | None = None  # the generated source, when there is one
     flops: int = 0  # kernel_flops of the AST: counted once here, not walked again on every run
 
@@ -51,20 +127,100 @@ def _c_runner(program: Program) -> KernelRunner:
     return KernelRunner(program, prog.origin, prog, prog.source)
 
 
-_BACKENDS: dict[str, Callable[[Program], KernelRunner]] = {"C": _c_runner, "PYTHON": _python_runner}
+# ---- the device records -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """Everything the runtime knows about one device (see the module docstring)."""
+
+    name: str
+    allocator: Any
+    build: Callable[[Program], KernelRunner]
+    opts: Callable[[Kernel], tuple[Opt, ...]]
+    dtypes: frozenset[DType] = field(default=frozenset(ALL_DTYPES))
+    is_gpu: bool = False
+    pool: BufferPool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pool", BufferPool(self.allocator))
+
+    def __repr__(self) -> str:
+        return f"<Device {self.name}{' (GPU)' if self.is_gpu else ''}>"
+
+
+def _host_device(name: str, build: Callable[[Program], KernelRunner]) -> DeviceSpec:
+    return DeviceSpec(name, HostAllocator(), build, lambda kernel: default_opts(kernel, gpu=False))
+
+
+def _cuda_device() -> DeviceSpec:
+    """The CUDA record, made on first use: it needs cuda-bindings and a GPU (stage 05)."""
+    try:
+        from shrimpgrad import cuda  # stage 05; imported only when CUDA is asked for
+    except ImportError as e:
+        raise NoDeviceError(f"device 'CUDA': stage 05 can't be imported ({e}); install the extra with "
+                            "`pip install -e '.[cuda]'`, or use device 'C'") from None
+    if not cuda.cuda_available():
+        raise NoDeviceError("device 'CUDA': no CUDA GPU was found on this machine (or its driver can't be loaded); "
+                            "use device 'C' (default) or 'PYTHON'. Without a GPU you can still read and "
+                            "NVRTC-compile the CUDA for a program: EMIT=cuda, or shrimpgrad.cuda.render_cuda()")
+
+    def build(program: Program) -> KernelRunner:
+        prog = cuda.CUDAProgram(program)
+        return KernelRunner(program, prog.origin, prog, prog.source)
+
+    return DeviceSpec("CUDA", cuda.CUDAAllocator(), build, lambda kernel: default_opts(kernel, gpu=True),
+                      is_gpu=True)
+
+
+class _Devices:
+    """`Device["C"]` -> its DeviceSpec (made once, on first use); `Device.DEFAULT` -> the default's name."""
+
+    NAMES = ("C", "PYTHON", "CUDA")
+    ALIASES = {"CPU": "C"}
+
+    def __init__(self):
+        self._made: dict[str, DeviceSpec] = {}
+        self._makers: dict[str, Callable[[], DeviceSpec]] = {
+            "C": lambda: _host_device("C", _c_runner), "PYTHON": lambda: _host_device("PYTHON", _python_runner),
+            "CUDA": _cuda_device}
+
+    def canonicalize(self, name: str | None) -> str:
+        """"C" (default), "PYTHON" or "CUDA"; "CPU" is another name for "C"; the DEVICE setting changes the default."""
+        key = str(name or DEVICE.value or "C").upper()
+        key = self.ALIASES.get(key, key)
+        if key not in self.NAMES:
+            raise ValueError(f"unknown device {name!r}; valid devices are {', '.join(self.NAMES)} (CPU = C)")
+        return key
+
+    def __getitem__(self, name: str) -> DeviceSpec:
+        key = self.canonicalize(name)
+        if key not in self._made:
+            self._made[key] = self._makers[key]()
+        return self._made[key]
+
+    @property
+    def DEFAULT(self) -> str:  # noqa: N802 - tinygrad's name
+        return self.canonicalize(None)
+
+
+Device = _Devices()
+
+
+# ---- kernels -> runners, memoized --------------------------------------------------------------------------
+
 _MAX_CACHED = 4096
 _runners: OrderedDict[tuple, KernelRunner] = OrderedDict()
 
 
 def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_source: bool = False) -> KernelRunner:
-    """Linearize and build `kernel` for `device`, or return the runner built earlier for the same AST."""
-    if device not in _BACKENDS:
-        raise NotImplementedError(f"device {device!r} can't run kernels yet: use device='C' (default) or 'PYTHON'")
-    key = (device, kernel.name, kernel.ast)
+    """Linearize and build `kernel` for `device` (with the device's opts), or return the runner built earlier for
+    the same AST."""
+    spec = Device[device]
+    key = (spec.name, kernel.name, kernel.ast, tuple(b.size for b in kernel.bufs))  # sizes: DEFINE_GLOBAL has them
     runner = _runners.get(key)
     if runner is None:
-        program = linearize(kernel, default_opts(kernel))
-        runner = _BACKENDS[device](program)
+        program = linearize(kernel, spec.opts(kernel))
+        runner = spec.build(program)
         runner.flops = kernel_flops(kernel)
         _runners[key] = runner
         if len(_runners) > _MAX_CACHED:

@@ -99,9 +99,13 @@ class GlobalCounters:
     time_sum_s: float = 0.0  # seconds spent running kernels
     compile_count: int = 0  # kernels compiled (cache misses); 0 on a warm cache
     cache_hits: int = 0  # kernels loaded from the compile cache
+    copy_count: int = 0  # buffer copies (between devices, and snapshots kept for lazy readers of an assign)
+    schedule_hits: int = 0  # realizes whose graph structure was scheduled before (no scheduling, no linearizing)
+    schedule_misses: int = 0  # realizes scheduled and lowered anew
 
     @staticmethod
     def reset() -> None:
         GlobalCounters.kernel_count = GlobalCounters.global_ops = GlobalCounters.global_mem = 0
-        GlobalCounters.compile_count = GlobalCounters.cache_hits = 0
+        GlobalCounters.compile_count = GlobalCounters.cache_hits = GlobalCounters.copy_count = 0
+        GlobalCounters.schedule_hits = GlobalCounters.schedule_misses = 0
         GlobalCounters.time_sum_s = 0.0

@@ -4,31 +4,42 @@ A `Tensor` is a lazy `Node`. When a value is needed (`.numpy()`, `.realize()`), 
 
     realize(roots, device) -> [BUFFER node, ...]        one per root, same shape and dtype
 
-and from then on the Tensor points at that BUFFER node, so the work is never done twice.
+and from then on the Tensor points at that BUFFER node, so the work is never done twice. What happens:
 
-Where the memory lives: `_storage` maps each `BufferRef` to a flat numpy array. It is a
-`WeakKeyDictionary`, so a buffer's memory is freed when the last Node that names the BufferRef
-(and so the last Tensor that could read it) is garbage collected. BufferRef compares by identity,
-so two buffers never share an entry by accident.
+    1. split at COPY     each COPY's source is realized on its own device and its memory copied over
+    2. schedule          stage 02 (cached: the same graph structure on new buffers is not rescheduled)
+    3. lower_schedule    each kernel -> an ExecItem: a runner built for the device (stage 03 + 04/05), its buffers
+    4. run               the ExecItems in order; fresh buffers come from the device's pool just before
+                         their first writer, temporaries go back right after their last reader
 
-How values are computed is behind one seam, `run_graph(roots, device) -> [BufferRef]`: the whole
-compiler (schedule -> linearize -> render -> compile -> run; see `shrimpgrad/devices.py` for the
-per-device part). Nothing else in this file or in the Tensor knows how values are computed.
+`lower_schedule` is separate from running so its list can be printed (DEBUG=1), counted, and replayed: the
+JIT captures these items. Which tensors are realized together, and why lazy in-place updates mean what eager
+code means, is the front end's business (`shrimpgrad/inplace.py`); this module only computes graphs.
 
-ASSIGN: the scheduler turns an ASSIGN into a kernel that stores into the target's existing buffer,
-through the target's view (e.g. `x[1:3].assign(...)` writes two elements of x's buffer), ordered
-after every kernel that still reads the old contents.
+Where memory lives: `_storage` maps each `BufferRef` to a `Buffer` (its device and the device's handle: a
+numpy array on C and PYTHON, a device pointer on CUDA). It is a `WeakKeyDictionary`, so a buffer's memory
+goes back to its device's pool when the last Node that names the BufferRef is garbage collected.
+
+What is checked where: shapes, dtypes and devices are checked when the graph is built (Tensor methods);
+index tensors used by indexing/gather/losses are read to the host and bounds-checked when the op is
+*called* (not here), so replaying ExecItems (the JIT) re-runs kernels without re-checking new index
+values; the kernel runners check buffer counts, dtypes and sizes on every run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from shrimpgrad.c import compile_stats
-from shrimpgrad.devices import KernelRunner, kernel_runner
+from shrimpgrad.devices import Device, KernelRunner, kernel_runner
 from shrimpgrad.graph import (
     BufferRef,
     DType,
@@ -39,147 +50,302 @@ from shrimpgrad.graph import (
     print_graph,
     toposort,
 )
-from shrimpgrad.helpers import GlobalCounters, dump_console, emit_enabled
-from shrimpgrad.schedule import Kernel, create_schedule, kernel_bytes, print_schedule
+from shrimpgrad.helpers import GlobalCounters, dump_console, emit_enabled, getenv
+from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes, print_schedule
 
-_storage: weakref.WeakKeyDictionary[BufferRef, np.ndarray] = weakref.WeakKeyDictionary()
-
-DEVICES = ("C", "PYTHON", "CUDA")
+DEVICES = Device.NAMES
 
 
-# ---- memory ------------------------------------------------------------------------------------
+# ---- memory ------------------------------------------------------------------------------------------------
 
-def new_buffer(values: np.ndarray, dtype: DType) -> BufferRef:
-    """A new buffer holding a copy of `values` (any shape), converted to `dtype`, stored flat."""
-    return _adopt(np.array(values, dtype=dtype.np), dtype)  # np.array copies: the caller keeps its array
+class Buffer:
+    """The memory behind one BufferRef: `device` and its allocator's `handle`. When the Buffer goes (its
+    BufferRef died, or a temporary was released), the handle returns to the device's pool."""
+
+    __slots__ = ("ref", "device", "handle", "__weakref__")
+
+    def __init__(self, ref: BufferRef, device: str, handle: Any = None):
+        self.ref, self.device = ref, device
+        self.handle = Device[device].pool.alloc(ref.size, ref.dtype) if handle is None else handle
+
+    def release(self) -> None:
+        if self.handle is not None:
+            Device[self.device].pool.free(self.handle, self.ref.size, self.ref.dtype)
+            self.handle = None
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - at interpreter exit the device may be gone already
+            pass
+
+    def to_host(self) -> np.ndarray:
+        """The contents as a flat numpy array (the memory itself on host devices, a copy otherwise)."""
+        spec = Device[self.device]
+        host = spec.allocator.as_host(self.handle)
+        if host is None:
+            host = np.empty(self.ref.size, dtype=self.ref.dtype.np)
+            spec.allocator.copyout(host, self.handle)
+        return host
 
 
-def _adopt(values: np.ndarray, dtype: DType) -> BufferRef:
-    """A new buffer that takes over `values` (a fresh array nobody else holds) without copying."""
-    flat = np.ascontiguousarray(values, dtype=dtype.np).reshape(-1)
-    ref = BufferRef(flat.size, dtype)
-    _storage[ref] = flat
+_storage: weakref.WeakKeyDictionary[BufferRef, Buffer] = weakref.WeakKeyDictionary()
+
+
+def new_buffer(values: np.ndarray, dtype: DType, device: str = "C") -> BufferRef:
+    """A new buffer on `device` holding a copy of `values` (any shape), converted to `dtype`, stored flat."""
+    host = np.ascontiguousarray(values, dtype=dtype.np).reshape(-1)
+    ref = BufferRef(host.size, dtype)
+    buf = _storage[ref] = Buffer(ref, device)
+    Device[device].allocator.copyin(buf.handle, host)
     return ref
 
 
 def buffer_value(ref: BufferRef) -> np.ndarray:
-    """The flat array behind `ref` (read-only: write through ASSIGN)."""
-    view = _storage[ref].view()
+    """The flat contents behind `ref` as a read-only numpy array (write through ASSIGN)."""
+    view = _storage[ref].to_host().view()
     view.flags.writeable = False
     return view
 
 
-# ---- realize -----------------------------------------------------------------------------------
-
-def realize(roots: list[Node], device: str = "C") -> list[Node]:
-    """For each root, a BUFFER node of the root's shape whose buffer holds the root's value.
-
-    A root that already is a BUFFER node is returned as it is (nothing is recomputed); the others
-    are computed together in one `run_graph`, so work they share is done once. DEBUG>=5 or
-    EMIT=graph prints each graph first."""
-    roots = _without_finished_assigns(list(roots))
-    todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))  # unique, order kept
-    if todo and emit_enabled("graph", 5):
-        for root in todo:
-            print_graph(root, console=dump_console())
-    refs = dict(zip(todo, run_graph(todo, device))) if todo else {}
-    for node in toposort(todo):
-        if node.op is Ops.ASSIGN:
-            _mark_finished(node)
-    return [r if r.op is Ops.BUFFER else buffer(refs[r], r.shape, meta=r.meta) for r in roots]
+def buffer_device(ref: BufferRef) -> str:
+    return _storage[ref].device
 
 
-# An ASSIGN must write once. After it ran, the graph node still exists (in other tensors' graphs, e.g. a loss
-# built on a weight whose update was not realized yet), so realizing one of those graphs later must not write
-# again (w - lr*g would be applied twice). A finished ASSIGN is therefore read as what it is now: its target,
-# whose buffer holds the assigned value. Kept by identity (equal-looking ASSIGNs made later are new writes).
-_finished: dict[int, weakref.ref[Node]] = {}
+def copy_buffer(ref: BufferRef, device: str) -> BufferRef:
+    """A new buffer on `device` with the contents of `ref` (a snapshot, or a move between devices)."""
+    src = _storage[ref]
+    out = BufferRef(ref.size, ref.dtype)
+    dst = _storage[out] = Buffer(out, device)
+    start = time.perf_counter()
+    src_host = Device[src.device].allocator.as_host(src.handle)
+    if src_host is not None:
+        Device[device].allocator.copyin(dst.handle, src_host)
+    else:
+        dst_host = Device[device].allocator.as_host(dst.handle)
+        if dst_host is not None:
+            Device[src.device].allocator.copyout(dst_host, src.handle)
+        else:  # device to another device: through the host
+            Device[device].allocator.copyin(dst.handle, src.to_host())
+    seconds = time.perf_counter() - start
+    GlobalCounters.copy_count += 1
+    if emit_enabled("kernels", 1):
+        print(f"*** copy {src.device} -> {device}: {ref.size * ref.dtype.itemsize} bytes  "
+              f"{seconds * 1e3:9.3f} ms")
+    return out
 
 
-def _mark_finished(node: Node) -> None:
-    key = id(node)
-    _finished[key] = weakref.ref(node, lambda _: _finished.pop(key, None))  # forgotten when the node dies
+# ---- ExecItems ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExecItem:
+    """One kernel ready to run: its runner (built for `device`) and the buffers it takes, in DEFINE_GLOBAL order.
+    `allocate` are the fresh buffers it writes first; `release` the temporaries nobody reads after it."""
+
+    kernel: Kernel
+    runner: KernelRunner
+    device: str
+    bufs: tuple[BufferRef, ...]
+    allocate: tuple[BufferRef, ...] = ()
+    release: tuple[BufferRef, ...] = ()
+    nbytes: int = 0  # the kernel's memory traffic (for GlobalCounters), computed once
+
+    def run(self) -> float:
+        for b in self.allocate:
+            if b not in _storage:
+                _storage[b] = Buffer(b, self.device)
+        seconds = self.runner.run([_storage[b].handle for b in self.bufs])
+        _count(self, seconds)
+        for b in self.release:
+            buf = _storage.pop(b, None)
+            if buf is not None:
+                buf.release()
+        return seconds
+
+    def rebind(self, new: dict[BufferRef, BufferRef]) -> ExecItem:
+        """The same kernel on other buffers (`new` maps old -> new; unmapped buffers stay)."""
+        def sub(bs: tuple[BufferRef, ...]) -> tuple[BufferRef, ...]:
+            return tuple(new.get(b, b) for b in bs)
+        return dataclasses.replace(self, bufs=sub(self.bufs), allocate=sub(self.allocate), release=sub(self.release))
 
 
-def _is_finished(node: Node) -> bool:
-    ref = _finished.get(id(node))
-    return ref is not None and ref() is node
-
-
-def _without_finished_assigns(roots: list[Node]) -> list[Node]:
-    """roots, with every ASSIGN that already ran replaced by its target."""
-    order = toposort(roots) if _finished else []
-    if not any(n.op is Ops.ASSIGN and _is_finished(n) for n in order):
-        return roots
-    new: dict[int, Node] = {}
-    for n in order:
-        if n.op is Ops.ASSIGN and _is_finished(n):
-            new[id(n)] = new[id(n.src[0])]
-        else:
-            src = tuple(new[id(s)] for s in n.src)
-            new[id(n)] = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
-    return [new[id(r)] for r in roots]
-
-
-def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
-    """Compute `roots` on `device`; one BufferRef per root holds its value. Performs the ASSIGN writes.
-
-    THE SEAM: this is the only function that computes values. The whole compiler runs here:
-
-        stage 02  create_schedule(roots)           which kernels, which buffers, in which order
-        stage 03  linearize(kernel)                each kernel -> a flat UOp Program
-        stage 04  CProgram(program)(buffers)       C source -> compiled (cached) -> run
-                  (device PYTHON: stage 03's interpreter runs the Program instead)
-
-    Fresh buffers (outputs, temporaries) are allocated just before the kernel that first writes them;
-    a temporary is dropped right after the last kernel that reads it."""
-    schedule = create_schedule(roots)
-    if emit_enabled("schedule", 2):
-        print_schedule(schedule, console=dump_console())
-    fresh = {info.buf: info for info in schedule.buffers if info.kind in ("output", "temporary")}
-    free_after: dict[int, list[BufferRef]] = {}
-    for info in fresh.values():
+def lower_schedule(schedule: Schedule, device: str) -> list[ExecItem]:
+    """Each kernel of `schedule` as an ExecItem for `device` (linearized with the device's opts, built by the
+    device: compiled, loaded from the disk cache, or reused from memory)."""
+    first_write: dict[int, list[BufferRef]] = {}
+    last_read: dict[int, list[BufferRef]] = {}
+    for info in schedule.buffers:
+        if info.kind in ("output", "temporary") and info.first_write is not None:
+            first_write.setdefault(info.first_write, []).append(info.buf)
         if info.kind == "temporary" and info.last_read is not None:
-            free_after.setdefault(info.last_read, []).append(info.buf)
-    for info in fresh.values():  # outputs exist even when no kernel writes them (an empty tensor)
-        if info.kind == "output":
-            _allocate(info.buf)
-    compiled_before = compile_stats.compiled
+            last_read.setdefault(info.last_read, []).append(info.buf)
+    items = []
     for i, kernel in enumerate(schedule.kernels):
-        for buf in kernel.outputs:  # temporaries: just before their first writer
-            _allocate(buf)
         runner = kernel_runner(kernel, device, show_uops=emit_enabled("uops", 3), show_source=emit_enabled("c", 4))
-        seconds = runner.run([_storage[b] for b in kernel.bufs])
-        _count(kernel, seconds, runner)
-        for buf in free_after.get(i, ()):
-            del _storage[buf]
+        items.append(ExecItem(kernel, runner, device, tuple(kernel.bufs), tuple(first_write.get(i, ())),
+                              tuple(last_read.get(i, ())), kernel_bytes(kernel)))
+    return items
+
+
+def run_items(items: Sequence[ExecItem]) -> None:
+    compiled_before = compile_stats.compiled
+    for item in items:
+        item.run()
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before
-    return [_as_row_major(ref, view) for ref, view in zip(schedule.outputs, schedule.output_views)]
 
 
-def _allocate(buf: BufferRef) -> None:
-    """Zeroed memory for a fresh buffer, unless it already has some (an assigned or earlier-allocated buffer)."""
-    if buf not in _storage:
-        _storage[buf] = np.zeros(buf.size, dtype=buf.dtype.np)
-
-
-def _count(kernel: Kernel, seconds: float, runner: KernelRunner) -> None:
+def _count(item: ExecItem, seconds: float) -> None:
     """Update GlobalCounters for one kernel run; DEBUG>=1 (or EMIT=kernels) prints a line about it."""
+    runner = item.runner
     GlobalCounters.kernel_count += 1
     GlobalCounters.global_ops += runner.flops
-    GlobalCounters.global_mem += kernel_bytes(kernel)  # depends on the buffers' sizes, not only the AST
+    GlobalCounters.global_mem += item.nbytes
     GlobalCounters.time_sum_s += seconds
     if runner.origin in ("disk cache", "memory"):
         GlobalCounters.cache_hits += 1
     if emit_enabled("kernels", 1):
         gflops = runner.flops / max(seconds, 1e-9) / 1e9
-        print(f"*** {GlobalCounters.kernel_count:4d} {kernel.name:<28s} {runner.origin:<12s} "
-              f"{seconds * 1e3:9.3f} ms  {gflops:8.2f} GFLOP/s  {kernel.reason}")
+        print(f"*** {GlobalCounters.kernel_count:4d} {item.kernel.name:<28s} {item.device:<6s} {runner.origin:<12s} "
+              f"{seconds * 1e3:9.3f} ms  {gflops:8.2f} GFLOP/s  {item.kernel.reason}")
 
 
-def _as_row_major(ref: BufferRef, view: ShapeTracker) -> BufferRef:
+# ---- the schedule cache --------------------------------------------------------------------------------------
+# A training loop realizes the same graph every step, on new buffers (new batch, new gradients). Scheduling
+# and lowering don't depend on which buffers, only on the graph's structure, so they are done once per
+# structure: the graph is keyed by its nodes with each buffer replaced by its position among the graph's
+# buffers. The cached plan is made on placeholder buffers (so it keeps no real memory alive) and rebound
+# to the real ones on every hit.
+
+@dataclass(frozen=True)
+class _Plan:
+    schedule: Schedule
+    items: tuple[ExecItem, ...]
+    inputs: tuple[BufferRef, ...]  # the placeholders, in the order `_structure` lists the real buffers
+
+
+_plans: OrderedDict[tuple, _Plan] = OrderedDict()
+_MAX_PLANS = 256
+SCHEDULE_CACHE = getenv("SCHEDULE_CACHE", 1)
+
+
+def _structure(roots: list[Node]) -> tuple[tuple, list[BufferRef], list[Node]]:
+    """(key, buffers, order): the graph's structure with buffers as positions; the buffers in first-seen order."""
+    order = toposort(roots)
+    index: dict[int, int] = {}
+    position: dict[BufferRef, int] = {}
+    bufs: list[BufferRef] = []
+    rows = []
+    for i, n in enumerate(order):
+        arg = n.arg
+        if n.op is Ops.BUFFER:
+            if arg not in position:
+                position[arg] = len(bufs)
+                bufs.append(arg)
+            arg = ("buf", position[arg], arg.size, arg.dtype)
+        elif n.op is Ops.ASSIGN:
+            arg = None  # a write id: new every step, same plan
+        rows.append((n.op, n.dtype, n.shape, arg, tuple(index[id(s)] for s in n.src)))
+        index[id(n)] = i
+    return (tuple(rows), tuple(index[id(r)] for r in roots)), bufs, order
+
+
+def _with_placeholders(order: list[Node], roots: list[Node], bufs: list[BufferRef]) -> tuple[list[Node], tuple]:
+    """The graph rebuilt on placeholder buffers (same sizes and dtypes) and the placeholders, in `bufs` order."""
+    holders = {b: BufferRef(b.size, b.dtype) for b in bufs}
+    new: dict[int, Node] = {}
+    for n in order:
+        if n.op is Ops.BUFFER:
+            new[id(n)] = dataclasses.replace(n, arg=holders[n.arg])
+        else:
+            new[id(n)] = dataclasses.replace(n, src=tuple(new[id(s)] for s in n.src))
+    return [new[id(r)] for r in roots], tuple(holders[b] for b in bufs)
+
+
+def _plan(roots: list[Node], device: str) -> tuple[Schedule, list[ExecItem]]:
+    """The schedule and ExecItems that compute `roots` on `device`, bound to fresh output/temporary buffers."""
+    if not SCHEDULE_CACHE:
+        schedule = create_schedule(roots)
+        return schedule, lower_schedule(schedule, device)
+    key, bufs, order = _structure(roots)
+    key = (device, key)
+    plan = _plans.get(key)
+    if plan is None:
+        placeholder_roots, holders = _with_placeholders(order, roots, bufs)
+        schedule = create_schedule(placeholder_roots)
+        plan = _plans[key] = _Plan(schedule, tuple(lower_schedule(schedule, device)), holders)
+        if len(_plans) > _MAX_PLANS:
+            _plans.popitem(last=False)
+        GlobalCounters.schedule_misses += 1
+    else:
+        _plans.move_to_end(key)
+        GlobalCounters.schedule_hits += 1
+    # bind: placeholders -> the real buffers; the plan's fresh buffers -> new ones for this run
+    new = dict(zip(plan.inputs, bufs))
+    for info in plan.schedule.buffers:
+        if info.kind in ("output", "temporary"):
+            new[info.buf] = BufferRef(info.buf.size, info.buf.dtype)
+    schedule = dataclasses.replace(plan.schedule, outputs=tuple(new.get(b, b) for b in plan.schedule.outputs))
+    return schedule, [item.rebind(new) for item in plan.items]
+
+
+def clear_schedule_cache() -> None:
+    _plans.clear()
+
+
+# ---- realize -----------------------------------------------------------------------------------------------
+
+def realize(roots: list[Node], device: str = "C") -> list[Node]:
+    """For each root, a BUFFER node of the root's shape whose buffer (on `device`) holds the root's value.
+
+    A root that already is a BUFFER node is returned as it is (nothing is recomputed); the others are computed
+    together in one schedule, so work they share is done once. DEBUG>=5 or EMIT=graph prints each graph."""
+    roots = _split_copies(list(roots), device)
+    todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))  # unique, order kept
+    if todo and emit_enabled("graph", 5):
+        for root in todo:
+            print_graph(root, console=dump_console())
+    refs = dict(zip(todo, run_graph(todo, device))) if todo else {}
+    return [r if r.op is Ops.BUFFER else buffer(refs[r], r.shape, meta=r.meta) for r in roots]
+
+
+def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
+    """Compute `roots` (a graph without COPY nodes) on `device`; one BufferRef per root holds its value.
+    Performs the ASSIGN writes. This is the only function that runs the compiler."""
+    for n in toposort(roots):
+        if n.op is Ops.BUFFER and n.arg in _storage and _storage[n.arg].device != device:
+            raise RuntimeError(f"realize on {device}: the graph reads a buffer on {_storage[n.arg].device} "
+                               f"without a COPY (use Tensor.to({device!r}))")
+    schedule, items = _plan(roots, device)
+    if emit_enabled("schedule", 2):
+        print_schedule(schedule, console=dump_console())
+    for out in schedule.outputs:  # (an empty tensor has an output but no kernel)
+        if out not in _storage:
+            _storage[out] = Buffer(out, device)
+    run_items(items)
+    return [_as_row_major(ref, view, device) for ref, view in zip(schedule.outputs, schedule.output_views)]
+
+
+def _split_copies(roots: list[Node], device: str) -> list[Node]:
+    """roots with each COPY replaced by a BUFFER on the COPY's target device, holding the copied value: the
+    COPY's source is realized on its own device first (innermost COPYs first)."""
+    order = toposort(roots)
+    if not any(n.op is Ops.COPY for n in order):
+        return roots
+    new: dict[int, Node] = {}
+    for n in order:
+        src = tuple(new[id(s)] for s in n.src)
+        node = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
+        if node.op is Ops.COPY:
+            from_device, to_device = node.arg
+            (value,) = realize([node.src[0]], from_device)
+            node = buffer(copy_buffer(value.arg, to_device), node.shape, meta=node.meta)
+        new[id(n)] = node
+    return [new[id(r)] for r in roots]
+
+
+def _as_row_major(ref: BufferRef, view: ShapeTracker, device: str) -> BufferRef:
     """`ref` itself when `view` reads it row-major (a fresh output, a whole assigned buffer), else a new
     buffer holding the elements `view` reads (an ASSIGN into part of a buffer, e.g. x[1:3].assign(...))."""
     if view.contiguous and ref.size == view.size:
         return ref
-    return _adopt(view.apply(_storage[ref]).reshape(-1), ref.dtype)
+    return new_buffer(view.apply(_storage[ref].to_host()).reshape(-1), ref.dtype, device)

@@ -59,6 +59,7 @@ from shrimpgrad.graph import (
     buffer,
     contiguous,
     dtypes,
+    copy,
     movement,
     promote,
     reduce,
@@ -70,7 +71,9 @@ from shrimpgrad.helpers import DEVICE
 from shrimpgrad.indexing import IndexingMixin
 from shrimpgrad.math_ops import MathMixin
 from shrimpgrad.nn_ops import NNOpsMixin
-from shrimpgrad.realize import DEVICES, buffer_value, new_buffer
+from shrimpgrad import inplace
+from shrimpgrad.devices import Device, NoDeviceError
+from shrimpgrad.realize import buffer_value, copy_buffer, new_buffer
 from shrimpgrad.realize import realize as realize_graph
 from shrimpgrad.scan_ops import ScanMixin
 
@@ -190,11 +193,13 @@ def _broadcast_shape(method: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _canonical_device(device: str | None) -> str:
-    """"C" (default), "PYTHON" or "CUDA"; "CPU" is another name for "C"; the DEVICE setting changes the default."""
-    name = str(device or DEVICE.value or "C").upper()
-    name = {"CPU": "C"}.get(name, name)
-    if name not in DEVICES:
-        raise ValueError(f"Tensor: unknown device {device!r}; valid devices are {', '.join(DEVICES)} (CPU = C)")
+    """"C" (default), "PYTHON" or "CUDA"; "CPU" is another name for "C"; the DEVICE setting changes the default.
+    A device this machine doesn't have (CUDA without a GPU) is refused here, at the user's call."""
+    try:
+        name = Device.canonicalize(device)
+        Device[name]  # noqa: B018 - makes the device record, or says clearly why there is none
+    except (ValueError, NoDeviceError) as e:
+        raise type(e)(f"Tensor: {e}") from None
     return name
 
 
@@ -278,7 +283,8 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
             if isinstance(data, Tensor):
                 device = device or data.device
             values = _host_array(data, dtype)
-            node = buffer(new_buffer(values, dtypes.from_numpy(values.dtype)), values.shape, _provenance())
+            device = _canonical_device(device)
+            node = buffer(new_buffer(values, dtypes.from_numpy(values.dtype), device), values.shape, _provenance())
         self._set(node, _canonical_device(device), None)
         self._make_leaf(requires_grad)
 
@@ -292,6 +298,7 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
     def _set(self, node: Node, device: str, requires_grad: bool | None) -> None:
         self.node, self.device, self._requires_grad, self.grad = node, device, requires_grad, None
         self._is_leaf = False
+        inplace.LIVE.add(self)  # so a realize that overwrites a buffer can find this tensor (shrimpgrad/inplace.py)
 
     def _make_leaf(self, requires_grad: bool | None) -> None:
         """Register self as a leaf. A leaf that needs a gradient gets its own buffer: the graph compares nodes by
@@ -1145,12 +1152,12 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
         """The same values, cut off from the graph: no gradient flows through the result.
 
         The graph has no "stop gradient" op and compares nodes by structure, so the result must be a new leaf:
-        self's value is realized (now, if it isn't yet) and copied into a buffer of its own. A copy, not a second
-        name for the same memory: the scheduler orders reads before writes per buffer, so an alias would let a later
-        `self.assign(...)` overwrite values the detached tensor's pending readers still need."""
-        node = self.node if self.node.op is Ops.BUFFER else realize_graph([self.node], self.device)[0]
-        ref = new_buffer(buffer_value(node.arg), node.dtype)
-        return Tensor._leaf(buffer(ref, node.shape, _provenance()), self.device, False)
+        self's value is realized (now, if it isn't yet) and copied into a buffer of its own: the copy is a new node,
+        so no gradient can reach self through it. (Unlike PyTorch's detach it is not a view: a later
+        `self.assign(...)` does not change it, because every Tensor is a value; see shrimpgrad/inplace.py.)"""
+        self.realize()
+        ref = copy_buffer(self.node.arg, self.device)
+        return Tensor._leaf(buffer(ref, self.shape, _provenance()), self.device, False)
 
     class train(contextlib.ContextDecorator):  # noqa: N801 - tinygrad's name
         """`with Tensor.train():` (or as a decorator) sets Tensor.training for dropout and batchnorm."""
@@ -1176,7 +1183,11 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
 
     def assign(self, x) -> Tensor:
         """Write `x` into self's buffer when realized (the optimizer's update). If self has no buffer yet
-        (an unrealized value), self simply takes x's value. Returns self."""
+        (an unrealized value), self simply takes x's value. Returns self.
+
+        Lazy, but it means what eager code means (shrimpgrad/inplace.py): tensors computed from self before this
+        call keep the old value; assigning twice before a realize performs both writes, in order. An assign into
+        a view (`x[1:3].assign(v)`) writes x's buffer and runs at once, like numpy's `x[1:3] = v`."""
         x = x if isinstance(x, Tensor) else Tensor(x, device=self.device, dtype=self.dtype)
         if x.device != self.device:
             raise _fail(ValueError, "assign", f"value is on {x.device!r}, self on {self.device!r}", "use .to() first")
@@ -1188,10 +1199,13 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
             if _broadcast_shape("assign", x.shape, self.shape) != self.shape:
                 raise _fail(ShapeError, "assign", f"value of shape {x.shape} doesn't broadcast to {self.shape}")
             x = x._broadcast_to(self.shape)
-        target = self.node
-        while target.op is Ops.ASSIGN:  # assigning twice before realizing: the last value wins
-            target = target.src[0]
-        self.node = assign(target, x.node, _provenance()) if _writable(target) else x.node
+        target = self.node  # an earlier ASSIGN that hasn't run stays the target: both writes happen, in order
+        if not _writable(target):
+            self.node = x.node
+            return self
+        self.node = assign(target, x.node, _provenance())
+        if not inplace.writes_whole_buffer(self.node):
+            self.realize()  # a write into a view: the viewed tensor must show it now (see the docstring)
         return self
 
     def __iadd__(self, x) -> Tensor:
@@ -1234,13 +1248,7 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
     def realize(self, *others: Tensor) -> Tensor:
         """Compute self (and `others`, in the same run) now; afterwards each points at a BUFFER node holding
         its value, so it is never computed again. `Tensor.realize(a, b, c)` works too. Returns self."""
-        tensors = [self, *others]
-        for device in dict.fromkeys(t.device for t in tensors):
-            group = [t for t in tensors if t.device == device]
-            for t, node in zip(group, realize_graph([t.node for t in group], device)):
-                if _remembers_forward(t):
-                    _FORWARD[node] = t.node
-                t.node = node
+        _realize_tensors([self, *others])
         return self
 
     def numpy(self) -> np.ndarray:
@@ -1258,8 +1266,16 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
         return self.numpy().tolist()
 
     def to(self, device: str) -> Tensor:
-        """The same value on `device` (all devices share host memory for now, so nothing is copied)."""
-        return Tensor._from_node(self.node, _canonical_device(device), self._requires_grad)
+        """The same value on `device`: a COPY in the graph (its own step when realized); gradients flow back
+        through it to self's device. Self when it already is on `device`."""
+        device = _canonical_device(device)
+        if device == self.device:
+            return self
+        return self._wrap(copy(self.node, self.device, device, _provenance()))._on(device)
+
+    def _on(self, device: str) -> Tensor:
+        self.device = device
+        return self
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -1409,7 +1425,27 @@ def _unify(method: str, values: list, device: str, shape: tuple[int, ...] | None
 # realize() replaces a Tensor's graph with a BUFFER node, but a later backward() must still see how that
 # value was computed (`h = f(x).realize(); loss = g(h); loss.backward()` gives x a gradient, as in tinygrad and
 # PyTorch). So each realized BUFFER node remembers the graph it replaced, for as long as the node lives.
-_FORWARD: weakref.WeakKeyDictionary[Node, Node] = weakref.WeakKeyDictionary()
+# Each entry also keeps the write epoch it was made in: if a buffer of that graph was overwritten later (an
+# optimizer step), differentiating through it would silently use the new contents, so backward() refuses.
+_FORWARD: weakref.WeakKeyDictionary[Node, tuple[Node, int]] = weakref.WeakKeyDictionary()
+
+
+def _realize_tensors(tensors: list[Tensor]) -> None:
+    """Realize `tensors` together, keeping every other live tensor's value right (shrimpgrad/inplace.py): the
+    pending readers of overwritten buffers join the same schedule (stage 02 runs them before the writes),
+    aliases of overwritten buffers get snapshots, and the ASSIGNs performed are remembered as done."""
+    group, aliases, writes = inplace.plan_realize(tensors)
+    for t in aliases:
+        t.node = buffer(copy_buffer(t.node.arg, t.device), t.shape, t.node.meta)
+    for device in dict.fromkeys(t.device for t in group):
+        members = [t for t in group if t.device == device]
+        results = realize_graph(inplace.without_finished([t.node for t in members]), device)
+        for t, node in zip(members, results):
+            if _remembers_forward(t):
+                _FORWARD[node] = (t.node, inplace.epoch)
+            t.node = node
+    if writes:
+        inplace.mark_finished(writes)
 
 
 def _remembers_forward(t: Tensor) -> bool:
@@ -1428,12 +1464,25 @@ def _unrealized(root: Node) -> Node:
         new: dict[int, Node] = {}
         for n in order:
             if n.op is Ops.BUFFER:
-                new[id(n)] = _FORWARD.get(n, n)
+                forward, epoch = _FORWARD.get(n, (n, None))
+                if epoch is not None:
+                    _check_not_overwritten(forward, epoch)
+                new[id(n)] = forward
             else:
                 src = tuple(new[id(s)] for s in n.src)
                 new[id(n)] = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
         root = new[id(root)]
     return root
+
+
+def _check_not_overwritten(forward: Node, epoch: int) -> None:
+    """backward() through a value whose inputs were assigned after it was computed would differentiate against
+    the new contents: refuse, as PyTorch does."""
+    for n in toposort([forward]):
+        if n.op is Ops.BUFFER and inplace.last_write(n.arg) > epoch:
+            raise _fail(GradError, "backward", f"a {n.shape} {n.dtype!r} buffer this value was computed from was "
+                        "overwritten by assign() after the value was realized, so its gradient can't be computed",
+                        "call backward() before updating the tensors it depends on (as in PyTorch)")
 
 
 def _grad_targets(root: Node, root_requires_grad: bool | None) -> list[Tensor]:

@@ -29,6 +29,7 @@ from .ops import (
     cast_scalar,
     const,
     contiguous,
+    copy,
     movement,
     movement_shape,
     reduce,
@@ -41,7 +42,7 @@ from .viz import print_graph, to_dot, tree
 __all__ = [
     "ALL_DTYPES", "DType", "dtypes", "promote", "to_dtype",
     "ALU", "BINARY", "LEAVES", "MOVEMENT", "REDUCE_OPS", "TERNARY", "UNARY", "BufferRef", "GraphError", "Node", "Ops",
-    "Provenance", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous", "movement",
+    "Provenance", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous", "copy", "movement",
     "movement_shape", "reduce", "toposort",
     "ShapeTracker", "View", "strides_for_shape",
     "EvaluateError", "evaluate", "DERIVATIVES", "gradient",

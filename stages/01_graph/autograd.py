@@ -34,6 +34,7 @@ from .ops import (
     Provenance,
     alu,
     broadcast_const,
+    copy,
     movement,
     reduce,
     toposort,
@@ -290,6 +291,12 @@ def _d_contiguous(node: Node, g: Node) -> Grads:
     return (g,)
 
 
+def _d_copy(node: Node, g: Node) -> Grads:
+    """a move to another device: g moves back to where the source lives"""
+    from_device, to_device = node.arg
+    return (copy(g, to_device, from_device),)
+
+
 def _d_assign(node: Node, g: Node) -> Grads:
     """the result is the assigned value: g goes to the value, none to the overwritten target"""
     return (None, g)
@@ -307,5 +314,5 @@ DERIVATIVES: dict[Ops, Callable[[Node, Node], Grads]] = {
     Ops.REDUCE: _d_reduce,
     Ops.RESHAPE: _d_reshape, Ops.PERMUTE: _d_permute, Ops.EXPAND: _d_expand, Ops.PAD: _d_pad,
     Ops.SHRINK: _d_shrink, Ops.FLIP: _d_flip,
-    Ops.CONTIGUOUS: _d_contiguous, Ops.ASSIGN: _d_assign,
+    Ops.CONTIGUOUS: _d_contiguous, Ops.ASSIGN: _d_assign, Ops.COPY: _d_copy,
 }

@@ -77,8 +77,8 @@ def _evaluate_node(node: Node, src: list[np.ndarray], buffers: Mapping[BufferRef
         return apply_reduce(node.arg[0], node.arg[1], node.dtype, src[0])
     if op in _MOVEMENT:
         return _MOVEMENT[op](src[0], node.arg)
-    if op is Ops.CONTIGUOUS:
-        return np.array(src[0])
+    if op in (Ops.CONTIGUOUS, Ops.COPY):
+        return np.array(src[0])  # a copy: in one evaluator's memory, a copy between devices is a copy too
     if op is Ops.ASSIGN:
         return src[1]  # pure: the new value of the target, without writing anywhere
     raise EvaluateError(f"evaluate: no rule for {op!r} in {node!r}")

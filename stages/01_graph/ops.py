@@ -7,7 +7,8 @@ A `Node` is `(op, src, dtype, shape, arg)`:
 * ALU:       unary / binary / ternary elementwise ops; all sources have the node's shape
 * REDUCE:    arg `(Ops.ADD | Ops.MAX, axes)`; reduced axes keep size 1 (keepdim)
 * movement:  RESHAPE, PERMUTE, EXPAND, PAD, SHRINK, FLIP; arg says how (see `movement`)
-* memory:    CONTIGUOUS (materialize this value) and ASSIGN (write src[1] into the buffer of src[0])
+* memory:    CONTIGUOUS (materialize this value), ASSIGN (write src[1] into the buffer of src[0]) and
+             COPY (the same value on another device; arg `(from_device, to_device)`)
 
 Nodes are built with the small constructors at the bottom (`buffer`, `const`, `alu`,
 `reduce`, `movement`, ...), which infer dtype and shape and check the invariants, so a
@@ -66,7 +67,8 @@ class Ops(Enum):
     FLIP = auto()  # arg: tuple of bools, one per axis
     # memory
     CONTIGUOUS = auto()  # force this value into its own buffer
-    ASSIGN = auto()  # src: (target BUFFER-backed node, value); result is the target's new value
+    ASSIGN = auto()  # src: (target BUFFER-backed node, value); arg: write id; result is the target's new value
+    COPY = auto()  # arg: (from_device, to_device); the same value, in memory of another device
 
     def __repr__(self) -> str:
         return f"Ops.{self.name}"
@@ -319,11 +321,28 @@ def contiguous(src: Node, meta: Provenance | None = None) -> Node:
     return Node(Ops.CONTIGUOUS, (src,), src.dtype, src.shape, None, meta)
 
 
-def assign(target: Node, value: Node, meta: Provenance | None = None) -> Node:
-    """Write `value` into the buffer behind `target` (a BUFFER node, possibly seen through movement ops)."""
+def copy(src: Node, from_device: str, to_device: str, meta: Provenance | None = None) -> Node:
+    """`src`'s value (computed on `from_device`) moved into memory of `to_device`. Devices are plain names here:
+    the graph only records the move; a runtime decides how memory is copied."""
+    if not (isinstance(from_device, str) and isinstance(to_device, str)):
+        raise GraphError(f"COPY: devices must be names (str), got {from_device!r} -> {to_device!r}")
+    return Node(Ops.COPY, (src,), src.dtype, src.shape, (from_device, to_device), meta)
+
+
+_write_ids = itertools.count()
+
+
+def assign(target: Node, value: Node, meta: Provenance | None = None, write_id: int | None = None) -> Node:
+    """Write `value` into the buffer behind `target` (a BUFFER node, or an earlier ASSIGN to the same buffer,
+    possibly seen through movement ops).
+
+    arg is a number unique to this write: two `w.assign(w + 1)` calls are two writes even when their graphs
+    look the same, so a runtime can tell a write it already did from a new one (pass `write_id` only to rebuild
+    an existing ASSIGN)."""
     if target.shape != value.shape or target.dtype != value.dtype:
         raise GraphError(f"ASSIGN: target is {target.shape} {target.dtype!r}, value is {value.shape} {value.dtype!r}")
-    return Node(Ops.ASSIGN, (target, value), target.dtype, target.shape, None, meta)
+    arg = next(_write_ids) if write_id is None else write_id
+    return Node(Ops.ASSIGN, (target, value), target.dtype, target.shape, arg, meta)
 
 
 def broadcast_const(value, dtype: DType, shape: tuple[int, ...], meta: Provenance | None = None) -> Node:

@@ -26,6 +26,7 @@ from .ops import (
     buffer,
     const,
     contiguous,
+    copy,
     movement,
     reduce,
     toposort,
@@ -38,7 +39,7 @@ class VerifyError(GraphError):
 
 ARITY = {**{op: 0 for op in LEAVES}, **{op: 1 for op in UNARY}, **{op: 2 for op in BINARY},
          **{op: 3 for op in TERNARY}, **{op: 1 for op in MOVEMENT},
-         Ops.REDUCE: 1, Ops.CONTIGUOUS: 1, Ops.ASSIGN: 2}
+         Ops.REDUCE: 1, Ops.CONTIGUOUS: 1, Ops.ASSIGN: 2, Ops.COPY: 1}
 
 
 def verify(roots: Node | Sequence[Node]) -> None:
@@ -81,12 +82,14 @@ def _rebuild(node: Node) -> Node:
         return movement(op, src[0], arg)
     if op is Ops.CONTIGUOUS:
         return contiguous(src[0])
+    if op is Ops.COPY:
+        return copy(src[0], *arg)
     target = src[0]  # ASSIGN: it writes into memory, so the target must be a buffer seen through movement ops
-    while target.op in MOVEMENT:
+    while target.op in MOVEMENT or target.op is Ops.ASSIGN:  # (or an earlier write to that buffer)
         target = target.src[0]
     if target.op is not Ops.BUFFER:
         raise GraphError(f"ASSIGN's target must be a BUFFER (possibly through movement ops), got {target.op.name}")
-    return assign(src[0], src[1])
+    return assign(src[0], src[1], write_id=node.arg)
 
 
 def _same_arg(a, b) -> bool:

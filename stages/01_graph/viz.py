@@ -45,7 +45,7 @@ def kind(node: Node) -> str:
         return "reduce"
     if node.op in MOVEMENT:
         return "movement"
-    return "memory"  # CONTIGUOUS, ASSIGN
+    return "memory"  # CONTIGUOUS, ASSIGN, COPY
 
 
 def describe(node: Node) -> str:

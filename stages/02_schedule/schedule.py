@@ -120,6 +120,10 @@ class _Planner:
                 raise TypeError(f"create_schedule takes graph Nodes, got {type(r).__name__}")
         self.roots = roots
         self.order = toposort(roots)
+        copies = [n for n in self.order if n.op is Ops.COPY]
+        if copies:  # a kernel runs on one device: moving memory between devices is the runtime's job
+            raise ScheduleError(f"COPY {copies[0].arg[0]} -> {copies[0].arg[1]} in the graph: a schedule runs on one "
+                                "device; split the graph at COPY nodes first (shrimpgrad/realize.py does)")
         self.position = {id(n): i for i, n in enumerate(self.order)}
         self.boundaries: dict[int, tuple[Node, Boundary]] = {}  # the materialized nodes, by id
         self.fresh: dict[int, BufferRef] = {}  # the new buffer of each materialized node (not ASSIGNs)

@@ -1,0 +1,174 @@
+"""In-place updates in lazy code: what `assign` means, and how realize keeps that meaning.
+
+The rule: **lazy code means what the same eager code means.** A Tensor is a value. `w.assign(x)` changes the
+value of `w` (and of nothing else); every tensor computed from `w` before the assign keeps computing with
+the old contents, whenever it is realized:
+
+    old = w * 1
+    w.assign(w + 1).realize()
+    old.numpy()            # the old w, as numpy would say
+
+In the graph this is plain: a BUFFER leaf means "the buffer's contents when this graph was built", an ASSIGN
+node means "the target's contents after this write". Inside one schedule, stage 02 orders every read of
+the old contents before the write (rules B9/B10). What this module adds is the part *across* realizes,
+where the buffer really is overwritten. Before a realize writes a buffer, it finds every live tensor that
+could still need the old contents and keeps them:
+
+    1. pending readers   a lazy tensor whose graph reads the buffer (or an ASSIGN of it) is realized in the
+                         same schedule, so stage 02 runs it before the write (`plan_realize`)
+    2. aliases           another tensor that *is* the buffer (a no-op op returned the same node) gets a
+                         copy of the old contents (a snapshot), because it is a value too
+    3. finished writes   an ASSIGN that ran is remembered by its write id: a graph that still holds the
+                         node reads the buffer instead of writing it again (`without_finished`)
+
+Graphs therefore never grow across steps: after a realize, each assigned tensor is a plain BUFFER again.
+
+Two cases are deliberately eager:
+- `t[1:3].assign(v)` (an assign into a *view*) writes into the buffer that the viewed tensor holds, like
+  `x[1:3] = v` in numpy, and runs at once, so `x` shows the new values right away. (`x[1:3] = v`, i.e.
+  `__setitem__`, is a whole-tensor assign and stays lazy.)
+- `backward()` through a value realized before its inputs were overwritten raises a clear error, as PyTorch
+  does ("modified by an inplace operation"), instead of differentiating against the new contents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import weakref
+from collections.abc import Iterable
+
+from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, toposort
+
+# Every Tensor alive, so a realize can find the pending readers of a buffer it overwrites.
+LIVE: weakref.WeakSet = weakref.WeakSet()
+
+# Write ids of the ASSIGNs that ran, forgotten with the node (a graph holding the node keeps it alive).
+_finished: dict[int, weakref.ref] = {}
+
+# When each buffer was last written, as a count of realizes that wrote anything ("write epochs").
+_epochs = itertools.count(1)
+_last_write: weakref.WeakKeyDictionary[BufferRef, int] = weakref.WeakKeyDictionary()
+epoch = 0  # the epoch of the latest write
+
+
+def written_buffer(node: Node) -> BufferRef:
+    """The buffer an ASSIGN writes: its target, through movement ops and earlier ASSIGNs, is a BUFFER."""
+    target = node.src[0]
+    while target.op in MOVEMENT or target.op is Ops.ASSIGN:
+        target = target.src[0]
+    return target.arg
+
+
+def writes_whole_buffer(node: Node) -> bool:
+    """Does this ASSIGN write the whole buffer (its target is the buffer or an earlier whole write)?"""
+    target = node.src[0]
+    while target.op is Ops.ASSIGN:
+        target = target.src[0]
+    return target.op is Ops.BUFFER
+
+
+def is_finished(node: Node) -> bool:
+    return node.op is Ops.ASSIGN and node.arg in _finished
+
+
+def mark_finished(writes: Iterable[Node]) -> None:
+    """Remember that these ASSIGNs ran, and when their buffers were written."""
+    global epoch
+    epoch = next(_epochs)
+    for node in writes:
+        key = node.arg
+        _finished[key] = weakref.ref(node, lambda _, key=key: _finished.pop(key, None))
+        _last_write[written_buffer(node)] = epoch
+
+
+def last_write(ref: BufferRef) -> int:
+    """The epoch `ref` was last written in (0: never, since it was made)."""
+    return _last_write.get(ref, 0)
+
+
+def without_finished(roots: list[Node]) -> list[Node]:
+    """roots, with every ASSIGN that already ran replaced by its target (which now holds the assigned value)."""
+    if not _finished:
+        return roots
+    order = toposort(roots)
+    if not any(is_finished(n) for n in order):
+        return roots
+    new: dict[int, Node] = {}
+    for n in order:
+        if is_finished(n):
+            new[id(n)] = new[id(n.src[0])]
+        else:
+            src = tuple(new[id(s)] for s in n.src)
+            new[id(n)] = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
+    return [new[id(r)] for r in roots]
+
+
+def pending_writes(roots: Iterable[Node]) -> list[Node]:
+    """The ASSIGNs a realize of `roots` will perform (the ones that have not run yet), in graph order."""
+    out, seen, stack = [], set(), list(roots)
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.op is Ops.ASSIGN:
+            if is_finished(n):
+                stack.append(n.src[0])  # only the target is read; its value was computed already
+                continue
+            out.append(n)
+        stack.extend(n.src)
+    return out
+
+
+def _reads_any(root: Node, bufs: set[BufferRef], memo: dict[int, bool]) -> bool:
+    """Does `root`'s graph read (any contents of) one of `bufs`? Iterative, memoized across calls."""
+    stack = [(root, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if id(n) in memo:
+            continue
+        if n.op is Ops.BUFFER:
+            memo[id(n)] = n.arg in bufs
+            continue
+        srcs = (n.src[0],) if is_finished(n) else n.src
+        if not expanded:
+            if n.op is Ops.ASSIGN and written_buffer(n) in bufs:
+                memo[id(n)] = True
+                continue
+            stack.append((n, True))
+            stack.extend((s, False) for s in srcs if id(s) not in memo)
+            continue
+        memo[id(n)] = any(memo[id(s)] for s in srcs)
+    return memo[id(root)]
+
+
+def plan_realize(tensors: list) -> tuple[list, list, list[Node]]:
+    """(group, aliases, writes) for realizing `tensors`:
+
+    group    `tensors` plus every live lazy tensor that must be computed before the writes (its pending readers,
+             and the tensors whose node is one of the ASSIGNs; repeated until nothing new joins: a joining
+             tensor may write other buffers);
+    aliases  live tensors whose node *is* a buffer that is overwritten as a whole: they need a snapshot;
+    writes   the ASSIGNs the realize performs."""
+    group, members = list(tensors), {id(t) for t in tensors}
+    while True:
+        writes = pending_writes([t.node for t in group])  # the graphs' own nodes: they are what is remembered
+        if not writes:
+            return group, [], []
+        bufs = {written_buffer(w) for w in writes}
+        whole = {written_buffer(w) for w in writes if writes_whole_buffer(w)}
+        memo: dict[int, bool] = {}
+        joining, aliases = [], []
+        for t in list(LIVE):
+            if id(t) in members:
+                continue
+            if t.node.op is Ops.BUFFER:
+                if t.node.arg in whole:
+                    aliases.append(t)
+            elif _reads_any(t.node, bufs, memo):
+                joining.append(t)
+        if not joining:
+            return group, aliases, writes
+        group.extend(joining)
+        members.update(id(t) for t in joining)
