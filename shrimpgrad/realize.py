@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from shrimpgrad.c import compile_stats
+from shrimpgrad.c import compile_stats, print_source
 from shrimpgrad.devices import Device, KernelRunner, kernel_runner
 from shrimpgrad.graph import (
     BufferRef,
@@ -51,6 +51,7 @@ from shrimpgrad.graph import (
     toposort,
 )
 from shrimpgrad.helpers import GlobalCounters, dump_console, emit_enabled, getenv
+from shrimpgrad.linearize.viz import print_program
 from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes, print_schedule
 
 DEVICES = Device.NAMES
@@ -62,15 +63,16 @@ class Buffer:
     """The memory behind one BufferRef: `device` and its allocator's `handle`. When the Buffer goes (its
     BufferRef died, or a temporary was released), the handle returns to the device's pool."""
 
-    __slots__ = ("ref", "device", "handle", "__weakref__")
+    # Not the BufferRef itself: `_storage` is keyed weakly by it, and a value naming its key would keep it alive.
+    __slots__ = ("size", "dtype", "device", "handle", "__weakref__")
 
     def __init__(self, ref: BufferRef, device: str, handle: Any = None):
-        self.ref, self.device = ref, device
+        self.size, self.dtype, self.device = ref.size, ref.dtype, device
         self.handle = Device[device].pool.alloc(ref.size, ref.dtype) if handle is None else handle
 
     def release(self) -> None:
         if self.handle is not None:
-            Device[self.device].pool.free(self.handle, self.ref.size, self.ref.dtype)
+            Device[self.device].pool.free(self.handle, self.size, self.dtype)
             self.handle = None
 
     def __del__(self) -> None:
@@ -84,7 +86,7 @@ class Buffer:
         spec = Device[self.device]
         host = spec.allocator.as_host(self.handle)
         if host is None:
-            host = np.empty(self.ref.size, dtype=self.ref.dtype.np)
+            host = np.empty(self.size, dtype=self.dtype.np)
             spec.allocator.copyout(host, self.handle)
         return host
 
@@ -181,17 +183,20 @@ def lower_schedule(schedule: Schedule, device: str) -> list[ExecItem]:
             last_read.setdefault(info.last_read, []).append(info.buf)
     items = []
     for i, kernel in enumerate(schedule.kernels):
-        runner = kernel_runner(kernel, device, show_uops=emit_enabled("uops", 3), show_source=emit_enabled("c", 4))
+        runner = kernel_runner(kernel, device)
         items.append(ExecItem(kernel, runner, device, tuple(kernel.bufs), tuple(first_write.get(i, ())),
                               tuple(last_read.get(i, ())), kernel_bytes(kernel)))
     return items
 
 
 def run_items(items: Sequence[ExecItem]) -> None:
-    compiled_before = compile_stats.compiled
+    show_uops, show_source = emit_enabled("uops", 3), emit_enabled("c", 4)
     for item in items:
+        if show_uops:  # at run time, not when lowering: a cached schedule prints its kernels too
+            print_program(item.runner.program, console=dump_console())
+        if show_source and item.runner.source is not None:
+            print_source(item.runner.source, console=dump_console())
         item.run()
-    GlobalCounters.compile_count += compile_stats.compiled - compiled_before
 
 
 def _count(item: ExecItem, seconds: float) -> None:
@@ -312,10 +317,13 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
     """Compute `roots` (a graph without COPY nodes) on `device`; one BufferRef per root holds its value.
     Performs the ASSIGN writes. This is the only function that runs the compiler."""
     for n in toposort(roots):
-        if n.op is Ops.BUFFER and n.arg in _storage and _storage[n.arg].device != device:
+        if n.op is Ops.BUFFER and n.arg in _storage and Device[_storage[n.arg].device].is_gpu != Device[device].is_gpu:
+            # (C and PYTHON memory are both host arrays: a kernel of one may read the other's)
             raise RuntimeError(f"realize on {device}: the graph reads a buffer on {_storage[n.arg].device} "
                                f"without a COPY (use Tensor.to({device!r}))")
+    compiled_before = compile_stats.compiled
     schedule, items = _plan(roots, device)
+    GlobalCounters.compile_count += compile_stats.compiled - compiled_before
     if emit_enabled("schedule", 2):
         print_schedule(schedule, console=dump_console())
     for out in schedule.outputs:  # (an empty tensor has an output but no kernel)

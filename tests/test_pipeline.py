@@ -14,13 +14,13 @@ from graph_strategies import FLOAT_TOLERANCE, graphs, int_graphs
 from hypothesis import given
 
 from shrimpgrad.graph import evaluate
-from shrimpgrad.realize import _storage, buffer_value, realize
+from shrimpgrad.realize import Buffer, _storage, buffer_value, realize
 
 
 def _run_everywhere(roots, buffers):
     expected = evaluate(roots, buffers)
     for ref, flat in buffers.items():
-        _storage[ref] = flat.copy()
+        _storage[ref] = Buffer(ref, "C", flat.copy())
     results = {}
     for device in ("PYTHON", "C"):
         outs = realize(roots, device)
