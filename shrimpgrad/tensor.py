@@ -48,6 +48,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 import shrimpgrad.graph as _graph
+from shrimpgrad import inplace
+from shrimpgrad.devices import Device, NoDeviceError
 from shrimpgrad.graph import (
     DType,
     Node,
@@ -58,8 +60,8 @@ from shrimpgrad.graph import (
     broadcast_const,
     buffer,
     contiguous,
-    dtypes,
     copy,
+    dtypes,
     movement,
     promote,
     reduce,
@@ -67,12 +69,9 @@ from shrimpgrad.graph import (
     toposort,
 )
 from shrimpgrad.graph import gradient as graph_gradient
-from shrimpgrad.helpers import DEVICE
 from shrimpgrad.indexing import IndexingMixin
 from shrimpgrad.math_ops import MathMixin
 from shrimpgrad.nn_ops import NNOpsMixin
-from shrimpgrad import inplace
-from shrimpgrad.devices import Device, NoDeviceError
 from shrimpgrad.realize import buffer_value, copy_buffer, new_buffer
 from shrimpgrad.realize import realize as realize_graph
 from shrimpgrad.scan_ops import ScanMixin
