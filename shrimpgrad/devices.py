@@ -212,11 +212,19 @@ _MAX_CACHED = 4096
 _runners: OrderedDict[tuple, KernelRunner] = OrderedDict()
 
 
+def _ast_key(ast) -> tuple:
+    """The AST's structure as flat rows (op, dtype, arg, source positions): comparing two such keys is linear, while
+    comparing two separately built ASTs node by node revisits shared subtrees once per path (exponential)."""
+    order = ast.toposort()
+    index = {id(n): i for i, n in enumerate(order)}
+    return tuple((n.op, n.dtype, n.arg, tuple(index[id(s)] for s in n.src)) for n in order)
+
+
 def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_source: bool = False) -> KernelRunner:
     """Linearize and build `kernel` for `device` (with the device's opts), or return the runner built earlier for
     the same AST."""
     spec = Device[device]
-    key = (spec.name, kernel.name, kernel.ast, tuple(b.size for b in kernel.bufs))  # sizes: DEFINE_GLOBAL has them
+    key = (spec.name, kernel.name, _ast_key(kernel.ast), tuple(b.size for b in kernel.bufs))  # DEFINE_GLOBALs: sizes
     runner = _runners.get(key)
     if runner is None:
         program = linearize(kernel, spec.opts(kernel))
