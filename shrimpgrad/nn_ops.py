@@ -1,4 +1,5 @@
-"""Neural-network ops for `Tensor` (mixed into it): conv2d, max/avg pooling, cumsum, one_hot and the losses.
+"""Neural-network ops for `Tensor` (mixed into it): conv2d, max/avg pooling, cumsum, one_hot, the losses, and
+dropout/layernorm/batchnorm (the functional halves of shrimpgrad.nn's layers).
 
 All of them are compositions of the Tensor's public ops, and the heavy ones share one idea:
 
@@ -20,7 +21,8 @@ The losses follow tinygrad's formulas (log_softmax + a one-hot mask; the logits 
 entropy in its numerically stable form `max(x, 0) - x*y + log(1 + exp(-|x|))`).
 
 Mapping to tinygrad: `Tensor._pool`, `conv2d`, `max_pool2d`, `avg_pool2d`, `_cumalu`/`_split_cumalu`,
-`one_hot`, `sparse_categorical_crossentropy`, `cross_entropy`, `binary_crossentropy(_logits)`.
+`one_hot`, `sparse_categorical_crossentropy`, `cross_entropy`, `binary_crossentropy(_logits)`, `dropout`,
+`layernorm`, `batchnorm`.
 Simplified: no winograd, no ceil_mode, no pooling indices. Different: the overlapping-window view takes
 every s-th element with `_every_nth` instead of tinygrad's scaled repeat (same views, simpler sizes);
 `cross_entropy` accepts class indices of any rank (the class axis is axis 1, as in PyTorch).
@@ -167,7 +169,8 @@ def _check_smoothing(label_smoothing, method: str) -> None:
 
 
 class NNOpsMixin:
-    """conv2d, max_pool2d, avg_pool2d, cumsum, one_hot and the losses (tinygrad's names and semantics)."""
+    """conv2d, max_pool2d, avg_pool2d, cumsum, one_hot, the losses, dropout, layernorm and batchnorm (tinygrad's
+    names and semantics)."""
 
     def conv2d(self, weight, bias=None, groups: int = 1, stride=1, dilation=1, padding=0):
         """Convolution (cross-correlation, as in PyTorch) of self (N, C_in, *spatial) with weight
@@ -313,6 +316,53 @@ class NNOpsMixin:
         _check_same_shape(self, Y, "binary_crossentropy_logits")
         loss = self.relu() - self * Y + ((-self.abs()).exp() + 1).log()
         return _reduce(loss, reduction, "binary_crossentropy_logits")
+
+
+    # ---- normalization and regularization (the building blocks of shrimpgrad.nn's layers) -----------------------
+
+    def dropout(self, p: float = 0.5):
+        """In training (`Tensor.training`, set by `with Tensor.train():`), zero each element with probability p
+        and scale the rest by 1 / (1 - p), so the expected value is unchanged; outside training, self as it is.
+        The mask is drawn on the host from Tensor's seeded generator (Tensor.manual_seed), a fresh one per call."""
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Tensor.dropout: p is the probability of dropping an element and must be in [0, 1], "
+                             f"got {p!r}")
+        if not type(self).training or p == 0:
+            return self
+        if p == 1:
+            return self * 0
+        keep = type(self).rand(*self.shape, device=self.device, requires_grad=False) >= p
+        return keep.where(self, 0) * (1.0 / (1.0 - p))
+
+    def layernorm(self, axis=-1, eps: float = 1e-5):
+        """(x - mean) / sqrt(var + eps) over `axis` (an int or a tuple; the variance is the biased one, as in
+        PyTorch's LayerNorm). No scale or shift: nn.LayerNorm adds those."""
+        _check_eps(eps, "layernorm")
+        y = self - self.mean(axis=axis, keepdim=True)
+        return y * (y * y).mean(axis=axis, keepdim=True).add(eps).rsqrt()
+
+    def batchnorm(self, weight, bias, mean, invstd, axis=1):
+        """(x - mean) * invstd * weight + bias, with the 1-d statistics and parameters lined up with `axis` (the
+        channel axis, 1 for (N, C, H, W)) and broadcast over the others. weight and bias may be None; invstd is
+        1 / sqrt(var + eps), computed by the caller (nn.BatchNorm) so that train and eval share this formula."""
+        axes = tuple(_resolve_dim(a, self.ndim, "batchnorm") for a in ((axis,) if _is_int(axis) else axis))
+        shape = tuple(s if d in axes else 1 for d, s in enumerate(self.shape))
+        want = tuple(self.shape[d] for d in axes)
+        for name, t in (("weight", weight), ("bias", bias), ("mean", mean), ("invstd", invstd)):
+            if t is None and name in ("weight", "bias"):
+                continue
+            if not isinstance(t, type(self)) or t.shape not in (want, shape):
+                raise ValueError(f"Tensor.batchnorm: {name} must be a Tensor of shape {want} (the sizes of axis "
+                                 f"{axis} of the input {self.shape}), got {getattr(t, 'shape', type(t).__name__)}")
+        x = (self - mean.reshape(shape)) * invstd.reshape(shape)
+        if weight is not None:
+            x = x * weight.reshape(shape)
+        return x if bias is None else x + bias.reshape(shape)
+
+
+def _check_eps(eps, method: str) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise ValueError(f"Tensor.{method}: eps must be a non-negative number (added to the variance), got {eps!r}")
 
 
 def _check_same_shape(x, Y, method: str) -> None:  # noqa: N803
