@@ -152,6 +152,29 @@ def _host_device(name: str, build: Callable[[Program], KernelRunner]) -> DeviceS
     return DeviceSpec(name, HostAllocator(), build, lambda kernel: default_opts(kernel, gpu=False))
 
 
+class _BytesAllocator:
+    """A stage allocator that counts bytes (`alloc(nbytes)`, e.g. stage 05's CUDAAllocator) seen through the
+    runtime's interface (`alloc(size, dtype)`); its memory is not host memory (`as_host` is None)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def alloc(self, size: int, dtype: DType) -> Any:
+        return self.inner.alloc(max(size * dtype.itemsize, 1))
+
+    def free(self, handle: Any) -> None:
+        self.inner.free(handle)
+
+    def copyin(self, handle: Any, host: np.ndarray) -> None:
+        self.inner.copyin(handle, np.ascontiguousarray(host).reshape(-1))
+
+    def copyout(self, host: np.ndarray, handle: Any) -> None:
+        self.inner.copyout(host, handle)
+
+    def as_host(self, handle: Any) -> None:
+        return None
+
+
 def _cuda_device() -> DeviceSpec:
     """The CUDA record, made on first use: it needs cuda-bindings and a GPU (stage 05)."""
     try:
@@ -166,10 +189,10 @@ def _cuda_device() -> DeviceSpec:
 
     def build(program: Program) -> KernelRunner:
         prog = cuda.CUDAProgram(program)
-        return KernelRunner(program, prog.origin, prog, prog.source)
+        return KernelRunner(program, getattr(prog, "origin", "compiled"), prog, prog.source)
 
-    return DeviceSpec("CUDA", cuda.CUDAAllocator(), build, lambda kernel: default_opts(kernel, gpu=True),
-                      is_gpu=True)
+    return DeviceSpec("CUDA", _BytesAllocator(cuda.CUDAAllocator()), build,
+                      lambda kernel: default_opts(kernel, gpu=True), is_gpu=True)
 
 
 class _Devices:
