@@ -53,12 +53,18 @@ def _check_input(x, layer: str, want: str, ok: bool) -> None:
 # Tensors that layers update themselves (BatchNorm's running statistics) rather than through gradients.
 # An optimizer handed them with its parameters keeps them (tinygrad's "buffers") and realizes their pending
 # updates in step(), instead of refusing them for having requires_grad=False (see nn.optim).
-_LAYER_BUFFERS: weakref.WeakSet[Tensor] = weakref.WeakSet()
+# Keyed by id (a WeakSet would compare Tensors with ==, which is elementwise); an entry dies with its tensor.
+_LAYER_BUFFERS: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+
+
+def _layer_buffer(t: Tensor) -> Tensor:
+    _LAYER_BUFFERS[id(t)] = t
+    return t
 
 
 def is_layer_buffer(t: Tensor) -> bool:
     """Is t a statistic a layer keeps up to date itself (BatchNorm's running_mean, running_var, ...)?"""
-    return t in _LAYER_BUFFERS
+    return _LAYER_BUFFERS.get(id(t)) is t
 
 
 class Linear:
@@ -122,13 +128,10 @@ class BatchNorm:
         self.bias: Tensor | None = Tensor.zeros(sz) if affine else None
         self.sz = sz
         # buffers from the start (not lazy constants), so the lazy updates in __call__ write into them in place
-        self.num_batches_tracked = Tensor(np.zeros((), np.int32), requires_grad=False)
-        _LAYER_BUFFERS.add(self.num_batches_tracked)
+        self.num_batches_tracked = _layer_buffer(Tensor(np.zeros((), np.int32), requires_grad=False))
         if track_running_stats:
-            self.running_mean = Tensor(np.zeros(sz, np.float32), requires_grad=False)
-            self.running_var = Tensor(np.ones(sz, np.float32), requires_grad=False)
-            _LAYER_BUFFERS.add(self.running_mean)
-            _LAYER_BUFFERS.add(self.running_var)
+            self.running_mean = _layer_buffer(Tensor(np.zeros(sz, np.float32), requires_grad=False))
+            self.running_var = _layer_buffer(Tensor(np.ones(sz, np.float32), requires_grad=False))
 
     def calc_stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(mean, biased variance) over every axis but the channel axis: the batch's in training, else the
@@ -198,7 +201,7 @@ class RMSNorm:
 
 class Embedding:
     """A lookup table: integer indices (...) -> rows of weight (vocab_size, embed_size), giving (..., embed_size).
-    Indices outside 0..vocab_size-1 are an error (checked when the indices are read)."""
+    Indices outside 0..vocab_size-1 are an error; checking reads them, so the index tensor is realized at the call."""
 
     def __init__(self, vocab_size: int, embed_size: int):
         _positive_int(vocab_size, "vocab_size", "Embedding")
@@ -210,6 +213,11 @@ class Embedding:
         if not isinstance(idx, Tensor) or not idx.dtype.is_int:
             raise TypeError(f"nn.Embedding: indices must be an integer Tensor, got "
                             f"{getattr(idx, 'dtype', type(idx).__name__)}")
+        values = idx.numpy()  # reads the indices (as Tensor indexing does): a negative one would wrap around
+        bad = (values < 0) | (values >= self.vocab_sz)
+        if bad.any():
+            raise IndexError(f"nn.Embedding: index {int(values[bad].flat[0])} is not in the vocabulary: valid "
+                             f"indices are 0..{self.vocab_sz - 1} (vocab_size={self.vocab_sz})")
         return self.weight[idx]
 
 

@@ -21,10 +21,11 @@ as tinygrad does. A tensor with requires_grad=False is an error, unless it is a 
 updates step() realizes along with the parameters (tinygrad's `buffers`). The same tensor twice is an error
 (it would be updated twice per step).
 
-Mapping to tinygrad (tinygrad/nn/optim.py): Optimizer/SGD/LAMB and Adam/AdamW as LAMB with adam=True, the same
-update formulas (so they match PyTorch's SGD, Adam and AdamW with zero-initialized state). Simplified: no fused
-mode (one flat buffer for all parameters), no OptimizerGroup. Different: tinygrad dedups repeated parameters and
-silently drops requires_grad=False ones; ShrimpGrad says so.
+Mapping to tinygrad (tinygrad/nn/optim.py): Optimizer, SGD, LAMB, and Adam/AdamW as LAMB with adam=True, with
+the same update formulas (so they match PyTorch's SGD, Adam and AdamW with zero-initialized state). Simplified: no
+fused mode (one flat buffer for all parameters), no OptimizerGroup. Different: Adam and AdamW are subclasses
+(functions in tinygrad), so errors name them; tinygrad dedups repeated parameters and silently drops
+requires_grad=False ones, ShrimpGrad says so.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class LAMB(Optimizer):
     def __init__(self, params: list[Tensor], lr: float = 0.001, b1: float = 0.9, b2: float = 0.999,
                  eps: float = 1e-6, weight_decay: float = 0.0, adam: bool = False):
         super().__init__(params, lr)
-        name = type(self).__name__ if not adam else ("AdamW" if weight_decay else "Adam")
+        name = type(self).__name__
         _check_range(name, "b1", b1, upper_open=True)
         _check_range(name, "b2", b2, upper_open=True)
         _check_range(name, "eps", eps, upper=None)
@@ -189,15 +190,20 @@ class LAMB(Optimizer):
         return [self.b1_t, self.b2_t, *self.m, *self.v]
 
 
-def Adam(params: list[Tensor], lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> LAMB:  # noqa: N802
-    """Adam (Kingma & Ba), PyTorch's formula with bias correction."""
-    return LAMB(params, lr, b1, b2, eps, 0.0, adam=True)
+class Adam(LAMB):
+    """Adam (Kingma & Ba), PyTorch's formula with bias correction (LAMB with adam=True, no weight decay)."""
+
+    def __init__(self, params: list[Tensor], lr: float = 0.001, b1: float = 0.9, b2: float = 0.999,
+                 eps: float = 1e-8):
+        super().__init__(params, lr, b1, b2, eps, 0.0, adam=True)
 
 
-def AdamW(params: list[Tensor], lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,  # noqa: N802
-          weight_decay: float = 0.01) -> LAMB:
+class AdamW(LAMB):
     """Adam with decoupled weight decay (Loshchilov & Hutter): p -= lr * (adam_update + weight_decay * p)."""
-    return LAMB(params, lr, b1, b2, eps, weight_decay, adam=True)
+
+    def __init__(self, params: list[Tensor], lr: float = 0.001, b1: float = 0.9, b2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.01):
+        super().__init__(params, lr, b1, b2, eps, weight_decay, adam=True)
 
 
 def _check_range(name: str, what: str, value, upper: float | None = 1.0, upper_open: bool = False) -> None:
