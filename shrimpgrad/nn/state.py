@@ -31,7 +31,6 @@ import math
 import os
 import struct
 import types
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -64,32 +63,33 @@ class StateDictError(ValueError):
 
 def get_state_dict(obj, prefix: str = "", tensor_type=Tensor) -> dict[str, Tensor]:
     """Every Tensor reachable from obj through attributes, lists, tuples and dicts, by dotted name
-    ({"l1.weight": ..., "layers.0.bias": ...}). Each object is walked once, so cycles are fine."""
+    ({"l1.weight": ..., "layers.0.bias": ...}). An object reachable by two paths (a shared layer) is listed under
+    both names, as PyTorch does; a cycle (an object that contains itself) is followed once."""
     out: dict[str, Tensor] = {}
     _walk(obj, prefix, tensor_type, out, set())
     return out
 
 
-def _walk(obj, prefix: str, tensor_type, out: dict[str, Tensor], seen: set[int]) -> None:
+def _walk(obj, prefix: str, tensor_type, out: dict[str, Tensor], path: set[int]) -> None:
     if isinstance(obj, tensor_type):
         out[prefix.strip(".")] = obj
         return
-    if id(obj) in seen or isinstance(obj, (str, bytes, int, float, bool, type(None), np.ndarray, types.ModuleType)):
+    if id(obj) in path or isinstance(obj, (str, bytes, int, float, bool, type(None), np.ndarray, types.ModuleType)):
         return
-    seen.add(id(obj))
+    path.add(id(obj))  # the objects we are inside of: meeting one again is a cycle
     if hasattr(obj, "_asdict"):  # a namedtuple
-        obj = obj._asdict()
-    if isinstance(obj, OrderedDict):
-        obj = dict(obj)
-    if isinstance(obj, (list, tuple)):
-        for i, x in enumerate(obj):
-            _walk(x, f"{prefix}{i}.", tensor_type, out, seen)
+        items = obj._asdict().items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
     elif isinstance(obj, dict):
-        for k, v in obj.items():
-            _walk(v, f"{prefix}{k}.", tensor_type, out, seen)
+        items = obj.items()
     elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-        for k, v in vars(obj).items():
-            _walk(v, f"{prefix}{k}.", tensor_type, out, seen)
+        items = vars(obj).items()
+    else:
+        items = ()
+    for k, v in list(items):
+        _walk(v, f"{prefix}{k}.", tensor_type, out, path)
+    path.discard(id(obj))
 
 
 def get_parameters(obj) -> list[Tensor]:
