@@ -33,12 +33,11 @@ Two cases are deliberately eager:
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import weakref
 from collections.abc import Iterable
 
-from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, toposort
+from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, rewrite, toposort
 
 # Every Tensor alive, so a realize can find the pending readers of a buffer it overwrites.
 LIVE: weakref.WeakSet = weakref.WeakSet()
@@ -91,17 +90,9 @@ def without_finished(roots: list[Node]) -> list[Node]:
     """roots, with every ASSIGN that already ran replaced by its target (which now holds the assigned value)."""
     if not _finished:
         return roots
-    order = toposort(roots)
-    if not any(is_finished(n) for n in order):
+    if not any(is_finished(n) for n in toposort(roots)):
         return roots
-    new: dict[int, Node] = {}
-    for n in order:
-        if is_finished(n):
-            new[id(n)] = new[id(n.src[0])]
-        else:
-            src = tuple(new[id(s)] for s in n.src)
-            new[id(n)] = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
-    return [new[id(r)] for r in roots]
+    return rewrite(roots, lambda n: n.src[0] if is_finished(n) else n)
 
 
 def pending_writes(roots: Iterable[Node]) -> list[Node]:

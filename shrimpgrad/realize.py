@@ -48,14 +48,12 @@ from shrimpgrad.graph import (
     ShapeTracker,
     buffer,
     print_graph,
+    rewrite,
     toposort,
 )
 from shrimpgrad.helpers import GlobalCounters, dump_console, emit_enabled, getenv
 from shrimpgrad.linearize.viz import print_program
 from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes, print_schedule
-
-DEVICES = Device.NAMES
-
 
 # ---- memory ------------------------------------------------------------------------------------------------
 
@@ -108,10 +106,6 @@ def buffer_value(ref: BufferRef) -> np.ndarray:
     view = _storage[ref].to_host().view()
     view.flags.writeable = False
     return view
-
-
-def buffer_device(ref: BufferRef) -> str:
-    return _storage[ref].device
 
 
 def copy_buffer(ref: BufferRef, device: str) -> BufferRef:
@@ -233,8 +227,8 @@ _MAX_PLANS = 256
 SCHEDULE_CACHE = getenv("SCHEDULE_CACHE", 1)
 
 
-def _structure(roots: list[Node]) -> tuple[tuple, list[BufferRef], list[Node]]:
-    """(key, buffers, order): the graph's structure with buffers as positions; the buffers in first-seen order."""
+def _structure(roots: list[Node]) -> tuple[tuple, list[BufferRef]]:
+    """(key, buffers): the graph's structure with buffers as positions; the buffers in first-seen order."""
     order = toposort(roots)
     index: dict[int, int] = {}
     position: dict[BufferRef, int] = {}
@@ -251,31 +245,27 @@ def _structure(roots: list[Node]) -> tuple[tuple, list[BufferRef], list[Node]]:
             arg = None  # a write id: new every step, same plan
         rows.append((n.op, n.dtype, n.shape, arg, tuple(index[id(s)] for s in n.src)))
         index[id(n)] = i
-    return (tuple(rows), tuple(index[id(r)] for r in roots)), bufs, order
+    return (tuple(rows), tuple(index[id(r)] for r in roots)), bufs
 
 
-def _with_placeholders(order: list[Node], roots: list[Node], bufs: list[BufferRef]) -> tuple[list[Node], tuple]:
+def _with_placeholders(roots: list[Node], bufs: list[BufferRef]) -> tuple[list[Node], tuple]:
     """The graph rebuilt on placeholder buffers (same sizes and dtypes) and the placeholders, in `bufs` order."""
     holders = {b: BufferRef(b.size, b.dtype) for b in bufs}
-    new: dict[int, Node] = {}
-    for n in order:
-        if n.op is Ops.BUFFER:
-            new[id(n)] = dataclasses.replace(n, arg=holders[n.arg])
-        else:
-            new[id(n)] = dataclasses.replace(n, src=tuple(new[id(s)] for s in n.src))
-    return [new[id(r)] for r in roots], tuple(holders[b] for b in bufs)
+    rebuilt = rewrite(roots, lambda n: dataclasses.replace(n, arg=holders[n.arg]) if n.op is Ops.BUFFER else n)
+    return rebuilt, tuple(holders[b] for b in bufs)
 
 
 def _plan(roots: list[Node], device: str) -> tuple[Schedule, list[ExecItem]]:
     """The schedule and ExecItems that compute `roots` on `device`, bound to fresh output/temporary buffers."""
+    key, bufs = _structure(roots)
+    _check_devices(bufs, device)
     if not SCHEDULE_CACHE:
         schedule = create_schedule(roots)
         return schedule, lower_schedule(schedule, device)
-    key, bufs, order = _structure(roots)
     key = (device, key)
     plan = _plans.get(key)
     if plan is None:
-        placeholder_roots, holders = _with_placeholders(order, roots, bufs)
+        placeholder_roots, holders = _with_placeholders(roots, bufs)
         schedule = create_schedule(placeholder_roots)
         plan = _plans[key] = _Plan(schedule, tuple(lower_schedule(schedule, device)), holders)
         if len(_plans) > _MAX_PLANS:
@@ -291,6 +281,16 @@ def _plan(roots: list[Node], device: str) -> tuple[Schedule, list[ExecItem]]:
             new[info.buf] = BufferRef(info.buf.size, info.buf.dtype)
     schedule = dataclasses.replace(plan.schedule, outputs=tuple(new.get(b, b) for b in plan.schedule.outputs))
     return schedule, [item.rebind(new) for item in plan.items]
+
+
+def _check_devices(bufs: list[BufferRef], device: str) -> None:
+    """A kernel on `device` can read only memory it can address (C and PYTHON memory are both host arrays, so a
+    kernel of one may read the other's; a GPU's is its own)."""
+    for ref in bufs:
+        held = _storage.get(ref)
+        if held is not None and Device[held.device].is_gpu != Device[device].is_gpu:
+            raise RuntimeError(f"realize on {device}: the graph reads a buffer on {held.device} "
+                               f"without a COPY (use Tensor.to({device!r}))")
 
 
 def clear_schedule_cache() -> None:
@@ -316,18 +316,14 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
 def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
     """Compute `roots` (a graph without COPY nodes) on `device`; one BufferRef per root holds its value.
     Performs the ASSIGN writes. This is the only function that runs the compiler."""
-    for n in toposort(roots):
-        if n.op is Ops.BUFFER and n.arg in _storage and Device[_storage[n.arg].device].is_gpu != Device[device].is_gpu:
-            # (C and PYTHON memory are both host arrays: a kernel of one may read the other's)
-            raise RuntimeError(f"realize on {device}: the graph reads a buffer on {_storage[n.arg].device} "
-                               f"without a COPY (use Tensor.to({device!r}))")
     compiled_before = compile_stats.compiled
     schedule, items = _plan(roots, device)
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before
     if emit_enabled("schedule", 2):
         print_schedule(schedule, console=dump_console())
-    for out in schedule.outputs:  # (an empty tensor has an output but no kernel)
-        if out not in _storage:
+    written = {b for item in items for b in item.allocate}  # each ExecItem allocates what it writes first
+    for out in schedule.outputs:  # an output no kernel writes (an empty tensor) still gets its (empty) memory
+        if out not in _storage and out not in written:
             _storage[out] = Buffer(out, device)
     run_items(items)
     return [_as_row_major(ref, view, device) for ref, view in zip(schedule.outputs, schedule.output_views)]
@@ -336,19 +332,17 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
 def _split_copies(roots: list[Node], device: str) -> list[Node]:
     """roots with each COPY replaced by a BUFFER on the COPY's target device, holding the copied value: the
     COPY's source is realized on its own device first (innermost COPYs first)."""
-    order = toposort(roots)
-    if not any(n.op is Ops.COPY for n in order):
+    if not any(n.op is Ops.COPY for n in toposort(roots)):
         return roots
-    new: dict[int, Node] = {}
-    for n in order:
-        src = tuple(new[id(s)] for s in n.src)
-        node = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
-        if node.op is Ops.COPY:
-            from_device, to_device = node.arg
-            (value,) = realize([node.src[0]], from_device)
-            node = buffer(copy_buffer(value.arg, to_device), node.shape, meta=node.meta)
-        new[id(n)] = node
-    return [new[id(r)] for r in roots]
+
+    def copied(node: Node) -> Node:
+        if node.op is not Ops.COPY:
+            return node
+        from_device, to_device = node.arg
+        (value,) = realize([node.src[0]], from_device)
+        return buffer(copy_buffer(value.arg, to_device), node.shape, meta=node.meta)
+
+    return rewrite(roots, copied)
 
 
 def _as_row_major(ref: BufferRef, view: ShapeTracker, device: str) -> BufferRef:

@@ -36,7 +36,6 @@ can be traced back to the line of Python that caused it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import math
 import os
@@ -65,6 +64,7 @@ from shrimpgrad.graph import (
     movement,
     promote,
     reduce,
+    rewrite,
     to_dtype,
     toposort,
 )
@@ -273,18 +273,16 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
         """A Tensor holding a copy of `data`: a Python number, nested lists, a numpy array, or a Tensor.
         A stage-01 `Node` is wrapped as it is (no copy)."""
         dtype = None if dtype is None else _to_dtype("__init__", dtype)
+        device = _canonical_device(device or (data.device if isinstance(data, Tensor) else None))
         if isinstance(data, Node):
             if dtype is not None and dtype != data.dtype:
                 raise _fail(DTypeError, "__init__", f"the Node is {data.dtype!r} but dtype={dtype!r} was asked",
                             "wrap it first, then .cast()")
             node = data
         else:
-            if isinstance(data, Tensor):
-                device = device or data.device
             values = _host_array(data, dtype)
-            device = _canonical_device(device)
             node = buffer(new_buffer(values, dtypes.from_numpy(values.dtype), device), values.shape, _provenance())
-        self._set(node, _canonical_device(device), None)
+        self._set(node, device, None)
         self._make_leaf(requires_grad)
 
     @classmethod
@@ -1460,18 +1458,17 @@ def _unrealized(root: Node) -> Node:
         order = toposort([root])
         if not any(n in _FORWARD for n in order if n.op is Ops.BUFFER):
             return root
-        new: dict[int, Node] = {}
-        for n in order:
-            if n.op is Ops.BUFFER:
-                forward, epoch = _FORWARD.get(n, (n, None))
-                if epoch is not None:
-                    _check_not_overwritten(forward, epoch)
-                new[id(n)] = forward
-            else:
-                src = tuple(new[id(s)] for s in n.src)
-                new[id(n)] = n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src)
-        root = new[id(root)]
+        (root,) = rewrite([root], _forward_of)
     return root
+
+
+def _forward_of(node: Node) -> Node:
+    """A realized BUFFER node's forward graph (checked: its inputs were not overwritten since); others as they are."""
+    if node.op is not Ops.BUFFER or node not in _FORWARD:
+        return node
+    forward, epoch = _FORWARD[node]
+    _check_not_overwritten(forward, epoch)
+    return forward
 
 
 def _check_not_overwritten(forward: Node, epoch: int) -> None:

@@ -33,6 +33,7 @@ from .ops import (
     movement,
     movement_shape,
     reduce,
+    rewrite,
     toposort,
 )
 from .verify import VerifyError, verify
@@ -43,7 +44,7 @@ __all__ = [
     "ALL_DTYPES", "DType", "dtypes", "promote", "to_dtype",
     "ALU", "BINARY", "LEAVES", "MOVEMENT", "REDUCE_OPS", "TERNARY", "UNARY", "BufferRef", "GraphError", "Node", "Ops",
     "Provenance", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous", "copy",
-    "movement", "movement_shape", "reduce", "toposort",
+    "movement", "movement_shape", "reduce", "rewrite", "toposort",
     "ShapeTracker", "View", "strides_for_shape",
     "EvaluateError", "evaluate", "DERIVATIVES", "gradient",
     "print_graph", "to_dot", "tree", "VerifyError", "verify",

@@ -17,8 +17,10 @@ hand-built graph is as valid as one built by the Tensor front end.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any
@@ -204,6 +206,17 @@ def toposort(roots: list[Node]) -> list[Node]:
         stack.append((node, True))
         stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
     return order
+
+
+def rewrite(roots: list[Node], fn: Callable[[Node], Node]) -> list[Node]:
+    """roots with every node, sources first, replaced by `fn(node)`, where `node` already has its rewritten
+    sources. A node whose sources all came back unchanged is passed as it is, so untouched parts of the graph
+    keep their objects (and whatever is remembered about them)."""
+    new: dict[int, Node] = {}
+    for n in toposort(roots):
+        src = tuple(new[id(s)] for s in n.src)
+        new[id(n)] = fn(n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src))
+    return [new[id(r)] for r in roots]
 
 
 # ---------------------------------------------------------------------------------------
