@@ -33,7 +33,7 @@ def elementwise_grad_check(f, x: np.ndarray, eps=1e-6, rtol=1e-5, atol=1e-8):
 
 def grad_check(f, *arrays, eps=1e-6, rtol=1e-5, atol=1e-8):
     """backward() of sum(w * f(*inputs)) against central differences of the same Tensor function, one element
-    at a time (for small inputs of non-elementwise ops)."""
+    at a time (for small inputs of non-elementwise ops). Gradients of float64 inputs must be float64."""
     leaves = [Tensor(a, requires_grad=True) for a in arrays]
     out = f(*leaves)
     w = np.random.default_rng(1).standard_normal(out.shape)
@@ -47,5 +47,5 @@ def grad_check(f, *arrays, eps=1e-6, rtol=1e-5, atol=1e-8):
                 moved[i][idx] += delta
                 vals.append(float((f(*(Tensor(m) for m in moved)).numpy() * w).sum()))
             numeric[idx] = (vals[0] - vals[1]) / (2 * eps)
-        assert leaf.grad is not None and leaf.grad.shape == a.shape
+        assert leaf.grad is not None and leaf.grad.shape == a.shape and leaf.grad.dtype == dtypes.float64
         np.testing.assert_allclose(leaf.grad.numpy(), numeric, rtol=rtol, atol=atol, err_msg=f"input {i}")

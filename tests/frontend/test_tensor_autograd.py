@@ -3,6 +3,7 @@
 
 import numpy as np
 import pytest
+from api_checks import grad_check
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,20 +21,7 @@ def _inputs(shape, seed=0, positive=False):
 
 def check_gradients(f, *arrays, eps=1e-6, rtol=1e-5, atol=1e-7):
     """d/dx sum(f(x) * w) by backward() equals central differences of the same Tensor function."""
-    leaves = [Tensor(a, requires_grad=True) for a in arrays]
-    out = f(*leaves)
-    w = np.random.default_rng(1).standard_normal(out.shape)
-    (out * Tensor(w)).sum().backward()
-    for i, (leaf, a) in enumerate(zip(leaves, arrays)):
-        numeric = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            def loss(delta, i=i, idx=idx):
-                moved = [b.copy() for b in arrays]
-                moved[i][idx] += delta
-                return float((f(*(Tensor(m) for m in moved)).numpy() * w).sum())
-            numeric[idx] = (loss(eps) - loss(-eps)) / (2 * eps)
-        assert leaf.grad is not None and leaf.grad.shape == a.shape and leaf.grad.dtype == dtypes.float64
-        np.testing.assert_allclose(leaf.grad.numpy(), numeric, rtol=rtol, atol=atol, err_msg=f"input {i}")
+    grad_check(f, *arrays, eps=eps, rtol=rtol, atol=atol)
 
 
 UNARY = {
