@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test test-cuda lint setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ lint: $(STAMP)
 
 test: lint
 	HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q tests
+
+# On a machine with an NVIDIA GPU: the whole front-end op suite on device CUDA, and the GPU tests of stage 05
+# (differential: CUDA vs the interpreter and C; an MLP trains on CUDA to the loss it reaches on C).
+test-cuda: $(STAMP)
+	@$(PY) -c "import sys, shrimpgrad.cuda as c; sys.exit(0 if c.cuda_available() else 'make test-cuda: no CUDA GPU found')"
+	SHRIMP_TEST_DEVICES=CUDA HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q tests/frontend tests/05_cuda
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -10,7 +10,10 @@ object). It holds everything the runtime needs to know about the device, and not
 
     C       stage 03 linearize -> stage 04 render C, compile (cached on disk), call through ctypes
     PYTHON  stage 03 linearize -> stage 03's UOp interpreter (slow, but every step is Python you can read)
-    CUDA    stage 03 linearize (GPU opts) -> stage 05 render CUDA, NVRTC, launch (needs an NVIDIA GPU)
+    CUDA    stage 03 linearize (GPU opts, gpu=True) -> stage 05 render CUDA, NVRTC, launch (needs an NVIDIA GPU)
+
+EMIT=cuda prints each kernel's CUDA on any device: on CUDA the source it runs, elsewhere what CUDA would run
+(stage 05's `cuda_kernel`: the GPU opts, rendered and NVRTC-compiled; no GPU needed).
 
 C and PYTHON keep their memory as host numpy arrays, each device its own; a copy between them is a memcpy.
 `kernel_runner(kernel, device)` is memoized on the kernel's AST: the AST names buffers by position, not
@@ -111,6 +114,7 @@ class KernelRunner:
     run: Callable[[Sequence[Any]], float]
     source: str | None = None  # the generated source, when there is one
     flops: int = 0  # kernel_flops of the AST: counted once here, not walked again on every run
+    cuda_dump: str | None = None  # EMIT=cuda on a device other than CUDA: the CUDA it would run, made once
 
 
 def _python_runner(program: Program) -> KernelRunner:
@@ -189,10 +193,11 @@ def _cuda_device() -> DeviceSpec:
 
     def build(program: Program) -> KernelRunner:
         prog = cuda.CUDAProgram(program)
-        return KernelRunner(program, getattr(prog, "origin", "compiled"), prog, prog.source)
+        return KernelRunner(program, prog.origin, prog, f"// {program.name}: {prog.launch}\n{prog.source}")
 
+    limits = cuda.device_limits()  # the opts policy (stage 05 opts.py, SHRIMPGRAD_CUDA_OPTS) stays within these
     return DeviceSpec("CUDA", _BytesAllocator(cuda.CUDAAllocator()), build,
-                      lambda kernel: default_opts(kernel, gpu=True), is_gpu=True)
+                      lambda kernel: cuda.choose_opts(kernel, limits=limits), is_gpu=True)
 
 
 class _Devices:
@@ -250,7 +255,7 @@ def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_sou
     key = (spec.name, kernel.name, _ast_key(kernel.ast), tuple(b.size for b in kernel.bufs))  # DEFINE_GLOBALs: sizes
     runner = _runners.get(key)
     if runner is None:
-        program = linearize(kernel, spec.opts(kernel))
+        program = linearize(kernel, spec.opts(kernel), gpu=spec.is_gpu)  # a GPU's loops are blockIdx/threadIdx
         runner = spec.build(program)
         runner.flops = kernel_flops(kernel)
         _runners[key] = runner
@@ -265,3 +270,17 @@ def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_sou
     if show_source and runner.source is not None:
         print_source(runner.source, console=dump_console())
     return runner
+
+
+def print_cuda_dump(kernel: Kernel, runner: KernelRunner, device: str) -> None:
+    """EMIT=cuda: the CUDA of one kernel. On device CUDA the source it runs; on another device what CUDA would
+    run (stage 05, NVRTC-compiled, no GPU needed), made once per runner."""
+    if Device.canonicalize(device) == "CUDA":
+        source = runner.source or ""
+    else:
+        if runner.cuda_dump is None:
+            from shrimpgrad.cuda import cuda_kernel  # stage 05; needs cuda-bindings for NVRTC
+
+            runner.cuda_dump = str(cuda_kernel(kernel))
+        source = runner.cuda_dump
+    print_source(source, console=dump_console())

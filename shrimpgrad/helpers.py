@@ -67,17 +67,18 @@ def Context(**settings):  # noqa: N802 - tinygrad's name
             ContextVar._registry[key].value = value
 
 
-EMIT_NAMES = ("kernels", "schedule", "uops", "c", "graph")  # the dumps, in DEBUG level order 1..5
+# the dumps, in DEBUG level order 1..5; then "cuda" (no DEBUG level: each kernel's CUDA, on any device)
+EMIT_NAMES = ("kernels", "schedule", "uops", "c", "graph", "cuda")
 
 
-def emit_enabled(stage: str, level: int) -> bool:
-    """Whether to print `stage`'s dump: DEBUG >= level, or the stage is named in EMIT."""
+def emit_enabled(stage: str, level: int | None) -> bool:
+    """Whether to print `stage`'s dump: DEBUG >= level (level None: only by name), or the stage is named in EMIT."""
     names = {s.strip() for s in str(EMIT.value).split(",") if s.strip()}
     unknown = names - set(EMIT_NAMES)
     if unknown:
         raise ValueError(f"EMIT={EMIT.value!r}: unknown dump name(s) {sorted(unknown)}; valid names: "
                          f"{', '.join(EMIT_NAMES)}")
-    return DEBUG.value >= level or stage in names
+    return (level is not None and DEBUG.value >= level) or stage in names
 
 
 def dump_console():

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from shrimpgrad.c import compile_stats, print_source
-from shrimpgrad.devices import Device, KernelRunner, kernel_runner
+from shrimpgrad.devices import Device, KernelRunner, kernel_runner, print_cuda_dump
 from shrimpgrad.graph import (
     BufferRef,
     DType,
@@ -184,12 +184,14 @@ def lower_schedule(schedule: Schedule, device: str) -> list[ExecItem]:
 
 
 def run_items(items: Sequence[ExecItem]) -> None:
-    show_uops, show_source = emit_enabled("uops", 3), emit_enabled("c", 4)
+    show_uops, show_source, show_cuda = emit_enabled("uops", 3), emit_enabled("c", 4), emit_enabled("cuda", None)
     for item in items:
         if show_uops:  # at run time, not when lowering: a cached schedule prints its kernels too
             print_program(item.runner.program, console=dump_console())
         if show_source and item.runner.source is not None:
             print_source(item.runner.source, console=dump_console())
+        if show_cuda and not (show_source and item.device == "CUDA"):  # on CUDA the source above is the CUDA
+            print_cuda_dump(item.kernel, item.runner, item.device)
         item.run()
 
 

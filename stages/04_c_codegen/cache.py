@@ -1,17 +1,19 @@
 """The on-disk cache of compiled kernels: compile a source once per machine, not once per process.
 
-Layout (one private folder per user, mode 0700):
+Layout (one private folder per user, mode 0700), one sub-folder per backend (a `CacheSpace`):
 
     $SHRIMPGRAD_CACHE_DIR                  default: $XDG_CACHE_HOME/shrimpgrad, else ~/.cache/shrimpgrad
-      c/
+      c/                                   C_SPACE (this stage)
         <key>.so                           the compiled shared object
         <key>.so.sha256                    its checksum, in `sha256sum -c` format
         failed/<kernel>-<key[:12]>.c       sources that did not compile, kept for reading
+      cuda/                                stage 05's space: <key>.cubin, <key>.cubin.sha256, failed/*.cu
 
-The key is sha256(source, compiler flags, the compiler's --version text, this CPU's identity):
-anything that changes the bytes the compiler would produce changes the key. The CPU is part of
-it because we compile with -march=native: a .so built on an AVX-512 machine would crash with
-SIGILL on one without (a home folder shared over NFS between different machines, say).
+The key is sha256(source, compiler flags, the compiler's --version text, the target machine):
+anything that changes the bytes the compiler would produce changes the key. For C the target is
+this CPU's identity, because we compile with -march=native: a .so built on an AVX-512 machine
+would crash with SIGILL on one without (a home folder shared over NFS between different machines,
+say). For CUDA it is the GPU architecture the CUBIN is for (sm_90).
 
 Safety rules, each with the failure it prevents:
 * Writes are atomic: the compiler writes a temporary file in the same folder, then `os.replace`
@@ -47,6 +49,18 @@ class CacheError(RuntimeError):
     """The cache folder can't be used safely (owned by another user, not a folder, ...)."""
 
 
+@dataclass(frozen=True)
+class CacheSpace:
+    """One backend's part of the cache: its sub-folder, the suffix of its entries and of its failed sources."""
+
+    folder: str
+    suffix: str  # ".so": what the compiler writes
+    source_suffix: str  # ".c": how a failed source is saved
+
+
+C_SPACE = CacheSpace("c", ".so", ".c")
+
+
 @dataclass
 class CompileStats:
     """What happened to each kernel a CProgram needed (the front end's GlobalCounters read these)."""
@@ -78,13 +92,18 @@ def cache_root() -> Path:
     return Path(base) / "shrimpgrad"
 
 
-def c_cache_dir() -> Path:
-    """The folder holding compiled kernels, created private (0700) if missing."""
+def cache_dir(space: CacheSpace = C_SPACE) -> Path:
+    """The folder holding one backend's compiled kernels, created private (0700) if missing."""
     root = cache_root()
     _ensure_private_dir(root)
-    path = root / "c"
+    path = root / space.folder
     _ensure_private_dir(path)
     return path
+
+
+def c_cache_dir() -> Path:
+    """The folder holding compiled C kernels."""
+    return cache_dir(C_SPACE)
 
 
 def _ensure_private_dir(path: Path) -> None:
@@ -97,10 +116,10 @@ def _ensure_private_dir(path: Path) -> None:
         os.chmod(path, 0o700)  # ours but readable/writable by others: make it private
 
 
-def entry_paths(key: str) -> tuple[Path, Path]:
-    """The shared object and its checksum file for `key`."""
-    d = c_cache_dir()
-    return d / f"{key}.so", d / f"{key}.so.sha256"
+def entry_paths(key: str, space: CacheSpace = C_SPACE) -> tuple[Path, Path]:
+    """The compiled file (a shared object for C) and its checksum file for `key`."""
+    d = cache_dir(space)
+    return d / f"{key}{space.suffix}", d / f"{key}{space.suffix}.sha256"
 
 
 # ---- the key ---------------------------------------------------------------------------------
@@ -118,9 +137,10 @@ def cpu_identity() -> str:
     return f"{model} flags:{hashlib.sha256(' '.join(sorted(features.split())).encode()).hexdigest()[:16]}"
 
 
-def cache_key(source: str, flags: tuple[str, ...], compiler_version: str) -> str:
-    """sha256 over everything that decides the compiled bytes (fields separated by NUL, which none contains)."""
-    parts = (CACHE_FORMAT, source, " ".join(flags), compiler_version, cpu_identity())
+def cache_key(source: str, flags: tuple[str, ...], compiler_version: str, target: str | None = None) -> str:
+    """sha256 over everything that decides the compiled bytes (fields separated by NUL, which none contains).
+    `target`: the machine the code is for; default this CPU (C), stage 05 passes the GPU architecture."""
+    parts = (CACHE_FORMAT, source, " ".join(flags), compiler_version, cpu_identity() if target is None else target)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -130,9 +150,9 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def lookup(key: str) -> Path | None:
-    """The verified shared object for `key`, or None if it is missing or corrupt (then the caller rebuilds it)."""
-    so, checksum = entry_paths(key)
+def lookup(key: str, space: CacheSpace = C_SPACE) -> Path | None:
+    """The verified entry for `key`, or None if it is missing or corrupt (then the caller rebuilds it)."""
+    so, checksum = entry_paths(key, space)
     try:
         expected = checksum.read_text().split()[0]
         actual = _sha256_file(so)
@@ -145,14 +165,14 @@ def lookup(key: str) -> Path | None:
     return so
 
 
-def store(key: str, build: Callable[[Path], None]) -> Path:
-    """Run `build(tmp_path)` (the compiler writing a .so) and install the result as the entry for `key`.
+def store(key: str, build: Callable[[Path], None], space: CacheSpace = C_SPACE) -> Path:
+    """Run `build(tmp_path)` (the compiler writing a .so, or a .cubin) and install the result as the entry for `key`.
 
     Both files are written under temporary names in the cache folder and renamed into place with
     os.replace, which is atomic: concurrent writers each install a complete entry, last one wins."""
-    so, checksum = entry_paths(key)
+    so, checksum = entry_paths(key, space)
     tag = f"{os.getpid()}.{secrets.token_hex(4)}"
-    tmp_so, tmp_sum = so.with_name(f".{key}.{tag}.so.tmp"), so.with_name(f".{key}.{tag}.sha256.tmp")
+    tmp_so, tmp_sum = so.with_name(f".{key}.{tag}{space.suffix}.tmp"), so.with_name(f".{key}.{tag}.sha256.tmp")
     try:
         build(tmp_so)
         tmp_sum.write_text(f"{_sha256_file(tmp_so)}  {so.name}\n")
@@ -164,11 +184,11 @@ def store(key: str, build: Callable[[Path], None]) -> Path:
     return so
 
 
-def save_failed_source(name: str, key: str, source: str) -> Path:
+def save_failed_source(name: str, key: str, source: str, space: CacheSpace = C_SPACE) -> Path:
     """Keep a source that did not compile, so its path can be printed and the file opened."""
-    folder = c_cache_dir() / "failed"
+    folder = cache_dir(space) / "failed"
     _ensure_private_dir(folder)
-    path = folder / f"{name}-{key[:12]}.c"
+    path = folder / f"{name}-{key[:12]}{space.source_suffix}"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     tmp.write_text(source)
     os.replace(tmp, path)

@@ -1,18 +1,37 @@
-"""Stage 05 — CUDA (`shrimpgrad.cuda`): the same Program rendered with stage 04's renderer in the CUDA dialect.
+"""Stage 05 — CUDA (`shrimpgrad.cuda`): the same Program rendered with stage 04's renderer in the CUDA dialect,
+compiled by NVRTC to a CUBIN, launched with the CUDA driver API.
 
-    render_cuda(program) -> str                        CUDA C source (dialect.py)
-    compile_cuda(source, name, arch="sm_90") -> bytes  NVRTC -> CUBIN, no GPU needed (compiler.py)
-    CUDA_DIALECT                                       compare it with shrimpgrad.c.dialect.C_DIALECT
+    source_for(tensor) -> CUDAKernels                  the CUDA (and CUBIN) of any Tensor program, no GPU needed
+    choose_opts(kernel, policy=None) -> opts           the GPU opts policy (opts.py; SHRIMPGRAD_CUDA_OPTS)
+    launch_for(program) -> Launch                       grid, block, bounds guard (launch.py)
+    render_cuda(program, launch=None) -> str            CUDA C source (dialect.py); CUDA_DIALECT vs C_DIALECT
+    compile_cuda(source, name, arch="sm_90")            NVRTC -> CompiledCUBIN, disk-cached (compiler.py)
 
     CUDAAllocator(): alloc(nbytes) -> int, free(ptr), copyin(ptr, host), copyout(host, ptr)   (runtime.py)
-    CUDAProgram(program)(buffers: list[int]) -> seconds; cuda_available(); NoCUDAError
+    CUDAProgram(program)(buffers: list[int]) -> seconds; cuda_available(); NoCUDAError; device_limits()
+    print_cuda(src), side_by_side(program), KernelView(program)   seeing it (viz.py)
 
-Work in progress: the disk cache, float16 headers, GPU opt choice, README and viz are not written yet.
+See README.md in this folder.
 """
 
-from .compiler import CUDACompileError, compile_cuda
+from .compiler import CompiledCUBIN, CUDACompileError, compile_cuda, nvrtc_version
 from .dialect import CUDA_DIALECT, render_cuda
-from .runtime import CUDAAllocator, CUDAError, CUDAProgram, NoCUDAError, cuda_available
+from .launch import Launch, launch_for
+from .opts import H200, POLICIES, GPULimits, choose_opts, heuristic_opts
+from .runtime import (
+    CUDAAllocator,
+    CUDAError,
+    CUDAProgram,
+    NoCUDAError,
+    cuda_available,
+    device_arch,
+    device_limits,
+    driver_version,
+)
+from .source import CUDAKernel, CUDAKernels, cuda_kernel, source_for
 
-__all__ = ["CUDA_DIALECT", "render_cuda", "compile_cuda", "CUDACompileError",
-           "CUDAAllocator", "CUDAProgram", "CUDAError", "NoCUDAError", "cuda_available"]
+__all__ = ["CUDA_DIALECT", "render_cuda", "compile_cuda", "CompiledCUBIN", "CUDACompileError", "nvrtc_version",
+           "Launch", "launch_for", "GPULimits", "H200", "POLICIES", "choose_opts", "heuristic_opts",
+           "CUDAAllocator", "CUDAProgram", "CUDAError", "NoCUDAError", "cuda_available", "device_arch",
+           "device_limits", "driver_version",
+           "CUDAKernel", "CUDAKernels", "cuda_kernel", "source_for"]

@@ -8,6 +8,8 @@
     a + b on int32 (-fwrapv wraps)             (int)((unsigned int)a + (unsigned int)b): CUDA C++ has no
                                                -fwrapv, unsigned arithmetic wraps by definition
     SPECIAL gidx0 (no C spelling)              int gidx0 = blockIdx.x;   int lidx0 = threadIdx.x;
+                                               no threads of its own: int gidx0 = blockIdx.x * 128 +
+                                               threadIdx.x; if (gidx0 >= N) return;   (launch.py)
     DEFINE_LOCAL, BARRIER (no C spelling)      __shared__ float temp0[16];   __syncthreads();
     #pragma GCC unroll 4 / #pragma omp         #pragma unroll 4 / (no OpenMP: the grid is the parallelism)
 
@@ -18,15 +20,27 @@ every op) is stage 04's, shared: the CUDA computes the same numbers as the C.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 from shrimpgrad.c.dialect import Dialect
 from shrimpgrad.c.renderer import render
 from shrimpgrad.linearize import Program
 
+from .launch import Launch, launch_for
+
 _AXES = "xyz"
 
 
-def special_lines(name: str, size: int) -> tuple[str, ...]:
-    """gidx<d> is blockIdx.<x|y|z>, lidx<d> is threadIdx.<x|y|z> (the Program's launch uses exactly `size`)."""
+def special_lines(name: str, size: int, launch: Launch | None = None) -> tuple[str, ...]:
+    """gidx<d> is blockIdx.<x|y|z>, lidx<d> is threadIdx.<x|y|z>. When the launch splits x into blocks
+    (a Program without threads, launch.py), gidx0 is blockIdx.x * blockDim + threadIdx.x, and a grid
+    rounded up to whole blocks is followed by the bounds guard."""
+    if launch is not None and launch.split_x and name == "gidx0":
+        lines = [f"int gidx0 = blockIdx.x * {launch.block[0]} + threadIdx.x;  /* 0..{size - 1} */"]
+        if launch.guard is not None:
+            lines.append(f"if (gidx0 >= {launch.guard}) return;  /* the grid is rounded up to whole blocks */")
+        return tuple(lines)
     which = "blockIdx" if name.startswith("gidx") else "threadIdx"
     return (f"int {name} = {which}.{_AXES[int(name[-1])]};  /* 0..{size - 1} */",)
 
@@ -49,9 +63,15 @@ CUDA_DIALECT = Dialect(
 )
 
 
-def render_cuda(program: Program, comments: bool = True) -> str:
-    """The CUDA C source of `program` (linearize it with gpu=True for blockIdx/threadIdx indices)."""
-    return render(program, comments=comments, openmp=False, dialect=CUDA_DIALECT)
+def dialect_for(launch: Launch) -> Dialect:
+    """CUDA_DIALECT with the SPECIAL spelling of this launch (the gidx0 split and its guard)."""
+    return replace(CUDA_DIALECT, special=partial(special_lines, launch=launch)) if launch.split_x else CUDA_DIALECT
 
 
-__all__ = ["CUDA_DIALECT", "render_cuda", "special_lines"]
+def render_cuda(program: Program, comments: bool = True, launch: Launch | None = None) -> str:
+    """The CUDA C source of `program` for `launch` (default: launch_for(program)). Linearize the kernel with
+    gpu=True for blockIdx/threadIdx indices; a CPU-style Program renders too, as one thread running the loops."""
+    return render(program, comments=comments, openmp=False, dialect=dialect_for(launch or launch_for(program)))
+
+
+__all__ = ["CUDA_DIALECT", "dialect_for", "render_cuda", "special_lines"]

@@ -5,9 +5,10 @@
     seconds = CUDAProgram(program)([out_ptr, in_ptr, ...])   # render, NVRTC -> CUBIN, load, launch, synchronize
 
 The device's *primary* context is used (cuDevicePrimaryCtxRetain), the one the CUDA runtime, torch and
-CuPy use, so they can share the process. Launch dimensions are the Program's: grid = global_size,
-block = local_size (stage 03 picks exact divisors, so no thread is out of range and no guard is needed).
-Every driver error becomes CUDAError naming the call and the driver's error string.
+CuPy use, so they can share the process. Launch dimensions come from launch.py: the Program's own
+grid and block when it has threads, else its x positions in blocks of 128 with a bounds guard.
+CUBINs come from the disk cache when they can (compiler.py). Every driver error becomes CUDAError
+naming the call and the driver's error string.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from shrimpgrad.linearize import Program
 
 from .compiler import compile_cuda
 from .dialect import render_cuda
+from .launch import Launch, launch_for
+from .opts import GPULimits
 
 
 class NoCUDAError(RuntimeError):
@@ -100,6 +103,31 @@ def device_arch() -> str:
     return _state["arch"]
 
 
+def device_limits() -> GPULimits:
+    """The present GPU's name and the limits the opts policy stays within (opts.py)."""
+    driver = _context()
+    if "limits" not in _state:
+        attr, dev = driver.CUdevice_attribute, _state["dev"]
+
+        def get(a) -> int:
+            return int(_check(driver.cuDeviceGetAttribute(a, dev), f"cuDeviceGetAttribute({a.name})"))
+
+        name = _check(driver.cuDeviceGetName(256, dev), "cuDeviceGetName")
+        name = bytes(name).split(b"\0")[0].decode(errors="replace")
+        _state["limits"] = GPULimits(f"{name} ({_state['arch']})",
+                                     get(attr.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK),
+                                     get(attr.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK),
+                                     get(attr.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT))
+    return _state["limits"]
+
+
+def driver_version() -> str:
+    """The CUDA version the driver supports, e.g. "13.0" (nvidia-smi shows the driver's own number)."""
+    driver = _context()
+    v = int(_check(driver.cuDriverGetVersion(), "cuDriverGetVersion"))
+    return f"{v // 1000}.{v % 1000 // 10}"
+
+
 class CUDAAllocator:
     """Device memory: pointers are ints."""
 
@@ -137,18 +165,21 @@ class CUDAAllocator:
 
 
 class CUDAProgram:
-    """A Program compiled for this GPU: `__call__(buffers: list[int]) -> seconds` (launch + synchronize)."""
+    """A Program compiled for this GPU: `__call__(buffers: list[int]) -> seconds` (launch + synchronize).
+    `source` is the CUDA C (with comments), `launch` the grid/block, `origin` "compiled" or "disk cache"."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, launch: Launch | None = None):
         driver = _context()
         self.program, self.name = program, program.name
-        self.source = render_cuda(program)
-        self.cubin = compile_cuda(render_cuda(program, comments=False), program.name, _state["arch"])
+        self.launch = launch or launch_for(program)
+        self.source = render_cuda(program, launch=self.launch)
+        compiled = compile_cuda(render_cuda(program, comments=False, launch=self.launch), program.name,
+                                _state["arch"], display_source=self.source)
+        self.cubin, self.origin = compiled.cubin, compiled.origin
         self.module = _check(driver.cuModuleLoadData(self.cubin), f"cuModuleLoadData({self.name})")
         self.function = _check(driver.cuModuleGetFunction(self.module, self.name.encode()),
                                f"cuModuleGetFunction({self.name})")
-        self.grid = tuple(program.global_size or (1, 1, 1))
-        self.block = tuple(program.local_size or (1, 1, 1))
+        self.grid, self.block = self.launch.grid, self.launch.block
         self._globals = program.globals
 
     def __call__(self, buffers: list[int]) -> float:

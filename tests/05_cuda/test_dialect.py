@@ -42,7 +42,7 @@ def test_nvrtc_compiles_reference_kernels_to_cubin():
     programs = [elementwise_add(), sum_rows(), max_rows(), pad_1d(), binary(Ops.IDIV, dtypes.int32, 8),
                 linearize(matmul(4, 4, 8), [Opt(OptKind.LOCAL, 1, 2), Opt(OptKind.GROUP, 2, 2)], gpu=True)]
     for p in programs:
-        cubin = compile_cuda(render_cuda(p), p.name)
+        cubin = compile_cuda(render_cuda(p), p.name).cubin
         assert cubin[:4] == b"\x7fELF", p.name  # a CUBIN is an ELF file of GPU code
 
 
