@@ -2,6 +2,7 @@
 
 from shrimpgrad.graph import DType, dtypes
 from shrimpgrad.helpers import Context, GlobalCounters, getenv
+from shrimpgrad.jit import TinyJit
 from shrimpgrad.tensor import Tensor, no_grad
 
-__all__ = ["Tensor", "dtypes", "DType", "no_grad", "Context", "GlobalCounters", "getenv"]
+__all__ = ["Tensor", "dtypes", "DType", "no_grad", "Context", "GlobalCounters", "getenv", "TinyJit"]

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from shrimpgrad.graph import dtypes
+from shrimpgrad.realize import buffer_value
 
 # ------------------------------------------------------------------------------------------------
 # Parsing an index
@@ -173,12 +174,15 @@ def check_index_values(ix, lo: int, hi: int, problem: str, method: str, allowed:
     the values are checked here, at the user's call. That reads them: a lazily computed index tensor is
     realized now (once: it keeps its buffer), which tinygrad doesn't do. `problem` is formatted with
     the first bad value."""
-    values = ix.numpy()
-    bad = (values < lo) | (values >= hi)
-    if allowed is not None:
-        bad &= values != allowed
-    if bad.any():
-        raise IndexError(f"Tensor.{method}: " + problem.format(int(values[bad].flat[0])))
+    def check(values: np.ndarray) -> None:
+        bad = (values < lo) | (values >= hi)
+        if allowed is not None:
+            bad &= values != allowed
+        if bad.any():
+            raise IndexError(f"Tensor.{method}: " + problem.format(int(values[bad].flat[0])))
+
+    ix.realize()
+    check(buffer_value(ix.node.arg, check))  # `check` again on every TinyJit replay, with the new values
 
 
 # ------------------------------------------------------------------------------------------------

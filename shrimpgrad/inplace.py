@@ -73,12 +73,19 @@ def is_finished(node: Node) -> bool:
 
 def mark_finished(writes: Iterable[Node]) -> None:
     """Remember that these ASSIGNs ran, and when their buffers were written."""
-    global epoch
-    epoch = next(_epochs)
+    writes = list(writes)
     for node in writes:
         key = node.arg
         _finished[key] = weakref.ref(node, lambda _, key=key: _finished.pop(key, None))
-        _last_write[written_buffer(node)] = epoch
+    mark_written(written_buffer(node) for node in writes)
+
+
+def mark_written(bufs: Iterable[BufferRef]) -> None:
+    """Start a new write epoch in which `bufs` were written (by a realize, or by a TinyJit replay)."""
+    global epoch
+    epoch = next(_epochs)
+    for ref in bufs:
+        _last_write[ref] = epoch
 
 
 def last_write(ref: BufferRef) -> int:
@@ -163,3 +170,19 @@ def plan_realize(tensors: list) -> tuple[list, list, list[Node]]:
             return group, aliases, writes
         group.extend(joining)
         members.update(id(t) for t in joining)
+
+
+def before_overwrite(bufs: set[BufferRef], owners: set[int]) -> tuple[list, list]:
+    """(readers, aliases) for overwriting `bufs` outside a realize (a TinyJit replay writes its captured buffers
+    directly): the live lazy tensors that read them, which must be computed first, and the live tensors that
+    *are* one of them without being its owner (`owners`: ids of the tensors the write updates), which need a
+    snapshot. The same rules `plan_realize` applies, for writes that are not ASSIGN nodes."""
+    readers, aliases, memo = [], [], {}
+    for t in list(LIVE):
+        node = t.node
+        if node.op is Ops.BUFFER:
+            if node.arg in bufs and id(t) not in owners:
+                aliases.append(t)
+        elif _reads_any(node, bufs, memo):
+            readers.append(t)
+    return readers, aliases

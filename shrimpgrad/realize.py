@@ -32,9 +32,9 @@ import dataclasses
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,26 +92,35 @@ class Buffer:
 _storage: weakref.WeakKeyDictionary[BufferRef, Buffer] = weakref.WeakKeyDictionary()
 
 
-def new_buffer(values: np.ndarray, dtype: DType, device: str = "C") -> BufferRef:
-    """A new buffer on `device` holding a copy of `values` (any shape), converted to `dtype`, stored flat."""
+def new_buffer(values: np.ndarray, dtype: DType, device: str = "C", draw: Callable[[], np.ndarray] | None = None,
+               out: BufferRef | None = None) -> BufferRef:
+    """A new buffer on `device` holding a copy of `values` (any shape), converted to `dtype`, stored flat.
+    `draw` says the values are random and how to draw new ones (a JIT replay draws again); `out` names the
+    BufferRef to fill (a replay's)."""
     host = np.ascontiguousarray(values, dtype=dtype.np).reshape(-1)
-    ref = BufferRef(host.size, dtype)
+    ref = BufferRef(host.size, dtype) if out is None else out
     buf = _storage[ref] = Buffer(ref, device)
     Device[device].allocator.copyin(buf.handle, host)
+    for rec in _recorders:
+        rec.on_new(ref, device, host, draw)
     return ref
 
 
-def buffer_value(ref: BufferRef) -> np.ndarray:
-    """The flat contents behind `ref` as a read-only numpy array (write through ASSIGN)."""
+def buffer_value(ref: BufferRef, check: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
+    """The flat contents behind `ref` as a read-only numpy array (write through ASSIGN). `check`: the value is
+    read only to be checked (index bounds), and `check` is what a JIT replay runs on the new value."""
+    for rec in _recorders:
+        rec.on_read(ref, check)
     view = _storage[ref].to_host().view()
     view.flags.writeable = False
     return view
 
 
-def copy_buffer(ref: BufferRef, device: str) -> BufferRef:
-    """A new buffer on `device` with the contents of `ref` (a snapshot, or a move between devices)."""
+def copy_buffer(ref: BufferRef, device: str, out: BufferRef | None = None) -> BufferRef:
+    """A new buffer on `device` with the contents of `ref` (a snapshot, or a move between devices); `out` names
+    the BufferRef to fill (a JIT replay's)."""
     src = _storage[ref]
-    out = BufferRef(ref.size, ref.dtype)
+    out = BufferRef(ref.size, ref.dtype) if out is None else out
     dst = _storage[out] = Buffer(out, device)
     start = time.perf_counter()
     src_host = Device[src.device].allocator.as_host(src.handle)
@@ -128,7 +137,24 @@ def copy_buffer(ref: BufferRef, device: str) -> BufferRef:
     if emit_enabled("kernels", 1):
         print(f"*** copy {src.device} -> {device}: {ref.size * ref.dtype.itemsize} bytes  "
               f"{seconds * 1e3:9.3f} ms")
+    for rec in _recorders:
+        rec.on_copy(ref, out, device)
     return out
+
+
+# ---- recorders (how the JIT watches a function run) -----------------------------------------------------------
+# Everything that puts values into buffers goes through four places: new_buffer (data from the host), copy_buffer,
+# the kernels run_graph runs, and reads to the host (buffer_value). A recorder registered here is told about each,
+# in order; shrimpgrad/jit.py's TinyJit turns that record into a list of steps it can replay.
+
+class Recorder(Protocol):
+    def on_new(self, ref: BufferRef, device: str, host: np.ndarray, draw: Callable[[], np.ndarray] | None) -> None: ...
+    def on_read(self, ref: BufferRef, check: Callable[[np.ndarray], None] | None) -> None: ...
+    def on_copy(self, src: BufferRef, dst: BufferRef, device: str) -> None: ...
+    def on_items(self, items: Sequence[ExecItem], empty_outputs: Sequence[BufferRef], device: str) -> None: ...
+
+
+_recorders: list[Recorder] = []
 
 
 # ---- ExecItems ---------------------------------------------------------------------------------------------
@@ -324,9 +350,11 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
     if emit_enabled("schedule", 2):
         print_schedule(schedule, console=dump_console())
     written = {b for item in items for b in item.allocate}  # each ExecItem allocates what it writes first
-    for out in schedule.outputs:  # an output no kernel writes (an empty tensor) still gets its (empty) memory
-        if out not in _storage and out not in written:
-            _storage[out] = Buffer(out, device)
+    empty = [out for out in schedule.outputs if out not in _storage and out not in written]
+    for out in empty:  # an output no kernel writes (an empty tensor) still gets its (empty) memory
+        _storage[out] = Buffer(out, device)
+    for rec in _recorders:
+        rec.on_items(items, empty, device)
     run_items(items)
     return [_as_row_major(ref, view, device) for ref, view in zip(schedule.outputs, schedule.output_views)]
 
@@ -352,4 +380,6 @@ def _as_row_major(ref: BufferRef, view: ShapeTracker, device: str) -> BufferRef:
     buffer holding the elements `view` reads (an ASSIGN into part of a buffer, e.g. x[1:3].assign(...))."""
     if view.contiguous and ref.size == view.size:
         return ref
+    for rec in _recorders:
+        rec.on_read(ref, None)  # a host-side gather: not something a JIT can replay
     return new_buffer(view.apply(_storage[ref].to_host()).reshape(-1), ref.dtype, device)

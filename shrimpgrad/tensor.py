@@ -410,40 +410,46 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
         Tensor._rng = np.random.default_rng(seed)
 
     @staticmethod
-    def _random(method: str, values: np.ndarray, dtype, device, requires_grad) -> Tensor:
-        dt = _to_dtype(method, dtype or dtypes.default_float)
-        if not dt.is_float:
+    def _random(method: str, draw, dtype, device, requires_grad) -> Tensor:
+        """A leaf holding `draw()` (numbers from Tensor's generator). The buffer remembers `draw`, so a TinyJit
+        replay draws new numbers (in the same order a plain run would) instead of reusing these."""
+        dt = _to_dtype(method, dtype or (dtypes.default_int if method == "randint" else dtypes.default_float))
+        if method != "randint" and not dt.is_float:
             raise _fail(DTypeError, method, f"makes floats, got dtype={dt!r}", "use randint for integers")
-        return Tensor(values, device, dt, requires_grad)
+        device = _canonical_device(device)
+        values = draw()
+        node = buffer(new_buffer(values, dt, device, draw=draw), values.shape, _provenance())
+        return Tensor._leaf(node, device, requires_grad)
 
     @staticmethod
     def rand(*shape, dtype=None, device=None, requires_grad=None) -> Tensor:
         """Uniform in [0, 1)."""
-        return Tensor._random("rand", Tensor._rng.random(_shape("rand", *shape)), dtype, device, requires_grad)
+        shape = _shape("rand", *shape)
+        return Tensor._random("rand", lambda: Tensor._rng.random(shape), dtype, device, requires_grad)
 
     @staticmethod
     def randn(*shape, dtype=None, device=None, requires_grad=None) -> Tensor:
         """Standard normal."""
-        values = Tensor._rng.standard_normal(_shape("randn", *shape))
-        return Tensor._random("randn", values, dtype, device, requires_grad)
+        shape = _shape("randn", *shape)
+        return Tensor._random("randn", lambda: Tensor._rng.standard_normal(shape), dtype, device, requires_grad)
 
     @staticmethod
     def randint(*shape, low: int = 0, high: int = 10, dtype=None, device=None, requires_grad=None) -> Tensor:
         """Integers uniform in [low, high)."""
         if not low < high:
             raise _fail(ValueError, "randint", f"needs low < high, got low={low}, high={high}")
-        values = Tensor._rng.integers(low, high, _shape("randint", *shape))
-        return Tensor(values, device, dtype or dtypes.default_int, requires_grad)
+        shape = _shape("randint", *shape)
+        return Tensor._random("randint", lambda: Tensor._rng.integers(low, high, shape), dtype, device, requires_grad)
 
     @staticmethod
     def uniform(*shape, low: float = 0.0, high: float = 1.0, dtype=None, device=None, requires_grad=None) -> Tensor:
-        values = Tensor._rng.uniform(low, high, _shape("uniform", *shape))
-        return Tensor._random("uniform", values, dtype, device, requires_grad)
+        shape = _shape("uniform", *shape)
+        return Tensor._random("uniform", lambda: Tensor._rng.uniform(low, high, shape), dtype, device, requires_grad)
 
     @staticmethod
     def normal(*shape, mean: float = 0.0, std: float = 1.0, dtype=None, device=None, requires_grad=None) -> Tensor:
-        values = Tensor._rng.normal(mean, std, _shape("normal", *shape))
-        return Tensor._random("normal", values, dtype, device, requires_grad)
+        shape = _shape("normal", *shape)
+        return Tensor._random("normal", lambda: Tensor._rng.normal(mean, std, shape), dtype, device, requires_grad)
 
     @staticmethod
     def scaled_uniform(*shape, **kwargs) -> Tensor:
@@ -854,7 +860,11 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
 
     def prod(self, axis=None, keepdim: bool = False, dtype=None) -> Tensor:
         """The product over `axis`, as a tree of multiplies: the reduced axes are moved last and flattened,
-        then halved log2(n) times (pad odd lengths with a 1, multiply the two halves). Keeps the dtype."""
+        then halved log2(n) times (pad odd lengths with a 1, multiply the two halves). Keeps the dtype.
+
+        Levels wider than 2 are materialized (contiguous): fused, the backward reads each level's gradient
+        through two views (left and right half), so one kernel's AST doubled per level and a 48-element
+        prod's backward took 10 s to schedule and lower (issue 17). Products of up to 4 stay one kernel."""
         x = self if dtype is None else self.cast(dtype)
         if x.dtype.is_bool:  # numpy and PyTorch multiply bools as integers
             x = x.cast(dtypes.default_int)
@@ -869,6 +879,8 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
                 x = x.pad(((0, 0),) * (x.ndim - 1) + ((0, 1),), value=1)
             half, lead = x.shape[-1] // 2, tuple((0, s) for s in x.shape[:-1])
             x = x.shrink(lead + ((0, half),)) * x.shrink(lead + ((half, 2 * half),))
+            if half > 2:
+                x = x.contiguous()
         shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape)) if keepdim else \
             tuple(self.shape[i] for i in kept)
         return x.reshape(shape)

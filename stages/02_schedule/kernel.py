@@ -109,7 +109,7 @@ class Kernel:
     reason: str = ""
     meta: tuple[str, ...] = field(default=(), compare=False)  # provenance strings of the graph nodes it covers
 
-    @property
+    @cached_property  # the linearizer asks once per LOAD: a walk of the AST each time was quadratic
     def full_shape(self) -> tuple[int, ...]:
         """The loop shape: the shape of the views below the REDUCE (or of every view if none)."""
         reduces = [n for n in self.ast.toposort() if n.op is KOps.REDUCE]
@@ -119,7 +119,7 @@ class Kernel:
     def output_shape(self) -> tuple[int, ...]:
         return self.ast.src[0].st.shape
 
-    @property
+    @cached_property
     def reduce_axes(self) -> tuple[int, ...]:
         for n in self.ast.toposort():
             if n.op is KOps.REDUCE:
