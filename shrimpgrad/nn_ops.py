@@ -1,155 +1,45 @@
-"""Neural-network ops for `Tensor` (mixed into it): conv2d, max/avg pooling, cumsum, one_hot, the losses, and
-dropout/layernorm/batchnorm (the functional halves of shrimpgrad.nn's layers).
+"""Neural-network ops for `Tensor` (mixed into it): cumsum, one_hot, the losses, einsum, scaled dot-product
+attention, and dropout/layernorm/batchnorm (the functional halves of shrimpgrad.nn's layers). Convolution and
+pooling are in shrimpgrad/conv_ops.py.
 
-All of them are compositions of the Tensor's public ops, and the heavy ones share one idea:
+All of them are compositions of the Tensor's public ops:
 
-**Sliding windows are a view** (`_pool`). For an input `(..., i)` and a window of `k` elements with
-stride `s` and dilation `d`, `_pool` returns `(..., o, k)` with `out[..., a, b] = x[..., a*s + b*d]`,
-`o = ceil((i - d*(k-1)) / s)`, using only pad/shrink/reshape/expand/permute (no data is copied; the
-overlapping case becomes a stack of views, which the later stages turn into index arithmetic). Over
-several trailing axes at once it returns `(..., o1, o2, k1, k2)`. Then:
+* `cumsum` = pad `n-1` zeros in front of the axis and take windows of `n` with stride 1 (conv_ops' `_pool`):
+  window `j` holds `x[j-n+1 .. j]` (zeros before the start), so its sum is `x[0] + ... + x[j]`. That is O(n^2)
+  work, so long axes are cut into blocks of `_CUMSUM_BLOCK`: a cumsum inside each block plus the cumsum of the
+  block totals (the same two-stage split tinygrad makes).
+* The class-index losses pick with a one-hot mask: `where(label == arange(C), log_p, 0).sum(class axis)`. The mask
+  picks the class weight of nll_loss/cross_entropy the same way; PyTorch's `mean` divides by the summed weights of
+  the kept (not ignored) targets, and its label smoothing adds `eps/C * -sum_c w_c log p_c` (`_nll_terms`).
+* The logits form of binary cross entropy is PyTorch's stable one:
+  `(1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)`, with softplus(-x) = max(-x, 0) + log1p(exp(-|x|)).
+* `einsum` is one broadcast multiply and one sum: each operand's axes are permuted into a common order of all
+  the labels (output labels first), with size-1 axes for the labels it lacks; the product is summed over the
+  labels not in the output. A label repeated in one operand (a trace, "ii->") first takes the diagonal, as a
+  view: (n, n) -> flatten -> pad n -> (n, n + 1) -> column 0.
+* `scaled_dot_product_attention` = softmax(q k^T * scale + mask) v, PyTorch's reference formula; a bool mask
+  (True: attend) becomes 0 / -inf, is_causal is the lower triangle, and grouped-query attention repeats each key
+  and value head for its group of query heads.
 
-* `conv2d`  = pad, `_pool` over the spatial axes, broadcast-multiply with the weight, sum over
-  (input channel, kernel window).
-* `max_pool2d` / `avg_pool2d` = pad, `_pool`, max / mean over the window axes.
-* `cumsum`  = pad `n-1` zeros in front of the axis and take windows of `n` with stride 1: window `j`
-  holds `x[j-n+1 .. j]` (zeros before the start), so its sum is `x[0] + ... + x[j]`. That is O(n^2)
-  work, so long axes are cut into blocks of `_CUMSUM_BLOCK`: a cumsum inside each block plus the
-  cumsum of the block totals (the same two-stage split tinygrad makes).
-
-The losses follow tinygrad's formulas (log_softmax + a one-hot mask; the logits form of binary cross
-entropy in its numerically stable form `max(x, 0) - x*y + log(1 + exp(-|x|))`).
-
-Mapping to tinygrad: `Tensor._pool`, `conv2d`, `max_pool2d`, `avg_pool2d`, `_cumalu`/`_split_cumalu`,
-`one_hot`, `sparse_categorical_crossentropy`, `cross_entropy`, `binary_crossentropy(_logits)`, `dropout`,
-`layernorm`, `batchnorm`.
-Simplified: no winograd, no ceil_mode, no pooling indices. Different: the overlapping-window view takes
-every s-th element with `_every_nth` instead of tinygrad's scaled repeat (same views, simpler sizes);
-`cross_entropy` accepts class indices of any rank (the class axis is axis 1, as in PyTorch).
+Mapping to tinygrad: `_cumalu`/`_split_cumalu`, `one_hot`, `sparse_categorical_crossentropy`, `cross_entropy`,
+`nll_loss`, `binary_crossentropy(_logits)`, `einsum`, `scaled_dot_product_attention`, `dropout`, `layernorm`,
+`batchnorm`. Different: cross_entropy also takes PyTorch's `weight` and `ignore_index`, nll_loss ignores
+PyTorch's default -100; class indices may have any rank (the class axis is axis 1, as in PyTorch); einsum
+broadcasts size-1 axes and sums ellipsis axes missing from the output, as PyTorch does; attention takes
+PyTorch's `scale` (keyword).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from shrimpgrad.conv_ops import _pool
 from shrimpgrad.graph import dtypes, promote
-from shrimpgrad.indexing import _every_nth, _is_int, _resolve_dim, check_index_values
+from shrimpgrad.indexing import _is_int, _resolve_dim, check_index_values
 
 _CUMSUM_BLOCK = 256  # cumsum axes longer than 2 blocks are done in two stages (see cumsum)
 _REDUCTIONS = ("mean", "sum", "none")
 
-# ------------------------------------------------------------------------------------------------
-# Arguments
-# ------------------------------------------------------------------------------------------------
-
-
-def _per_axis(value, n: int, name: str, method: str, minimum: int = 1) -> tuple[int, ...]:
-    """An int or a tuple of n ints (stride, dilation, kernel_size), checked to be >= minimum."""
-    vals = (value,) * n if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if vals is None or len(vals) != n or any(not _is_int(v) or v < minimum for v in vals):
-        raise ValueError(f"Tensor.{method}: {name} must be an int >= {minimum} or a tuple of {n} such ints, "
-                         f"got {value!r}")
-    return tuple(int(v) for v in vals)
-
-
-def _resolve_padding(padding, n: int, method: str) -> tuple[tuple[int, int], ...]:
-    """(before, after) for each of the n spatial axes, from tinygrad's (and PyTorch's) padding forms:
-    an int (every side), n ints (both sides of each axis), or 2n ints in the order
-    (left, right, top, bottom, ...) -- the *last* axis first, like torch.nn.functional.pad."""
-    if _is_int(padding):
-        pads = ((int(padding), int(padding)),) * n
-    elif isinstance(padding, (tuple, list)) and len(padding) == n and all(_is_int(p) for p in padding):
-        pads = tuple((int(p), int(p)) for p in padding)
-    elif isinstance(padding, (tuple, list)) and len(padding) == 2 * n and all(_is_int(p) for p in padding):
-        pairs = [(int(padding[2 * j]), int(padding[2 * j + 1])) for j in range(n)]  # last axis first
-        pads = tuple(reversed(pairs))
-    else:
-        raise ValueError(f"Tensor.{method}: padding must be an int, {n} ints (one per spatial axis) or {2 * n} ints "
-                         f"(left, right, top, bottom, ...), got {padding!r}")
-    if any(b < 0 or a < 0 for b, a in pads):
-        raise ValueError(f"Tensor.{method}: padding must be non-negative, got {padding!r}")
-    return pads
-
-
-def _lowest(dtype):
-    """The value a max ignores: -inf for floats, the smallest int for ints, False for bool."""
-    if dtype.is_float:
-        return -math.inf
-    if dtype.is_bool:
-        return False
-    return int(np.iinfo(dtype.np).min)
-
-
-def _pad_spatial(x, pads: tuple[tuple[int, int], ...], value=0.0):
-    """Pad the last len(pads) axes of x with `value`."""
-    return x.pad(((0, 0),) * (x.ndim - len(pads)) + tuple(pads), value=value)
-
-
-# ------------------------------------------------------------------------------------------------
-# Sliding windows
-# ------------------------------------------------------------------------------------------------
-
-
-def _check_windows(x, kernel, dilation, method: str) -> None:
-    spatial = x.shape[-len(kernel):]
-    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if any(span > i for span, i in zip(spans, spatial)):
-        raise ValueError(f"Tensor.{method}: the window (kernel {kernel}, dilation {dilation}) spans {spans} but the "
-                         f"(padded) input is only {spatial} on its last {len(kernel)} axes (shape {x.shape}); use a "
-                         f"smaller kernel or dilation, or more padding")
-
-
-def _pool(x, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]):
-    """Sliding windows over the last len(kernel) axes as a view: (..., *in) -> (..., *out, *kernel),
-    out[..., a1, a2, b1, b2] = x[..., a1*s1 + b1*d1, a2*s2 + b2*d2]. The window must fit (see _check_windows)."""
-    n = len(kernel)
-    lead, ins = x.shape[:-n], x.shape[-n:]
-    outs = tuple(-(-(i - d * (k - 1)) // s) for i, k, s, d in zip(ins, kernel, stride, dilation))
-    if all(k <= s for k, s in zip(kernel, stride)) and all(d == 1 for d in dilation):
-        x = _windows_disjoint(x, lead, ins, outs, kernel, stride)
-    else:
-        x = _windows_overlapping(x, lead, ins, outs, kernel, stride, dilation)
-    return x
-
-
-def _windows_disjoint(x, lead, ins, outs, kernel, stride):
-    """Windows that don't overlap (k <= s, no dilation): cut each axis into o rows of s and keep k of each row.
-
-    Example, one axis [x0 .. x4], k = 2, s = 3: o = 2 -> pad to 6 -> (2, 3) rows [x0 x1 x2] [x3 x4 0]
-    -> keep 2 columns: [[x0 x1] [x3 x4]]."""
-    nl = len(lead)
-    x = x.pad(((0, 0),) * nl + tuple((0, max(0, o * s - i)) for i, o, s in zip(ins, outs, stride)))
-    x = x.shrink(tuple((0, s) for s in lead) + tuple((0, o * s) for o, s in zip(outs, stride)))
-    x = x.reshape(lead + tuple(v for o, s in zip(outs, stride) for v in (o, s)))
-    x = x.shrink(tuple((0, s) for s in lead) + tuple(r for o, k in zip(outs, kernel) for r in ((0, o), (0, k))))
-    n = len(kernel)
-    return x.permute(tuple(range(nl)) + tuple(nl + 2 * j for j in range(n)) + tuple(nl + 2 * j + 1 for j in range(n)))
-
-
-def _windows_overlapping(x, lead, ins, outs, kernel, stride, dilation):
-    """Windows that overlap (or are dilated), by tiling the input and reading it with a skewed row length.
-
-    For one axis of size i: tile x enough times, then read the tiles as rows of length i + d. Row b
-    starts at b*(i + d), which is b*d modulo i, so row b is x shifted left by b*d: row b, column j holds
-    x[j + b*d] (no wrap-around for the columns we keep). Keeping columns 0, s, 2s, ... gives
-    [b, a] = x[a*s + b*d]. Example, i = 4, k = 2, s = 1, d = 1 (o = 3): tiles x0 x1 x2 x3 x0 x1 x2 x3 x0 x1,
-    rows of 5: [x0 x1 x2 x3 x0] [x1 x2 x3 x0 x1] -> keep 3 columns: [[x0 x1 x2] [x1 x2 x3]], then transpose.
-    Tiling is reshape + expand + reshape: a view, no copy."""
-    nl, n = len(lead), len(kernel)
-    rows = tuple(i + d for i, d in zip(ins, dilation))
-    tiles = tuple(-(-(k * r) // i) for k, r, i in zip(kernel, rows, ins))  # ceil(k * row / i)
-    x = x.reshape(lead + tuple(v for i in ins for v in (1, i)))
-    x = x.expand(lead + tuple(v for t, i in zip(tiles, ins) for v in (t, i)))
-    x = x.reshape(lead + tuple(t * i for t, i in zip(tiles, ins)))
-    x = x.shrink(tuple((0, s) for s in lead) + tuple((0, k * r) for k, r in zip(kernel, rows)))
-    x = x.reshape(lead + tuple(v for k, r in zip(kernel, rows) for v in (k, r)))
-    # keep columns 0 .. (o-1)*s of each row, then every s-th of them
-    x = x.shrink(tuple((0, s) for s in lead) + tuple(c for k, o, s in zip(kernel, outs, stride)
-                                                     for c in ((0, k), (0, (o - 1) * s + 1))))
-    x = _every_nth(x, (1,) * nl + tuple(v for s in stride for v in (1, s)))  # (..., k1, o1, k2, o2, ...)
-    return x.permute(tuple(range(nl)) + tuple(nl + 2 * j + 1 for j in range(n)) + tuple(nl + 2 * j for j in range(n)))
 
 
 def _reduce(loss, reduction: str, method: str):
@@ -159,8 +49,9 @@ def _reduce(loss, reduction: str, method: str):
 
 
 def _check_smoothing(label_smoothing, method: str) -> None:
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"Tensor.{method}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or \
+            not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"Tensor.{method}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -169,72 +60,8 @@ def _check_smoothing(label_smoothing, method: str) -> None:
 
 
 class NNOpsMixin:
-    """conv2d, max_pool2d, avg_pool2d, cumsum, one_hot, the losses, dropout, layernorm and batchnorm (tinygrad's
-    names and semantics)."""
-
-    def conv2d(self, weight, bias=None, groups: int = 1, stride=1, dilation=1, padding=0):
-        """Convolution (cross-correlation, as in PyTorch) of self (N, C_in, *spatial) with weight
-        (C_out, C_in / groups, *kernel) -> (N, C_out, *out). Works for any number of spatial axes.
-
-        padding: an int, one int per spatial axis, or (left, right, top, bottom). Computed as
-        pad -> `_pool` windows (N, C_in, *out, *kernel) -> broadcast multiply with the weight -> sum."""
-        tensor_cls = type(self)
-        if not isinstance(weight, tensor_cls):
-            raise TypeError(f"Tensor.conv2d: weight must be a Tensor, got {type(weight).__name__}")
-        if weight.ndim < 3 or self.ndim != weight.ndim:
-            raise ValueError(f"Tensor.conv2d: input {self.shape} and weight {weight.shape} need the same number of "
-                             f"dims, at least 3: input (N, C_in, *spatial), weight (C_out, C_in/groups, *kernel)")
-        if not _is_int(groups) or groups < 1:
-            raise ValueError(f"Tensor.conv2d: groups must be a positive int, got {groups!r}")
-        (bs, cin_total), (cout, cin), kernel = self.shape[:2], weight.shape[:2], weight.shape[2:]
-        if cin * groups != cin_total:
-            raise ValueError(f"Tensor.conv2d: input has {cin_total} channels (shape {self.shape}) but weight "
-                             f"{weight.shape} with groups={groups} expects groups * weight.shape[1] = {cin * groups}")
-        if cout % groups:
-            raise ValueError(f"Tensor.conv2d: weight.shape[0] = {cout} output channels must be divisible by "
-                             f"groups={groups}")
-        if bias is not None and (not isinstance(bias, tensor_cls) or bias.shape != (cout,)):
-            raise ValueError(f"Tensor.conv2d: bias must be a Tensor of shape ({cout},), got "
-                             f"{getattr(bias, 'shape', type(bias).__name__)}")
-        n = len(kernel)
-        stride_ = _per_axis(stride, n, "stride", "conv2d")
-        dilation_ = _per_axis(dilation, n, "dilation", "conv2d")
-        x = _pad_spatial(self, _resolve_padding(padding, n, "conv2d"))
-        _check_windows(x, kernel, dilation_, "conv2d")
-        x = _pool(x, kernel, stride_, dilation_)  # (bs, groups*cin, *out, *kernel)
-        outs, rcout = x.shape[2:2 + n], cout // groups
-        # line the windows up with the weight: (bs, groups, rcout, *out, cin, *kernel)
-        x = x.reshape((bs, groups, cin, 1) + outs + kernel).expand((bs, groups, cin, rcout) + outs + kernel)
-        x = x.permute((0, 1, 3) + tuple(range(4, 4 + n)) + (2,) + tuple(range(4 + n, 4 + 2 * n)))
-        w = weight.reshape((1, groups, rcout) + (1,) * n + (cin,) + kernel)
-        out = (x * w).sum(axis=tuple(range(-1 - n, 0))).reshape((bs, cout) + outs)
-        return out if bias is None else out + bias.reshape((1, cout) + (1,) * n)
-
-    def max_pool2d(self, kernel_size=(2, 2), stride=None, dilation=1, padding=0):
-        """Max over sliding windows of the last two axes; stride defaults to kernel_size; padding reads -inf."""
-        kernel, stride_, dilation_, pads = self._pool_args(kernel_size, stride, dilation, padding, "max_pool2d")
-        x = _pad_spatial(self, pads, _lowest(self.dtype))
-        _check_windows(x, kernel, dilation_, "max_pool2d")
-        return _pool(x, kernel, stride_, dilation_).max(axis=(-2, -1))
-
-    def avg_pool2d(self, kernel_size=(2, 2), stride=None, dilation=1, padding=0, count_include_pad: bool = True):
-        """Mean over sliding windows of the last two axes; stride defaults to kernel_size. Padding reads zeros;
-        with count_include_pad=False they are left out of the count (PyTorch's option)."""
-        kernel, stride_, dilation_, pads = self._pool_args(kernel_size, stride, dilation, padding, "avg_pool2d")
-        x = _pad_spatial(self, pads)
-        _check_windows(x, kernel, dilation_, "avg_pool2d")
-        windows = _pool(x, kernel, stride_, dilation_)
-        if count_include_pad:
-            return windows.mean(axis=(-2, -1))
-        ones = _pad_spatial(type(self).ones(self.shape[-2:], dtype=self.dtype, device=self.device), pads)
-        return windows.sum(axis=(-2, -1)) / _pool(ones, kernel, stride_, dilation_).sum(axis=(-2, -1))
-
-    def _pool_args(self, kernel_size, stride, dilation, padding, method: str):
-        if self.ndim < 2:
-            raise ValueError(f"Tensor.{method}: needs at least 2 dims (..., H, W), got shape {self.shape}")
-        kernel = _per_axis(kernel_size, 2, "kernel_size", method)
-        stride_ = kernel if stride is None else _per_axis(stride, 2, "stride", method)
-        return kernel, stride_, _per_axis(dilation, 2, "dilation", method), _resolve_padding(padding, 2, method)
+    """cumsum, one_hot, the losses, einsum, scaled_dot_product_attention, dropout, layernorm and batchnorm
+    (tinygrad's names and semantics, PyTorch's values and errors)."""
 
     def cumsum(self, axis: int = 0):
         """Running sum along `axis`: out[j] = x[0] + ... + x[j] (see the module docstring for how). Bool and small
@@ -287,36 +114,123 @@ class NNOpsMixin:
             return loss.sum() / kept.cast(loss.dtype).sum()
         return loss.sum() if reduction == "sum" else loss
 
-    def cross_entropy(self, Y, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: N803
-        """Cross entropy of logits self (N, C, ...) (classes on axis 1, or (C,)) against Y: class probabilities of
-        self's shape, or integer class indices of self's shape without the class axis."""
+    def cross_entropy(self, Y, reduction: str = "mean", label_smoothing: float = 0.0, weight=None,  # noqa: N803
+                      ignore_index: int = -100):
+        """Cross entropy of logits self (N, C, ...) (classes on axis 1, or (C,)) against Y: integer class indices of
+        self's shape without the class axis, or float class probabilities of self's shape. weight: one per class;
+        targets equal to ignore_index add nothing (indices only). PyTorch's F.cross_entropy, with label smoothing
+        mixing in the uniform distribution (eps / C for every class)."""
         _check_smoothing(label_smoothing, "cross_entropy")
         axis = 1 if self.ndim >= 2 else 0
         n_classes = self.shape[axis]
         if not isinstance(Y, type(self)):
             raise TypeError(f"Tensor.cross_entropy: Y must be a Tensor, got {type(Y).__name__}")
-        if Y.dtype.is_int and Y.shape == self.shape[:axis] + self.shape[axis + 1:]:
-            _check_labels(Y, n_classes, None, "cross_entropy")
-            Y = _one_hot_mask(Y, n_classes).cast(self.dtype)
-            Y = Y.permute(tuple(range(axis)) + (Y.ndim - 1,) + tuple(range(axis, Y.ndim - 1)))
-        elif Y.shape != self.shape:
-            raise ValueError(f"Tensor.cross_entropy: Y of shape {Y.shape} {Y.dtype!r} matches neither the logits' "
-                             f"shape {self.shape} (probabilities) nor {self.shape[:axis] + self.shape[axis + 1:]} "
-                             f"(integer class indices)")
+        log_p = self.log_softmax(axis)
+        if Y.shape != self.shape or Y.dtype.is_int:  # class indices
+            picked, w, kept = _nll_terms(log_p, Y, weight, ignore_index, "cross_entropy")
+            if reduction not in _REDUCTIONS:
+                raise ValueError(f"Tensor.cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+            w_c = _class_weight(log_p, weight, axis)
+            smooth = kept.where(-(log_p if w_c is None else log_p * w_c).sum(axis=axis), 0)
+            loss = (1 - label_smoothing) * -picked * w + (label_smoothing / n_classes) * smooth
+            return loss.sum() / w.sum() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+        if not Y.dtype.is_float:
+            raise RuntimeError(f"Tensor.cross_entropy: class probabilities must be floats, got Y {Y.dtype!r}")
         Y = (1 - label_smoothing) * Y + label_smoothing / n_classes
-        return _reduce(-(self.log_softmax(axis) * Y).sum(axis=axis), reduction, "cross_entropy")
+        w_c = _class_weight(log_p, weight, axis)
+        per_item = -(log_p * Y if w_c is None else log_p * Y * w_c).sum(axis=axis)
+        return _reduce(per_item, reduction, "cross_entropy")
+
+    def nll_loss(self, Y, weight=None, ignore_index: int | None = -100, reduction: str = "mean"):  # noqa: N803
+        """Negative log likelihood of log-probabilities self (N, C, ...) (classes on axis 1, or (C,)) at the integer
+        classes Y (self's shape without the class axis): -weight[y] * self[n, y]. Targets equal to ignore_index
+        (PyTorch's default -100; None: none) add nothing; "mean" divides by the summed weights of the kept targets
+        (PyTorch's F.nll_loss)."""
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"Tensor.nll_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        picked, w, _ = _nll_terms(self, Y, weight, ignore_index, "nll_loss")
+        loss = -picked * w
+        return loss.sum() / w.sum() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
     def binary_crossentropy(self, Y, reduction: str = "mean"):  # noqa: N803
         """-(Y log p + (1 - Y) log(1 - p)) for probabilities p = self (same shape as Y)."""
         _check_same_shape(self, Y, "binary_crossentropy")
         return _reduce(-(Y * self.log() + (1 - Y) * (1 - self).log()), reduction, "binary_crossentropy")
 
-    def binary_crossentropy_logits(self, Y, reduction: str = "mean"):  # noqa: N803
-        """binary_crossentropy(sigmoid(self), Y), computed stably as max(x, 0) - x*Y + log(1 + exp(-|x|))."""
+    def binary_crossentropy_logits(self, Y, reduction: str = "mean", pos_weight=None):  # noqa: N803
+        """binary_crossentropy(sigmoid(self), Y) with the positive term weighted by pos_weight (broadcast, e.g. one
+        per class on the last axis), computed stably as PyTorch does:
+        (1 - Y) x + (1 + (pos_weight - 1) Y) softplus(-x), softplus(-x) = max(-x, 0) + log1p(exp(-|x|))."""
         _check_same_shape(self, Y, "binary_crossentropy_logits")
-        loss = self.relu() - self * Y + ((-self.abs()).exp() + 1).log()
-        return _reduce(loss, reduction, "binary_crossentropy_logits")
+        x = self._float()
+        softplus_neg = (-x).relu() + (-x.abs()).exp().log1p()
+        scale = 1 if pos_weight is None else (pos_weight - 1) * Y + 1
+        return _reduce((1 - Y) * x + scale * softplus_neg, reduction, "binary_crossentropy_logits")
 
+    # ---- einsum and attention --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def einsum(formula: str, *operands, dtype=None):
+        """Einstein summation, PyTorch's torch.einsum: "ij,jk->ik" (matmul), "ii->" (trace), "...ij->...ji",
+        "bij,bjk" (implicit output: the labels used once, in alphabetical order, after the ellipsis axes).
+        Operands may also be given as one list. Size-1 axes broadcast; dtype is what the sum accumulates in."""
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = tuple(operands[0])
+        if not operands or not all(hasattr(t, "node") for t in operands):
+            raise TypeError(f"Tensor.einsum: operands must be Tensors, got {[type(t).__name__ for t in operands]}")
+        if not isinstance(formula, str):
+            raise TypeError(f"Tensor.einsum: the equation must be a str, got {type(formula).__name__}")
+        inputs, output, sizes = _parse_einsum(formula, [t.shape for t in operands])
+        # line every operand up with the order (output labels, then the summed ones)
+        order = output + [label for label in dict.fromkeys(lab for term in inputs for lab in term)
+                          if label not in output]
+        out_dtype = promote(*(t.dtype for t in operands)) if dtype is None else dtype
+        product = None
+        for t, labels in zip(operands, inputs):
+            t = _align(*_take_diagonals(t, labels), order)
+            if out_dtype == dtypes.float16 and dtype is None:
+                t = t.cast(dtypes.float32)  # as matmul: float16 products are added in float32
+            product = t if product is None else product * t
+        summed = tuple(range(len(output), len(order)))
+        out = product.sum(axis=summed, dtype=dtype) if summed else product
+        out = out.expand(tuple(sizes[lab] for lab in output)) if output else out
+        return out.cast(out_dtype)
+
+    def scaled_dot_product_attention(self, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                     is_causal: bool = False, enable_gqa: bool = False, *, scale=None):
+        """softmax(self @ key^T * scale + mask) @ value for query self (..., L, E), key (..., S, E), value
+        (..., S, Ev) -> (..., L, Ev); scale defaults to 1/sqrt(E). attn_mask: bool (True: may attend) or float
+        (added), broadcast to (..., L, S); is_causal: position l attends to s <= l. enable_gqa: key and value may
+        have fewer heads (axis -3) than the query, each one shared by a group of query heads. dropout_p applies in
+        training only (Tensor.dropout, as tinygrad)."""
+        tensor_cls = type(self)
+        for name, t in (("key", key), ("value", value)):
+            if not isinstance(t, tensor_cls):
+                raise TypeError(f"Tensor.scaled_dot_product_attention: {name} must be a Tensor, got "
+                                f"{type(t).__name__}")
+        shapes = f"query {self.shape}, key {key.shape}, value {value.shape}"
+        if min(self.ndim, key.ndim, value.ndim) < 2 or self.shape[-1] != key.shape[-1] or \
+                key.shape[-2] != value.shape[-2]:
+            raise RuntimeError(f"Tensor.scaled_dot_product_attention: {shapes} don't fit: they need query "
+                               f"(..., L, E), key (..., S, E) and value (..., S, Ev)")
+        if not (self.dtype == key.dtype == value.dtype) or not self.dtype.is_float:
+            raise RuntimeError(f"Tensor.scaled_dot_product_attention: query, key and value must have the same float "
+                               f"dtype, got {self.dtype!r}, {key.dtype!r}, {value.dtype!r}")
+        if enable_gqa:
+            key, value = _repeat_heads(self, key, shapes), _repeat_heads(self, value, shapes)
+        L, S = self.shape[-2], key.shape[-2]  # noqa: N806
+        scores = self.matmul(key.transpose(-2, -1)) * (1 / math.sqrt(self.shape[-1]) if scale is None else scale)
+        if is_causal:
+            if attn_mask is not None:
+                raise RuntimeError("Tensor.scaled_dot_product_attention: give attn_mask or is_causal=True, not both")
+            rows = tensor_cls.arange(L, device=self.device).reshape(L, 1)
+            attn_mask = tensor_cls.arange(S, device=self.device) <= rows
+        if attn_mask is not None:
+            if not isinstance(attn_mask, tensor_cls):
+                raise TypeError(f"Tensor.scaled_dot_product_attention: attn_mask must be a Tensor, got "
+                                f"{type(attn_mask).__name__}")
+            scores = scores + (attn_mask.where(0.0, -math.inf) if attn_mask.dtype.is_bool else attn_mask)
+        return scores.softmax(-1).dropout(dropout_p).matmul(value)
 
     # ---- normalization and regularization (the building blocks of shrimpgrad.nn's layers) -----------------------
 
@@ -358,6 +272,154 @@ class NNOpsMixin:
         if weight is not None:
             x = x * weight.reshape(shape)
         return x if bias is None else x + bias.reshape(shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# Class-index losses
+# ------------------------------------------------------------------------------------------------
+
+
+def _nll_terms(log_p, Y, weight, ignore_index, method: str):  # noqa: N803
+    """For log-probabilities (N, C, ...) (or (C,)) and integer targets Y: (log_p at each target, the target's
+    class weight (0 where ignored), the kept mask). Checks Y's shape, its values and the weight."""
+    axis = 1 if log_p.ndim >= 2 else 0
+    n = log_p.shape[axis]
+    want = log_p.shape[:axis] + log_p.shape[axis + 1:]
+    if not isinstance(Y, type(log_p)) or not Y.dtype.is_int or Y.shape != want:
+        kind = ValueError if Y.ndim >= 1 and want and getattr(Y, "shape", (None,))[:1] != want[:1] else RuntimeError
+        raise kind(f"Tensor.{method}: the target must be integer class indices of shape {want} (the input's shape "
+                   f"{log_p.shape} without the class axis {axis}) or, for cross_entropy, float probabilities of the "
+                   f"input's shape; got {getattr(Y, 'shape', type(Y).__name__)} {getattr(Y, 'dtype', '')!r}")
+    if weight is not None and (not isinstance(weight, type(log_p)) or weight.shape != (n,)):
+        raise RuntimeError(f"Tensor.{method}: weight must be a Tensor with one entry per class, shape ({n},); got "
+                           f"{getattr(weight, 'shape', type(weight).__name__)}")
+    _check_labels(Y, n, ignore_index, method)
+    one_hot = _one_hot_mask(Y, n)  # (..., C): move the classes to log_p's class axis
+    one_hot = one_hot.permute(tuple(range(axis)) + (Y.ndim,) + tuple(range(axis, Y.ndim)))
+    picked = one_hot.where(log_p, 0).sum(axis=axis)
+    kept = Y != ignore_index if ignore_index is not None else Y == Y
+    w = _class_weight(log_p, weight, axis)
+    w = kept.cast(log_p.dtype) if w is None else kept.where(one_hot.where(w, 0).sum(axis=axis), 0)
+    return picked, w, kept
+
+
+def _class_weight(log_p, weight, axis: int):
+    """weight (C,) shaped to broadcast along log_p's class axis, or None."""
+    if weight is None:
+        return None
+    return weight.cast(promote(weight.dtype, log_p.dtype)).reshape((-1,) + (1,) * (log_p.ndim - axis - 1))
+
+
+# ------------------------------------------------------------------------------------------------
+# einsum
+# ------------------------------------------------------------------------------------------------
+
+
+def _einsum_error(formula: str, problem: str) -> RuntimeError:
+    return RuntimeError(f"Tensor.einsum: {problem} in the equation {formula!r}")
+
+
+def _parse_einsum(formula: str, shapes: list[tuple[int, ...]]):
+    """(labels of each operand, output labels, size of each label). The axes an ellipsis stands for get the labels
+    (0,), (1,), ... of the broadcast ellipsis shape, right-aligned as in numpy broadcasting."""
+    eq = formula.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise _einsum_error(formula, f"{len(terms)} operand(s) are named but {len(shapes)} were given")
+    for term in terms + [rhs]:
+        bad = [c for c in term.replace("...", "") if not c.isascii() or not c.isalpha()]
+        if bad or term.count("...") > 1:
+            raise _einsum_error(formula, f"subscripts must be letters a-zA-Z with at most one '...' per term, got "
+                                f"{term!r}")
+    ranks = []
+    for term, shape in zip(terms, shapes):
+        letters = len(term.replace("...", ""))
+        if ("..." in term and letters > len(shape)) or ("..." not in term and letters != len(shape)):
+            raise _einsum_error(formula, f"operand of shape {shape} has {len(shape)} dims but {term!r} names "
+                                f"{letters}{' and no ellipsis' if '...' not in term else ''}")
+        ranks.append(len(shape) - letters if "..." in term else 0)
+    n_ellipsis = max(ranks)
+    inputs = []
+    for term, rank in zip(terms, ranks):
+        before, dots, after = term.partition("...")
+        inputs.append(list(before) + ([(j,) for j in range(n_ellipsis - rank, n_ellipsis)] if dots else [])
+                      + list(after))
+    sizes = _label_sizes(formula, inputs, shapes)
+    if arrow:
+        before, dots, after = rhs.partition("...")
+        output = list(before) + ([(j,) for j in range(n_ellipsis)] if dots else []) + list(after)
+        letters = [lab for lab in output if isinstance(lab, str)]
+        if len(set(letters)) != len(letters):
+            raise _einsum_error(formula, f"the output {rhs!r} names a subscript twice")
+        missing = [lab for lab in letters if lab not in sizes]
+        if missing:
+            raise _einsum_error(formula, f"output subscript {missing[0]!r} appears in no input")
+    else:  # implicit: the ellipsis axes, then the letters used exactly once, alphabetically
+        counts = {}
+        for labels in inputs:
+            for lab in labels:
+                counts[lab] = counts.get(lab, 0) + 1
+        output = [(j,) for j in range(n_ellipsis)] + sorted(lab for lab, c in counts.items()
+                                                             if isinstance(lab, str) and c == 1)
+    return inputs, output, sizes
+
+
+def _label_sizes(formula: str, inputs, shapes) -> dict:
+    """Each label's size: equal across operands, or 1 in some (broadcast); equal within one operand (a diagonal)."""
+    sizes: dict = {}
+    for labels, shape in zip(inputs, shapes):
+        seen: dict = {}
+        for lab, size in zip(labels, shape):
+            if lab in seen and seen[lab] != size:
+                raise _einsum_error(formula, f"subscript {lab!r} is repeated for an operand of shape {shape} but "
+                                    f"the sizes don't match ({seen[lab]} != {size})")
+            seen[lab] = size
+            if sizes.get(lab, 1) != 1 and size not in (1, sizes[lab]):
+                name = "the ellipsis" if isinstance(lab, tuple) else f"subscript {lab!r}"
+                raise _einsum_error(formula, f"{name} has size {sizes[lab]} in one operand and {size} in another "
+                                    f"(shapes {[tuple(s) for s in shapes]}); sizes must match or be 1")
+            sizes[lab] = size if sizes.get(lab, 1) == 1 else sizes[lab]
+    return sizes
+
+
+def _take_diagonals(t, labels: list):
+    """Merge every label repeated in one operand into one axis holding the diagonal (a view): the two axes are
+    moved last, flattened to n*n, padded by n and read as (n, n + 1): column 0 is x[i, i]."""
+    labels = list(labels)
+    while len(set(labels)) != len(labels):
+        lab = next(lab for lab in labels if labels.count(lab) > 1)
+        a = labels.index(lab)
+        b = labels.index(lab, a + 1)
+        rest = [d for d in range(t.ndim) if d not in (a, b)]
+        n, lead = t.shape[a], tuple(t.shape[d] for d in rest)
+        t = t.permute(tuple(rest) + (a, b)).reshape(lead + (n * n,)).pad(((0, 0),) * len(lead) + ((0, n),))
+        t = t.reshape(lead + (n, n + 1)).shrink(tuple((0, s) for s in lead) + ((0, n), (0, 1))).reshape(lead + (n,))
+        labels = [labels[d] for d in rest] + [lab]
+    return t, labels
+
+
+def _align(t, labels: list, order: list):
+    """Permute t's axes (one per label, all distinct) into `order` and give the labels it lacks a size-1 axis."""
+    t = t.permute(tuple(labels.index(lab) for lab in order if lab in labels))
+    sizes = iter(t.shape)
+    return t.reshape(tuple(next(sizes) if lab in labels else 1 for lab in order))
+
+
+# ------------------------------------------------------------------------------------------------
+# attention
+# ------------------------------------------------------------------------------------------------
+
+
+def _repeat_heads(query, t, shapes: str):
+    """Grouped-query attention: repeat each head (axis -3) of key or value for its group of query heads."""
+    if query.ndim < 3 or t.ndim < 3 or query.shape[-3] % t.shape[-3]:
+        raise RuntimeError(f"Tensor.scaled_dot_product_attention: with enable_gqa the number of key/value heads "
+                           f"(axis -3) must divide the number of query heads; got {shapes}")
+    groups = query.shape[-3] // t.shape[-3]
+    lead, heads, rest = t.shape[:-3], t.shape[-3], t.shape[-2:]
+    t = t.reshape(lead + (heads, 1) + rest).expand(lead + (heads, groups) + rest)
+    return t.reshape(lead + (heads * groups,) + rest)
 
 
 def _check_eps(eps, method: str) -> None:

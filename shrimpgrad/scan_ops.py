@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import math
 
+from shrimpgrad.conv_ops import _lowest, _pool
 from shrimpgrad.graph import dtypes
 from shrimpgrad.indexing import _is_int, _resolve_dim
-from shrimpgrad.nn_ops import _lowest, _pool
 
 
 def _to_last(x, axis: int):

@@ -48,6 +48,7 @@ import numpy as np
 
 import shrimpgrad.graph as _graph
 from shrimpgrad import inplace
+from shrimpgrad.conv_ops import ConvMixin
 from shrimpgrad.devices import Device, NoDeviceError
 from shrimpgrad.graph import (
     DType,
@@ -259,7 +260,7 @@ def no_grad() -> Iterator[None]:
 # ------------------------------------------------------------------------------------------------
 
 
-class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
+class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin):
     """A lazy n-dimensional array (tinygrad's API). See the module docstring."""
 
     no_grad: ClassVar[bool] = False  # set by `with no_grad():`
@@ -906,10 +907,13 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
         return (-self if self.dtype.is_float else ~self).argmax(axis, keepdim)
 
     def _softmax(self, axis, dtype) -> tuple[Tensor, Tensor, Tensor]:
-        # Subtracting the max avoids overflow and doesn't change the result. tinygrad detaches the max; we don't
-        # (detach realizes here), and the gradient through it is zero anyway.
+        # Shifting x by a constant near its max keeps exp() from overflowing and doesn't change the result. The shift
+        # must carry no gradient (PyTorch's formula; tinygrad detaches the max): through the max itself, backward
+        # adds -sum(d/d(x - max)) to the max's element, zero in exact arithmetic but rounding noise in floats (~10x
+        # PyTorch's float32 error). trunc(max) is within 1 of the max and a step function, whose gradient is 0
+        # (stage 01's trunc rule), and unlike detach() it doesn't realize.
         x = self._float() if dtype is None else self.cast(dtype)
-        m = x - x.max(axis, keepdim=True)
+        m = x - x.max(axis, keepdim=True).trunc()
         e = m.exp()
         return m, e, e.sum(axis, keepdim=True)
 
@@ -1097,6 +1101,9 @@ class Tensor(IndexingMixin, NNOpsMixin, MathMixin, ScanMixin):
         x = self.reshape(self.shape[:-1] + (1,) * min(dx - 1, dw - 1, 1) + self.shape[-1:])
         w2 = w.reshape(w.shape[:-2] + (1,) * min(dx - 1, dw - 1, 1) + w.shape[axis_w:]).transpose(-1, axis_w)
         out_dtype = promote(self.dtype, w.dtype) if dtype is None else _to_dtype("dot", dtype)
+        acc = _sum_dtype(out_dtype) if dtype is None else out_dtype
+        if out_dtype.is_float and acc != out_dtype:  # float16: multiply and add in float32, backward too (PyTorch)
+            x, w2 = x.cast(acc), w2.cast(acc)
         return (x * w2).sum(-1, dtype=dtype).cast(out_dtype)
 
     def matmul(self, x: Tensor, reverse: bool = False, dtype=None) -> Tensor:

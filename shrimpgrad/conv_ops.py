@@ -1,0 +1,466 @@
+"""Convolution, pooling and resampling for `Tensor` (mixed into it): conv2d, conv_transpose2d, max_pool2d
+(ceil_mode, return_indices), avg_pool2d, max_unpool2d and interpolate. Like tinygrad's, they work for any number of
+spatial axes (the trailing ones): a 3-d input with a 1-d kernel is a 1-d convolution, a 5-d one with a 3-d kernel
+a 3-d convolution.
+
+All of them are compositions of the Tensor's public ops, and the heavy ones share one idea:
+
+**Sliding windows are a view** (`_pool`). For an input `(..., i)` and a window of `k` elements with
+stride `s` and dilation `d`, `_pool` returns `(..., o, k)` with `out[..., a, b] = x[..., a*s + b*d]`,
+`o = ceil((i - d*(k-1)) / s)`, using only pad/shrink/reshape/expand/permute (no data is copied; the
+overlapping case becomes a stack of views, which the later stages turn into index arithmetic). Over
+several trailing axes at once it returns `(..., o1, o2, k1, k2)`. Then:
+
+* `conv2d` = pad (negative padding cuts, as in tinygrad), `_pool` over the spatial axes, broadcast-multiply with
+  the weight, sum over (input channel, kernel window).
+* `conv_transpose2d` = spread the input out by the stride (zeros between), then an ordinary convolution with the
+  flipped, transposed weight and padding `d*(k-1) - p` (the adjoint of conv2d, as tinygrad writes it).
+* `max_pool2d` / `avg_pool2d` = pad, `_pool`, max / mean over the window axes. `ceil_mode` only adds padding on
+  the right so that the last, partial window exists (PyTorch's output size rule, `_pool_sizes`).
+* `max_unpool2d` and `interpolate` are picks at indices: a one-hot compare of the index with an arange and a
+  masked sum, the same pick tensor indexing uses. interpolate's indices and weights depend only on the shapes, so
+  they are computed here in numpy, with PyTorch's formulas and float precision, and enter the graph as constants.
+
+Mapping to tinygrad: `Tensor._pool`, `conv2d`, `conv_transpose2d`, `max_pool2d`, `avg_pool2d`, `max_unpool2d`,
+`interpolate`. Simplified: no winograd. Different: the overlapping-window view takes every s-th element with
+`_every_nth` instead of tinygrad's scaled repeat (same views, simpler sizes); pooling indices are int64 (PyTorch);
+max_unpool2d keeps the last of duplicate indices (PyTorch's loop) where tinygrad adds them; interpolate also
+takes PyTorch's names "bilinear" and "trilinear".
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from shrimpgrad.graph import dtypes
+from shrimpgrad.indexing import _every_nth, _is_int, check_index_values
+
+# ------------------------------------------------------------------------------------------------
+# Arguments (PyTorch raises RuntimeError for bad values of these, TypeError for a wrong type)
+# ------------------------------------------------------------------------------------------------
+
+
+def _per_axis(value, n: int, name: str, method: str, minimum: int = 1) -> tuple[int, ...]:
+    """An int or a tuple of n ints (stride, dilation, kernel_size, output_padding), checked to be >= minimum."""
+    vals = (value,) * n if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if vals is None or any(not _is_int(v) for v in vals):
+        raise TypeError(f"Tensor.{method}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if len(vals) != n or any(v < minimum for v in vals):
+        raise RuntimeError(f"Tensor.{method}: {name} must be an int >= {minimum} or a tuple of {n} such ints, "
+                           f"got {value!r}")
+    return tuple(int(v) for v in vals)
+
+
+def _resolve_padding(padding, n: int, method: str, negative_ok: bool = False) -> tuple[tuple[int, int], ...]:
+    """(before, after) for each of the n spatial axes, from tinygrad's (and PyTorch's) padding forms:
+    an int (every side), n ints (both sides of each axis), or 2n ints in the order
+    (left, right, top, bottom, ...) -- the *last* axis first, like torch.nn.functional.pad.
+    Convolutions accept negative padding (it cuts the input, as in tinygrad); pooling doesn't (PyTorch)."""
+    if _is_int(padding):
+        pads = ((int(padding), int(padding)),) * n
+    elif isinstance(padding, (tuple, list)) and len(padding) == n and all(_is_int(p) for p in padding):
+        pads = tuple((int(p), int(p)) for p in padding)
+    elif isinstance(padding, (tuple, list)) and len(padding) == 2 * n and all(_is_int(p) for p in padding):
+        pairs = [(int(padding[2 * j]), int(padding[2 * j + 1])) for j in range(n)]  # last axis first
+        pads = tuple(reversed(pairs))
+    else:
+        raise RuntimeError(f"Tensor.{method}: padding must be an int, {n} ints (one per spatial axis) or {2 * n} "
+                           f"ints (left, right, top, bottom, ...), got {padding!r}")
+    if not negative_ok and any(b < 0 or a < 0 for b, a in pads):
+        raise RuntimeError(f"Tensor.{method}: padding must be non-negative, got {padding!r}")
+    return pads
+
+
+def _lowest(dtype):
+    """The value a max ignores: -inf for floats, the smallest int for ints, False for bool."""
+    if dtype.is_float:
+        return -math.inf
+    if dtype.is_bool:
+        return False
+    return int(np.iinfo(dtype.np).min)
+
+
+def _pad_spatial(x, pads: tuple[tuple[int, int], ...], value=0.0):
+    """Pad (or, for negative amounts, cut) the last len(pads) axes of x with `value`."""
+    return x.pad(((0, 0),) * (x.ndim - len(pads)) + tuple(pads), value=value)
+
+
+def _check_windows(x, kernel, dilation, method: str) -> None:
+    spatial = x.shape[-len(kernel):]
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(span > i for span, i in zip(spans, spatial)):
+        raise RuntimeError(f"Tensor.{method}: the window (kernel {kernel}, dilation {dilation}) spans {spans} but "
+                           f"the (padded) input is only {spatial} on its last {len(kernel)} axes (shape {x.shape}); "
+                           f"use a smaller kernel or dilation, or more padding")
+
+
+# ------------------------------------------------------------------------------------------------
+# Sliding windows
+# ------------------------------------------------------------------------------------------------
+
+
+def _pool(x, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]):
+    """Sliding windows over the last len(kernel) axes as a view: (..., *in) -> (..., *out, *kernel),
+    out[..., a1, a2, b1, b2] = x[..., a1*s1 + b1*d1, a2*s2 + b2*d2]. The window must fit (see _check_windows)."""
+    n = len(kernel)
+    lead, ins = x.shape[:-n], x.shape[-n:]
+    outs = tuple(-(-(i - d * (k - 1)) // s) for i, k, s, d in zip(ins, kernel, stride, dilation))
+    if all(k <= s for k, s in zip(kernel, stride)) and all(d == 1 for d in dilation):
+        x = _windows_disjoint(x, lead, ins, outs, kernel, stride)
+    else:
+        x = _windows_overlapping(x, lead, ins, outs, kernel, stride, dilation)
+    return x
+
+
+def _windows_disjoint(x, lead, ins, outs, kernel, stride):
+    """Windows that don't overlap (k <= s, no dilation): cut each axis into o rows of s and keep k of each row.
+
+    Example, one axis [x0 .. x4], k = 2, s = 3: o = 2 -> pad to 6 -> (2, 3) rows [x0 x1 x2] [x3 x4 0]
+    -> keep 2 columns: [[x0 x1] [x3 x4]]."""
+    nl = len(lead)
+    x = x.pad(((0, 0),) * nl + tuple((0, max(0, o * s - i)) for i, o, s in zip(ins, outs, stride)))
+    x = x.shrink(tuple((0, s) for s in lead) + tuple((0, o * s) for o, s in zip(outs, stride)))
+    x = x.reshape(lead + tuple(v for o, s in zip(outs, stride) for v in (o, s)))
+    x = x.shrink(tuple((0, s) for s in lead) + tuple(r for o, k in zip(outs, kernel) for r in ((0, o), (0, k))))
+    n = len(kernel)
+    return x.permute(tuple(range(nl)) + tuple(nl + 2 * j for j in range(n)) + tuple(nl + 2 * j + 1 for j in range(n)))
+
+
+def _windows_overlapping(x, lead, ins, outs, kernel, stride, dilation):
+    """Windows that overlap (or are dilated), by tiling the input and reading it with a skewed row length.
+
+    For one axis of size i: tile x enough times, then read the tiles as rows of length i + d. Row b
+    starts at b*(i + d), which is b*d modulo i, so row b is x shifted left by b*d: row b, column j holds
+    x[j + b*d] (no wrap-around for the columns we keep). Keeping columns 0, s, 2s, ... gives
+    [b, a] = x[a*s + b*d]. Example, i = 4, k = 2, s = 1, d = 1 (o = 3): tiles x0 x1 x2 x3 x0 x1 x2 x3 x0 x1,
+    rows of 5: [x0 x1 x2 x3 x0] [x1 x2 x3 x0 x1] -> keep 3 columns: [[x0 x1 x2] [x1 x2 x3]], then transpose.
+    Tiling is reshape + expand + reshape: a view, no copy."""
+    nl, n = len(lead), len(kernel)
+    rows = tuple(i + d for i, d in zip(ins, dilation))
+    tiles = tuple(-(-(k * r) // i) for k, r, i in zip(kernel, rows, ins))  # ceil(k * row / i)
+    x = x.reshape(lead + tuple(v for i in ins for v in (1, i)))
+    x = x.expand(lead + tuple(v for t, i in zip(tiles, ins) for v in (t, i)))
+    x = x.reshape(lead + tuple(t * i for t, i in zip(tiles, ins)))
+    x = x.shrink(tuple((0, s) for s in lead) + tuple((0, k * r) for k, r in zip(kernel, rows)))
+    x = x.reshape(lead + tuple(v for k, r in zip(kernel, rows) for v in (k, r)))
+    # keep columns 0 .. (o-1)*s of each row, then every s-th of them
+    x = x.shrink(tuple((0, s) for s in lead) + tuple(c for k, o, s in zip(kernel, outs, stride)
+                                                     for c in ((0, k), (0, (o - 1) * s + 1))))
+    x = _every_nth(x, (1,) * nl + tuple(v for s in stride for v in (1, s)))  # (..., k1, o1, k2, o2, ...)
+    return x.permute(tuple(range(nl)) + tuple(nl + 2 * j + 1 for j in range(n)) + tuple(nl + 2 * j for j in range(n)))
+
+
+def _spread(x, stride: tuple[int, ...]):
+    """Put s-1 zeros between neighbours on each of the last len(stride) axes: (..., i) -> (..., (i-1)*s + 1).
+    Example, [a b c], s = 2 -> reshape (3, 1) -> pad (3, 2) -> [a 0 b 0 c 0] -> cut the last: [a 0 b 0 c]."""
+    n, lead = len(stride), x.shape[:-len(stride)]
+    ins = x.shape[-n:]
+    x = x.reshape(lead + tuple(v for i in ins for v in (i, 1)))
+    x = x.pad(((0, 0),) * len(lead) + tuple(p for s in stride for p in ((0, 0), (0, s - 1))))
+    x = x.reshape(lead + tuple(i * s for i, s in zip(ins, stride)))
+    return x.shrink(tuple((0, v) for v in lead) + tuple((0, (i - 1) * s + 1) for i, s in zip(ins, stride)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Pooling sizes (PyTorch's rule, with ceil_mode)
+# ------------------------------------------------------------------------------------------------
+
+
+def _pool_sizes(ins, kernel, stride, dilation, pads, ceil_mode: bool, method: str) -> tuple[int, ...]:
+    """Output sizes: floor((i + pads - span) / s) + 1, or with ceil_mode the ceiling, minus one where the last
+    window would start in the right padding (PyTorch's rule: every window keeps at least one input element)."""
+    outs = []
+    for i, k, s, d, (b, a) in zip(ins, kernel, stride, dilation, pads):
+        span, total = d * (k - 1) + 1, i + b + a
+        o = (-(-(total - span) // s) if ceil_mode else (total - span) // s) + 1
+        if ceil_mode and (o - 1) * s >= i + b:
+            o -= 1
+        outs.append(o)
+    if any(o < 1 for o in outs):
+        raise RuntimeError(f"Tensor.{method}: the output would be {tuple(outs)} for an input of spatial size "
+                           f"{tuple(ins)} with kernel {kernel}, stride {stride}, dilation {dilation} and padding "
+                           f"{pads}; use a smaller kernel or more padding")
+    return tuple(outs)
+
+
+def _ceil_pads(ins, outs, kernel, stride, dilation, pads):
+    """pads, with the right side grown so that the input is long enough for `outs` windows (ceil_mode)."""
+    return tuple((b, a + max(0, (o - 1) * s + d * (k - 1) + 1 - (i + b + a)))
+                 for i, o, k, s, d, (b, a) in zip(ins, outs, kernel, stride, dilation, pads))
+
+
+# ------------------------------------------------------------------------------------------------
+# Picks at static indices (interpolate)
+# ------------------------------------------------------------------------------------------------
+
+
+def _pick_along(x, axis: int, index: np.ndarray):
+    """out[..., j, ...] = x[..., index[j], ...] along `axis` for indices known now: a one-hot mask (a constant) and
+    a masked sum. The sum has exactly one term, so the value is exact; it is cast back for ints and bool."""
+    n, m = x.shape[axis], len(index)
+    mask = type(x)(index.reshape(m, 1) == np.arange(n), device=x.device)  # (m, n)
+    x = x.unsqueeze(axis)  # (..., 1, n, ...): the mask's two axes line up with (axis, axis + 1)
+    mask = mask.reshape((m, n) + (1,) * (x.ndim - axis - 2))
+    return mask.where(x, 0).sum(axis=axis + 1).cast(x.dtype)
+
+
+def _nearest_source(n_in: int, n_out: int, exact: bool) -> np.ndarray:
+    """PyTorch's nearest_idx: floor(dst * scale) (nearest-exact: floor((dst + 0.5) * scale)), clamped to the input,
+    with scale = in / out in float32 (so that the rare rounding ties land where PyTorch's do)."""
+    if n_out == n_in:
+        return np.arange(n_out)
+    if n_out == 2 * n_in and not exact:
+        return np.arange(n_out) >> 1
+    scale = np.float32(n_in) / np.float32(n_out)
+    dst = np.arange(n_out, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
+    return np.minimum(np.floor(dst * scale).astype(np.int64), n_in - 1)
+
+
+def _linear_source(n_in: int, n_out: int, align_corners: bool, np_dtype):
+    """PyTorch's area_pixel_compute_source_index for linear modes: the two neighbours and the weight of the second,
+    computed in the input's float precision (float32 for float16, as PyTorch's opmath)."""
+    dst = np.arange(n_out, dtype=np_dtype)
+    if align_corners:
+        scale = np_dtype(n_in - 1) / np_dtype(n_out - 1) if n_out > 1 else np_dtype(0)
+        src = dst * scale
+    else:
+        scale = np_dtype(n_in) / np_dtype(n_out)
+        src = np.maximum(scale * (dst + np_dtype(0.5)) - np_dtype(0.5), np_dtype(0))
+    low = np.minimum(src.astype(np.int64), n_in - 1)
+    high = np.minimum(low + 1, n_in - 1)
+    return low, high, (src - low.astype(np_dtype)).astype(np_dtype)
+
+
+_LINEAR_MODES = {"linear": None, "bilinear": 2, "trilinear": 3}  # PyTorch's names fix the number of axes
+_MODES = ("nearest", "nearest-exact", *_LINEAR_MODES)
+
+
+# ------------------------------------------------------------------------------------------------
+# The mixin
+# ------------------------------------------------------------------------------------------------
+
+
+class ConvMixin:
+    """conv2d, conv_transpose2d, max_pool2d, avg_pool2d, max_unpool2d and interpolate (tinygrad's names and
+    semantics, PyTorch's values and errors)."""
+
+    def conv2d(self, weight, bias=None, groups: int = 1, stride=1, dilation=1, padding=0, dtype=None):
+        """Convolution (cross-correlation, as in PyTorch) of self (N, C_in, *spatial) with weight
+        (C_out, C_in / groups, *kernel) -> (N, C_out, *out). Any number of spatial axes (1-d, 2-d, 3-d, ...).
+
+        padding: an int, one int per spatial axis, or (left, right, top, bottom); negative amounts cut the input
+        (tinygrad). dtype: what the sum accumulates in. Computed as pad -> `_pool` windows (N, C_in, *out, *kernel)
+        -> broadcast multiply with the weight -> sum."""
+        n = self._conv_check(weight, bias, groups, "conv2d")
+        bs, (cout, cin), kernel = self.shape[0], weight.shape[:2], weight.shape[2:]
+        stride_ = _per_axis(stride, n, "stride", "conv2d")
+        dilation_ = _per_axis(dilation, n, "dilation", "conv2d")
+        x = _pad_spatial(self, _resolve_padding(padding, n, "conv2d", negative_ok=True))
+        _check_windows(x, kernel, dilation_, "conv2d")
+        x = _pool(x, kernel, stride_, dilation_)  # (bs, groups*cin, *out, *kernel)
+        outs, rcout = x.shape[2:2 + n], cout // groups
+        # line the windows up with the weight: (bs, groups, rcout, *out, cin, *kernel)
+        x = x.reshape((bs, groups, cin, 1) + outs + kernel).expand((bs, groups, cin, rcout) + outs + kernel)
+        x = x.permute((0, 1, 3) + tuple(range(4, 4 + n)) + (2,) + tuple(range(4 + n, 4 + 2 * n)))
+        w = weight.reshape((1, groups, rcout) + (1,) * n + (cin,) + kernel)
+        out = (x * w).sum(axis=tuple(range(-1 - n, 0)), dtype=dtype).reshape((bs, cout) + outs)
+        return out if bias is None else out + bias.reshape((1, cout) + (1,) * n)
+
+    def conv_transpose2d(self, weight, bias=None, groups: int = 1, stride=1, dilation=1, padding=0,
+                         output_padding=0):
+        """The transposed convolution (the gradient of conv2d with respect to its input) of self (N, C_in, *spatial)
+        with weight (C_in, C_out / groups, *kernel) -> (N, C_out, *out), out = (i-1)*s - 2p + d*(k-1) +
+        output_padding + 1 (PyTorch's ConvTranspose). Any number of spatial axes.
+
+        Computed as an ordinary convolution: spread the input by the stride (s-1 zeros between neighbours),
+        pad each side by d*(k-1) - p (output_padding more on the right), and convolve with the weight flipped
+        along its kernel axes and with its two channel axes swapped within each group."""
+        tensor_cls = type(self)
+        if not isinstance(weight, tensor_cls):
+            raise TypeError(f"Tensor.conv_transpose2d: weight must be a Tensor, got {type(weight).__name__}")
+        if weight.ndim < 3 or self.ndim != weight.ndim:
+            raise RuntimeError(f"Tensor.conv_transpose2d: input {self.shape} and weight {weight.shape} need the same "
+                               f"number of dims, at least 3: input (N, C_in, *spatial), weight "
+                               f"(C_in, C_out/groups, *kernel)")
+        if not _is_int(groups) or groups < 1 or weight.shape[0] % groups:
+            raise RuntimeError(f"Tensor.conv_transpose2d: groups={groups!r} must be a positive int dividing "
+                               f"weight.shape[0] = {weight.shape[0]}")
+        if self.shape[1] != weight.shape[0]:
+            raise RuntimeError(f"Tensor.conv_transpose2d: input has {self.shape[1]} channels (shape {self.shape}) but "
+                               f"weight {weight.shape} expects weight.shape[0] = {weight.shape[0]} (for transposed "
+                               f"convolutions the weight is (C_in, C_out / groups, *kernel))")
+        kernel = weight.shape[2:]
+        n = len(kernel)
+        stride_ = _per_axis(stride, n, "stride", "conv_transpose2d")
+        dilation_ = _per_axis(dilation, n, "dilation", "conv_transpose2d")
+        out_pad = _per_axis(output_padding, n, "output_padding", "conv_transpose2d", minimum=0)
+        if any(op >= max(s, d) for op, s, d in zip(out_pad, stride_, dilation_)):
+            raise RuntimeError(f"Tensor.conv_transpose2d: output_padding {out_pad} must be smaller than the stride "
+                               f"{stride_} or the dilation {dilation_} on each axis")
+        pads = _resolve_padding(padding, n, "conv_transpose2d")
+        cin, rcout = weight.shape[0] // groups, weight.shape[1]
+        # (C_in, C_out/g, *k) -> (g, C_in/g, C_out/g, *k) -> swap the channel axes -> flip -> (C_out, C_in/g, *k)
+        w = weight.reshape((groups, cin, rcout) + kernel).permute((0, 2, 1) + tuple(range(3, 3 + n)))
+        w = w.flip(tuple(range(3, 3 + n))).reshape((groups * rcout, cin) + kernel)
+        x = _spread(self, stride_)
+        conv_pads = tuple(((k - 1) * d - b, (k - 1) * d - a + op)
+                          for k, d, (b, a), op in zip(kernel, dilation_, pads, out_pad))
+        if any(i + b + a < (k - 1) * d + 1 for i, k, d, (b, a) in zip(x.shape[2:], kernel, dilation_, conv_pads)):
+            raise RuntimeError(f"Tensor.conv_transpose2d: padding {padding!r} leaves no output for input {self.shape} "
+                               f"and weight {weight.shape}; use less padding")
+        flat = tuple(p for b, a in reversed(conv_pads) for p in (b, a))  # (left, right, top, bottom, ...)
+        return x.conv2d(w, bias, groups=groups, dilation=dilation_, padding=flat)
+
+    def _conv_check(self, weight, bias, groups, method: str) -> int:
+        """The checks PyTorch makes (with its exception types); returns the number of spatial axes."""
+        tensor_cls = type(self)
+        if not isinstance(weight, tensor_cls):
+            raise TypeError(f"Tensor.{method}: weight must be a Tensor, got {type(weight).__name__}")
+        if weight.ndim < 3 or self.ndim != weight.ndim:
+            raise RuntimeError(f"Tensor.{method}: input {self.shape} and weight {weight.shape} need the same number "
+                               f"of dims, at least 3: input (N, C_in, *spatial), weight (C_out, C_in/groups, *kernel)")
+        if not _is_int(groups) or groups < 1:
+            raise RuntimeError(f"Tensor.{method}: groups must be a positive int, got {groups!r}")
+        cin_total, (cout, cin) = self.shape[1], weight.shape[:2]
+        if cin * groups != cin_total:
+            raise RuntimeError(f"Tensor.{method}: input has {cin_total} channels (shape {self.shape}) but weight "
+                               f"{weight.shape} with groups={groups} expects groups * weight.shape[1] = {cin * groups}")
+        if cout % groups:
+            raise RuntimeError(f"Tensor.{method}: weight.shape[0] = {cout} output channels must be divisible by "
+                               f"groups={groups}")
+        if bias is not None and (not isinstance(bias, tensor_cls) or bias.shape != (cout,)):
+            raise RuntimeError(f"Tensor.{method}: bias must be a Tensor of shape ({cout},), got "
+                               f"{getattr(bias, 'shape', type(bias).__name__)}")
+        return weight.ndim - 2
+
+    # ---- pooling ---------------------------------------------------------------------------------------------------
+
+    def max_pool2d(self, kernel_size=(2, 2), stride=None, dilation=1, padding=0, ceil_mode: bool = False,
+                   return_indices: bool = False):
+        """Max over sliding windows of the last len(kernel_size) axes (2 for an int); stride defaults to
+        kernel_size; padding reads the lowest value. With return_indices also the int64 index of each max in the
+        flattened (unpadded) spatial axes, the first one on ties (PyTorch's, for max_unpool2d)."""
+        kernel, stride_, dilation_, pads, outs = self._pool_args(kernel_size, stride, dilation, padding, ceil_mode,
+                                                                 "max_pool2d")
+        n, axes = len(kernel), tuple(range(-len(kernel), 0))
+        pads = _ceil_pads(self.shape[-n:], outs, kernel, stride_, dilation_, pads)
+        windows = _pool(_pad_spatial(self, pads, _lowest(self.dtype)), kernel, stride_, dilation_)
+        out = windows.max(axis=axes)
+        if not return_indices:
+            return out
+        # number the input cells in reverse (the padding gets 0): the largest number among the maxima of a window
+        # is its first maximum, whose flat index is size - number
+        size = math.prod(self.shape[-n:])
+        numbers = type(self).arange(size, 0, -1, dtype=dtypes.int64, device=self.device).reshape(self.shape[-n:])
+        numbers = _pool(_pad_spatial(numbers, pads, 0), kernel, stride_, dilation_)
+        is_max = windows == out.reshape(out.shape + (1,) * n)
+        if self.dtype.is_float:
+            is_max = is_max | (windows != windows)  # a NaN is the max of its window (max propagates it)
+        return out, size - is_max.where(numbers, 0).max(axis=axes)
+
+    def avg_pool2d(self, kernel_size=(2, 2), stride=None, dilation=1, padding=0, ceil_mode: bool = False,
+                   count_include_pad: bool = True):
+        """Mean over sliding windows of the last len(kernel_size) axes (2 for an int); stride defaults to
+        kernel_size. The divisor counts the cells of the window inside the padded input (count_include_pad) or
+        inside the input only; the extra right padding of ceil_mode is never counted (PyTorch)."""
+        kernel, stride_, dilation_, pads, outs = self._pool_args(kernel_size, stride, dilation, padding, ceil_mode,
+                                                                 "avg_pool2d")
+        n, axes = len(kernel), tuple(range(-len(kernel), 0))
+        wide = _ceil_pads(self.shape[-n:], outs, kernel, stride_, dilation_, pads)
+        x = self._float()
+        total = _pool(_pad_spatial(x, wide), kernel, stride_, dilation_).sum(axis=axes)
+        if count_include_pad and wide == pads:
+            return total / math.prod(kernel)
+        ones = type(self).ones(self.shape[-n:], dtype=x.dtype, device=self.device)
+        counted = _pad_spatial(ones, pads, 1.0 if count_include_pad else 0.0)  # 1 where a cell is counted
+        counted = _pad_spatial(counted, tuple((0, w[1] - p[1]) for w, p in zip(wide, pads)))
+        return total / _pool(counted, kernel, stride_, dilation_).sum(axis=axes)
+
+    def _pool_args(self, kernel_size, stride, dilation, padding, ceil_mode, method: str):
+        n = len(kernel_size) if isinstance(kernel_size, (tuple, list)) else 2
+        kernel = _per_axis(kernel_size, n, "kernel_size", method)
+        if self.ndim < n:
+            raise RuntimeError(f"Tensor.{method}: a {n}-d kernel {kernel} needs at least {n} dims, got shape "
+                               f"{self.shape}")
+        stride_ = kernel if stride is None else _per_axis(stride, n, "stride", method)
+        dilation_ = _per_axis(dilation, n, "dilation", method)
+        pads = _resolve_padding(padding, n, method)
+        outs = _pool_sizes(self.shape[-n:], kernel, stride_, dilation_, pads, bool(ceil_mode), method)
+        return kernel, stride_, dilation_, pads, outs
+
+    def max_unpool2d(self, indices, kernel_size=(2, 2), stride=None, dilation=1, padding=0, output_size=None):
+        """The partial inverse of max_pool2d: each value of self goes to the flat spatial position `indices` gives
+        (from max_pool2d(return_indices=True)), zeros elsewhere. The output's spatial size is output_size (its last
+        axes are used), else the one pooling would have started from: (i-1)*s - pads + d*(k-1) + 1. A position
+        named twice keeps the last value (PyTorch)."""
+        tensor_cls = type(self)
+        if not isinstance(indices, tensor_cls) or not indices.dtype.is_int or indices.shape != self.shape:
+            raise RuntimeError(f"Tensor.max_unpool2d: indices must be an integer Tensor of self's shape {self.shape} "
+                               f"(from max_pool2d(return_indices=True)), got {getattr(indices, 'shape', indices)!r} "
+                               f"{getattr(indices, 'dtype', '')!r}")
+        n = len(kernel_size) if isinstance(kernel_size, (tuple, list)) else 2
+        if self.ndim < n + 1:
+            raise RuntimeError(f"Tensor.max_unpool2d: needs at least {n + 1} dims, got shape {self.shape}")
+        spatial = self.shape[-n:]
+        if output_size is None:
+            kernel = _per_axis(kernel_size, n, "kernel_size", "max_unpool2d")
+            stride_ = kernel if stride is None else _per_axis(stride, n, "stride", "max_unpool2d")
+            dilation_ = _per_axis(dilation, n, "dilation", "max_unpool2d")
+            pads = _resolve_padding(padding, n, "max_unpool2d")
+            output_size = tuple((i - 1) * s - b - a + d * (k - 1) + 1
+                                for i, k, s, d, (b, a) in zip(spatial, kernel, stride_, dilation_, pads))
+        output_size = tuple(output_size)[-n:]
+        if len(output_size) != n or any(not _is_int(o) or o < 1 for o in output_size):
+            raise RuntimeError(f"Tensor.max_unpool2d: output_size must end in {n} positive ints, got {output_size!r}")
+        size, m = math.prod(output_size), math.prod(spatial)
+        check_index_values(indices, 0, size, f"index {{}} is out of range for the output's {size} spatial cells "
+                           f"(output_size {output_size})", "max_unpool2d")
+        lead = self.shape[:-n]
+        x, idx = self.reshape(lead + (1, m)), indices.reshape(lead + (1, m))
+        hit = idx == tensor_cls.arange(size, device=self.device).reshape(size, 1)  # (..., size, m)
+        # of the inputs that name an output cell, keep the last one (the largest input position)
+        position = tensor_cls.arange(m, device=self.device)
+        last = hit.where(position, -1).max(axis=-1, keepdim=True)
+        out = (hit & (position == last)).where(x, 0).sum(axis=-1).cast(self.dtype)
+        return out.reshape(lead + output_size)
+
+    # ---- resampling ------------------------------------------------------------------------------------------------
+
+    def interpolate(self, size, mode: str = "linear", align_corners: bool = False):
+        """Resample the last len(size) axes to `size` (PyTorch's F.interpolate with an output size; any number of
+        leading axes, as in tinygrad). Modes: "nearest" (PyTorch's: floor(dst * in/out)), "nearest-exact"
+        (pixel centres), "linear" (any number of axes; "bilinear"/"trilinear" are the same with 2/3 axes), with
+        align_corners for the linear modes. Linear interpolation of an integer tensor is computed in
+        default_float and cast back (tinygrad's behaviour; PyTorch refuses ints there)."""
+        if not isinstance(size, (tuple, list)) or not size or len(size) > self.ndim:
+            raise ValueError(f"Tensor.interpolate: size must be a tuple of 1 to {self.ndim} ints (the new sizes of "
+                             f"the last axes of shape {self.shape}), got {size!r}")
+        if any(not _is_int(s) or s < 1 for s in size):
+            raise RuntimeError(f"Tensor.interpolate: output sizes must be positive ints, got {tuple(size)!r}")
+        if mode not in _MODES:
+            raise NotImplementedError(f"Tensor.interpolate: mode {mode!r} is not supported; use one of {_MODES}")
+        linear = mode in _LINEAR_MODES
+        if _LINEAR_MODES.get(mode) not in (None, len(size)):
+            raise NotImplementedError(f"Tensor.interpolate: mode {mode!r} resamples {_LINEAR_MODES[mode]} axes but "
+                                      f"size {tuple(size)} has {len(size)}; use mode='linear' for any number")
+        if align_corners and not linear:
+            raise ValueError("Tensor.interpolate: align_corners can only be set with the linear modes (linear, "
+                             f"bilinear, trilinear), got mode {mode!r}")
+        x = self
+        if linear:
+            x = self._float()
+            if x.dtype == dtypes.float16:
+                x = x.cast(dtypes.float32)  # PyTorch's opmath: the weights and sums in float32
+        for axis in range(self.ndim - len(size), self.ndim):
+            n_in, n_out = self.shape[axis], int(size[axis - self.ndim + len(size)])
+            if n_in == n_out:
+                continue  # every mode maps an axis of unchanged size onto itself
+            if not linear:
+                x = _pick_along(x, axis, _nearest_source(n_in, n_out, mode == "nearest-exact"))
+                continue
+            low, high, frac = _linear_source(n_in, n_out, bool(align_corners), x.dtype.np.type)
+            weight = type(self)(frac, dtype=x.dtype, device=self.device).reshape((n_out,) + (1,) * (x.ndim - 1 - axis))
+            x = _pick_along(x, axis, low) * (1 - weight) + _pick_along(x, axis, high) * weight
+        return x.cast(self.dtype)
