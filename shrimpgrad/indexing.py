@@ -24,9 +24,9 @@ How `t[idx]` works, top-down (numpy semantics):
 3. **Tensor indices are a one-hot compare and a sum** (`_advanced_index`): for an index tensor `i`
    on axis `d` of size n, `(i[..., None] == arange(n))` is a one-hot mask; several index tensors
    broadcast together and their masks are and-ed. `mask.where(x, 0).sum(d)` then picks one element
-   per output position. As in numpy, the broadcast index dimensions replace the indexed axes in place
-   when the advanced indices (index tensors, and ints once a tensor is present) sit next to each
-   other in the index, and go first otherwise.
+   per output position. As in PyTorch, the broadcast index dimensions replace the indexed axes in place
+   when the index tensors sit on neighbouring axes of the view (ints have already dropped their axes
+   by then, as PyTorch applies them first), and go first otherwise.
 
 `t[idx] = v` runs the same parse, then writes `v` through the *inverse* of the view
 (`_basic_unview`: pad what was shrunk, flip back, spread every n-th element out again) together with
@@ -34,11 +34,12 @@ a bool mask of the written elements, and assigns `mask.where(v_spread, t)` to `t
 indices, repeated positions keep the last value written, as numpy does in practice.
 
 Mapping to tinygrad: this is tinygrad's `Tensor._getitem` / `__setitem__` / `gather` / `cat` / `split`
-algorithm. Simplified: no symbolic shapes, no bool-mask indexing, no DISK tensors. Different: ints
-count as advanced indices when deciding where the broadcast dims go (numpy's rule; tinygrad's
-differs for e.g. `t[0, :, [0, 1]]`), index tensors are read to check their values (tinygrad would pick
-zeros for an out-of-range index), `cat` refuses mixed dtypes instead of promoting, and setitem works
-for any index including slices mixed with tensor indices.
+algorithm. Simplified: no symbolic shapes, no bool-mask indexing, no DISK tensors. Where the broadcast
+dims go follows PyTorch (and tinygrad), which differs from numpy when an int sits between index tensors
+and slices: `t[0, :, [0, 1]]` of a (2, 3, 4) tensor is (3, 2) here and in PyTorch, (2, 3) in numpy.
+Different: index tensors are read to check their values (tinygrad would pick zeros for an out-of-range
+index), `cat` refuses mixed dtypes instead of promoting, and setitem works for any index including
+slices mixed with tensor indices. `cat` and `stack` also take one list of tensors, as PyTorch's do.
 """
 
 from __future__ import annotations
@@ -290,10 +291,10 @@ def _advanced_part(x, entries: list[_Entry], method: str) -> _Advanced | None:
         return None
     tensors = [view_entries[d].index for d in dims]
     batch = _broadcast_shape(*(t.shape for t in tensors), what=f"Tensor.{method}: the index tensors")
-    # numpy: advanced indices (tensors, and ints once a tensor is present) that are all next to each other
-    # replace their axes in place; otherwise the batch dims go first.
-    advanced_at = [i for i, e in enumerate(entries) if e.kind in ("tensor", "int")]
-    to_front = advanced_at[-1] - advanced_at[0] + 1 != len(advanced_at)
+    # PyTorch: index tensors on axes next to each other (in the view, after ints dropped their axes and None
+    # added its own) replace those axes in place; otherwise the batch dims go first. numpy also counts ints as
+    # advanced indices here, so x[0, :, [0, 1]] of a (2, 3, 4) tensor is (3, 2) in PyTorch, (2, 3) in numpy.
+    to_front = dims[-1] - dims[0] + 1 != len(dims)
     first, tail = dims[0], x.ndim - dims[0]
     mask = None
     for d, t in zip(dims, tensors):
@@ -352,6 +353,17 @@ def _resolve_dim(dim: int, ndim: int, method: str) -> int:
         raise IndexError(f"Tensor.{method}: dim {dim!r} is out of range for a tensor with {ndim} dimension(s); "
                          f"valid dims are {-max(ndim, 1)}..{max(ndim, 1) - 1}")
     return dim + ndim if dim < 0 else dim
+
+
+def _first_of(tensors, args: tuple, method: str):
+    """The first tensor of `Tensor.cat([a, b])` / `Tensor.stack([a, b])` (PyTorch's list form), checked."""
+    if not tensors:
+        raise RuntimeError(f"Tensor.{method}: expects a non-empty list of tensors")
+    if args:
+        raise TypeError(f"Tensor.{method}: give the tensors either as one list or as separate arguments, not both")
+    if not hasattr(tensors[0], "shape") or not hasattr(tensors[0], method):
+        raise TypeError(f"Tensor.{method}: argument 0 is a {type(tensors[0]).__name__}, not a Tensor")
+    return tensors[0]
 
 
 class IndexingMixin:
@@ -415,9 +427,9 @@ class IndexingMixin:
         """Join tensors along an existing dim: `a.cat(b, c, dim=1)` or `Tensor.cat(a, b, c, dim=1)`.
 
         Each tensor is zero-padded to the full length along `dim` at its offset; the padded views are added."""
-        tensor_cls = type(self) if not isinstance(self, (list, tuple)) else None
-        if tensor_cls is None:
-            raise TypeError("Tensor.cat: pass the tensors as separate arguments: Tensor.cat(*tensors, dim=...)")
+        if isinstance(self, (list, tuple)):  # PyTorch's form: Tensor.cat([a, b, c], dim=1)
+            return _first_of(self, args, "cat").cat(*self[1:], *args, dim=dim)
+        tensor_cls = type(self)
         tensors = (self, *args)
         for i, t in enumerate(tensors):
             if not isinstance(t, tensor_cls):
@@ -440,9 +452,10 @@ class IndexingMixin:
         return functools.reduce(combine, padded)
 
     def stack(self, *args, dim: int = 0):
-        """Join tensors of one shape along a new dim: `Tensor.stack(a, b, dim=0)` has shape (2, *a.shape)."""
+        """Join tensors of one shape along a new dim: `Tensor.stack(a, b, dim=0)` (or PyTorch's
+        `Tensor.stack([a, b], dim=0)`) has shape (2, *a.shape)."""
         if isinstance(self, (list, tuple)):
-            raise TypeError("Tensor.stack: pass the tensors as separate arguments: Tensor.stack(*tensors, dim=...)")
+            return _first_of(self, args, "stack").stack(*self[1:], *args, dim=dim)
         tensors = (self, *args)
         for i, t in enumerate(tensors):
             if not isinstance(t, type(self)):

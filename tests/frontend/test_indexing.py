@@ -1,4 +1,5 @@
-"""IndexingMixin against numpy: t[...] (basic and advanced), t[...] = v, gather, cat, stack, split, chunk,
+"""IndexingMixin against numpy: t[...] (basic and advanced; where the advanced-index dims go follows PyTorch,
+checked with numpy in two steps, see torch_steps), t[...] = v, gather, cat, stack (also of a list), split, chunk,
 their errors, and gradients of getitem / cat / gather against finite differences."""
 
 import numpy as np
@@ -11,6 +12,24 @@ from shrimpgrad import Tensor, dtypes
 from shrimpgrad.graph import MOVEMENT, Ops
 
 X = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5) - 20.0
+
+
+def torch_steps(index) -> tuple[tuple, tuple]:
+    """PyTorch's rule for where advanced-index dims go, as two numpy steps: PyTorch applies ints, slices and None
+    first (basic indexing: a numpy view), then the index arrays on the remaining axes, where numpy's rule (with
+    no ints left) is PyTorch's. So `a[basic][advanced]` is PyTorch's `a[index]`, and `a[basic][advanced] = v`
+    writes through the view."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    is_array = [isinstance(ix, (list, tuple, np.ndarray, Tensor)) for ix in items]
+    basic = tuple(slice(None) if arr else ix for ix, arr in zip(items, is_array))
+    advanced = tuple(ix if arr or ix is Ellipsis else slice(None) for ix, arr in zip(items, is_array)
+                     if arr or not isinstance(ix, (int, np.integer)))
+    return basic, advanced
+
+
+def torch_index(a: np.ndarray, index) -> np.ndarray:
+    basic, advanced = torch_steps(index)
+    return a[basic][advanced]
 
 # ------------------------------------------------------------------------------------------------
 # getitem: worked cases
@@ -42,8 +61,30 @@ ADVANCED_CASES = [
 
 
 @pytest.mark.parametrize("index", ADVANCED_CASES, ids=repr)
-def test_getitem_advanced_matches_numpy(index):
-    np.testing.assert_array_equal(Tensor(X)[index].numpy(), X[index])
+def test_getitem_advanced_matches_pytorch(index):
+    np.testing.assert_array_equal(Tensor(X)[index].numpy(), torch_index(X, index))
+
+
+A4 = np.arange(2 * 3 * 5 * 7, dtype=np.float32).reshape(2, 3, 5, 7)
+
+
+@pytest.mark.parametrize("index, torch_shape, numpy_shape", [
+    ((slice(None), [0], slice(None), 0), (2, 1, 5), (1, 2, 5)),  # PyTorch issue 157676's example
+    ((0, slice(None), [0, 1]), (3, 2, 7), (2, 3, 7)),  # PyTorch applies the int first: [0, 1] stays in place
+    ((slice(None), [0, 1], slice(None), [2, 3]), (2, 2, 5), (2, 2, 5)),  # lists apart: dims first in both
+    (([0, 1], 1, [2, 3]), (2, 7), (2, 7)),  # an int between index lists: both rules join them (ints drop first)
+    (([0, 1], None, [2, 1]), (2, 1, 5, 7), (2, 1, 5, 7)),  # None between them: the dims go first in both
+    ((1, [2, 0], [1, 1]), (2, 7), (2, 7)),
+])
+def test_where_advanced_dims_go_follows_pytorch(index, torch_shape, numpy_shape):
+    got = Tensor(A4)[index]
+    assert got.shape == torch_shape and A4[index].shape == numpy_shape
+    np.testing.assert_array_equal(got.numpy(), torch_index(A4, index))
+
+
+def test_getitem_tuple_entries_are_index_lists():
+    np.testing.assert_array_equal(Tensor(X)[(0, 2), :, (1, 1)].numpy(), torch_index(X, ([0, 2], slice(None), [1, 1])))
+    np.testing.assert_array_equal(Tensor(X)[1, (3, 0)].numpy(), X[1, [3, 0]])
 
 
 def test_getitem_with_index_tensor():
@@ -135,7 +176,7 @@ def shapes_and_mixed_indices(draw):
 def test_getitem_advanced_property(case):
     shape, index = case
     a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
-    np.testing.assert_array_equal(Tensor(a)[index].numpy(), a[index])
+    np.testing.assert_array_equal(Tensor(a)[index].numpy(), torch_index(a, index))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -192,9 +233,10 @@ SETITEM_CASES = [
 
 @pytest.mark.parametrize("index, value", SETITEM_CASES, ids=repr)
 @pytest.mark.parametrize("as_tensor", [False, True])
-def test_setitem_matches_numpy(index, value, as_tensor):
+def test_setitem_matches_pytorch(index, value, as_tensor):
     expected = X.copy()
-    expected[index] = value
+    basic, advanced = torch_steps(index)
+    expected[basic][advanced] = value  # a write through the basic view
     t = Tensor(X.copy())
     t[index] = Tensor(np.asarray(value, dtype=np.float32)) if as_tensor else value
     np.testing.assert_array_equal(t.numpy(), expected)
@@ -284,10 +326,22 @@ def test_cat_errors():
         Tensor(X).cat(Tensor(X.astype(np.int32)))
     with pytest.raises(IndexError, match="Tensor.cat: dim 3 is out of range"):
         Tensor(X).cat(Tensor(X), dim=3)
-    with pytest.raises(TypeError, match="separate arguments"):
-        Tensor.cat([Tensor(X), Tensor(X)])
+    with pytest.raises(TypeError, match="either as one list or as separate arguments"):
+        Tensor.cat([Tensor(X)], Tensor(X))
+    with pytest.raises(RuntimeError, match="Tensor.stack: expects a non-empty list"):
+        Tensor.stack([])
+    with pytest.raises(TypeError, match="argument 0 is a ndarray"):
+        Tensor.stack([X, X])
     with pytest.raises(ValueError, match="Tensor.stack: all tensors need the same shape"):
         Tensor.stack(Tensor(X), Tensor(X[:1]))
+
+
+def test_cat_and_stack_take_a_list_as_pytorch():
+    parts = [X[:1], X[1:]]
+    np.testing.assert_array_equal(Tensor.cat([Tensor(p) for p in parts]).numpy(), X)
+    np.testing.assert_array_equal(Tensor.cat((Tensor(X), Tensor(X)), dim=-1).numpy(), np.concatenate([X, X], -1))
+    np.testing.assert_array_equal(Tensor.stack([Tensor(X), Tensor(X + 1)], dim=1).numpy(), np.stack([X, X + 1], 1))
+    np.testing.assert_array_equal(Tensor.stack([Tensor(2.0)]).numpy(), [2.0])  # 0-d tensors stack to 1-d
 
 
 @pytest.mark.parametrize("sizes, dim", [(2, 1), (1, 0), (5, 2), (3, -1), ([1, 3], 1), ([0, 3, 0], 0), ([5], 2)])
@@ -333,7 +387,7 @@ X64 = np.random.default_rng(3).standard_normal((3, 4, 5))
                                    ([2, 0, 2], slice(1, None)), (slice(None), [1, 1, 3], [0, 4, -1]),
                                    (0, slice(None), [0, 1])], ids=repr)
 def test_getitem_gradient(index):
-    finite_difference_check(lambda t: t[index], lambda a: a[index], X64)
+    finite_difference_check(lambda t: t[index], lambda a: torch_index(a, index), X64)
 
 
 def test_cat_stack_gather_gradient():
