@@ -7,8 +7,14 @@
 3. UOps      one kernel, linearized into loops and index arithmetic
 4. C         that kernel as C source, compiled and run
 5. values    the results, and what ran (GlobalCounters)
+6. training  an MLP trained on the digits with TinyJit (examples/digits_mlp.py), its test accuracy
+7. a kernel  one of its training kernels (a matmul) at every stage: Python lines, AST, UOps, C
 """
 
+import time
+
+import digits
+from digits_mlp import MLP
 from rich.console import Console
 
 from shrimpgrad import GlobalCounters, Tensor
@@ -16,7 +22,9 @@ from shrimpgrad.c import CProgram, print_source
 from shrimpgrad.graph import print_graph
 from shrimpgrad.linearize import linearize
 from shrimpgrad.linearize.viz import print_program
-from shrimpgrad.schedule import create_schedule, print_schedule
+from shrimpgrad.nn.optim import Adam
+from shrimpgrad.nn.state import get_parameters
+from shrimpgrad.schedule import create_schedule, format_kernel, print_schedule
 
 console = Console(width=max(Console().width, 120))  # the schedule table wants room
 
@@ -54,12 +62,25 @@ print("y.grad =", y.grad.numpy().tolist(), " (x.T @ ones)")
 print(f"ran {GlobalCounters.kernel_count} kernels, {GlobalCounters.global_ops} FLOPs, "
       f"{GlobalCounters.global_mem} bytes moved; compiled {GlobalCounters.compile_count} new kernels")
 
-# A little more: a two-layer MLP's loss and gradients, with one line per kernel (like DEBUG=1).
-console.rule("[bold]bonus[/bold]: an MLP training step's kernels")
+# Then a real model: the digits MLP trained with TinyJit (examples/digits_mlp.py), and one of its training
+# kernels, the first layer's matmul, at every stage.
+console.rule("[bold]6. training[/bold]: an MLP on scikit-learn's digits, the step captured by TinyJit")
+data = digits.load()
 Tensor.manual_seed(0)
-inputs, labels = Tensor.randn(16, 8), Tensor.randint(16, high=4)
-w1, w2 = Tensor.randn(8, 32, requires_grad=True), Tensor.randn(32, 4, requires_grad=True)
-loss = inputs.dot(w1).relu().dot(w2).sparse_categorical_crossentropy(labels)
-loss.backward()
-print_schedule(create_schedule([loss.node, w1.grad.node, w2.grad.node]), console=console)
-print(f"loss = {loss.item():.4f}")
+model = MLP()
+step = digits.make_step(model, Adam(get_parameters(model), lr=3e-3))
+start = time.perf_counter()
+losses = digits.train(step, data, epochs=12, batch_size=64)
+print(f"{len(losses)} steps in {time.perf_counter() - start:.1f} s; the JIT replays {len(step.kernels)} kernels a step")
+print(f"test accuracy: {100 * digits.test_accuracy(model, data):.1f}%")
+
+item = next(i for i in step.kernels if len(i.kernel.full_shape) == 3 and i.kernel.reduce_axes)  # a matmul
+console.rule(f"[bold]7. one training kernel[/bold], {item.kernel.name}: the Python lines (graph) it computes")
+for line in dict.fromkeys(item.kernel.meta):
+    console.print(f"  {line}", markup=False, highlight=False)
+console.rule("[bold]   schedule[/bold]: the kernel's AST (stage 02)")
+console.print(format_kernel(item.kernel), markup=False, highlight=False)
+console.rule("[bold]   UOps[/bold] (stage 03)")
+print_program(item.runner.program, console)
+console.rule("[bold]   C[/bold] (stage 04)")
+print_source(item.runner.source, console)
