@@ -76,6 +76,7 @@ from shrimpgrad.nn_ops import NNOpsMixin
 from shrimpgrad.realize import buffer_value, copy_buffer, new_buffer
 from shrimpgrad.realize import realize as realize_graph
 from shrimpgrad.scan_ops import ScanMixin
+from shrimpgrad.shape_ops import ShapeMixin
 
 # ------------------------------------------------------------------------------------------------
 # Errors: one small helper formats every message
@@ -260,7 +261,7 @@ def no_grad() -> Iterator[None]:
 # ------------------------------------------------------------------------------------------------
 
 
-class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin):
+class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin, ShapeMixin):
     """A lazy n-dimensional array (tinygrad's API). See the module docstring."""
 
     no_grad: ClassVar[bool] = False  # set by `with no_grad():`
@@ -803,16 +804,35 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin):
                         f"shifts integer tensors by a Python int in 0..{bits - 1}, got {self.dtype!r} by {n!r}")
         return n
 
-    def lshift(self, n: int) -> Tensor:
-        """x << n == x * 2**n (wrapping like C; 2**n itself wraps into the dtype)."""
+    def lshift(self, n) -> Tensor:
+        """x << n == x * 2**n (wrapping like C; 2**n itself wraps into the dtype). `n` may be a Tensor."""
+        if isinstance(n, Tensor):
+            return self._shift_by("lshift", n)
         return self._alu(Ops.MUL, self._const(2 ** self._shift_amount("lshift", n)))
 
-    def rshift(self, n: int) -> Tensor:
-        """x >> n == x // 2**n (arithmetic shift: floors, like numpy's >> on signed ints)."""
+    def rshift(self, n) -> Tensor:
+        """x >> n == x // 2**n (arithmetic shift: floors, like numpy's >> on signed ints). `n` may be a Tensor."""
+        if isinstance(n, Tensor):
+            return self._shift_by("rshift", n)
         n = self._shift_amount("rshift", n)
         if 2**n > np.iinfo(self.dtype.np).max:  # 2**n doesn't fit (e.g. int8 >> 7): shift twice
             return self.rshift(n - 1).rshift(1)
         return self._alu(Ops.IDIV, self._const(2**n))
+
+    def _shift_by(self, method: str, n, reverse: bool = False) -> Tensor:
+        """x << n or x >> n for an integer Tensor n (broadcast and promoted together): shift by 1, 2, 4, ... places
+        (the Python-int shifts) where n has that bit set. Amounts outside 0..bits-1 give PyTorch's results:
+        0 for <<, the sign (0 or -1) for >>."""
+        x, n = self._bin(method, n, reverse)
+        if not x.dtype.is_int:
+            raise _fail(DTypeError, method, f"shifts integer tensors, got {x.dtype!r}",
+                        "cast to an integer dtype first")
+        bits, left = 8 * x.dtype.itemsize, method == "lshift"
+        out = x
+        for b in range(bits.bit_length() - 1):  # 1, 2, 4, ... places: every amount 0..bits-1 is a sum of these
+            out = ((n & (1 << b)) != 0).where(out.lshift(1 << b) if left else out.rshift(1 << b), out)
+        outside = x._const(0) if left or x.dtype.is_unsigned else (x < 0).where(x._const(-1), x._const(0))
+        return ((n >= 0) & (n < bits)).where(out, outside)
 
     # ================================================================================================
     # reduce
@@ -1020,8 +1040,8 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin):
     def pad(self, padding, mode: str = "constant", value: Scalar = 0.0) -> Tensor:
         """Pad with `value`. `padding` is one (before, after) pair (or None) per axis, or PyTorch's flat form
         (left, right, top, bottom, ...) starting from the last axis. Negative amounts cut instead."""
-        if mode != "constant":
-            raise _fail(NotImplementedError, "pad", f"mode {mode!r} is not supported", "only mode='constant' is")
+        if mode != "constant":  # "reflect", "replicate", "circular": shrimpgrad/shape_ops.py
+            return self._pad_mode(padding, mode, value)
         pairs = self._pad_pairs(padding)
         grow = tuple((max(0, b), max(0, a)) for b, a in pairs)
         x = self if all(p == (0, 0) for p in grow) else self._move(Ops.PAD, grow)
@@ -1414,6 +1434,12 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin):
 
     def __rshift__(self, n: int) -> Tensor:
         return self.rshift(n)
+
+    def __rlshift__(self, n) -> Tensor:
+        return self._shift_by("lshift", n, reverse=True)
+
+    def __rrshift__(self, n) -> Tensor:
+        return self._shift_by("rshift", n, reverse=True)
 
 
 def _unify(method: str, values: list, device: str, shape: tuple[int, ...] | None = None) -> list[Tensor]:
