@@ -415,8 +415,11 @@ class ConvMixin:
         if len(output_size) != n or any(not _is_int(o) or o < 1 for o in output_size):
             raise RuntimeError(f"Tensor.max_unpool2d: output_size must end in {n} positive ints, got {output_size!r}")
         size, m = math.prod(output_size), math.prod(spatial)
-        check_index_values(indices, 0, size, f"index {{}} is out of range for the output's {size} spatial cells "
-                           f"(output_size {output_size})", "max_unpool2d")
+        try:
+            check_index_values(indices, 0, size, f"index {{}} is out of range for the output's {size} spatial cells "
+                               f"(output_size {output_size})", "max_unpool2d")
+        except IndexError as e:  # PyTorch raises RuntimeError ("Found an invalid max index") here
+            raise RuntimeError(str(e)) from None
         lead = self.shape[:-n]
         x, idx = self.reshape(lead + (1, m)), indices.reshape(lead + (1, m))
         hit = idx == tensor_cls.arange(size, device=self.device).reshape(size, 1)  # (..., size, m)

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from shrimpgrad import Tensor
-from shrimpgrad.graph import MOVEMENT, Ops
 from shrimpgrad.conv_ops import _pool
+from shrimpgrad.graph import MOVEMENT, Ops
 
 RNG = np.random.default_rng(0)
 
