@@ -223,3 +223,26 @@ def test_a_method_and_reset():
     assert [m(Tensor([float(k)])).item() for k in range(4)] == [0.0, 2.0, 4.0, 6.0]
     Model.__call__.reset()
     assert Model.__call__.kernels == []
+
+
+def test_training_mode_must_match_the_capture():
+    step = TinyJit(lambda x: x.dropout(0.5).realize())
+    with Tensor.train():
+        for _ in range(3):
+            step(Tensor(np.ones(8, np.float32)))
+    with pytest.raises(JitError, match="Tensor.training was True when captured, now False"):
+        step(Tensor(np.ones(8, np.float32)))
+
+
+def test_memory_stays_flat_over_many_replays():
+    from shrimpgrad.realize import _storage
+
+    step, _ = _trainer(True)
+    x, y = BATCHES[0]
+    with Tensor.train():
+        for _ in range(5):
+            step(Tensor(x), Tensor(y))
+        held = len(_storage)
+        for _ in range(50):
+            step(Tensor(x), Tensor(y))
+    assert len(_storage) <= held
