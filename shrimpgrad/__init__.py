@@ -1,8 +1,9 @@
 """ShrimpGrad: an educational staged tensor compiler. `from shrimpgrad import Tensor, dtypes`."""
 
+from shrimpgrad.devices import Device
 from shrimpgrad.graph import DType, dtypes
 from shrimpgrad.helpers import Context, GlobalCounters, getenv
 from shrimpgrad.jit import TinyJit
 from shrimpgrad.tensor import Tensor, no_grad
 
-__all__ = ["Tensor", "dtypes", "DType", "no_grad", "Context", "GlobalCounters", "getenv", "TinyJit"]
+__all__ = ["Tensor", "dtypes", "DType", "no_grad", "Context", "GlobalCounters", "getenv", "TinyJit", "Device"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import Any
 
 
 def getenv(key: str, default: Any = 0) -> Any:
-    """An environment variable converted to the type of `default` (DEBUG=2 -> 2)."""
+    """An environment variable converted to the type of `default` (DEBUG=2 -> 2, tinygrad's getenv); the default
+    when it isn't set. For a bool default, "", "0", "false" and "False" mean False."""
     raw = os.environ.get(key)
     if raw is None:
         return default
@@ -42,6 +44,11 @@ class ContextVar:
     def __le__(self, x) -> bool:
         return self.value <= x
 
+    def __eq__(self, x) -> bool:  # `if DEBUG == 2:` (tinygrad's ContextVar compares its value too)
+        return self.value == (x.value if isinstance(x, ContextVar) else x)
+
+    __hash__ = object.__hash__  # still usable as a dict key / set member (by identity)
+
     def __repr__(self) -> str:
         return f"{self.key}={self.value!r}"
 
@@ -50,10 +57,37 @@ DEBUG = ContextVar("DEBUG", 0)  # 1 kernels+timing, 2 schedule, 3 UOps, 4 source
 EMIT = ContextVar("EMIT", "")  # comma-separated stage names to print: graph,schedule,uops,c
 DEVICE = ContextVar("DEVICE", "")  # default device override ("C", "PYTHON", "CUDA")
 
+# ---- tinygrad's switches ---------------------------------------------------------------------------------------
+# tinygrad's test files import these and branch on them (`if CI:`, `skipIf(IMAGE > 0)`, `with Context(NOOPT=1):`),
+# so they run unchanged after `tinygrad` -> `shrimpgrad`. They are ordinary settings (the environment, then
+# Context), with tinygrad's defaults. ShrimpGrad has none of the features behind BEAM and the ones after it, so
+# they only answer tinygrad's tests (which skip or adjust cases on them) and change nothing here:
+#
+#   CI, OSX                 facts: the CI environment variable is set / we run on macOS
+#   NOOPT                   1 = "linearize without kernel optimizations". NOT consulted yet: the devices pick
+#                           stage 03's default_opts regardless (shrimpgrad/devices.py); values don't depend on it
+#   BEAM, JIT (tinygrad's)  kernel search / tinygrad's JIT switch: ShrimpGrad searches nothing; TinyJit is explicit
+#   IMAGE                   tinygrad's image dtypes (Qualcomm GPUs): none here
+#   TRANSCENDENTAL          tinygrad's software exp2/log2/sin (1 = where the device lacks them): ours are the C
+#                           library's (C), numpy's (PYTHON), CUDA's
+#   DEVECTORIZE, AMD_LLVM   tinygrad renderer switches: ShrimpGrad doesn't vectorize; no AMD backend
+#   DISABLE_COMPILER_CACHE  tinygrad's compile-cache switch (ShrimpGrad's cache: SHRIMPGRAD_CACHE_DIR, stage 04)
+CI = os.environ.get("CI", "") != ""
+OSX = sys.platform == "darwin"
+NOOPT = ContextVar("NOOPT", 0)
+BEAM = ContextVar("BEAM", 0)
+JIT = ContextVar("JIT", 1)
+IMAGE = ContextVar("IMAGE", 0)
+TRANSCENDENTAL = ContextVar("TRANSCENDENTAL", 1)
+DEVECTORIZE = ContextVar("DEVECTORIZE", 1)
+AMD_LLVM = ContextVar("AMD_LLVM", 0)
+DISABLE_COMPILER_CACHE = ContextVar("DISABLE_COMPILER_CACHE", 0)
+
 
 @contextlib.contextmanager
 def Context(**settings):  # noqa: N802 - tinygrad's name
-    """Temporarily change settings: `with Context(DEBUG=2): t.realize()`."""
+    """Temporarily change settings: `with Context(DEBUG=2): t.realize()`, or as a decorator
+    (`@Context(NOOPT=1)`), as in tinygrad. An unknown name is a KeyError listing the known ones."""
     old = {}
     for key, value in settings.items():
         if key not in ContextVar._registry:

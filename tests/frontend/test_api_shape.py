@@ -1,12 +1,13 @@
 """Masking, scatter, triangles, diagonals and rearranging (shrimpgrad/shape_ops.py), pad modes, tensor shift
-amounts, and the dtype defaults: values against numpy (PyTorch's semantics where numpy has no such op), result
-dtypes, gradients against finite differences, empty / size-1 / 0-d / NaN inputs, and PyTorch's exception types."""
+amounts, the dtype defaults and tinygrad's helpers (getenv, Context and its switches): values against numpy
+(PyTorch's semantics where numpy has no such op), result dtypes, gradients against finite differences, empty /
+size-1 / 0-d / NaN inputs, and PyTorch's exception types."""
 
 import numpy as np
 import pytest
 from api_checks import assert_matches, grad_check
 
-from shrimpgrad import Tensor, dtypes
+from shrimpgrad import Context, Device, Tensor, dtypes, getenv, helpers
 from shrimpgrad.graph import MOVEMENT, Ops
 
 X = np.array([[3.0, -1.0, 2.0, 0.5], [1.0, 4.0, -2.0, 2.5], [0.3, np.nan, -0.7, 1.1]])
@@ -443,3 +444,34 @@ def test_cast_shorthands():
         [dtypes.float32, dtypes.float16, dtypes.int32, dtypes.int64, dtypes.bool, dtypes.float64]
     assert_matches(t.int(), [1, -2, 0], dtype=np.int32)
     assert_matches(t.bool(), [True, True, False])
+
+
+def test_getenv(monkeypatch):
+    monkeypatch.setenv("SHRIMP_TEST_KNOB", "3")
+    assert getenv("SHRIMP_TEST_KNOB") == 3 and getenv("SHRIMP_TEST_KNOB", 1.5) == 3.0
+    assert getenv("SHRIMP_TEST_KNOB", "") == "3" and getenv("SHRIMP_TEST_KNOB", False) is True
+    monkeypatch.setenv("SHRIMP_TEST_KNOB", "0")
+    assert getenv("SHRIMP_TEST_KNOB", True) is False
+    monkeypatch.delenv("SHRIMP_TEST_KNOB")
+    assert getenv("SHRIMP_TEST_KNOB") == 0 and getenv("SHRIMP_TEST_KNOB", "x") == "x"
+
+
+def test_context_knobs_of_tinygrads_tests():
+    from shrimpgrad.helpers import AMD_LLVM, BEAM, CI, DEBUG, DEVECTORIZE, IMAGE, NOOPT, OSX, TRANSCENDENTAL  # noqa
+
+    assert isinstance(CI, bool) and isinstance(OSX, bool)
+    assert not IMAGE and TRANSCENDENTAL == 1 and DEVECTORIZE >= 1 and not AMD_LLVM and BEAM == 0
+    with Context(NOOPT=1, DEBUG=0):
+        assert NOOPT == 1 and NOOPT >= 1 and helpers.NOOPT.value == 1
+        assert_matches(Tensor(X).roll(1, 0), np.roll(X, 1, 0))  # values don't depend on the switches
+    assert NOOPT == 0
+
+    @Context(BEAM=2)
+    def decorated():
+        return BEAM.value
+
+    assert decorated() == 2 and BEAM.value == 0
+    with pytest.raises(KeyError, match="unknown setting 'NOOPTS'"):
+        with Context(NOOPTS=1):
+            pass
+    assert Device.DEFAULT in ("C", "PYTHON", "CUDA")
