@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pytest
 from api_checks import assert_matches, grad_check
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_nn_ops import conv_reference
 
 from shrimpgrad import Tensor, dtypes
@@ -66,6 +68,34 @@ def test_einsum_operands_as_a_list_broadcasting_and_summed_ellipsis():
     # ellipsis axes missing from the output are summed (PyTorch)
     x = randn(2, 3, 4)
     assert_matches(Tensor.einsum("...i->i", Tensor(x)), x.sum((0, 1)), rtol=1e-12)
+
+
+@st.composite
+def einsum_problems(draw):
+    """1-3 operands over up to 4 labels of sizes 1-3, with repeated labels (diagonals) and an explicit output of
+    distinct labels, or the implicit one."""
+    sizes = {lab: draw(st.integers(1, 3)) for lab in "abcd"}
+    terms = [draw(st.lists(st.sampled_from("abcd"), min_size=0, max_size=3)) for _ in range(draw(st.integers(1, 3)))]
+    used = sorted({lab for t in terms for lab in t})
+    output = draw(st.none() | st.permutations(used).flatmap(lambda p: st.integers(0, len(p)).map(lambda n: p[:n])))
+    formula = ",".join("".join(t) for t in terms) + ("" if output is None else "->" + "".join(output))
+    return formula, [tuple(sizes[lab] for lab in t) for t in terms]
+
+
+@settings(max_examples=25)
+@given(einsum_problems(), st.integers(0, 2**16))
+def test_einsum_matches_numpy_on_random_equations(problem, seed):
+    formula, shapes = problem
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    assert_matches(Tensor.einsum(formula, *[Tensor(a) for a in arrays]), np.einsum(formula, *arrays), rtol=1e-10,
+                   atol=1e-12)
+
+
+def test_einsum_edge_cases():
+    assert_matches(Tensor.einsum("ij,jk->ik", Tensor.ones(2, 0), Tensor.ones(0, 3)), np.zeros((2, 3)))  # empty sum
+    assert_matches(Tensor.einsum(",i->i", Tensor(3.0), Tensor([1.0, 2.0])), [3.0, 6.0])  # a 0-d operand
+    assert_matches(Tensor.einsum("->", Tensor(2.5)), 2.5)
 
 
 @pytest.mark.parametrize("dtypes_in, out", [((np.float32, np.float32), np.float32), ((np.int32, np.int32), np.int32),
@@ -298,6 +328,17 @@ def test_pool_ties_take_the_first_maximum_and_ints_keep_their_dtype():
     assert Tensor(x).avg_pool2d(2, stride=1).dtype == dtypes.default_float
 
 
+def test_pooling_and_convolution_edge_cases():
+    nan = np.array([[[[1.0, np.nan], [3, 2]]]])
+    values, indices = Tensor(nan).max_pool2d(2, return_indices=True)
+    assert np.isnan(values.item()) and indices.item() == 1  # NaN is the max of its window (PyTorch)
+    assert Tensor(np.eye(4, dtype=bool).reshape(1, 1, 4, 4)).max_pool2d(2).tolist() == [[[[True, False],
+                                                                                           [False, True]]]]
+    assert Tensor.ones(0, 2, 4, 4).conv2d(Tensor.ones(3, 2, 3, 3)).shape == (0, 3, 2, 2)  # an empty batch
+    assert Tensor.ones(0, 3, 2, 2).conv_transpose2d(Tensor.ones(3, 1, 2, 2)).shape == (0, 1, 3, 3)
+    assert_matches(Tensor([[[5.0, 7.0]]]).max_unpool2d(Tensor([[[1, 2]]]), kernel_size=(2,)), [[[0.0, 5.0, 7.0, 0.0]]])
+
+
 def test_pool_gradients_with_ceil_mode():
     x = RNG.permutation(30).reshape(1, 5, 6).astype(np.float64) / 7  # no ties
     grad_check(lambda t: t.max_pool2d(2, ceil_mode=True), x)
@@ -420,6 +461,13 @@ def test_interpolate_float16_and_infinities():
                    dtype=np.float16)
     half = Tensor(np.array([1.0, 2.0], np.float16)).interpolate((4,))
     assert_matches(half, np.array([1.0, 1.25, 1.75, 2.0], np.float16), dtype=np.float16)
+
+
+def test_interpolate_from_and_to_size_one():
+    assert_matches(Tensor([[5.0]]).interpolate((3, 2)), np.full((3, 2), 5.0, np.float32))
+    assert_matches(Tensor([1.0, 2.0, 4.0]).interpolate((1,), align_corners=True), [1.0])  # scale 0: the first
+    assert_matches(Tensor([1.0, 2.0, 4.0]).interpolate((1,)), [2.0])  # the centre
+    assert Tensor(np.arange(6.0).reshape(2, 3)).interpolate((2, 3)).tolist() == [[0, 1, 2], [3, 4, 5]]  # unchanged
 
 
 def test_interpolate_gradients():
