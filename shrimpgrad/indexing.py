@@ -6,8 +6,9 @@ it only builds views and (for tensor indices) one fused compare-and-sum.
 
 How `t[idx]` works, top-down (numpy semantics):
 
-1. **Parse** (`_parse_index`): expand `...`, pad missing entries with `:`, turn lists into index
-   Tensors, check ints and index values against the axis sizes (`check_index_values`). Each entry
+1. **Parse** (`_parse_index`): expand `...`, pad missing entries with `:`, replace each boolean mask by
+   the index arrays of its True positions, turn lists into index Tensors, check ints and index values
+   against the axis sizes (`check_index_values`). Each entry
    becomes one `_Entry` saying what it does to one axis: keep the range `[start, stop)` every
    `step`-th element (`int`, `slice`), make a new axis of size 1 (`None`), or pick by an index
    tensor (`tensor`, the axis is kept whole for now).
@@ -34,7 +35,9 @@ a bool mask of the written elements, and assigns `mask.where(v_spread, t)` to `t
 indices, repeated positions keep the last value written, as numpy does in practice.
 
 Mapping to tinygrad: this is tinygrad's `Tensor._getitem` / `__setitem__` / `gather` / `cat` / `split`
-algorithm. Simplified: no symbolic shapes, no bool-mask indexing, no DISK tensors. Where the broadcast
+algorithm. Simplified: no symbolic shapes, no DISK tensors. Boolean masks (`t[t > 0]`, `t[mask] = 0`) mean
+the index arrays of their True positions, as in PyTorch and numpy: the mask is realized and read on the host
+(the result's size depends on it), then indexes like integer tensors. Where the broadcast
 dims go follows PyTorch (and tinygrad), which differs from numpy when an int sits between index tensors
 and slices: `t[0, :, [0, 1]]` of a (2, 3, 4) tensor is (3, 2) here and in PyTorch, (2, 3) in numpy.
 Different: index tensors are read to check their values (tinygrad would pick zeros for an out-of-range
@@ -87,19 +90,37 @@ def _index_tuple(indices) -> list:
     return list(indices) if isinstance(indices, tuple) else [indices]
 
 
+def _bool_mask(tensor_cls, ix) -> np.ndarray | None:
+    """A boolean mask index (a bool Tensor, array or nested list of bools, at least 1-d) as a numpy array (a Tensor
+    is realized: the result's size depends on the mask); None for any other index."""
+    if isinstance(ix, tensor_cls):
+        return ix.numpy() if ix.dtype == dtypes.bool and ix.ndim else None
+    if isinstance(ix, (list, tuple, np.ndarray)):
+        try:
+            arr = np.asarray(ix)
+        except ValueError:  # ragged lists: _index_array reports them
+            return None
+        return arr if arr.dtype == np.bool_ and arr.ndim else None
+    return None
+
+
 def _parse_index(tensor_cls, shape: tuple[int, ...], indices, method: str, device: str) -> list[_Entry]:
     """Check an index against `shape` and describe it axis by axis (see `_Entry`); list indices become Tensors
-    on `device` (the indexed tensor's)."""
+    on `device` (the indexed tensor's). A k-d bool mask stands for the k index arrays of its nonzero() (numpy's
+    and PyTorch's definition), so it becomes k tensor entries."""
     items = _index_tuple(indices)
+    masks = [_bool_mask(tensor_cls, ix) for ix in items]
     n_ellipsis = sum(1 for ix in items if ix is Ellipsis)
     if n_ellipsis > 1:
         raise IndexError(f"Tensor.{method}: an index can only have a single ellipsis ('...'), got {indices!r}")
-    n_axes = sum(1 for ix in items if ix is not None and ix is not Ellipsis)
+    n_axes = sum(m.ndim if m is not None else 1 for ix, m in zip(items, masks) if ix is not None and ix is not Ellipsis)
     if n_axes > len(shape):
         raise IndexError(f"Tensor.{method}: too many indices for a tensor of shape {shape}: {n_axes} were given "
                          f"but it has {len(shape)} dimension(s)")
-    fill = items.index(Ellipsis) if n_ellipsis else len(items)
+    fill = next((i for i, ix in enumerate(items) if ix is Ellipsis), len(items))
     items[fill:fill + n_ellipsis] = [slice(None)] * (len(shape) - n_axes)
+    masks[fill:fill + n_ellipsis] = [None] * (len(shape) - n_axes)
+    items = _expand_masks(items, masks, shape, method)
 
     entries, axis = [], 0
     for ix in items:
@@ -112,11 +133,29 @@ def _parse_index(tensor_cls, shape: tuple[int, ...], indices, method: str, devic
     return entries
 
 
+def _expand_masks(items: list, masks: list, shape: tuple[int, ...], method: str) -> list:
+    """Each bool mask replaced by the int index arrays of its True positions, one per axis it covers; the mask
+    must have the shape of those axes."""
+    out, axis = [], 0
+    for ix, mask in zip(items, masks):
+        if mask is None:
+            out.append(ix)
+            axis += ix is not None
+            continue
+        covered = shape[axis:axis + mask.ndim]
+        if mask.shape != covered:
+            raise IndexError(f"Tensor.{method}: the boolean mask of shape {mask.shape} doesn't match the axes "
+                             f"{axis}..{axis + mask.ndim - 1} it indexes (sizes {covered}, tensor shape {shape})")
+        out.extend(coords.astype(np.int32) for coords in np.nonzero(mask))
+        axis += mask.ndim
+    return out
+
+
 def _parse_one(tensor_cls, ix, axis: int, size: int, shape: tuple[int, ...], method: str, device: str) -> _Entry:
     where = f"axis {axis} of size {size} (tensor shape {shape})"
-    if _is_bool_like(ix) or (isinstance(ix, tensor_cls) and ix.dtype == dtypes.bool):
-        raise IndexError(f"Tensor.{method}: boolean indices are not supported (the result's shape would depend on "
-                         f"the data); use `mask.where(x, other)` instead")
+    if _is_bool_like(ix) or (isinstance(ix, tensor_cls) and ix.dtype == dtypes.bool):  # 1-d+ masks were expanded
+        raise IndexError(f"Tensor.{method}: a 0-d boolean index (True/False) is not supported; index with None to "
+                         f"add an axis, or use a mask of at least 1 dim")
     if isinstance(ix, slice):
         for part in (ix.start, ix.stop, ix.step):
             if part is not None and not _is_int(part):
@@ -160,9 +199,8 @@ def _index_array(ix, where: str, method: str) -> np.ndarray:
     arr = np.asarray(ix)
     if arr.size == 0:
         arr = arr.astype(np.int32)
-    if arr.dtype == np.bool_:
-        raise IndexError(f"Tensor.{method}: boolean indices are not supported (the result's shape would depend on "
-                         f"the data); use `mask.where(x, other)` instead")
+    if arr.dtype == np.bool_:  # (a list of bools is a mask: expanded before this)
+        raise IndexError(f"Tensor.{method}: a list mixing bools and other values is not a valid index ({ix!r})")
     if not np.issubdtype(arr.dtype, np.integer):
         raise IndexError(f"Tensor.{method}: index lists must hold ints, got {ix!r} for {where}")
     return arr.astype(np.int32)
@@ -324,6 +362,8 @@ def _advanced_write(x, adv: _Advanced, value):
     Each written position of x takes the value of the *last* batch position that picks it: number the
     batch positions 1..N, keep the largest number that picks each position (a max-reduce), and sum the
     values where the mask and that number agree (exactly one term)."""
+    if math.prod(adv.batch) == 0:  # an empty index (e.g. an all-False mask) writes nothing
+        return x, type(x).full(x.shape, False, dtype=dtypes.bool, device=x.device)
     first, nb = adv.first, len(adv.batch)
     if adv.to_front:  # back to the in-place order: x.shape[:first] + batch + rest
         value = value.permute(tuple(range(nb, nb + first)) + tuple(range(nb)) + tuple(range(nb + first, value.ndim)))

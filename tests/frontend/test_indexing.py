@@ -1,6 +1,8 @@
-"""IndexingMixin against numpy: t[...] (basic and advanced; where the advanced-index dims go follows PyTorch,
-checked with numpy in two steps, see torch_steps), t[...] = v, gather, cat, stack (also of a list), split, chunk,
-their errors, and gradients of getitem / cat / gather against finite differences."""
+"""IndexingMixin against numpy: t[...] (basic, advanced and boolean masks; where the advanced-index dims go
+follows PyTorch, checked with numpy in two steps, see torch_steps), t[...] = v, gather, cat, stack (also of a
+list), split, chunk, their errors, and gradients of getitem / cat / gather against finite differences."""
+
+import itertools
 
 import numpy as np
 import pytest
@@ -21,7 +23,10 @@ def torch_steps(index) -> tuple[tuple, tuple]:
     writes through the view."""
     items = list(index) if isinstance(index, tuple) else [index]
     is_array = [isinstance(ix, (list, tuple, np.ndarray, Tensor)) for ix in items]
-    basic = tuple(slice(None) if arr else ix for ix, arr in zip(items, is_array))
+    # (a k-d boolean mask covers k axes)
+    basic = tuple(itertools.chain.from_iterable(
+        [slice(None)] * (np.ndim(ix) if np.asarray(ix).dtype == np.bool_ else 1) if arr else [ix]
+        for ix, arr in zip(items, is_array)))
     advanced = tuple(ix if arr or ix is Ellipsis else slice(None) for ix, arr in zip(items, is_array)
                      if arr or not isinstance(ix, (int, np.integer)))
     return basic, advanced
@@ -191,8 +196,10 @@ def test_getitem_advanced_property(case):
     ((Ellipsis, 0, Ellipsis), IndexError, "single ellipsis"),
     ([0, 3], IndexError, "index 3 is out of range for axis 0 of size 3"),
     ((slice(None), [[1], [-7]]), IndexError, "index -7 is out of range for axis 1 of size 4"),
-    (True, IndexError, "boolean indices are not supported"),
-    (np.array([True, False, True]), IndexError, "boolean indices are not supported"),
+    (True, IndexError, "a 0-d boolean index (True/False) is not supported"),
+    (np.array([True, False]), IndexError, "the boolean mask of shape (2,) doesn't match the axes 0..0"),
+    ((0, np.ones((4, 4), bool)), IndexError, "the boolean mask of shape (4, 4) doesn't match the axes 1..2"),
+    ((np.ones((3, 4), bool), 0, 0), IndexError, "too many indices"),
     (1.0, IndexError, "can't index with float"),
     ([0.5], IndexError, "index lists must hold ints"),
     (slice(0, 2, 0), ValueError, "slice step cannot be zero"),
@@ -214,8 +221,43 @@ def test_getitem_checks_the_values_of_index_tensors():
 def test_getitem_float_index_tensor_is_an_error():
     with pytest.raises(IndexError, match="integer dtype"):
         Tensor(X)[Tensor([0.0, 1.0])]
-    with pytest.raises(IndexError, match="boolean indices"):
-        Tensor(X)[Tensor([True, False, True])]
+    with pytest.raises(IndexError, match="0-d boolean index"):
+        Tensor(X)[Tensor(True)]
+
+
+MASK = X > -3.0  # (3, 4, 5)
+MASK_CASES = [MASK, MASK[:, :, 0], MASK[:, 0, 0], (slice(None), MASK[0]), (Ellipsis, MASK[0, 0]), (1, MASK[0, :, 0]),
+              (MASK[:, 0, 0], slice(1, 3), [4, 0]), [True, False, True], (slice(None), [False] * 4),
+              (MASK[:, :, 1], None)]
+
+
+@pytest.mark.parametrize("index", MASK_CASES, ids=[f"mask{i}" for i in range(len(MASK_CASES))])
+def test_getitem_boolean_mask_is_its_nonzero(index):
+    np.testing.assert_array_equal(Tensor(X)[index].numpy(), torch_index(X, index))
+
+
+def test_boolean_mask_tensors_are_realized_and_keep_gradients():
+    t = Tensor(X)
+    np.testing.assert_array_equal(t[t > 0].numpy(), X[X > 0])  # a lazy mask: computed, then read
+    np.testing.assert_array_equal(t[:, Tensor(MASK[0, :, 0])].numpy(), X[:, MASK[0, :, 0]])
+    finite_difference_check(lambda a: a[Tensor(X64 > 0)], lambda a: a[X64 > 0], X64)
+
+
+def test_setitem_with_boolean_masks():
+    expected = X.copy()
+    expected[expected < 0] = 0.0
+    t = Tensor(X.copy())
+    t[t < 0] = 0.0  # PyTorch's idiom
+    np.testing.assert_array_equal(t.numpy(), expected)
+    expected[MASK] = np.arange(MASK.sum(), dtype=np.float32)
+    t[Tensor(MASK)] = Tensor(np.arange(MASK.sum(), dtype=np.float32))
+    np.testing.assert_array_equal(t.numpy(), expected)
+    expected[:, MASK[1, :, 2], 1] = -5.0
+    t[:, MASK[1, :, 2], 1] = -5.0
+    np.testing.assert_array_equal(t.numpy(), expected)
+    t[:, MASK[0, :, 0]] = 9.0  # an all-False mask (and an empty index list) write nothing
+    t[[]] = 9.0
+    np.testing.assert_array_equal(t.numpy(), expected)
 
 
 # ------------------------------------------------------------------------------------------------
