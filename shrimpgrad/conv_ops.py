@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from shrimpgrad.graph import dtypes
+from shrimpgrad.graph import dtypes, promote
 from shrimpgrad.indexing import _every_nth, _is_int, check_index_values
 
 # ------------------------------------------------------------------------------------------------
@@ -265,7 +265,11 @@ class ConvMixin:
         x = x.reshape((bs, groups, cin, 1) + outs + kernel).expand((bs, groups, cin, rcout) + outs + kernel)
         x = x.permute((0, 1, 3) + tuple(range(4, 4 + n)) + (2,) + tuple(range(4 + n, 4 + 2 * n)))
         w = weight.reshape((1, groups, rcout) + (1,) * n + (cin,) + kernel)
+        out_dtype = promote(self.dtype, weight.dtype) if dtype is None else None
+        if out_dtype == dtypes.float16:  # as matmul: float16 products are added in float32 (PyTorch)
+            x, w = x.cast(dtypes.float32), w.cast(dtypes.float32)
         out = (x * w).sum(axis=tuple(range(-1 - n, 0)), dtype=dtype).reshape((bs, cout) + outs)
+        out = out if out_dtype is None else out.cast(out_dtype)
         return out if bias is None else out + bias.reshape((1, cout) + (1,) * n)
 
     def conv_transpose2d(self, weight, bias=None, groups: int = 1, stride=1, dilation=1, padding=0,
@@ -454,8 +458,8 @@ class ConvMixin:
         x = self
         if linear:
             x = self._float()
-            if x.dtype == dtypes.float16:
-                x = x.cast(dtypes.float32)  # PyTorch's opmath: the weights and sums in float32
+            if x.dtype.itemsize < 4:
+                x = x.cast(dtypes.float32)  # PyTorch's opmath: half-precision inputs are weighted in float32
         for axis in range(self.ndim - len(size), self.ndim):
             n_in, n_out = self.shape[axis], int(size[axis - self.ndim + len(size)])
             if n_in == n_out:

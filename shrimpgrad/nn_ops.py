@@ -169,17 +169,17 @@ class NNOpsMixin:
 
     # ---- einsum and attention --------------------------------------------------------------------------------------
 
-    @staticmethod
-    def einsum(formula: str, *operands, dtype=None):
+    @classmethod
+    def einsum(cls, formula: str, *operands, dtype=None):
         """Einstein summation, PyTorch's torch.einsum: "ij,jk->ik" (matmul), "ii->" (trace), "...ij->...ji",
         "bij,bjk" (implicit output: the labels used once, in alphabetical order, after the ellipsis axes).
         Operands may also be given as one list. Size-1 axes broadcast; dtype is what the sum accumulates in."""
         if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
             operands = tuple(operands[0])
-        if not operands or not all(hasattr(t, "node") for t in operands):
-            raise TypeError(f"Tensor.einsum: operands must be Tensors, got {[type(t).__name__ for t in operands]}")
         if not isinstance(formula, str):
             raise TypeError(f"Tensor.einsum: the equation must be a str, got {type(formula).__name__}")
+        if not operands or not all(isinstance(t, cls) for t in operands):
+            raise TypeError(f"Tensor.einsum: operands must be Tensors, got {[type(t).__name__ for t in operands]}")
         inputs, output, sizes = _parse_einsum(formula, [t.shape for t in operands])
         # line every operand up with the order (output labels, then the summed ones)
         order = output + [label for label in dict.fromkeys(lab for term in inputs for lab in term)

@@ -713,6 +713,19 @@ def test_softmax_gradients_in_float64_and_at_large_inputs():
     assert Tensor(np.array([-np.inf, 0.0])).softmax().tolist() == [0.0, 1.0]
 
 
+def test_float16_conv2d_and_einsum_accumulate_in_float32():
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((1, 40, 3, 3)).astype(np.float16), rng.standard_normal((2, 40, 3, 3)).astype(np.float16)
+    exact = conv_reference(x.astype(np.float64), w.astype(np.float64))
+    got = Tensor(x).conv2d(Tensor(w))
+    assert got.dtype == dtypes.float16 and np.abs(got.numpy() - exact).max() <= \
+        np.abs(exact.astype(np.float16) - exact).max() * 1.02 + 1e-6
+    a, b = rng.standard_normal((4, 200)).astype(np.float16), rng.standard_normal((200, 3)).astype(np.float16)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    got = Tensor.einsum("ij,jk->ik", Tensor(a), Tensor(b))
+    assert np.abs(got.numpy() - exact).max() <= np.abs(exact.astype(np.float16) - exact).max() * 1.02 + 1e-6
+
+
 def test_float16_matmul_accumulates_in_float32_forward_and_backward():
     """The float16 result is the float64 product rounded once (products and sums in float32, as PyTorch): its error
     is float16's rounding of the exact value. Multiplying in float16 erred by 0.015 forward, 0.011 backward here."""
