@@ -926,23 +926,26 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin, ShapeMi
     def argmin(self, axis=None, keepdim: bool = False) -> Tensor:
         return (-self if self.dtype.is_float else ~self).argmax(axis, keepdim)
 
-    def _softmax(self, axis, dtype) -> tuple[Tensor, Tensor, Tensor]:
+    def _softmax(self, axis, dtype, method: str) -> tuple[Tensor, Tensor, Tensor]:
         # Shifting x by a constant near its max keeps exp() from overflowing and doesn't change the result. The shift
         # must carry no gradient (PyTorch's formula; tinygrad detaches the max): through the max itself, backward
         # adds -sum(d/d(x - max)) to the max's element, zero in exact arithmetic but rounding noise in floats (~10x
         # PyTorch's float32 error). trunc(max) is within 1 of the max and a step function, whose gradient is 0
         # (stage 01's trunc rule), and unlike detach() it doesn't realize.
+        # The axis is checked here, so a bad one names softmax, not the Tensor.max inside it (issue 17); an empty
+        # axis has no max to shift by, and its softmax is empty anyway (PyTorch).
+        ax = _axis(method, axis, self.ndim, self.shape) if self.ndim or axis not in (0, -1) else axis
         x = self._float() if dtype is None else self.cast(dtype)
-        m = x - x.max(axis, keepdim=True).trunc()
+        m = x - x.max(ax, keepdim=True).trunc() if self.numel() else x
         e = m.exp()
         return m, e, e.sum(axis, keepdim=True)
 
     def softmax(self, axis=-1, dtype=None) -> Tensor:
-        _, e, total = self._softmax(axis, dtype)
+        _, e, total = self._softmax(axis, dtype, "softmax")
         return e / total
 
     def log_softmax(self, axis=-1, dtype=None) -> Tensor:
-        m, _, total = self._softmax(axis, dtype)
+        m, _, total = self._softmax(axis, dtype, "log_softmax")
         return m - total.log()
 
     def logsumexp(self, axis=None, keepdim: bool = False) -> Tensor:
@@ -1480,7 +1483,9 @@ def _realize_tensors(tensors: list[Tensor]) -> None:
     for t in aliases:
         t.node = buffer(copy_buffer(t.node.arg, t.device), t.shape, t.node.meta)
     for device in dict.fromkeys(t.device for t in group):
-        members = [t for t in group if t.device == device]
+        # Once each: `x.realize(x.reshape(x.shape))` names x twice (a no-op reshape returns x itself), and a second
+        # pass would swap in an equal result node whose twin (the only key of x's _FORWARD entry) then dies.
+        members = list({id(t): t for t in group if t.device == device}.values())
         results = realize_graph(inplace.without_finished([t.node for t in members]), device)
         for t, node in zip(members, results):
             if _remembers_forward(t):
