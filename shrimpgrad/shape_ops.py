@@ -96,6 +96,20 @@ def _broadcast_shapes(method: str, *shapes) -> tuple[int, ...]:
                            f"together (each axis, aligned from the right, must match or be 1)") from None
 
 
+def _scalar_for(dtype, value, method: str):
+    """A Python number as a value of `dtype` (PyTorch's rule: floats truncate into ints, but a value the dtype
+    can't hold is an error, not a wrapped number)."""
+    if dtype.is_int and not isinstance(value, (bool, np.bool_)):
+        if not math.isfinite(float(value)):
+            raise RuntimeError(f"Tensor.{method}: value {value!r} cannot be converted to {dtype!r}")
+        info = np.iinfo(dtype.np)
+        if not info.min <= int(value) <= info.max:
+            raise RuntimeError(f"Tensor.{method}: value {value!r} cannot be converted to {dtype!r} without overflow "
+                               f"({info.min}..{info.max}); cast the tensor to a wider dtype first")
+        return int(value)
+    return value
+
+
 def _bool_mask(self, mask, method: str):
     """`mask` checked to be a bool Tensor (PyTorch's rule: masks are never cast from other dtypes)."""
     if not isinstance(mask, type(self)):
@@ -132,7 +146,8 @@ class ShapeMixin:
                                    f"{value.shape}; use mask.where(values, self) to fill from a tensor")
             value = value.cast(self.dtype)
         elif isinstance(value, (bool, int, float, np.generic)):
-            value = type(self)(np.asarray(value).astype(self.dtype.np), device=self.device)
+            value = type(self)(np.asarray(_scalar_for(self.dtype, value, "masked_fill")).astype(self.dtype.np),
+                               device=self.device)
         else:
             raise TypeError(f"Tensor.masked_fill: value must be a number or a 0-d Tensor, got {type(value).__name__}")
         shape = _broadcast_shapes("masked_fill", self.shape, mask.shape)
@@ -442,7 +457,7 @@ def _scatter_parts(self, dim, index, src, method: str):
             raise RuntimeError(f"Tensor.{method}: src is {src.dtype!r} but self is {self.dtype!r}; cast src "
                                f"with src.cast({self.dtype!r})")
     elif isinstance(src, (bool, int, float, np.generic)):
-        src = cls.full(index.shape, src, dtype=self.dtype, device=self.device)
+        src = cls.full(index.shape, _scalar_for(self.dtype, src, method), dtype=self.dtype, device=self.device)
     else:
         raise TypeError(f"Tensor.{method}: src must be a Tensor or a number, got {type(src).__name__}")
     self_shape = self.shape or (1,)

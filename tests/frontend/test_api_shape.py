@@ -67,6 +67,10 @@ def test_mask_errors():
         t.masked_fill(X > 0, 0.0)
     with pytest.raises(RuntimeError, match="0-d Tensor, got shape"):
         t.masked_fill(t > 0, Tensor([1.0, 2.0]))
+    with pytest.raises(RuntimeError, match=r"value 300 cannot be converted to dtypes.int8 without overflow"):
+        Tensor(np.zeros(2, np.int8)).masked_fill(Tensor([True, False]), 300)
+    with pytest.raises(RuntimeError, match="value nan cannot be converted to dtypes.int32"):
+        Tensor([1, 2]).masked_fill(Tensor([True, False]), float("nan"))
     with pytest.raises(RuntimeError, match=r"Tensor.masked_select: shapes \(3, 4\), \(3,\) can't be broadcast"):
         t.masked_select(Tensor([True, False, True]))
 
@@ -153,6 +157,8 @@ def test_scatter_errors():
     t, index = Tensor(np.zeros((3, 5))), Tensor(INDEX)
     with pytest.raises(RuntimeError, match=r"Tensor.scatter: index 5 is out of bounds for dimension 1 with size 5"):
         t.scatter(1, Tensor(INDEX + 4), 1.0)
+    with pytest.raises(RuntimeError, match="value 1e\\+40 cannot be converted to dtypes.int16"):
+        Tensor(np.zeros((3, 5), np.int16)).scatter(0, index, 1e40)
     with pytest.raises(RuntimeError, match="index -1 is out of bounds"):
         t.scatter(0, Tensor(INDEX - 1), 1.0)
     with pytest.raises(RuntimeError, match="src is dtypes.float32 but self is dtypes.float64; cast src"):
