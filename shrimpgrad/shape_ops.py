@@ -28,8 +28,8 @@ and the positions nothing lands on keep self (`written.where(result, self)`). O(
 `nonzero` returns new int64 data.
 
 `bitcast` reinterprets bits without a bitcast op: float -> int splits the value into sign, exponent and
-mantissa with comparisons, exp2 and exact power-of-two scaling; int -> float rebuilds it from the fields
-(see `_float_bits` / `_bits_float`).
+mantissa with comparisons and multiplications by powers of two (exact on every device, unlike exp2/log2);
+int -> float rebuilds it from the fields with integer ops (see `_float_bits` / `_bits_float`).
 
 Mapping to tinygrad: the same names and arguments as tinygrad's Tensor (and PyTorch's), with PyTorch's
 values, result dtypes and exception types: misuse that PyTorch reports as RuntimeError raises RuntimeError
@@ -45,6 +45,7 @@ import numpy as np
 
 from shrimpgrad.graph import dtypes, to_dtype
 from shrimpgrad.indexing import _every_nth, _is_int, _resolve_dim
+from shrimpgrad.realize import buffer_value
 
 _SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
@@ -78,7 +79,8 @@ def _windows(x, size: int, step: int):
     """(..., n) -> (..., o, size) with out[..., a, b] = x[..., a*step + b], as a view: tile x `size` times, read
     the tiles as rows of n+1 (row b starts at b*(n+1) = b*n + b, so row b is x shifted left by b), keep the
     columns where no row has wrapped, every step-th of them, and swap the two axes.
-    Example n = 4, size = 2: tiles x0 x1 x2 x3 x0 x1 x2 x3 (+ 2 pad) -> rows [x0 x1 x2 x3 x0] [x1 x2 x3 x0 x1 ...]."""
+    Example n = 4, size = 2: x0 x1 x2 x3 x0 x1 x2 x3 0 0 as rows of 5: [x0 x1 x2 x3 x0] [x1 x2 x3 0 0]; keep
+    columns 0..2: [x0 x1 x2] [x1 x2 x3]; swapped: the windows [x0 x1] [x1 x2] [x2 x3]."""
     lead, n = x.shape[:-1], x.shape[-1]
     keep = tuple((0, s) for s in lead)
     tiled = x.unsqueeze(-2).expand(lead + (size, n)).reshape(lead + (size * n,))
@@ -206,13 +208,13 @@ class ShapeMixin:
         if reduce not in _SCATTER_REDUCTIONS:
             raise RuntimeError(f"Tensor.scatter_reduce: reduce must be one of {', '.join(_SCATTER_REDUCTIONS)}, "
                                f"got {reduce!r}")
+        if reduce == "mean" and self.dtype.is_bool:
+            raise RuntimeError("Tensor.scatter_reduce: reduce='mean' is not defined for bool tensors; cast to an "
+                               "integer or float dtype first")
         parts = _scatter_parts(self, dim, index, src, "scatter_reduce")
         if parts is None:
             return self
         one_hot, src_b, back, region = parts
-        if reduce == "mean" and self.dtype.is_bool:
-            raise RuntimeError("Tensor.scatter_reduce: reduce='mean' is not defined for bool tensors; cast to an "
-                               "integer or float dtype first")
         identity = {"sum": 0, "mean": 0, "prod": 1, "amax": _lowest(self.dtype), "amin": _highest(self.dtype)}[reduce]
         if self.dtype.is_bool:  # a Python int would promote the bool candidates to default_int
             identity = bool(identity)
@@ -282,7 +284,7 @@ class ShapeMixin:
             return self.diagonal(diagonal)
         if self.ndim != 1:
             raise RuntimeError(f"Tensor.diag: needs a 1-d or 2-d tensor, got shape {self.shape}; "
-                               f"use diagonal() or diag_embed-style reshapes for more dims")
+                               f"for more dims use diagonal(offset, dim1, dim2)")
         if not _is_int(diagonal):
             raise TypeError(f"Tensor.diag: diagonal must be an int, got {diagonal!r}")
         n, k = self.shape[0], abs(int(diagonal))
@@ -470,11 +472,15 @@ def _scatter_parts(self, dim, index, src, method: str):
         raise RuntimeError(f"Tensor.{method}: index of shape {index.shape} must be no larger than src "
                            f"{src.shape} in every dim, and than self {self.shape} in every dim but {d}")
     n = self_shape[d]
-    values = index.numpy()
-    bad = (values < 0) | (values >= n)
-    if bad.any():
-        raise RuntimeError(f"Tensor.{method}: index {int(values[bad].flat[0])} is out of bounds for dimension {d} "
-                           f"with size {n} (self shape {self.shape}); valid indices are 0..{n - 1}")
+
+    def check(values: np.ndarray) -> None:  # the one-hot would silently skip an out-of-range index
+        bad = (values < 0) | (values >= n)
+        if bad.any():
+            raise RuntimeError(f"Tensor.{method}: index {int(values[bad].flat[0])} is out of bounds for dimension "
+                               f"{d} with size {n} (self shape {self.shape}); valid indices are 0..{n - 1}")
+
+    index.realize()
+    check(buffer_value(index.node.arg, check))  # (TinyJit replays run `check` on the new index values)
     index, src = index.reshape(index_shape), src.reshape(src_shape)
     src = src.shrink(tuple((0, i) for i in index_shape))
     idx, back = _to_last(index, d)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from api_checks import assert_matches, grad_check
 
-from shrimpgrad import Context, Device, Tensor, dtypes, getenv, helpers
+from shrimpgrad import Context, Device, Tensor, TinyJit, dtypes, getenv, helpers
 from shrimpgrad.graph import MOVEMENT, Ops
 
 X = np.array([[3.0, -1.0, 2.0, 0.5], [1.0, 4.0, -2.0, 2.5], [0.3, np.nan, -0.7, 1.1]])
@@ -151,6 +151,16 @@ def test_scatter_gradients():
     grad_check(lambda t, s: t.scatter_reduce(1, Tensor(INDEX % 4), s, "prod", include_self=False), R, src)
     grad_check(lambda t, s: t.scatter_reduce(0, Tensor(index), s, "mean"), R, src)
     grad_check(lambda t, s: t.scatter_reduce(0, Tensor(index), s, "amax"), R, src)
+
+
+def test_scatter_under_tinyjit_checks_each_calls_indices():
+    step = TinyJit(lambda x, i: x.scatter(0, i, 1.0).realize())
+    for k in range(4):  # the first two calls run plainly, then the JIT replays with new index values
+        index = np.array([[k % 3, 0]], np.int32)
+        out = step(Tensor(np.zeros((3, 2))).contiguous().realize(), Tensor(index).realize())
+        assert_matches(out, np_scatter(np.zeros((3, 2)), 0, index, np.ones((1, 2))))
+    with pytest.raises(RuntimeError, match="index 5 is out of bounds for dimension 0"):
+        step(Tensor(np.zeros((3, 2))).contiguous().realize(), Tensor(np.array([[5, 0]], np.int32)).realize())
 
 
 def test_scatter_errors():
