@@ -25,7 +25,6 @@ from shrimpgrad.graph import Ops, evaluate
 
 CATEGORIES = ("ok", "wrong value", "wrong gradient", "error", "crash", "hang", "inconclusive")
 FAILURES = ("wrong value", "wrong gradient", "error", "crash", "hang")
-_RTOL = {"float16": 5e-3, "float32": 2e-4, "float64": 1e-9}
 
 
 @dataclass
@@ -72,7 +71,7 @@ def _check(program: Program, devices: tuple[str, ...]) -> None:
     for device in devices:
         values, grads = run_on(program, device)
         for out, want, got in zip(program.outputs, expected, values):
-            _compare(f"{device} output {out.name}", out, want, got)
+            _compare(f"{device} output {out.name}", out, want, got, program.rtol)
         if program.backward:
             _check_gradients(program, device, grads)
 
@@ -91,7 +90,7 @@ def _references(program: Program) -> list[np.ndarray]:
     state = {ref: arr.copy() for ref, arr in buffers.items()}
     run_schedule_numpy(schedule, state)
     for out, want, got in zip(program.outputs, stage01, read_outputs(schedule, state)):
-        _compare(f"stage 02 evaluator output {out.name}", out, want, got.reshape(want.shape))
+        _compare(f"stage 02 evaluator output {out.name}", out, want, got.reshape(want.shape), program.rtol)
     return stage01
 
 
@@ -121,14 +120,13 @@ def loss(program: Program, env: dict):
     return sum(terms[1:], terms[0])
 
 
-def _compare(where: str, out, want: np.ndarray, got: np.ndarray) -> None:
+def _compare(where: str, out, want: np.ndarray, got: np.ndarray, rtol: float) -> None:
     if got.shape != want.shape or got.dtype != want.dtype:
         raise _Mismatch("wrong value", f"{where.split(' output')[0]}: shape/dtype",
                         f"{where}: got shape {got.shape} {got.dtype}, expected {want.shape} {want.dtype}")
     if out.exact or want.dtype.kind != "f":  # (0.0 == -0.0 here: max(-0.0, 0.0) may pick either zero)
         bad = ~((got == want) | (_isnan(got) & _isnan(want)))
     else:
-        rtol = _RTOL.get(want.dtype.name, 1e-4)
         with np.errstate(all="ignore"):
             close = np.isclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=rtol * out.bound * 4,
                                equal_nan=True)

@@ -42,6 +42,7 @@ from shrimpgrad.graph import DType, Ops, dtypes
 
 BOUND = 1e3  # |value| above this gets squashed: float16 and float32 tolerances stay meaningful
 FAMILIES = ("float", "int", "grad")
+RTOL = {dtypes.float16: 5e-3, dtypes.float32: 2e-4, dtypes.float64: 1e-9}  # relative tolerance of each float dtype
 
 
 @dataclass(eq=False)
@@ -65,6 +66,8 @@ class Program:
     lines: list[str]
     outputs: list[Output]
     backward: bool = False  # loss = sum over float outputs of (out * loss_weight(out)).sum(); then backward()
+    rtol: float = 2e-4  # of the least precise float dtype anywhere in the program (a float64 cast of a float32
+    #                     result carries float32's rounding)
 
     def source(self) -> str:
         return "\n".join(self.lines)
@@ -575,4 +578,7 @@ def _finish(draw, bd: _Builder) -> Program:
         if v.name not in seen:
             seen.add(v.name)
             outputs.append(Output(v.name, v.bound, v.exact))
-    return Program(bd.family, bd.inputs, bd.lines, outputs, backward=bd.family == "grad")
+    floats = {v.dtype for v in bd.vars if v.dtype.is_float}
+    loosest = (d for d in (dtypes.float16, dtypes.float32, dtypes.float64) if d in floats)
+    rtol = RTOL[next(loosest, dtypes.float32)]
+    return Program(bd.family, bd.inputs, bd.lines, outputs, backward=bd.family == "grad", rtol=rtol)
