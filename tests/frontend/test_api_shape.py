@@ -6,6 +6,8 @@ size-1 / 0-d / NaN inputs, and PyTorch's exception types."""
 import numpy as np
 import pytest
 from api_checks import assert_matches, grad_check
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shrimpgrad import Context, Device, Tensor, TinyJit, dtypes, getenv, helpers
 from shrimpgrad.graph import MOVEMENT, Ops
@@ -491,3 +493,33 @@ def test_context_knobs_of_tinygrads_tests():
         with Context(NOOPTS=1):
             pass
     assert Device.DEFAULT in ("C", "PYTHON", "CUDA")
+
+
+# ------------------------------------------------------------------------------------------------
+# a property: the view-built ops against numpy on random shapes and arguments
+# ------------------------------------------------------------------------------------------------
+
+
+@st.composite
+def views_case(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=2, max_size=3)))
+    d1, d2 = draw(st.permutations(range(len(shape))))[:2]
+    roll_dim = draw(st.integers(-len(shape), len(shape) - 1))
+    unfold_dim = draw(st.integers(0, len(shape) - 1))
+    size = draw(st.integers(1, shape[unfold_dim]))
+    pads = tuple((draw(st.integers(0, s - 1)), draw(st.integers(0, s - 1))) for s in shape)
+    return (shape, draw(st.integers(-6, 6)), d1, d2, draw(st.integers(-7, 7)), roll_dim, unfold_dim, size,
+            draw(st.integers(1, 4)), pads, draw(st.sampled_from(sorted(NP_PAD_MODE))))
+
+
+@settings(max_examples=20)
+@given(views_case())
+def test_view_ops_property(case):
+    shape, offset, d1, d2, shift, roll_dim, unfold_dim, size, step, pads, mode = case
+    a = np.random.default_rng(len(shape)).standard_normal(shape)
+    t = Tensor(a)
+    assert_matches(t.diagonal(offset, d1, d2), np.diagonal(a, offset, d1, d2))
+    assert_matches(t.roll(shift, roll_dim), np.roll(a, shift, roll_dim))
+    assert_matches(t.unfold(unfold_dim, size, step), np_unfold(a, unfold_dim, size, step))
+    assert_matches(t.pad(pads, mode=mode), np.pad(a, pads, mode=NP_PAD_MODE[mode]))
+    assert_matches(t.tril(offset), np.tril(a, offset))
