@@ -95,6 +95,19 @@ class DTypeError(TypeError):
     """A dtype the op can't take, e.g. bitwise ops on floats."""
 
 
+class AmbiguousTruthError(RuntimeError, TypeError):
+    """`if t:` / `bool(t)`: a RuntimeError as in PyTorch, and a TypeError as in tinygrad."""
+
+
+class DeviceMismatchError(RuntimeError, ValueError):
+    """Operands on two devices: a RuntimeError as in PyTorch (a ValueError in earlier ShrimpGrad)."""
+
+
+class OutOfMemoryError(MemoryError, RuntimeError):
+    """A device ran out of memory during realize: a MemoryError (numpy's) and a RuntimeError (PyTorch's
+    torch.OutOfMemoryError)."""
+
+
 class GradError(RuntimeError):
     """backward() on a graph with nothing to differentiate."""
 
@@ -1346,8 +1359,9 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin, ShapeMi
         return self.shape[0]
 
     def __bool__(self) -> bool:
-        raise TypeError("Tensor.__bool__: the truth value of a Tensor is ambiguous (it would need to run the graph); "
-                        "use .item(), or (t == u).all() style reductions followed by .item()")
+        raise AmbiguousTruthError("Tensor.__bool__: the truth value of a Tensor is ambiguous (it would need to run "
+                                  "the graph); reduce it first: t.any().item() or t.all().item() (or t.item() for "
+                                  "one element)")
 
     def __repr__(self) -> str:
         return (f"<Tensor {self.node.op.name} shape={self.shape} dtype={self.dtype!r} device={self.device!r} "
@@ -1451,7 +1465,7 @@ def _unify(method: str, values: list, device: str, shape: tuple[int, ...] | None
     items = [v if isinstance(v, Tensor) or _is_scalar(v) else Tensor(v, device=device) for v in values]
     for v in items:
         if isinstance(v, Tensor) and v.device != device:
-            raise _fail(ValueError, method, f"operands are on devices {device!r} and {v.device!r}",
+            raise _fail(DeviceMismatchError, method, f"operands are on devices {device!r} and {v.device!r}",
                         f"move one with .to({device!r})")
     dtype = _result_dtype(items)
     shapes = ([] if shape is None else [shape]) + [v.shape for v in items if isinstance(v, Tensor)]
@@ -1486,13 +1500,27 @@ def _realize_tensors(tensors: list[Tensor]) -> None:
         # Once each: `x.realize(x.reshape(x.shape))` names x twice (a no-op reshape returns x itself), and a second
         # pass would swap in an equal result node whose twin (the only key of x's _FORWARD entry) then dies.
         members = list({id(t): t for t in group if t.device == device}.values())
-        results = realize_graph(inplace.without_finished([t.node for t in members]), device)
+        roots = inplace.without_finished([t.node for t in members])
+        try:
+            results = realize_graph(roots, device)
+        except Exception as e:
+            if isinstance(e, MemoryError) or (type(e).__name__ == "CUDAError" and "OUT_OF_MEMORY" in str(e)):
+                raise _out_of_memory(roots, device, e) from e
+            raise
         for t, node in zip(members, results):
             if _remembers_forward(t):
                 _FORWARD[node] = (t.node, inplace.epoch)
             t.node = node
     if writes:
         inplace.mark_finished(writes)
+
+
+def _out_of_memory(roots: list[Node], device: str, e: Exception) -> OutOfMemoryError:
+    """The error for an allocation that failed while realizing `roots`: which device, the biggest buffer."""
+    big = max(toposort(roots), key=lambda n: n.size * n.dtype.itemsize)
+    return _fail(OutOfMemoryError, "realize", f"device {device!r} is out of memory ({e}); the largest value in this "
+                 f"graph is {big.shape} {big.dtype!r} ({big.size * big.dtype.itemsize / 2**30:.3g} GiB)",
+                 "free tensors you no longer need (del t), realize in smaller pieces, or use smaller shapes")
 
 
 def _remembers_forward(t: Tensor) -> bool:
@@ -1542,7 +1570,8 @@ def _grad_targets(root: Node, root_requires_grad: bool | None) -> list[Tensor]:
         return []
     if not targets:
         raise _fail(GradError, "backward", "no tensor in this graph requires a gradient",
-                    "create the inputs with requires_grad=True")
+                    "create the inputs with requires_grad=True (and keep them in variables: a leaf that nothing "
+                    "refers to any more gets no gradient)")
     nodes = [t.node for t in targets]
     if len(set(nodes)) != len(nodes):
         raise _fail(GradError, "backward", "two leaves are the same graph node (equal constants such as two "
@@ -1558,6 +1587,18 @@ def _writable(node: Node) -> bool:
     return node.op is Ops.BUFFER
 
 
+def _first_non_number(data) -> tuple[bool, Any]:
+    """(True, the first element of nested lists/tuples that isn't a number), or (False, None) if all are."""
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(reversed(x))
+        elif not isinstance(x, (bool, int, float, np.number, np.bool_)):
+            return True, x
+    return False, None
+
+
 def _host_array(data, dtype: DType | None) -> np.ndarray:
     """`data` (number, nested lists, numpy array or Tensor) as a numpy array of `dtype` (or the natural dtype:
     numpy's own for arrays, bool/default_int/default_float for Python values)."""
@@ -1566,9 +1607,14 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
     elif isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)
     elif isinstance(data, (bool, int, float, list, tuple)):
+        found, bad = _first_non_number(data)
+        if found:  # numpy would say ValueError for ["a"] and turn [None] into nan; PyTorch: TypeError
+            raise _fail(TypeError, "__init__", f"can't make a tensor from a list holding {type(bad).__name__} "
+                        f"({bad!r})", "nested lists must hold only numbers (bool, int, float)")
         natural = dtype or dtypes.from_py(data)
         try:
-            arr = np.array(data, dtype=natural.np)
+            with np.errstate(over="ignore"):  # float16(1e5) is inf, as in PyTorch, without numpy's RuntimeWarning
+                arr = np.array(data, dtype=natural.np)
         except OverflowError as e:
             raise _fail(OverflowError, "__init__", f"{e}", "pass a wider dtype, e.g. dtype=dtypes.int64") from None
         except (ValueError, TypeError) as e:
@@ -1578,6 +1624,7 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
         raise _fail(TypeError, "__init__", f"can't make a tensor from {type(data).__name__}",
                     "pass a Python number, nested lists, a numpy array or a Tensor")
     if dtype is not None and arr.dtype != dtype.np:
-        arr = arr != 0 if dtype.is_bool else arr.astype(dtype.np)
+        with np.errstate(over="ignore"):
+            arr = arr != 0 if dtype.is_bool else arr.astype(dtype.np)
     _to_dtype("__init__", arr.dtype)  # a clear error for dtypes we don't support (uint32, complex, ...)
     return arr
