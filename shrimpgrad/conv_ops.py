@@ -24,8 +24,9 @@ several trailing axes at once it returns `(..., o1, o2, k1, k2)`. Then:
 Mapping to tinygrad: `Tensor._pool`, `conv2d`, `conv_transpose2d`, `max_pool2d`, `avg_pool2d`, `max_unpool2d`,
 `interpolate`. Simplified: no winograd. Different: the overlapping-window view takes every s-th element with
 `_every_nth` instead of tinygrad's scaled repeat (same views, simpler sizes); pooling indices are int64 (PyTorch);
-max_unpool2d keeps the last of duplicate indices (PyTorch's loop) where tinygrad adds them; interpolate also
-takes PyTorch's names "bilinear" and "trilinear".
+max_unpool2d keeps the last of duplicate indices (PyTorch's loop) where tinygrad adds them. From PyTorch: conv2d's
+padding="same"/"valid", interpolate's scale_factor and its mode names "bilinear" and "trilinear", float16
+products added in float32.
 """
 
 from __future__ import annotations
@@ -71,6 +72,20 @@ def _resolve_padding(padding, n: int, method: str, negative_ok: bool = False) ->
     if not negative_ok and any(b < 0 or a < 0 for b, a in pads):
         raise RuntimeError(f"Tensor.{method}: padding must be non-negative, got {padding!r}")
     return pads
+
+
+def _named_padding(padding: str, kernel, stride, dilation) -> tuple[int, ...]:
+    """PyTorch's padding="valid" (none) and "same" (the window's span minus 1 per axis, half on each side, the odd
+    cell on the right), as the flat (left, right, top, bottom, ...) form."""
+    if padding == "valid":
+        return (0,) * (2 * len(kernel))
+    if padding != "same":
+        raise ValueError(f"Tensor.conv2d: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
+    if any(s != 1 for s in stride):
+        raise RuntimeError(f"Tensor.conv2d: padding='same' needs stride 1 (the output keeps the input's size), got "
+                           f"stride {stride}")
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple(p for t in reversed(totals) for p in (t // 2, t - t // 2))
 
 
 def _lowest(dtype):
@@ -206,31 +221,63 @@ def _pick_along(x, axis: int, index: np.ndarray):
     return mask.where(x, 0).sum(axis=axis + 1).cast(x.dtype)
 
 
-def _nearest_source(n_in: int, n_out: int, exact: bool) -> np.ndarray:
+def _index_scale(n_in: int, n_out: int, scale_factor, np_dtype):
+    """PyTorch's compute_scales_value: source cells per output cell, 1 / scale_factor when one was given (so
+    interpolate(scale_factor=1.5) reads where PyTorch does even though in / out isn't exactly 1 / 1.5)."""
+    if scale_factor is not None and scale_factor > 0:
+        return np_dtype(1.0 / scale_factor)
+    return np_dtype(n_in) / np_dtype(n_out)
+
+
+def _nearest_source(n_in: int, n_out: int, exact: bool, scale_factor=None) -> np.ndarray:
     """PyTorch's nearest_idx: floor(dst * scale) (nearest-exact: floor((dst + 0.5) * scale)), clamped to the input,
-    with scale = in / out in float32 (so that the rare rounding ties land where PyTorch's do)."""
-    if n_out == n_in:
+    with the scale in float32 (so that the rare rounding ties land where PyTorch's do)."""
+    if not exact and n_out == n_in:
         return np.arange(n_out)
-    if n_out == 2 * n_in and not exact:
+    if not exact and n_out == 2 * n_in:
         return np.arange(n_out) >> 1
-    scale = np.float32(n_in) / np.float32(n_out)
+    scale = _index_scale(n_in, n_out, scale_factor, np.float32)
     dst = np.arange(n_out, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
     return np.minimum(np.floor(dst * scale).astype(np.int64), n_in - 1)
 
 
-def _linear_source(n_in: int, n_out: int, align_corners: bool, np_dtype):
+def _linear_source(n_in: int, n_out: int, align_corners: bool, np_dtype, scale_factor=None):
     """PyTorch's area_pixel_compute_source_index for linear modes: the two neighbours and the weight of the second,
     computed in the input's float precision (float32 for float16, as PyTorch's opmath)."""
     dst = np.arange(n_out, dtype=np_dtype)
-    if align_corners:
+    if align_corners:  # the corners' centres line up; a given scale_factor only sets the size
         scale = np_dtype(n_in - 1) / np_dtype(n_out - 1) if n_out > 1 else np_dtype(0)
         src = dst * scale
     else:
-        scale = np_dtype(n_in) / np_dtype(n_out)
+        scale = _index_scale(n_in, n_out, scale_factor, np_dtype)
         src = np.maximum(scale * (dst + np_dtype(0.5)) - np_dtype(0.5), np_dtype(0))
     low = np.minimum(src.astype(np.int64), n_in - 1)
     high = np.minimum(low + 1, n_in - 1)
     return low, high, (src - low.astype(np_dtype)).astype(np_dtype)
+
+
+def _interpolate_sizes(shape, size, scale_factor):
+    """The output sizes of the resampled (trailing) axes and their scale factors (None without scale_factor). A
+    single scale_factor applies to every axis after the first two (PyTorch's (N, C, *spatial))."""
+    if (size is None) == (scale_factor is None):
+        raise ValueError("Tensor.interpolate: give exactly one of size and scale_factor")
+    if size is not None:
+        if not isinstance(size, (tuple, list)) or not size or len(size) > len(shape):
+            raise ValueError(f"Tensor.interpolate: size must be a tuple of 1 to {len(shape)} ints (the new sizes of "
+                             f"the last axes of shape {shape}), got {size!r}")
+        if any(not _is_int(s) or s < 1 for s in size):
+            raise RuntimeError(f"Tensor.interpolate: output sizes must be positive ints, got {tuple(size)!r}")
+        return tuple(int(s) for s in size), None
+    scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * (len(shape) - 2)
+    if not scales or len(scales) > len(shape) or \
+            any(isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0 for f in scales):
+        raise ValueError(f"Tensor.interpolate: scale_factor must be a positive number (for the axes after (N, C)) or "
+                         f"a tuple of 1 to {len(shape)} of them, got {scale_factor!r} for shape {shape}")
+    sizes = tuple(math.floor(i * float(f)) for i, f in zip(shape[-len(scales):], scales))
+    if any(s < 1 for s in sizes):
+        raise RuntimeError(f"Tensor.interpolate: scale_factor {scale_factor!r} gives output sizes {sizes} for shape "
+                           f"{shape}; they must be positive")
+    return sizes, tuple(float(f) for f in scales)
 
 
 _LINEAR_MODES = {"linear": None, "bilinear": 2, "trilinear": 3}  # PyTorch's names fix the number of axes
@@ -251,12 +298,15 @@ class ConvMixin:
         (C_out, C_in / groups, *kernel) -> (N, C_out, *out). Any number of spatial axes (1-d, 2-d, 3-d, ...).
 
         padding: an int, one int per spatial axis, or (left, right, top, bottom); negative amounts cut the input
-        (tinygrad). dtype: what the sum accumulates in. Computed as pad -> `_pool` windows (N, C_in, *out, *kernel)
-        -> broadcast multiply with the weight -> sum."""
+        (tinygrad); or PyTorch's "valid" (none) and "same" (output size = input size, stride 1; an odd total puts
+        the extra cell on the right). dtype: what the sum accumulates in. Computed as pad -> `_pool` windows
+        (N, C_in, *out, *kernel) -> broadcast multiply with the weight -> sum."""
         n = self._conv_check(weight, bias, groups, "conv2d")
         bs, (cout, cin), kernel = self.shape[0], weight.shape[:2], weight.shape[2:]
         stride_ = _per_axis(stride, n, "stride", "conv2d")
         dilation_ = _per_axis(dilation, n, "dilation", "conv2d")
+        if isinstance(padding, str):
+            padding = _named_padding(padding, kernel, stride_, dilation_)
         x = _pad_spatial(self, _resolve_padding(padding, n, "conv2d", negative_ok=True))
         _check_windows(x, kernel, dilation_, "conv2d")
         x = _pool(x, kernel, stride_, dilation_)  # (bs, groups*cin, *out, *kernel)
@@ -435,17 +485,13 @@ class ConvMixin:
 
     # ---- resampling ------------------------------------------------------------------------------------------------
 
-    def interpolate(self, size, mode: str = "linear", align_corners: bool = False):
-        """Resample the last len(size) axes to `size` (PyTorch's F.interpolate with an output size; any number of
-        leading axes, as in tinygrad). Modes: "nearest" (PyTorch's: floor(dst * in/out)), "nearest-exact"
+    def interpolate(self, size=None, mode: str = "linear", align_corners: bool = False, scale_factor=None):
+        """Resample the last len(size) axes to `size`, or scale them by `scale_factor` (PyTorch's F.interpolate; any
+        number of leading axes, as in tinygrad). Modes: "nearest" (PyTorch's: floor(dst * in/out)), "nearest-exact"
         (pixel centres), "linear" (any number of axes; "bilinear"/"trilinear" are the same with 2/3 axes), with
         align_corners for the linear modes. Linear interpolation of an integer tensor is computed in
         default_float and cast back (tinygrad's behaviour; PyTorch refuses ints there)."""
-        if not isinstance(size, (tuple, list)) or not size or len(size) > self.ndim:
-            raise ValueError(f"Tensor.interpolate: size must be a tuple of 1 to {self.ndim} ints (the new sizes of "
-                             f"the last axes of shape {self.shape}), got {size!r}")
-        if any(not _is_int(s) or s < 1 for s in size):
-            raise RuntimeError(f"Tensor.interpolate: output sizes must be positive ints, got {tuple(size)!r}")
+        size, scales = _interpolate_sizes(self.shape, size, scale_factor)
         if mode not in _MODES:
             raise NotImplementedError(f"Tensor.interpolate: mode {mode!r} is not supported; use one of {_MODES}")
         linear = mode in _LINEAR_MODES
@@ -460,14 +506,16 @@ class ConvMixin:
             x = self._float()
             if x.dtype.itemsize < 4:
                 x = x.cast(dtypes.float32)  # PyTorch's opmath: half-precision inputs are weighted in float32
-        for axis in range(self.ndim - len(size), self.ndim):
-            n_in, n_out = self.shape[axis], int(size[axis - self.ndim + len(size)])
-            if n_in == n_out:
-                continue  # every mode maps an axis of unchanged size onto itself
+        first = self.ndim - len(size)
+        for axis in range(first, self.ndim):
+            n_in, n_out = self.shape[axis], size[axis - first]
+            factor = None if scales is None else scales[axis - first]
+            if n_in == n_out and (factor is None or mode == "nearest" or align_corners):
+                continue  # these map an axis of unchanged size onto itself
             if not linear:
-                x = _pick_along(x, axis, _nearest_source(n_in, n_out, mode == "nearest-exact"))
+                x = _pick_along(x, axis, _nearest_source(n_in, n_out, mode == "nearest-exact", factor))
                 continue
-            low, high, frac = _linear_source(n_in, n_out, bool(align_corners), x.dtype.np.type)
+            low, high, frac = _linear_source(n_in, n_out, bool(align_corners), x.dtype.np.type, factor)
             weight = type(self)(frac, dtype=x.dtype, device=self.device).reshape((n_out,) + (1,) * (x.ndim - 1 - axis))
             x = _pick_along(x, axis, low) * (1 - weight) + _pick_along(x, axis, high) * weight
         return x.cast(self.dtype)

@@ -219,6 +219,23 @@ def test_conv2d_negative_padding_cuts_the_input(padding):
     assert_matches(Tensor(x).conv2d(Tensor(w), padding=padding), conv_reference(crop, w), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("kernel, dilation", [((3, 3), 1), ((2, 4), 1), ((3, 2), 2)])
+def test_conv2d_same_and_valid_padding(kernel, dilation):
+    """PyTorch's padding="same": d*(k-1) cells per axis, half before, the odd one after."""
+    x, w = randn(1, 2, 6, 7), randn(3, 2, *kernel)
+    totals = [dilation * (k - 1) for k in kernel]
+    padded = np.pad(x, ((0, 0), (0, 0)) + tuple((t // 2, t - t // 2) for t in totals))
+    got = Tensor(x).conv2d(Tensor(w), dilation=dilation, padding="same")
+    assert got.shape == (1, 3, 6, 7)
+    assert_matches(got, conv_reference(padded, w, dilation=dilation), rtol=1e-10, atol=1e-12)
+    assert_matches(Tensor(x).conv2d(Tensor(w), dilation=dilation, padding="valid"),
+                   conv_reference(x, w, dilation=dilation), rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="Tensor.conv2d: padding='same' needs stride 1"):
+        Tensor(x).conv2d(Tensor(w), stride=2, padding="same")
+    with pytest.raises(ValueError, match="Tensor.conv2d: padding must be an int, a tuple of ints, 'valid' or 'same'"):
+        Tensor(x).conv2d(Tensor(w), padding="full")
+
+
 def test_conv1d_and_conv3d_gradients():
     grad_check(lambda x, w: x.conv2d(w, stride=2, padding=1), randn(1, 2, 5), randn(2, 2, 3))
     grad_check(lambda x, w: x.conv2d(w, padding=(1, 0, 0)), randn(1, 1, 2, 3, 2), randn(1, 1, 2, 2, 2))
@@ -461,6 +478,22 @@ def test_interpolate_float16_and_infinities():
                    dtype=np.float16)
     half = Tensor(np.array([1.0, 2.0], np.float16)).interpolate((4,))
     assert_matches(half, np.array([1.0, 1.25, 1.75, 2.0], np.float16), dtype=np.float16)
+
+
+def test_interpolate_with_scale_factor_reads_at_one_over_the_factor():
+    """PyTorch uses 1 / scale_factor (not in / out) as the step between source positions: with 5 -> 7 cells the
+    linear samples sit at (j + 0.5) / 1.5 - 0.5."""
+    x = Tensor(np.arange(5.0).reshape(1, 1, 5))
+    assert_matches(x.interpolate(scale_factor=1.5), [[[0.0, 0.5, 7 / 6, 11 / 6, 2.5, 19 / 6, 23 / 6]]], rtol=1e-12)
+    assert x.interpolate(scale_factor=1.5, mode="nearest").tolist() == [[[0, 0, 1, 2, 2, 3, 4]]]
+    assert x.interpolate(scale_factor=1.2, mode="nearest-exact").tolist() == [[[0, 1, 2, 2, 3, 4]]]  # 6 cells
+    img = Tensor(np.arange(12.0).reshape(1, 1, 3, 4))
+    assert img.interpolate(scale_factor=2, mode="nearest").shape == (1, 1, 6, 8)  # every axis after (N, C)
+    assert_matches(img.interpolate(scale_factor=(1, 0.5), mode="nearest"), [[[[0.0, 2], [4, 6], [8, 10]]]])
+    with pytest.raises(ValueError, match="Tensor.interpolate: give exactly one of size and scale_factor"):
+        img.interpolate((2, 2), scale_factor=2)
+    with pytest.raises(RuntimeError, match=r"scale_factor 0.1 gives output sizes \(0, 0\)"):
+        img.interpolate(scale_factor=0.1)
 
 
 def test_interpolate_from_and_to_size_one():
