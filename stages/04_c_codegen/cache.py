@@ -25,16 +25,24 @@ Safety rules, each with the failure it prevents:
   loaded: loading a corrupt shared object can crash the whole Python process.
 * The folder is private: we load and run whatever code is in it, so a folder other users can
   write to would let them run code as us. We create it with mode 0700 and refuse one that
-  another user owns.
+  another user owns. Each entry is checked too: a file owned by someone else, or writable by
+  group or others, is never loaded (it is rebuilt, and the rebuilt file replaces it).
+* A cache we can't write to (a read-only folder, a full disk: less than 16 MiB free) is not an
+  error: this process warns once (CacheWarning) and uses a private temporary folder instead,
+  removed when the process exits. Kernels then compile once per process instead of once per machine.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
 import platform
 import secrets
+import shutil
+import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -47,6 +55,10 @@ CACHE_FORMAT = "shrimpgrad-c-cache-1"  # part of every key: change it to invalid
 
 class CacheError(RuntimeError):
     """The cache folder can't be used safely (owned by another user, not a folder, ...)."""
+
+
+class CacheWarning(UserWarning):
+    """The cache folder can't be written: this process uses a private temporary one instead."""
 
 
 @dataclass(frozen=True)
@@ -93,12 +105,43 @@ def cache_root() -> Path:
 
 
 def cache_dir(space: CacheSpace = C_SPACE) -> Path:
-    """The folder holding one backend's compiled kernels, created private (0700) if missing."""
-    root = cache_root()
-    _ensure_private_dir(root)
+    """The folder holding one backend's compiled kernels, created private (0700) if missing; a private
+    temporary folder instead if that one can't be written (see the module docstring)."""
+    configured = cache_root()
+    root = _fallbacks.get(configured, configured)
     path = root / space.folder
-    _ensure_private_dir(path)
-    return path
+    try:
+        _ensure_private_dir(root)
+        _ensure_private_dir(path)
+        problem = _unwritable(path)
+    except CacheError:
+        raise
+    except OSError as e:
+        problem = f"can't be created ({e.strerror or e})"
+    if problem is None:
+        return path
+    if root is not configured:
+        raise CacheError(f"neither the cache folder {configured} nor the temporary one {root} can be written "
+                         f"({problem}); set SHRIMPGRAD_CACHE_DIR to a folder with free space that you can write")
+    fallback = _fallbacks[configured] = Path(tempfile.mkdtemp(prefix="shrimpgrad-cache-"))  # mode 0700
+    atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+    warnings.warn(f"shrimpgrad: the kernel cache {path} {problem}; this process compiles into {fallback} instead "
+                  f"(removed at exit). Set SHRIMPGRAD_CACHE_DIR to a writable folder to keep compiled kernels",
+                  CacheWarning, stacklevel=2)
+    return cache_dir(space)
+
+
+_fallbacks: dict[Path, Path] = {}  # configured cache root -> this process's temporary stand-in
+MIN_FREE_BYTES = 16 * 2**20  # below this, a compile would likely fail half-way: write elsewhere
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why new entries can't go into `path`, or None if they can."""
+    if not os.access(path, os.W_OK | os.X_OK):
+        return "is read-only"
+    if shutil.disk_usage(path).free < MIN_FREE_BYTES:
+        return f"has less than {MIN_FREE_BYTES // 2**20} MiB free"
+    return None
 
 
 def c_cache_dir() -> Path:
@@ -154,6 +197,10 @@ def lookup(key: str, space: CacheSpace = C_SPACE) -> Path | None:
     """The verified entry for `key`, or None if it is missing or corrupt (then the caller rebuilds it)."""
     so, checksum = entry_paths(key, space)
     try:
+        untrusted = next((f"{p} {why}" for p in (so, checksum) if (why := _not_ours(p))), None)
+        if untrusted:
+            log.warning("cache entry %s: not loading it, rebuilding it", untrusted)
+            return None
         expected = checksum.read_text().split()[0]
         actual = _sha256_file(so)
     except (OSError, IndexError):
@@ -163,6 +210,16 @@ def lookup(key: str, space: CacheSpace = C_SPACE) -> Path | None:
         log.warning("cache entry %s is corrupt (sha256 %s, expected %s): rebuilding it", so, actual[:12], expected[:12])
         return None
     return so
+
+
+def _not_ours(path: Path) -> str | None:
+    """Why a cache file must not be trusted (its owner, its permissions), or None. Raises OSError if missing."""
+    st = path.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return f"belongs to another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return f"is writable by {'group and others' if st.st_mode & 0o022 == 0o022 else 'group or others'}"
+    return None
 
 
 def store(key: str, build: Callable[[Path], None], space: CacheSpace = C_SPACE) -> Path:
