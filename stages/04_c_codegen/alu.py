@@ -55,7 +55,10 @@ def _floor_div_definition(dt: DType, d: Dialect) -> str:
     if dt.is_unsigned:
         return (f"/* numpy's a // b for {dt.name}; x // 0 == 0 (C would trap) */\n"
                 f"{static} {t} idiv_{dt.name}({t} a, {t} b) {{ return b == 0 ? 0 : a / b; }}")
-    neg, how = (render_wrapping(Ops.NEG, ["a"], dt), "in unsigned") if d.wrap_signed else ("-a", "-fwrapv")
+    if d.wrap_signed and dt in WRAPPING:
+        neg, how = render_wrapping(Ops.NEG, ["a"], dt), "in unsigned"
+    else:  # C: -fwrapv; int8/int16 are promoted to int, where -a can't overflow, and converted back
+        neg, how = "-a", "-fwrapv" if not d.wrap_signed else "in int, converted back"
     return (f"/* numpy's a // b for {dt.name}: rounds toward -infinity (C's / rounds toward 0); x // 0 == 0 */\n"
             f"{static} {t} idiv_{dt.name}({t} a, {t} b) {{\n"
             f"  if (b == 0) return 0;\n"

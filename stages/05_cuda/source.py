@@ -52,6 +52,9 @@ class CUDAKernel:
     def __str__(self) -> str:
         return f"{self.header()}\n{self.source}"
 
+    def __repr__(self) -> str:  # not the dataclass's: it would print the whole kernel AST
+        return f"<CUDAKernel {self.name} opts={[str(o) for o in self.opts]} {self.launch}>"
+
 
 class CUDAKernels(list):
     """A list of CUDAKernel that prints as their sources, one after another."""

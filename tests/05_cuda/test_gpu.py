@@ -1,0 +1,227 @@
+"""On the GPU (marker `cuda`; skipped without one; `make test-cuda` runs them): CUDA computes what the other
+devices compute. Random kernels with random GPU opts equal the interpreter bit for bit; random graphs equal
+stage 01's numpy evaluator (ints exactly); every ALU op and cast on every dtype matches stage 01's semantics
+(floor div/mod, NaN max, wrap-around, float16 rounding); the launch guard keeps a rounded-up grid in bounds;
+an MLP trains on CUDA to the loss it reaches on C."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shrimpgrad.cuda import CUDAAllocator, CUDAProgram, choose_opts, cuda_available, launch_for
+from shrimpgrad.graph import ALL_DTYPES, Ops, dtypes
+from shrimpgrad.linearize import interpret, linearize
+
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU")]
+
+
+def run_cuda(program, arrays, extra: int = 0):
+    """Run `program` on copies of `arrays` (outputs first) on the GPU; each buffer gets `extra` sentinel
+    elements past its end, which must come back untouched. Returns every buffer."""
+    alloc = CUDAAllocator()
+    ptrs, hosts = [], []
+    for a in arrays:
+        padded = np.concatenate([a.reshape(-1), np.full(extra, 7, a.dtype)]) if extra else a.reshape(-1)
+        ptr = alloc.alloc(max(padded.nbytes, 1))
+        if padded.nbytes:
+            alloc.copyin(ptr, padded)
+        ptrs.append(ptr)
+        hosts.append(padded.copy())
+    try:
+        CUDAProgram(program)(ptrs)
+        for ptr, host in zip(ptrs, hosts):
+            if host.nbytes:
+                alloc.copyout(host, ptr)
+    finally:
+        for ptr in ptrs:
+            alloc.free(ptr)
+    if extra:
+        for h in hosts:
+            assert (h[h.size - extra:] == 7).all(), "a thread wrote past the end of a buffer"
+    return [h[: h.size - extra] if extra else h for h in hosts]
+
+
+def bits_equal(got, want, what):
+    assert got.dtype == want.dtype
+    same = got.view(f"u{got.itemsize}") == want.view(f"u{want.itemsize}")
+    if got.dtype.kind == "f":
+        same |= np.isnan(got) & np.isnan(want)
+    assert same.all(), f"{what}:\nCUDA        {got}\ninterpreter {want}"
+
+
+# ---- random kernels: CUDA == the interpreter, bit for bit ---------------------------------------------------
+
+@settings(max_examples=40)
+@given(st.data())
+def test_random_kernels_with_random_gpu_opts_equal_the_interpreter(data):
+    from kernel_strategies import kernels, opts_for
+
+    dtype = data.draw(st.sampled_from([dtypes.float32, dtypes.int32]), label="dtype")
+    kernel, arrays = data.draw(kernels(dtype), label="kernel")
+    opts = data.draw(st.one_of(opts_for(kernel, gpu=True), st.just(choose_opts(kernel))), label="opts")
+    program = linearize(kernel, opts, gpu=True)
+    want = [a.copy() for a in arrays]
+    interpret(program, want)
+    got = run_cuda(program, arrays, extra=3)
+    for k in range(kernel.n_outputs):
+        bits_equal(got[k], want[k], f"output {k} of {program.name} with {opts}, launch {launch_for(program)}")
+
+
+# ---- random graphs: CUDA == stage 01's evaluator ------------------------------------------------------------
+
+def _on_cuda(case):
+    from shrimpgrad.devices import Device
+    from shrimpgrad.graph import evaluate
+    from shrimpgrad.realize import Buffer, _storage, buffer_value, realize
+
+    roots, buffers = case
+    expected = evaluate(roots, buffers)
+    for ref, flat in buffers.items():
+        buf = Buffer(ref, "CUDA")
+        if flat.size:
+            Device["CUDA"].allocator.copyin(buf.handle, flat)
+        _storage[ref] = buf
+    outs = realize(roots, "CUDA")
+    return expected, [buffer_value(o.arg).reshape(o.shape) for o in outs]
+
+
+@given(st.data())
+def test_random_int_graphs_equal_numpy_exactly_on_cuda(data):
+    from graph_strategies import int_graphs
+
+    expected, got = _on_cuda(data.draw(int_graphs()))
+    for w, g in zip(expected, got):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+
+@given(st.data())
+def test_random_float_graphs_equal_numpy_on_cuda(data):
+    from graph_strategies import FLOAT_TOLERANCE, graphs
+
+    expected, got = _on_cuda(data.draw(graphs()))
+    for w, g in zip(expected, got):
+        assert g.dtype == w.dtype
+        np.testing.assert_allclose(g, w, **FLOAT_TOLERANCE)
+
+
+# ---- every op and cast: stage 01's semantics --------------------------------------------------------------
+
+@pytest.mark.parametrize("dt", ALL_DTYPES, ids=lambda d: d.name)
+def test_every_op_on_cuda_matches_stage01_semantics(dt):
+    from program_builders import many_ops
+    from test_execute_ops import TRANSCENDENTAL, assert_matches, operands, ops_arity, ops_for
+
+    from shrimpgrad.graph.evaluate import apply_alu
+
+    ops = ops_for(dt)
+    a, b, cond = operands(dt)
+    program = many_ops(ops, dt, a.size, name=f"E_ops_{dt.name}")
+    outs = [np.zeros(a.size, g.dtype.np) for g in program.globals if g.arg[2]]
+    got_all = run_cuda(program, [*outs, a, b, cond])
+    with np.errstate(all="ignore"):
+        for op, got in zip(ops, got_all):
+            args = (cond, a, b) if op is Ops.WHERE else (a,) if len(ops_arity(op)) == 1 else (a, b)
+            want = np.asarray(apply_alu(op, dt, args))
+            # CUDA's sinf/exp2f/log2f are within 2 ulp of the true value (CUDA C Programming Guide), libm's ~1
+            ulps = 0 if op not in TRANSCENDENTAL else (1 if dt == dtypes.float16 else 4)
+            assert_matches(got, want, f"{op.name} on {dt.name} (CUDA)", ulps)
+
+
+@pytest.mark.parametrize("src", ALL_DTYPES, ids=lambda d: d.name)
+def test_every_cast_on_cuda_matches_stage01_semantics(src):
+    from program_builders import many_casts
+    from test_execute_ops import RNG_SEED, assert_matches, cast_inputs
+
+    from shrimpgrad.graph.evaluate import apply_alu
+
+    rng = np.random.default_rng(RNG_SEED)
+    n = 160
+    inputs = [cast_inputs(src, dst, n, rng) for dst in ALL_DTYPES]
+    program = many_casts(src, list(ALL_DTYPES), n, name=f"E_casts_{src.name}")
+    outs = [np.zeros(n, g.dtype.np) for g in program.globals if g.arg[2]]
+    got_all = run_cuda(program, [*outs, *inputs])
+    with np.errstate(all="ignore"):
+        for dst, x, got in zip(ALL_DTYPES, inputs, got_all):
+            assert_matches(got, np.asarray(apply_alu(Ops.CAST, dst, [x])), f"CAST {src.name} -> {dst.name} (CUDA)")
+
+
+# ---- the launch ------------------------------------------------------------------------------------------
+
+def _kernel_and_inputs(build, *arrays):
+    """The one kernel of `build(*Tensors)` and its buffers' values (outputs zeroed)."""
+    from shrimpgrad import Tensor
+    from shrimpgrad.schedule import create_schedule
+
+    tensors = [Tensor(a) for a in arrays]
+    values = {t.node.arg: a for t, a in zip(tensors, arrays)}
+    (kernel,) = create_schedule([build(*tensors).node]).kernels
+    outs = [np.zeros(r.size, r.dtype.np) for r in kernel.bufs[: kernel.n_outputs]]
+    return kernel, [*outs, *(values[r].reshape(-1) for r in kernel.bufs[kernel.n_outputs:])]
+
+
+@pytest.mark.parametrize("n", [1, 127, 129, 1009, 100_003])
+def test_a_rounded_up_grid_stays_in_bounds(n):
+    from shrimpgrad import Tensor
+
+    x = np.arange(n, dtype=np.float32)
+    np.testing.assert_array_equal((Tensor(x, device="CUDA") * 2 + 1).numpy(), x * 2 + 1)
+    kernel, arrays = _kernel_and_inputs(lambda t: t + t, x)
+    program = linearize(kernel, choose_opts(kernel), gpu=True)
+    if n in (1009, 100_003):  # primes over 256: no LOCAL fits, the grid is rounded up to blocks of 128
+        assert launch_for(program).guard == n
+    np.testing.assert_array_equal(run_cuda(program, arrays, extra=5)[0], x + x)
+
+
+@pytest.mark.parametrize("build", [lambda x, y: x @ y, lambda x, y: x.sum(axis=0), lambda x, y: x.sum(),
+                                   lambda x, y: x.max(axis=1)],
+                         ids=["matmul", "sum0", "sum", "max1"])
+def test_the_opts_policies_give_the_same_values(build):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((96, 200)).astype(np.float32), rng.standard_normal((200, 64)).astype(np.float32)
+    kernel, arrays = _kernel_and_inputs(build, a, b)
+    results = {policy: run_cuda(linearize(kernel, choose_opts(kernel, policy), gpu=True), arrays)[0]
+               for policy in ("heuristic", "threads", "none")}
+    for policy in ("heuristic", "threads"):
+        np.testing.assert_allclose(results[policy], results["none"], rtol=1e-5, atol=1e-4, err_msg=policy)
+
+
+def test_float16_on_cuda():
+    from shrimpgrad import Tensor
+
+    x = (np.arange(300, dtype=np.float32) / 7).astype(np.float16)
+    got = (Tensor(x, device="CUDA") * 3 + 2048).numpy()
+    np.testing.assert_array_equal(got, x * np.float16(3) + np.float16(2048))
+
+
+# ---- training ----------------------------------------------------------------------------------------------
+
+def _train(device: str, steps: int = 25) -> list[float]:
+    from shrimpgrad import Context, Tensor, nn
+    from shrimpgrad.nn import optim
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 8)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int32)
+    with Context(DEVICE=device):
+        Tensor.manual_seed(3)
+        l1, l2 = nn.Linear(8, 32), nn.Linear(32, 2)
+        opt = optim.SGD([l1.weight, l1.bias, l2.weight, l2.bias], lr=0.2, momentum=0.9)
+        X, Y = Tensor(x), Tensor(y)
+        losses = []
+        with Tensor.train():
+            for _ in range(steps):
+                opt.zero_grad()
+                loss = l2(l1(X).relu()).sparse_categorical_crossentropy(Y)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.numpy()))
+    return losses
+
+
+def test_an_mlp_trains_on_cuda_to_the_loss_it_reaches_on_c():
+    on_c, on_cuda = _train("C"), _train("CUDA")
+    assert on_cuda[-1] < 0.7 * on_cuda[0], f"the loss did not fall: {on_cuda}"
+    np.testing.assert_allclose(on_cuda, on_c, rtol=2e-4, atol=1e-5)
+
