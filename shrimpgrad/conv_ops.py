@@ -43,6 +43,11 @@ from shrimpgrad.indexing import _every_nth, _is_int, check_index_values
 # ------------------------------------------------------------------------------------------------
 
 
+class PaddingError(RuntimeError, ValueError):
+    """A padding of the wrong form. PyTorch raises RuntimeError for it and tinygrad ValueError (its tests check for
+    each), so this is both."""
+
+
 def _per_axis(value, n: int, name: str, method: str, minimum: int = 1) -> tuple[int, ...]:
     """An int or a tuple of n ints (stride, dilation, kernel_size, output_padding), checked to be >= minimum."""
     vals = (value,) * n if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
@@ -67,7 +72,7 @@ def _resolve_padding(padding, n: int, method: str, negative_ok: bool = False) ->
         pairs = [(int(padding[2 * j]), int(padding[2 * j + 1])) for j in range(n)]  # last axis first
         pads = tuple(reversed(pairs))
     else:
-        raise RuntimeError(f"Tensor.{method}: padding must be an int, {n} ints (one per spatial axis) or {2 * n} "
+        raise PaddingError(f"Tensor.{method}: padding must be an int, {n} ints (one per spatial axis) or {2 * n} "
                            f"ints (left, right, top, bottom, ...), got {padding!r}")
     if not negative_ok and any(b < 0 or a < 0 for b, a in pads):
         raise RuntimeError(f"Tensor.{method}: padding must be non-negative, got {padding!r}")
@@ -490,7 +495,7 @@ class ConvMixin:
         number of leading axes, as in tinygrad). Modes: "nearest" (PyTorch's: floor(dst * in/out)), "nearest-exact"
         (pixel centres), "linear" (any number of axes; "bilinear"/"trilinear" are the same with 2/3 axes), with
         align_corners for the linear modes. Linear interpolation of an integer tensor is computed in
-        default_float and cast back (tinygrad's behaviour; PyTorch refuses ints there)."""
+        default_float and rounded to the nearest integer (PyTorch's uint8 kernels round; tinygrad truncates)."""
         size, scales = _interpolate_sizes(self.shape, size, scale_factor)
         if mode not in _MODES:
             raise NotImplementedError(f"Tensor.interpolate: mode {mode!r} is not supported; use one of {_MODES}")
@@ -518,4 +523,6 @@ class ConvMixin:
             low, high, frac = _linear_source(n_in, n_out, bool(align_corners), x.dtype.np.type, factor)
             weight = type(self)(frac, dtype=x.dtype, device=self.device).reshape((n_out,) + (1,) * (x.ndim - 1 - axis))
             x = _pick_along(x, axis, low) * (1 - weight) + _pick_along(x, axis, high) * weight
+        if linear and not self.dtype.is_float:
+            x = x.round()  # PyTorch's integer (uint8) interpolation rounds to the nearest value
         return x.cast(self.dtype)

@@ -396,8 +396,11 @@ def test_max_unpool2d_gradient_and_errors():
     (lambda x: x.max_pool2d(2, stride=0), RuntimeError, "Tensor.max_pool2d: stride must be an int >= 1"),
     (lambda x: x.avg_pool2d(2.5), TypeError, "Tensor.avg_pool2d: kernel_size must be an int or a tuple of 2 ints"),
     (lambda x: x.max_pool2d((2, 2, 2, 2, 2)), RuntimeError, "a 5-d kernel (2, 2, 2, 2, 2) needs at least 5 dims"),
+    (lambda x: x.avg_pool2d(2, padding=(1, 1, 1)), RuntimeError, "padding must be an int, 2 ints"),
+    (lambda x: x.avg_pool2d(2, padding=(1, 1, 1)), ValueError, "padding must be an int, 2 ints"),
 ])
 def test_pool_argument_errors(call, error, message):
+    """PyTorch's exception types; a padding of the wrong form is also a ValueError, as tinygrad's tests expect."""
     with pytest.raises(error) as info:
         call(Tensor.ones(1, 1, 4, 4))
     assert message in str(info.value)
@@ -469,7 +472,9 @@ def test_trilinear_is_linear_along_each_axis_and_nearest_keeps_ints():
     ints = np.arange(12, dtype=np.int32).reshape(3, 4)
     assert_matches(Tensor(ints).interpolate((6, 2), mode="nearest"), ints[[0, 0, 1, 1, 2, 2]][:, [0, 2]],
                    dtype=np.int32)
-    assert Tensor(ints).interpolate((2, 3)).dtype == dtypes.int32  # linear on ints: tinygrad casts back
+    # linear on integers rounds to the nearest (PyTorch's uint8 kernels; tinygrad truncates to 0, 2, 4, 7)
+    small = Tensor(np.array([0, 7], np.uint8)).interpolate((4,), align_corners=True)
+    assert_matches(small, np.array([0, 2, 5, 7], np.uint8), dtype=np.uint8)
 
 
 def test_interpolate_float16_and_infinities():
