@@ -121,15 +121,15 @@ class NNOpsMixin:
         targets equal to ignore_index add nothing (indices only). PyTorch's F.cross_entropy, with label smoothing
         mixing in the uniform distribution (eps / C for every class)."""
         _check_smoothing(label_smoothing, "cross_entropy")
-        axis = 1 if self.ndim >= 2 else 0
-        n_classes = self.shape[axis]
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"Tensor.cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         if not isinstance(Y, type(self)):
             raise TypeError(f"Tensor.cross_entropy: Y must be a Tensor, got {type(Y).__name__}")
+        axis = 1 if self.ndim >= 2 else 0
+        n_classes = self.shape[axis]
         log_p = self.log_softmax(axis)
         if Y.shape != self.shape or Y.dtype.is_int:  # class indices
             picked, w, kept = _nll_terms(log_p, Y, weight, ignore_index, "cross_entropy")
-            if reduction not in _REDUCTIONS:
-                raise ValueError(f"Tensor.cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
             w_c = _class_weight(log_p, weight, axis)
             smooth = kept.where(-(log_p if w_c is None else log_p * w_c).sum(axis=axis), 0)
             loss = (1 - label_smoothing) * -picked * w + (label_smoothing / n_classes) * smooth
