@@ -327,6 +327,25 @@ def test_avg_pool_matches_pytorch_loops(shape, kernel, stride, dilation, pads, c
                    rtol=1e-12, dtype=np.float64)
 
 
+@settings(max_examples=15)
+@given(st.data())
+def test_pooling_matches_pytorch_loops_on_random_windows(data):
+    """Random kernels, strides, dilations, paddings (at most half the kernel, as PyTorch allows) and ceil_mode."""
+    kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(2))
+    stride = tuple(data.draw(st.integers(1, 3)) for _ in range(2))
+    dilation = tuple(data.draw(st.integers(1, 2)) for _ in range(2))
+    pads = tuple((p, p) for p in (data.draw(st.integers(0, k // 2)) for k in kernel))
+    ceil_mode, include = data.draw(st.booleans()), data.draw(st.booleans())
+    ins = tuple(d * (k - 1) + 1 + data.draw(st.integers(0, 4)) for k, d in zip(kernel, dilation))
+    x = np.random.default_rng(data.draw(st.integers(0, 99))).permutation(math.prod(ins)).reshape((1,) + ins) * 1.0
+    values, indices = Tensor(x).max_pool2d(kernel, stride, dilation, _flat_padding(pads), ceil_mode, True)
+    want_values, want_indices = pool_loop(x, "max", kernel, stride, dilation, pads, ceil_mode)
+    assert_matches(values, want_values)
+    assert_matches(indices, want_indices)
+    assert_matches(Tensor(x).avg_pool2d(kernel, stride, dilation, _flat_padding(pads), ceil_mode, include),
+                   pool_loop(x, "avg", kernel, stride, dilation, pads, ceil_mode, include), rtol=1e-12)
+
+
 def test_pooling_values_from_the_documentation():
     """tinygrad's docstring examples (and PyTorch's values for them)."""
     t = Tensor.arange(25).reshape(1, 1, 5, 5)
