@@ -158,3 +158,20 @@ def test_softmax_of_an_empty_axis_is_empty():
     (found by the fuzzer: t0[0:0].softmax(0))."""
     assert Tensor(np.ones(3, np.float32))[0:0].softmax(0).numpy().shape == (0,)
     assert Tensor(np.ones((2, 0), np.float32)).log_softmax(-1).shape == (2, 0)
+
+
+def test_equal_kernel_asts_that_share_subtrees_compare_in_linear_time():
+    """Two separately built copies of x_{k+1} = x_k + x_k (60 levels: 2^60 paths). KNode equality compared path by
+    path, so the linearizer's CSE lookup never finished on a 12-line fuzz program's backward (seed 100)."""
+    from shrimpgrad.graph import ShapeTracker, dtypes
+    from shrimpgrad.schedule import KNode, KOps
+
+    def chain():
+        x = KNode(KOps.LOAD, (), dtypes.float32, (1, ShapeTracker.from_shape((4,))))
+        for _ in range(60):
+            x = KNode(KOps.ALU, (x, x), dtypes.float32, Ops.ADD)
+        return x
+
+    a, b = chain(), chain()
+    assert a is not b and a == b and hash(a) == hash(b)
+    assert a != KNode(KOps.ALU, (a.src[0], a.src[0].src[0]), dtypes.float32, Ops.ADD)

@@ -69,7 +69,7 @@ class KNode:
             return True
         if not isinstance(other, KNode) or self._hash != other._hash:
             return False
-        return (self.op, self.dtype, self.arg, self.src) == (other.op, other.dtype, other.arg, other.src)
+        return _same_structure(self, other)
 
     @property
     def st(self) -> ShapeTracker:
@@ -93,6 +93,23 @@ class KNode:
             stack.append((n, True))
             stack.extend((s, False) for s in reversed(n.src) if id(s) not in seen)
         return order
+
+
+def _same_structure(a: KNode, b: KNode) -> bool:
+    """Equal ASTs, comparing each pair of nodes once: two separately built copies of a DAG whose subtrees are
+    shared (tanh(sigmoid(x)) reads x on several paths) compared path by path took exponential time (issue 17:
+    a 12-line fuzz program's backward never finished lowering)."""
+    seen: set[tuple[int, int]] = set()
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y or (id(x), id(y)) in seen:
+            continue
+        if x._hash != y._hash or (x.op, x.dtype, x.arg) != (y.op, y.dtype, y.arg) or len(x.src) != len(y.src):
+            return False
+        seen.add((id(x), id(y)))
+        stack.extend(zip(x.src, y.src))
+    return True
 
 
 @dataclass(frozen=True)
