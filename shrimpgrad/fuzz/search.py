@@ -49,6 +49,10 @@ class _NewFailure(Exception):
     pass
 
 
+class _TimeUp(BaseException):
+    pass
+
+
 def _raise_new_failure() -> None:
     # One raise site: hypothesis tells failures apart by where they are raised, and the first failure
     # (while generating) and its shrunk versions must count as the same one.
@@ -87,7 +91,7 @@ def _round(report, worker, budget, round_seed, families, shrink_seconds, out, se
     def body(program: Program) -> None:
         if state["target"] is None:  # generating: count everything, once
             if total_seconds is not None and time.perf_counter() - start > total_seconds:
-                return
+                raise _TimeUp  # a BaseException: hypothesis stops at once instead of shrinking it
             if program.fingerprint() in report.seen:  # hypothesis mutates examples: some come back
                 return
             report.seen.add(program.fingerprint())
@@ -115,6 +119,8 @@ def _round(report, worker, budget, round_seed, families, shrink_seconds, out, se
         body()
     except (_NewFailure, Flaky):
         pass
+    except _TimeUp:
+        return False
     if state["target"] is None:
         return False
     program, outcome = state["best"]
