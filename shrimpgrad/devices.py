@@ -189,7 +189,7 @@ def _cuda_device() -> DeviceSpec:
     if not cuda.cuda_available():
         raise NoDeviceError("device 'CUDA': no CUDA GPU was found on this machine (or its driver can't be loaded); "
                             "use device 'C' (default) or 'PYTHON'. Without a GPU you can still read and "
-                            "NVRTC-compile the CUDA for a program: EMIT=cuda, or shrimpgrad.cuda.render_cuda()")
+                            "NVRTC-compile the CUDA for a program: EMIT=cuda, or shrimpgrad.cuda.source_for(tensor)")
 
     def build(program: Program) -> KernelRunner:
         prog = cuda.CUDAProgram(program)

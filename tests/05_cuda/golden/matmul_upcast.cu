@@ -1,0 +1,47 @@
+extern "C" __global__ void R_256_512_4(float* __restrict__ data0, const float* __restrict__ data1, const float* __restrict__ data2) {
+  int gidx0 = blockIdx.x;  /* 0..1 */           // SPECIAL
+  int gidx1 = blockIdx.y;  /* 0..63 */          // SPECIAL
+  int lidx0 = threadIdx.x;  /* 0..255 */        // SPECIAL
+  float acc0 = 0.0f;                            // DEFINE_ACC
+  float acc1 = 0.0f;                            // DEFINE_ACC
+  float acc2 = 0.0f;                            // DEFINE_ACC
+  float acc3 = 0.0f;                            // DEFINE_ACC
+  int alu0 = gidx1 * 16;                        // ALU MUL
+  int alu1 = gidx0 * 256;                       // ALU MUL
+  int alu2 = alu1 + lidx0;                      // ALU ADD
+  int alu3 = gidx1 * 2048;                      // ALU MUL
+  int alu4 = alu3 + alu1;                       // ALU ADD
+  int alu5 = alu4 + lidx0;                      // ALU ADD
+  int alu6 = alu5 + 512;                        // ALU ADD
+  int alu7 = alu5 + 1024;                       // ALU ADD
+  int alu8 = alu5 + 1536;                       // ALU ADD
+  for (int ridx0 = 0; ridx0 < 4; ridx0++) {     // RANGE REDUCE axis 0
+    int alu9 = alu0 + ridx0;                    // ALU ADD
+    float val0 = data1[alu9];                   // LOAD
+    int alu10 = ridx0 * 512;                    // ALU MUL
+    int alu11 = alu2 + alu10;                   // ALU ADD
+    float val1 = data2[alu11];                  // LOAD
+    float alu12 = val0 * val1;                  // ALU MUL
+    float alu13 = alu12 + acc0;                 // ALU ADD
+    acc0 = alu13;                               // ASSIGN
+    int alu14 = alu9 + 4;                       // ALU ADD
+    float val2 = data1[alu14];                  // LOAD
+    float alu15 = val2 * val1;                  // ALU MUL
+    float alu16 = alu15 + acc1;                 // ALU ADD
+    acc1 = alu16;                               // ASSIGN
+    int alu17 = alu9 + 8;                       // ALU ADD
+    float val3 = data1[alu17];                  // LOAD
+    float alu18 = val3 * val1;                  // ALU MUL
+    float alu19 = alu18 + acc2;                 // ALU ADD
+    acc2 = alu19;                               // ASSIGN
+    int alu20 = alu9 + 12;                      // ALU ADD
+    float val4 = data1[alu20];                  // LOAD
+    float alu21 = val4 * val1;                  // ALU MUL
+    float alu22 = alu21 + acc3;                 // ALU ADD
+    acc3 = alu22;                               // ASSIGN
+  }                                             // END
+  data0[alu5] = acc0;                           // STORE
+  data0[alu6] = acc1;                           // STORE
+  data0[alu7] = acc2;                           // STORE
+  data0[alu8] = acc3;                           // STORE
+}
