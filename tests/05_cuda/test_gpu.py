@@ -225,3 +225,17 @@ def test_an_mlp_trains_on_cuda_to_the_loss_it_reaches_on_c():
     assert on_cuda[-1] < 0.7 * on_cuda[0], f"the loss did not fall: {on_cuda}"
     np.testing.assert_allclose(on_cuda, on_c, rtol=2e-4, atol=1e-5)
 
+
+
+# ---- what DEBUG=4 and EMIT=cuda print on device CUDA ---------------------------------------------------------
+
+@pytest.mark.parametrize("setting", [{"DEBUG": 4}, {"EMIT": "cuda"}, {"DEBUG": 4, "EMIT": "cuda"}])
+def test_debug_4_and_emit_cuda_show_the_cuda_source_on_device_cuda(setting, capsys):
+    from shrimpgrad import Context, Tensor
+
+    x = Tensor(np.arange(6, dtype=np.float32), device="CUDA")
+    with Context(**setting):
+        (x * 3).numpy()
+    out = capsys.readouterr().out
+    assert out.count('extern "C" __global__ void E_6(') == 1, out  # once, even with both settings
+    assert "blockIdx" in out and "grid=" in out
