@@ -40,6 +40,7 @@ import itertools
 import math
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -1489,10 +1490,20 @@ def _unify(method: str, values: list, device: str, shape: tuple[int, ...] | None
 _FORWARD: weakref.WeakKeyDictionary[Node, tuple[Node, int]] = weakref.WeakKeyDictionary()
 
 
+# One realize at a time, process-wide: schedules, caches, buffer pools and the in-place bookkeeping are shared, so
+# realizes from several threads run one after another (graph building needs no lock: it only makes new nodes).
+_REALIZE_LOCK = threading.RLock()
+
+
 def _realize_tensors(tensors: list[Tensor]) -> None:
     """Realize `tensors` together, keeping every other live tensor's value right (shrimpgrad/inplace.py): the
     pending readers of overwritten buffers join the same schedule (stage 02 runs them before the writes),
     aliases of overwritten buffers get snapshots, and the ASSIGNs performed are remembered as done."""
+    with _REALIZE_LOCK:
+        _realize_locked(tensors)
+
+
+def _realize_locked(tensors: list[Tensor]) -> None:
     group, aliases, writes = inplace.plan_realize(tensors)
     for t in aliases:
         t.node = buffer(copy_buffer(t.node.arg, t.device), t.shape, t.node.meta)
