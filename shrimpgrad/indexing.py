@@ -41,8 +41,8 @@ the index arrays of their True positions, as in PyTorch and numpy: the mask is r
 dims go follows PyTorch (and tinygrad), which differs from numpy when an int sits between index tensors
 and slices: `t[0, :, [0, 1]]` of a (2, 3, 4) tensor is (3, 2) here and in PyTorch, (2, 3) in numpy.
 Different: index tensors are read to check their values (tinygrad would pick zeros for an out-of-range
-index), `cat` refuses mixed dtypes instead of promoting, and setitem works for any index including
-slices mixed with tensor indices. `cat` and `stack` also take one list of tensors, as PyTorch's do.
+index), and setitem works for any index including slices mixed with tensor indices. `cat` and `stack`
+also take one list of tensors and promote mixed dtypes, as PyTorch's do; errors have PyTorch's types.
 """
 
 from __future__ import annotations
@@ -56,8 +56,26 @@ from typing import Any
 
 import numpy as np
 
-from shrimpgrad.graph import dtypes
+from shrimpgrad.graph import dtypes, promote
 from shrimpgrad.realize import buffer_value
+
+# ------------------------------------------------------------------------------------------------
+# Errors: PyTorch's exception types for the same misuse. Where numpy (and this module before) raised another
+# type, the error is both, so `except RuntimeError` (PyTorch code) and `except ValueError` (numpy code) catch it.
+# ------------------------------------------------------------------------------------------------
+
+
+class ShapeMismatch(ValueError, RuntimeError):
+    """Shapes that don't fit together: a setitem value, cat / stack / split / chunk / gather sizes."""
+
+
+class IndexOutOfBounds(IndexError, RuntimeError):
+    """gather's index values outside the dim (PyTorch: RuntimeError; t[5] stays a plain IndexError, as there)."""
+
+
+class IndexDTypeError(TypeError, RuntimeError):
+    """gather with an index Tensor that isn't of an integer dtype (PyTorch: RuntimeError)."""
+
 
 # ------------------------------------------------------------------------------------------------
 # Parsing an index
@@ -206,8 +224,9 @@ def _index_array(ix, where: str, method: str) -> np.ndarray:
     return arr.astype(np.int32)
 
 
-def check_index_values(ix, lo: int, hi: int, problem: str, method: str, allowed: int | None = None) -> None:
-    """Raise IndexError unless every value of the int Tensor `ix` is in [lo, hi) (or equals `allowed`).
+def check_index_values(ix, lo: int, hi: int, problem: str, method: str, allowed: int | None = None,
+                       error: type[Exception] = IndexError) -> None:
+    """Raise `error` unless every value of the int Tensor `ix` is in [lo, hi) (or equals `allowed`).
 
     An index picks with a one-hot compare, which would silently read 0 for an out-of-range value, so
     the values are checked here, at the user's call. That reads them: a lazily computed index tensor is
@@ -218,7 +237,7 @@ def check_index_values(ix, lo: int, hi: int, problem: str, method: str, allowed:
         if allowed is not None:
             bad &= values != allowed
         if bad.any():
-            raise IndexError(f"Tensor.{method}: " + problem.format(int(values[bad].flat[0])))
+            raise error(f"Tensor.{method}: " + problem.format(int(values[bad].flat[0])))
 
     ix.realize()
     check(buffer_value(ix.node.arg, check))  # `check` again on every TinyJit replay, with the new values
@@ -279,21 +298,21 @@ def _basic_unview(v, entries: list[_Entry], shape: tuple[int, ...]):
 # ------------------------------------------------------------------------------------------------
 
 
-def _broadcast_shape(*shapes: tuple[int, ...], what: str) -> tuple[int, ...]:
-    """numpy's broadcast of shapes, or a ValueError naming `what` is being broadcast."""
+def _broadcast_shape(*shapes: tuple[int, ...], what: str, error: type[Exception] = ShapeMismatch) -> tuple[int, ...]:
+    """numpy's broadcast of shapes, or `error` naming `what` is being broadcast."""
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
-        raise ValueError(f"{what}: shapes {', '.join(str(tuple(s)) for s in shapes)} can't be broadcast "
-                         f"together (each axis, aligned from the right, must match or be 1)") from None
+        raise error(f"{what}: shapes {', '.join(str(tuple(s)) for s in shapes)} can't be broadcast "
+                    f"together (each axis, aligned from the right, must match or be 1)") from None
 
 
 def _broadcast_to(t, shape: tuple[int, ...], what: str):
-    """`t` broadcast to `shape` (numpy rules) with reshape + expand, or a ValueError naming `what`."""
+    """`t` broadcast to `shape` (numpy rules) with reshape + expand, or a ShapeMismatch naming `what`."""
     if t.shape == tuple(shape):
         return t
     if len(t.shape) > len(shape) or _broadcast_shape(t.shape, shape, what=what) != tuple(shape):
-        raise ValueError(f"{what}: can't broadcast shape {t.shape} to {tuple(shape)}")
+        raise ShapeMismatch(f"{what}: can't broadcast shape {t.shape} to {tuple(shape)}")
     return t.reshape((1,) * (len(shape) - len(t.shape)) + t.shape).expand(tuple(shape))
 
 
@@ -328,7 +347,8 @@ def _advanced_part(x, entries: list[_Entry], method: str) -> _Advanced | None:
     if not dims:
         return None
     tensors = [view_entries[d].index for d in dims]
-    batch = _broadcast_shape(*(t.shape for t in tensors), what=f"Tensor.{method}: the index tensors")
+    batch = _broadcast_shape(*(t.shape for t in tensors), what=f"Tensor.{method}: the index tensors",
+                             error=IndexError)  # (numpy's and PyTorch's type here)
     # PyTorch: index tensors on axes next to each other (in the view, after ints dropped their axes and None
     # added its own) replace those axes in place; otherwise the batch dims go first. numpy also counts ints as
     # advanced indices here, so x[0, :, [0, 1]] of a (2, 3, 4) tensor is (3, 2) in PyTorch, (2, 3) in numpy.
@@ -446,16 +466,18 @@ class IndexingMixin:
 
         A one-hot compare of `index` with arange(self.shape[dim]), then a masked sum (like tinygrad)."""
         tensor_cls = type(self)
-        if not isinstance(index, tensor_cls) or not index.dtype.is_int:
+        if not isinstance(index, tensor_cls):
             raise TypeError(f"Tensor.gather: index must be an integer Tensor, got {index!r}")
+        if not index.dtype.is_int:
+            raise IndexDTypeError(f"Tensor.gather: index must be an integer Tensor, got {index.dtype!r}")
         dim = _resolve_dim(dim, self.ndim, "gather")
         if index.ndim != self.ndim or any(i > s for d, (s, i) in enumerate(zip(self.shape, index.shape)) if d != dim):
-            raise ValueError(f"Tensor.gather: index of shape {index.shape} doesn't fit self of shape {self.shape} "
-                             f"along dim={dim}: it needs {self.ndim} dims and index.shape[d] <= self.shape[d] "
-                             f"for every d != {dim}")
+            raise ShapeMismatch(f"Tensor.gather: index of shape {index.shape} doesn't fit self of shape {self.shape} "
+                                f"along dim={dim}: it needs {self.ndim} dims and index.shape[d] <= self.shape[d] "
+                                f"for every d != {dim}")
         n = self.shape[dim]
         check_index_values(index, 0, n, f"index {{}} is out of range for dim {dim} of size {n} (shape {self.shape}); "
-                           f"valid indices are 0..{n - 1}", "gather")
+                           f"valid indices are 0..{n - 1}", "gather", error=IndexOutOfBounds)
         x = self.shrink(tuple((0, n) if d == dim else (0, i) for d, i in enumerate(index.shape)))
         # move `dim` to a new last axis (size n) and leave a 1 in its place, to line up with index[..., None]
         order = tuple(d for d in range(self.ndim) if d != dim) + (dim,)
@@ -464,7 +486,8 @@ class IndexingMixin:
         return one_hot.where(x, 0).sum(axis=-1).cast(self.dtype)
 
     def cat(self, *args, dim: int = 0):
-        """Join tensors along an existing dim: `a.cat(b, c, dim=1)` or `Tensor.cat(a, b, c, dim=1)`.
+        """Join tensors along an existing dim: `a.cat(b, c, dim=1)` or `Tensor.cat(a, b, c, dim=1)`; mixed dtypes
+        are promoted (as by `+`, like PyTorch's cat).
 
         Each tensor is zero-padded to the full length along `dim` at its offset; the padded views are added."""
         if isinstance(self, (list, tuple)):  # PyTorch's form: Tensor.cat([a, b, c], dim=1)
@@ -476,19 +499,18 @@ class IndexingMixin:
                 raise TypeError(f"Tensor.cat: argument {i} is a {type(t).__name__}, not a Tensor")
         dim = _resolve_dim(dim, self.ndim, "cat")
         if self.ndim == 0:
-            raise ValueError("Tensor.cat: zero-dimensional tensors can't be concatenated; use Tensor.stack")
+            raise ShapeMismatch("Tensor.cat: zero-dimensional tensors can't be concatenated; use Tensor.stack")
         for i, t in enumerate(tensors):
             if t.ndim != self.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, self.shape)) if d != dim):
-                raise ValueError(f"Tensor.cat: shapes {[x.shape for x in tensors]} can't be joined along dim {dim}: "
-                                 f"tensor {i} differs from tensor 0 outside dim {dim}")
-            if t.dtype != self.dtype:
-                raise TypeError(f"Tensor.cat: dtypes differ ({[x.dtype for x in tensors]}); cast them to one dtype "
-                                f"first, e.g. t.cast({self.dtype!r})")
+                raise ShapeMismatch(f"Tensor.cat: shapes {[x.shape for x in tensors]} can't be joined along dim "
+                                    f"{dim}: tensor {i} differs from tensor 0 outside dim {dim}")
+        dtype = promote(*(t.dtype for t in tensors))
+        tensors = tuple(t.cast(dtype) for t in tensors)
         offsets = list(itertools.accumulate((t.shape[dim] for t in tensors), initial=0))
         total = offsets[-1]
         padded = [t.pad(tuple((o, total - o - t.shape[dim]) if d == dim else (0, 0) for d in range(t.ndim)))
                   for t, o in zip(tensors, offsets)]
-        combine = operator.or_ if self.dtype == dtypes.bool else operator.add
+        combine = operator.or_ if dtype == dtypes.bool else operator.add
         return functools.reduce(combine, padded)
 
     def stack(self, *args, dim: int = 0):
@@ -501,7 +523,7 @@ class IndexingMixin:
             if not isinstance(t, type(self)):
                 raise TypeError(f"Tensor.stack: argument {i} is a {type(t).__name__}, not a Tensor")
         if len({t.shape for t in tensors}) > 1:
-            raise ValueError(f"Tensor.stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
+            raise ShapeMismatch(f"Tensor.stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
         dim = _resolve_dim(dim, self.ndim + 1, "stack")
         unsqueezed = [t.reshape(t.shape[:dim] + (1,) + t.shape[dim:]) for t in tensors]
         return unsqueezed[0].cat(*unsqueezed[1:], dim=dim)
@@ -513,11 +535,11 @@ class IndexingMixin:
         n = self.shape[dim]
         if _is_int(sizes):
             if sizes <= 0:
-                raise ValueError(f"Tensor.split: piece size must be positive, got {sizes}")
+                raise ShapeMismatch(f"Tensor.split: piece size must be positive, got {sizes}")
             sizes = [min(sizes, n - i) for i in range(0, n, sizes)] or [0]
         sizes = list(sizes)
         if any(not _is_int(s) or s < 0 for s in sizes) or sum(sizes) != n:
-            raise ValueError(f"Tensor.split: sizes {sizes} must be non-negative ints summing to {n}, the size of "
+            raise ShapeMismatch(f"Tensor.split: sizes {sizes} must be non-negative ints summing to {n}, the size of "
                              f"dim {dim} of shape {self.shape}")
         starts = itertools.accumulate(sizes, initial=0)
         return tuple(self.shrink(tuple((s, s + k) if d == dim else (0, full) for d, full in enumerate(self.shape)))
@@ -527,7 +549,7 @@ class IndexingMixin:
         """`chunks` pieces of (nearly) equal size along `dim`, as views; the last may be smaller, and there may
         be fewer than `chunks` pieces when the dim is small (torch's rule: piece size = ceil(n / chunks))."""
         if not _is_int(chunks) or chunks <= 0:
-            raise ValueError(f"Tensor.chunk: chunks must be a positive int, got {chunks!r}")
+            raise ShapeMismatch(f"Tensor.chunk: chunks must be a positive int, got {chunks!r}")
         dim = _resolve_dim(dim, self.ndim, "chunk")
         n = self.shape[dim]
         return list(self.split(-(-n // chunks) if n else [0] * chunks, dim=dim))
