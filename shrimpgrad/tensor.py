@@ -1056,7 +1056,8 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin, ShapeMi
 
     def pad(self, padding, mode: str = "constant", value: Scalar = 0.0) -> Tensor:
         """Pad with `value`. `padding` is one (before, after) pair (or None) per axis, or PyTorch's flat form
-        (left, right, top, bottom, ...) starting from the last axis. Negative amounts cut instead."""
+        (left, right, top, bottom, ...) starting from the last axis. Negative amounts cut instead. mode "reflect",
+        "replicate" or "circular" pads with copies of the tensor instead of `value` (shrimpgrad/shape_ops.py)."""
         if mode != "constant":  # "reflect", "replicate", "circular": shrimpgrad/shape_ops.py
             return self._pad_mode(padding, mode, value)
         pairs = self._pad_pairs(padding)
