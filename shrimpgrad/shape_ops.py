@@ -44,7 +44,7 @@ import math
 import numpy as np
 
 from shrimpgrad.graph import dtypes, to_dtype
-from shrimpgrad.indexing import _every_nth, _is_int, _resolve_dim
+from shrimpgrad.indexing import ShapeMismatch, _every_nth, _is_int, _resolve_dim
 from shrimpgrad.realize import buffer_value
 
 _SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
@@ -94,8 +94,8 @@ def _broadcast_shapes(method: str, *shapes) -> tuple[int, ...]:
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
-        raise RuntimeError(f"Tensor.{method}: shapes {', '.join(str(tuple(s)) for s in shapes)} can't be broadcast "
-                           f"together (each axis, aligned from the right, must match or be 1)") from None
+        raise ShapeMismatch(f"Tensor.{method}: shapes {', '.join(str(tuple(s)) for s in shapes)} can't be "
+                            f"broadcast together (each axis, aligned from the right, must match or be 1)") from None
 
 
 def _scalar_for(dtype, value, method: str):

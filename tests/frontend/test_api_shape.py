@@ -73,7 +73,7 @@ def test_mask_errors():
         Tensor(np.zeros(2, np.int8)).masked_fill(Tensor([True, False]), 300)
     with pytest.raises(RuntimeError, match="value nan cannot be converted to dtypes.int32"):
         Tensor([1, 2]).masked_fill(Tensor([True, False]), float("nan"))
-    with pytest.raises(RuntimeError, match=r"Tensor.masked_select: shapes \(3, 4\), \(3,\) can't be broadcast"):
+    with pytest.raises(RuntimeError, match=r"Tensor.masked_select: shapes \(3, 4\), \(3,\) can't be"):
         t.masked_select(Tensor([True, False, True]))
 
 
