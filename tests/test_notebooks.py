@@ -21,7 +21,7 @@ from nbclient import NotebookClient
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 # the tour and one notebook per stage; new notebooks are picked up by the glob without being listed here
-EXPECTED = {"00_tour", "01_graph", "02_schedule", "03_linearize", "04_c"}
+EXPECTED = {"00_tour", "01_graph", "02_schedule", "03_linearize", "04_c", "05_cuda"}
 CELL_TIMEOUT_S = 120  # each notebook runs in a few seconds; this only stops a hung kernel
 KERNEL_NAME = "shrimpgrad-test"
 
