@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from shrimpgrad.c import CProgram, print_source
+from shrimpgrad.c import CProgram, choose_c_opts, print_source
 from shrimpgrad.graph import ALL_DTYPES, DType
-from shrimpgrad.helpers import DEVICE, dump_console
+from shrimpgrad.helpers import DEVICE, NOOPT, dump_console
 from shrimpgrad.linearize import Opt, Program, default_opts, interpret, linearize
 from shrimpgrad.linearize.viz import print_program
 from shrimpgrad.schedule import Kernel, kernel_flops
@@ -152,8 +152,14 @@ class DeviceSpec:
         return f"<Device {self.name}{' (GPU)' if self.is_gpu else ''}>"
 
 
-def _host_device(name: str, build: Callable[[Program], KernelRunner]) -> DeviceSpec:
-    return DeviceSpec(name, HostAllocator(), build, lambda kernel: default_opts(kernel, gpu=False))
+def _no_cpu_opts(kernel: Kernel) -> tuple[Opt, ...]:
+    return default_opts(kernel, gpu=False)
+
+
+def _host_device(name: str, build: Callable[[Program], KernelRunner],
+                 opts: Callable[[Kernel], tuple[Opt, ...]] = _no_cpu_opts) -> DeviceSpec:
+    """C: stage 04's CPU opts policy (choose_c_opts); PYTHON: none, so the interpreter runs the plain loop nest."""
+    return DeviceSpec(name, HostAllocator(), build, opts)
 
 
 class _BytesAllocator:
@@ -209,7 +215,8 @@ class _Devices:
     def __init__(self):
         self._made: dict[str, DeviceSpec] = {}
         self._makers: dict[str, Callable[[], DeviceSpec]] = {
-            "C": lambda: _host_device("C", _c_runner), "PYTHON": lambda: _host_device("PYTHON", _python_runner),
+            "C": lambda: _host_device("C", _c_runner, choose_c_opts),
+            "PYTHON": lambda: _host_device("PYTHON", _python_runner),
             "CUDA": _cuda_device}
 
     def canonicalize(self, name: str | None) -> str:
@@ -252,10 +259,11 @@ def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_sou
     """Linearize and build `kernel` for `device` (with the device's opts), or return the runner built earlier for
     the same AST."""
     spec = Device[device]
-    key = (spec.name, kernel.name, _ast_key(kernel.ast), tuple(b.size for b in kernel.bufs))  # DEFINE_GLOBALs: sizes
+    opts = () if NOOPT else spec.opts(kernel)  # NOOPT=1 (tinygrad's switch): the plain loop nest on every device
+    key = (spec.name, kernel.name, _ast_key(kernel.ast), tuple(b.size for b in kernel.bufs), opts)  # sizes: the globals
     runner = _runners.get(key)
     if runner is None:
-        program = linearize(kernel, spec.opts(kernel), gpu=spec.is_gpu)  # a GPU's loops are blockIdx/threadIdx
+        program = linearize(kernel, opts, gpu=spec.is_gpu)  # a GPU's loops are blockIdx/threadIdx
         runner = spec.build(program)
         runner.flops = kernel_flops(kernel)
         _runners[key] = runner

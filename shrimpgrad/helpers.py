@@ -64,8 +64,8 @@ DEVICE = ContextVar("DEVICE", "")  # default device override ("C", "PYTHON", "CU
 # they only answer tinygrad's tests (which skip or adjust cases on them) and change nothing here:
 #
 #   CI, OSX                 facts: the CI environment variable is set / we run on macOS
-#   NOOPT                   1 = "linearize without kernel optimizations". NOT consulted yet: the devices pick
-#                           stage 03's default_opts regardless (shrimpgrad/devices.py); values don't depend on it
+#   NOOPT                   1 = "linearize without kernel optimizations": every device runs the plain loop nest
+#                           (shrimpgrad/devices.py); values equal the optimized ones within float rounding
 #   BEAM, JIT (tinygrad's)  kernel search / tinygrad's JIT switch: ShrimpGrad searches nothing; TinyJit is explicit
 #   IMAGE                   tinygrad's image dtypes (Qualcomm GPUs): none here
 #   TRANSCENDENTAL          tinygrad's software exp2/log2/sin (1 = where the device lacks them): ours are the C

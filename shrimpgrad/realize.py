@@ -51,7 +51,7 @@ from shrimpgrad.graph import (
     rewrite,
     toposort,
 )
-from shrimpgrad.helpers import GlobalCounters, dump_console, emit_enabled, getenv
+from shrimpgrad.helpers import NOOPT, GlobalCounters, dump_console, emit_enabled, getenv
 from shrimpgrad.linearize.viz import print_program
 from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes, print_schedule
 
@@ -155,6 +155,10 @@ class Recorder(Protocol):
 
 
 _recorders: list[Recorder] = []
+
+# Graph watchers (shrimpgrad.explain): each is called with (roots, device) for every graph `run_graph` computes,
+# before it runs, so a learner's tool can schedule and lower the same graph again and show every stage.
+_graph_watchers: list[Callable[[list[Node], str], None]] = []
 
 
 # ---- ExecItems ---------------------------------------------------------------------------------------------
@@ -290,7 +294,7 @@ def _plan(roots: list[Node], device: str) -> tuple[Schedule, list[ExecItem]]:
     if not SCHEDULE_CACHE:
         schedule = create_schedule(roots)
         return schedule, lower_schedule(schedule, device)
-    key = (device, key)
+    key = (device, bool(NOOPT), key)  # NOOPT changes the kernels a device builds
     plan = _plans.get(key)
     if plan is None:
         placeholder_roots, holders = _with_placeholders(roots, bufs)
@@ -344,6 +348,8 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
 def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
     """Compute `roots` (a graph without COPY nodes) on `device`; one BufferRef per root holds its value.
     Performs the ASSIGN writes. This is the only function that runs the compiler."""
+    for watch in _graph_watchers:  # explain: see the graph before it runs
+        watch(roots, device)
     compiled_before = compile_stats.compiled
     schedule, items = _plan(roots, device)
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before

@@ -5,6 +5,7 @@
     CProgram(program)(buffers) -> seconds                   compile (cached), load, run (runtime.py)
     compile_c(source, name) -> CompiledKernel               the compiler and its flags (compiler.py)
     compile_stats                                           compiled / loaded-from-cache counts (cache.py)
+    choose_c_opts(kernel) -> opts                           the CPU's stage-03 optimizations, a named policy (opts.py)
     print_source(src), KernelView(program), to_dot(program) seeing it (viz.py)
 
 See README.md in this folder.
@@ -13,6 +14,8 @@ See README.md in this folder.
 from .cache import CacheError, CompileStats, cache_root, compile_stats
 from .compiler import FLAGS, CompiledKernel, CompileError, c_compiler, compile_c, compiler_command
 from .ctype import RenderError
+from .opts import POLICIES as C_OPTS_POLICIES
+from .opts import choose_opts as choose_c_opts
 from .renderer import OPENMP_MIN_ITERATIONS, render, verify
 from .runtime import ArgumentError, CProgram, clear_loaded
 from .viz import KernelView, print_source, source_html, to_dot
@@ -20,7 +23,7 @@ from .viz import KernelView, print_source, source_html, to_dot
 __all__ = [
     "CacheError", "CompileStats", "cache_root", "compile_stats",
     "FLAGS", "CompiledKernel", "CompileError", "c_compiler", "compile_c", "compiler_command",
-    "RenderError", "OPENMP_MIN_ITERATIONS", "render", "verify",
+    "RenderError", "OPENMP_MIN_ITERATIONS", "render", "verify", "choose_c_opts", "C_OPTS_POLICIES",
     "ArgumentError", "CProgram", "clear_loaded",
     "KernelView", "print_source", "source_html", "to_dot",
 ]

@@ -1,6 +1,6 @@
 """Compile C source to a shared object with the system C compiler, through the disk cache.
 
-    cc -O2 -march=native -fPIC -shared -ffp-contract=off -fwrapv [-fopenmp] -x c - -o <entry>.so -lm
+    cc -O2 -march=native -fPIC -shared -ffp-contract=off -fwrapv -fno-trapping-math [-fopenmp] -x c - -o <entry>.so -lm
 
 The compiler is `cc` (gcc here), or whatever SHRIMPGRAD_CC names (e.g. `clang`). It is run with
 an argument list (subprocess, no shell: nothing in a kernel name or path is ever interpreted by
@@ -16,6 +16,10 @@ a shell) and reads the source from stdin. The flags are fixed, and logged (logge
     -fwrapv               signed integer overflow wraps (two's complement), as numpy's ints do;
                           without it overflow is undefined behaviour and the optimizer may assume
                           it never happens
+    -fno-trapping-math    float operations never trap (nobody enables FP exceptions), so the
+                          vectorizer may compute both sides of a `c ? a : b` and blend them: without
+                          it, a loop with a select after a float op (exp2/log2 below: alu.py) stays
+                          scalar. It changes no result: every operation still rounds as IEEE says
     -fopenmp              only when the source contains `#pragma omp` (see renderer.py)
     -lm                   link math.h's functions (sinf, exp2f, ...)
 
@@ -42,7 +46,8 @@ from .cache import compile_stats
 
 log = logging.getLogger("shrimpgrad.c")
 
-FLAGS: tuple[str, ...] = ("-O2", "-march=native", "-fPIC", "-shared", "-ffp-contract=off", "-fwrapv")
+FLAGS: tuple[str, ...] = ("-O2", "-march=native", "-fPIC", "-shared", "-ffp-contract=off", "-fwrapv",
+                          "-fno-trapping-math")
 OPENMP_FLAGS: tuple[str, ...] = ("-fopenmp",)
 LIBS: tuple[str, ...] = ("-lm",)
 TIMEOUT_S = 300

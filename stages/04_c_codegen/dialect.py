@@ -22,6 +22,7 @@ field by field, is the complete answer to "what is different about the CUDA sour
     shared             None                                   a DEFINE_LOCAL's qualifier (__shared__)
     barrier            None                                   a BARRIER (__syncthreads();)
     wrap_signed        False (-fwrapv makes + - * wrap)       spell signed int + - * via unsigned
+    vector_math        True                                   float exp2/log2 by alu.py's vectorizable helpers
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ class Dialect:
     shared: str | None = None
     barrier: str | None = None
     wrap_signed: bool = False
+    vector_math: bool = False  # float exp2/log2 as the vectorizable helpers of alu.py, not the math library's
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"
 
 
-C_DIALECT = Dialect("C")
+C_DIALECT = Dialect("C", vector_math=True)
