@@ -11,10 +11,12 @@ default_opts(gpu=False)): the C compiler vectorizes and OpenMP spreads the outer
 `heuristic_opts`, rule by rule (each one fixes the failure named after it):
 
 1. GROUP  the innermost reduce loop, when the kernel has fewer outputs than the GPU needs busy
-          threads (`limits.busy_threads`) and the loop is long (>= 2 * MIN_GROUP): G threads of a
+          threads (`limits.busy_threads`), the loop is long (>= 2 * MIN_GROUP) and it is the
+          kernel's innermost axis (so the G threads read neighbouring elements): G threads of a
           block share one output, each sums every G-th element, and they combine their partials
           through shared memory. Without it, `x.sum()` of a million floats is ONE thread looping a
-          million times while 16,895 others idle.
+          million times while 16,895 others idle. (A column sum instead gets LOCAL threads along
+          its columns: neighbouring threads then read neighbouring elements of each row.)
 2. LOCAL  the innermost output axis: the largest divisor of its size up to 256 threads per block
           (with GROUP: LOCAL x GROUP <= 256), accepted when it is a full warp (>= 32), the whole
           axis, or adds to a GROUP's threads. Neighbouring threads then touch neighbouring elements
@@ -102,7 +104,8 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
 
     shared_per_thread = _reductions(kernel) * _itemsize(kernel)  # bytes of GROUP partials per thread
     group = 1
-    if reduces and n_out < limits.busy_threads and reduces[-1].size >= 2 * MIN_GROUP:  # rule 1
+    innermost = reduces and all(o.axis < reduces[-1].axis for o in outputs)  # its G threads read neighbours
+    if innermost and n_out < limits.busy_threads and reduces[-1].size >= 2 * MIN_GROUP:  # rule 1
         g = largest_divisor(reduces[-1].size, min(MAX_GROUP, limits.max_shared_bytes // shared_per_thread))
         if g >= MIN_GROUP and add(Opt(OptKind.GROUP, reduces[-1].axis, g)):
             group = g

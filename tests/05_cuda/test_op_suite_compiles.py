@@ -53,7 +53,8 @@ def programs():
                    x.softmax(), x.log_softmax(axis=0), bools.any(), bools.all(axis=1),
                    Tensor(RNG.standard_normal(4096).astype(np.float32)).sum(),
                    Tensor(RNG.standard_normal((3, 1000)).astype(np.float32)).max(axis=1),
-                   Tensor(RNG.standard_normal((96, 200)).astype(np.float32)).sum(axis=0)],  # GROUP x LOCAL threads
+                   Tensor(RNG.standard_normal((96, 200)).astype(np.float32)).sum(axis=0),
+                   Tensor(RNG.standard_normal((8, 64)).astype(np.float32)).sum(axis=1)],  # GROUP x LOCAL threads
         "movement": [x.reshape(10, 6) * 2, x.permute(1, 0) + 1, x.pad(((1, 2), (0, 3))) * 2, x.flip(0) + 0,
                      x[1:4, ::2] * 2, x[::-1, 3] + 1, x.expand(2, 6, 10) * 1, x.repeat(2, 1) + 0,
                      x.transpose() @ x, x.flatten().contiguous(), x.unsqueeze(0).squeeze() + 1],
