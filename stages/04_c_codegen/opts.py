@@ -110,7 +110,11 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
     # output axes along which some input is broadcast (stride 0): lanes there share that input's loads
     shared = [p for p in outputs if any(s[p.axis] == 0 for s in strides)]
     inner_reduce = reduces[-1]
-    first = vector or max(reversed(shared), key=lambda p: p.size, default=None)
+    # without a contiguous one: the axis that spares the costliest loads, those through a window or a pad (an
+    # index with // or %: a conv's input), then the longest
+    costly = [s for s in strides if None in s]
+    first = vector or max(reversed(shared), key=lambda p: (any(s[p.axis] == 0 for s in costly), p.size),
+                          default=None)
     if first is not None and len(outputs) >= 2:  # rule 1: BLOCK
         add(OptKind.UPCAST, first.axis, first.size, BLOCK_INNER)
         other = next((p for p in reversed(outputs) if p.axis != first.axis), None)

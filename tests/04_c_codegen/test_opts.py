@@ -1,0 +1,109 @@
+"""The CPU opts policy (stages/04_c_codegen/opts.py): each rule fires on the kernel it is for, the switches
+turn it off, and optimized kernels compute what the plain loop nest computes (ints exactly, floats within
+rounding: SPLIT reorders a float sum)."""
+
+import numpy as np
+import pytest
+
+from shrimpgrad import Context, Tensor
+from shrimpgrad.c import C_OPTS_POLICIES, choose_c_opts
+from shrimpgrad.c.opts import axis_strides, policy_name
+from shrimpgrad.linearize import Opt, OptKind
+from shrimpgrad.schedule import create_schedule
+
+RNG = np.random.default_rng(0)
+
+
+def _kernels(t: Tensor):
+    return create_schedule([t.node]).kernels
+
+
+def _opts(t: Tensor) -> list[list[tuple[str, int, int]]]:
+    return [[(o.kind.name, o.axis, o.amount) for o in choose_c_opts(k)] for k in _kernels(t)]
+
+
+def _t(*shape, dtype=np.float32):
+    return Tensor(RNG.standard_normal(shape).astype(dtype)).realize()
+
+
+def test_block_register_blocks_a_matmul_along_the_contiguous_output_axis():
+    a, b = _t(64, 32), _t(32, 48)
+    assert _opts(a @ b) == [[("UPCAST", 1, 16), ("UPCAST", 0, 8)]]
+
+
+def test_block_on_a_conv_takes_the_output_channels_then_the_width():
+    x, w = _t(2, 4, 10, 10), _t(8, 4, 3, 3)
+    ((kind1, axis1, amount1), (kind2, axis2, amount2)), = _opts(x.conv2d(w))
+    k = _kernels(x.conv2d(w))[0]
+    assert (kind1, kind2) == ("UPCAST", "UPCAST")
+    assert k.full_shape[axis1] == 8 and amount1 == 8  # the output channels (the input is broadcast along them)
+    assert axis2 == 4 and amount2 == 8  # the output width, 8 of its 8
+
+
+def test_vector_and_split_for_reductions():
+    x = _t(64, 256)
+    assert _opts(x.sum(axis=0)) == [[("UPCAST", 1, 16)]]  # reduce walks a stride: 16 neighbouring outputs
+    assert _opts(x.sum(axis=1)) == [[("GROUP", 1, 32)]]  # reduce walks contiguous memory: 32 partial sums
+    assert _opts(x.sum()) == [[("GROUP", 1, 32)]]
+
+
+def test_elementwise_kernels_get_no_opts():
+    x = _t(64, 64)
+    assert _opts((x * 2 + 1).relu()) == [[]]
+
+
+def test_axis_strides_read_the_index_arithmetic():
+    a, b = _t(4, 6), _t(6, 5)
+    (k,) = _kernels(a @ b)
+    assert axis_strides(k) == [(6, 0, 1), (0, 1, 5)]
+
+
+def test_the_policy_switches(monkeypatch):
+    x = _t(64, 256)
+    (k,) = _kernels(x.sum(axis=1))
+    assert choose_c_opts(k, "none") == () and set(C_OPTS_POLICIES) == {"heuristic", "none"}
+    monkeypatch.setenv("SHRIMPGRAD_C_OPTS", "none")
+    assert choose_c_opts(k) == ()
+    monkeypatch.setenv("SHRIMPGRAD_C_OPTS", "fastest")
+    with pytest.raises(ValueError, match="unknown C opts policy 'fastest'.*valid: heuristic, none"):
+        policy_name()
+
+
+def test_noopt_runs_the_plain_loop_nest():
+    from shrimpgrad.devices import kernel_runner
+
+    x = _t(64, 256)
+
+    (k,) = _kernels(x.sum(axis=1))
+    with Context(NOOPT=1):
+        assert kernel_runner(k, "C").program.applied_opts == ()
+    assert kernel_runner(k, "C").program.applied_opts == (str(Opt(OptKind.GROUP, 1, 32)),)
+
+
+PROGRAMS = {
+    "matmul": lambda a, b, i: a @ b,
+    "matmul+bias+relu": lambda a, b, i: (a @ b + b[0]).relu(),
+    "int matmul": lambda a, b, i: i @ i.T,
+    "sum axis 0": lambda a, b, i: a.sum(axis=0),
+    "sum axis 1": lambda a, b, i: a.sum(axis=1),
+    "int sum": lambda a, b, i: i.sum(),
+    "max axis 1": lambda a, b, i: a.max(axis=1),
+    "softmax": lambda a, b, i: a.softmax(-1),
+    "log_softmax": lambda a, b, i: a.log_softmax(-1),
+    "conv2d": lambda a, b, i: a.reshape(1, 2, 16, 16).conv2d(b.reshape(-1)[:108].reshape(6, 2, 3, 3), padding=1),
+    "mean of squares": lambda a, b, i: (a * a).mean(axis=0),
+}
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_optimized_kernels_compute_what_the_plain_loops_compute(name):
+    a, b = _t(32, 16), _t(16, 48)
+    i = Tensor(RNG.integers(-50, 50, (24, 40)).astype(np.int32)).realize()
+    make = PROGRAMS[name]
+    with Context(NOOPT=1):
+        plain = make(a, b, i).numpy()
+    optimized = make(a, b, i).numpy()
+    if np.issubdtype(plain.dtype, np.integer):
+        np.testing.assert_array_equal(optimized, plain)
+    else:
+        np.testing.assert_allclose(optimized, plain, rtol=2e-6, atol=2e-6)
