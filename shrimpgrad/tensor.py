@@ -189,7 +189,8 @@ def _axes(method: str, axis, shape: tuple[int, ...]) -> tuple[int, ...]:
         return ()
     axes = tuple(_axis(method, a, len(shape), shape) for a in given)
     if len(set(axes)) != len(axes):
-        raise _fail(AxisError, method, f"axis {axis!r} names an axis twice (shape {shape})")
+        raise _fail(AxisError, method, f"axis {axis!r} names an axis twice (shape {shape})",
+                    "name each axis once (-1 and n-1 are the same axis)")
     return tuple(sorted(axes))
 
 
@@ -929,7 +930,8 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin, ShapeMi
             return self.flatten().argmax(0)
         ax = _axis("argmax", axis, self.ndim, self.shape)
         if self.shape[ax] == 0:
-            raise _fail(ValueError, "argmax", f"axis {axis} of shape {self.shape} is empty")
+            raise _fail(ValueError, "argmax", f"axis {axis} of shape {self.shape} is empty",
+                        "an empty axis has no largest element (PyTorch refuses it too); check the shape first")
         is_max = self == self.max(ax, keepdim=True)
         if self.dtype.is_float:
             is_max = is_max | (self != self)
