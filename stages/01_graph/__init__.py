@@ -30,6 +30,7 @@ from .ops import (
     const,
     contiguous,
     copy,
+    merge_origins,
     movement,
     movement_shape,
     reduce,
@@ -43,8 +44,8 @@ from .viz import print_graph, to_dot, tree
 __all__ = [
     "ALL_DTYPES", "DType", "dtypes", "promote", "to_dtype",
     "ALU", "BINARY", "LEAVES", "MOVEMENT", "REDUCE_OPS", "TERNARY", "UNARY", "BufferRef", "GraphError", "Node", "Ops",
-    "Provenance", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous", "copy",
-    "movement", "movement_shape", "reduce", "rewrite", "toposort",
+    "Provenance", "merge_origins", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous",
+    "copy", "movement", "movement_shape", "reduce", "rewrite", "toposort",
     "ShapeTracker", "View", "strides_for_shape",
     "EvaluateError", "evaluate", "DERIVATIVES", "gradient",
     "print_graph", "to_dot", "tree", "VerifyError", "verify",

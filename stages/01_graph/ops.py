@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
@@ -123,6 +124,25 @@ class Provenance:
 
     def __str__(self) -> str:
         return f"{self.method} at {self.file}:{self.line}"
+
+    @property
+    def short(self) -> str:
+        """`relu at train.py:12`: the file without its folder, as generated-code comments write it."""
+        return f"{self.method} at {os.path.basename(self.file)}:{self.line}"
+
+
+def merge_origins(*groups) -> tuple[Provenance, ...]:
+    """The provenance of everything fused into one thing, each once, in order; None (no provenance) is skipped.
+    A group is a Provenance, None or an iterable of them (a node's `meta`, another IR node's `origins`)."""
+    out: dict[Provenance, None] = {}
+    for g in groups:
+        if g is None:
+            continue
+        if isinstance(g, Provenance):
+            out[g] = None
+        else:
+            out.update(dict.fromkeys(p for p in g if p is not None))
+    return tuple(out)
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,6 +16,11 @@ They can't be pushed through a REDUCE (its result lives in a register) and a PAD
 through an op that doesn't keep zeros: then the walk records a `Boundary` for the anchor
 (rules.py) and the scheduler materializes it and builds the kernel again.
 
+Provenance. Every KNode the walk makes keeps the `origins` of the graph nodes it stands for: an ALU or
+REDUCE its node's, a LOAD or CONST the leaf's plus those of the movement ops folded into its view (the
+walk carries them down in `Path.origins`), the STORE the root's (an ASSIGN, a CONTIGUOUS or the value).
+So every graph node of the kernel is named by some KNode, and stage 03 hands them on to the UOps.
+
 The loop shape. If the kernel holds a REDUCE, everything above it runs at the REDUCE's output
 shape O (that is kernel.py's rule). A RESHAPE between the REDUCE and the store is harmless: the
 walk starts with a pending `RESHAPE(O)` at the top, so the other leaves above the REDUCE are read
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shrimpgrad.graph import ALU, MOVEMENT, BufferRef, Node, Ops, ShapeTracker
+from shrimpgrad.graph import ALU, MOVEMENT, BufferRef, Node, Ops, ShapeTracker, merge_origins
 from shrimpgrad.graph.evaluate import apply_reduce
 from shrimpgrad.graph.view import apply_movement
 
@@ -55,6 +60,7 @@ class Path:
     moves: tuple[Move, ...] = ()
     below_reduce: bool = False
     anchor: Node | None = None
+    origins: tuple = field(default=(), compare=False)  # the provenance of the pending movement ops
 
 
 @dataclass
@@ -126,8 +132,8 @@ class _Builder:
 
     def build(self) -> Draft:
         value = self.visit(self.root, Path(moves=self.top))
-        store = KNode(KOps.STORE, (value,), value.dtype, (0, self.store_st))
-        self.draft.ast = KNode(KOps.SINK, (store,), value.dtype)
+        store = KNode(KOps.STORE, (value,), value.dtype, (0, self.store_st), merge_origins(self.root.meta))
+        self.draft.ast = KNode(KOps.SINK, (store,), value.dtype, None, store.origins)
         return self.draft
 
     def need(self, node: Node, boundary: Boundary) -> KNode:
@@ -178,12 +184,14 @@ class _Builder:
         if buf not in self.draft.bufs:
             self.draft.bufs.append(buf)
         self.draft.reads.append((buf, node))
-        return KNode(KOps.LOAD, (), node.dtype, (self.draft.bufs.index(buf), st))
+        return KNode(KOps.LOAD, (), node.dtype, (self.draft.bufs.index(buf), st),
+                     merge_origins(node.meta, path.origins))
 
     def const_is_inlined(self, node: Node, path: Path) -> KNode:
         """F4. A CONST leaf is inlined with its folded view (a padded const reads 0 outside its mask)."""
         self.draft.fired["const_is_inlined"] += 1
-        return KNode(KOps.CONST, (), node.dtype, (node.arg, _fold(ShapeTracker.from_shape(node.shape), path.moves)))
+        return KNode(KOps.CONST, (), node.dtype, (node.arg, _fold(ShapeTracker.from_shape(node.shape), path.moves)),
+                     merge_origins(node.meta, path.origins))
 
     # ---- F3: movement ops become views ---------------------------------------------------------
 
@@ -191,7 +199,8 @@ class _Builder:
         """F3. A movement op computes nothing: remember it and fold it into the views of the leaves below."""
         self.draft.fired["movement_is_a_view"] += 1
         self.draft.nodes.append(node)
-        below = Path((Move(node.op, node.arg),) + path.moves, path.below_reduce, anchor=node.src[0])
+        below = Path((Move(node.op, node.arg),) + path.moves, path.below_reduce, node.src[0],
+                     merge_origins(node.meta, path.origins))
         return self.visit(node.src[0], below)
 
     # ---- F1: elementwise ops fuse --------------------------------------------------------------
@@ -206,7 +215,7 @@ class _Builder:
         src = []
         for s in node.src:  # a plain loop, not a generator: keeps deep chains to Python-only recursion
             src.append(self.visit(s, path))
-        return KNode(KOps.ALU, tuple(src), node.dtype, node.op)
+        return KNode(KOps.ALU, tuple(src), node.dtype, node.op, merge_origins(node.meta))
 
     # ---- F2: a reduce fuses its inputs and its consumers ----------------------------------------
 
@@ -226,9 +235,10 @@ class _Builder:
         self.draft.reduces.append(node)
         if node.src[0].size == 0:  # reducing nothing gives the identity (0 or the lowest value): no loop
             identity = apply_reduce(node.arg[0], node.arg[1], node.dtype, _empty(node)).reshape(-1)[0].item()
-            return KNode(KOps.CONST, (), node.dtype, (identity, ShapeTracker.from_shape(node.shape)))
+            return KNode(KOps.CONST, (), node.dtype, (identity, ShapeTracker.from_shape(node.shape)),
+                         merge_origins(node.meta, path.origins))
         src = self.visit(node.src[0], Path(below_reduce=True))
-        return KNode(KOps.REDUCE, (src,), node.dtype, node.arg)
+        return KNode(KOps.REDUCE, (src,), node.dtype, node.arg, merge_origins(node.meta, path.origins))
 
 
 def _fold(st: ShapeTracker, moves: tuple[Move, ...]) -> ShapeTracker:

@@ -45,12 +45,15 @@ class KNode:
 
     arg by op: LOAD/STORE `(buf_index, ShapeTracker)`; CONST `(value, ShapeTracker)`;
     ALU the stage-01 op (`Ops.ADD`, `Ops.CAST`, ...); REDUCE `(Ops.ADD | Ops.MAX, axes)`; SINK None.
-    dtype is the value's dtype (for STORE: the stored dtype)."""
+    dtype is the value's dtype (for STORE: the stored dtype). `origins`: the graph nodes' provenance."""
 
     op: KOps
     src: tuple[KNode, ...]
     dtype: DType
     arg: Any = None
+    # Where it came from: the Provenance (user file:line, Tensor method) of each graph node it computes, e.g. an
+    # ALU its op, a LOAD the loaded value and the movement ops folded into its view. Not part of equality.
+    origins: tuple = field(default=(), compare=False, repr=False)
 
     @cached_property
     def _hash(self) -> int:

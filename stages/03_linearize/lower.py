@@ -27,6 +27,11 @@ The one subtlety: a DEFINE_ACC means "the value so far", so `x + acc` inside the
 after it are different values that look identical. Updates are always written `x op acc`; a
 post-loop read written that way (an ADD or MAX with the accumulator second) is commuted to
 `acc op x` (`keep_reads_distinct`), so CSE can never merge the two.
+
+Provenance: while a node is lowered, `Lowering.origins` holds its `origins` and every UOp made for it
+(its index arithmetic included) takes them; when CSE finds a UOp made for another node, the two nodes'
+origins are merged into it, so a line of generated code names every user line it computes for. Loops,
+buffers and constants (which are printed inline) carry none.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shrimpgrad.graph import DType, Ops, cast_scalar, dtypes
+from shrimpgrad.graph import DType, Ops, cast_scalar, dtypes, merge_origins
 from shrimpgrad.graph.evaluate import apply_alu
 from shrimpgrad.schedule import Kernel, KNode, KOps
 from shrimpgrad.schedule import verify as verify_kernel
@@ -85,19 +90,28 @@ class Lowering:
     _expr_memo: dict[Expr, UOp] = field(default_factory=dict)
     _value_memo: dict[tuple, UOp] = field(default_factory=dict)
     _note: str = ""  # what lowering the last node found (its index and valid), for the step-through
+    origins: tuple = ()  # the provenance of the AST node being lowered: the UOps made now get it
 
     # ---- making UOps ------------------------------------------------------------------------------
 
     def uop(self, op: UOps, dtype: DType | None, src: tuple[UOp, ...] = (), arg=None, meta: str | None = None,
             update: bool = False) -> UOp:
         """The interned UOp (CSE); records where it goes. `update` marks accumulator updates."""
-        u = UOp(op, dtype, src, arg, meta)
-        if u in self.table:
-            return self.table[u]
+        u = UOp(op, dtype, src, arg, meta, () if op in _NO_ORIGINS else self.origins)
+        found = self.table.get(u)
+        if found is not None:
+            self.add_origins(found, u.origins)
+            return found
         self.table[u] = u
         self.created.append(u)
         self.place[u] = self._placement(u, update)
         return u
+
+    def add_origins(self, u: UOp, origins: tuple) -> None:
+        """CSE merges provenance: `u` now also stands for a node with `origins`. The field is not part of
+        equality or hashing, and the Program is not made yet, so extending it in place changes nothing else."""
+        if origins and u.op not in _NO_ORIGINS and not set(origins) <= set(u.origins):
+            object.__setattr__(u, "origins", merge_origins(u.origins, origins))
 
     def _placement(self, u: UOp, update: bool) -> tuple[int, int]:
         if u.op is UOps.RANGE:
@@ -130,6 +144,7 @@ class Lowering:
         """An index (index_dtype) or condition (bool) expression as ALU UOps; shared subexpressions
         are shared UOps."""
         if e in self._expr_memo:
+            self.add_origins(self._expr_memo[e], self.origins)
             return self._expr_memo[e]
         idt, cond = self.index_dtype, isinstance(e, (Lt, Ge, And))
         if not cond and (e.vmin < np.iinfo(idt.np).min or e.vmax > np.iinfo(idt.np).max):
@@ -187,7 +202,10 @@ class Lowering:
         stack: list[tuple[KNode, bool]] = [(root, False)]
         while stack:  # post-order walk, stopping at REDUCEs
             node, expanded = stack.pop()
-            if (node, lane_key) in self._value_memo or (not expanded and id(node) in seen):
+            if (node, lane_key) in self._value_memo:  # lowered already (or an equal node was): CSE, merge origins
+                self.add_origins(self._value_memo[(node, lane_key)], node.origins)
+                continue
+            if not expanded and id(node) in seen:
                 continue
             if expanded or node.op is KOps.REDUCE:
                 seen.add(id(node))
@@ -197,7 +215,7 @@ class Lowering:
             stack.extend((s, False) for s in reversed(node.src))
         for node in order:
             if (node, lane_key) not in self._value_memo:
-                self._note = ""
+                self._note, self.origins = "", node.origins
                 u = self._value_memo[(node, lane_key)] = self._lower_value(node, lanes)
                 yield f"{_describe(node)}{_lanes_text(lanes)} -> {u.op.name}{self._note}"
 
@@ -348,6 +366,7 @@ def lower_reduces(L: Lowering) -> Iterator[str]:
     unroll_lanes = lane_envs(plan.lanes(Role.UNROLL))
     accs: dict[tuple, UOp] = {}
     for r in reduces:
+        L.origins = r.origins
         for o in out_lanes:
             for g in group_lanes:
                 init = L.const(reduce_identity(r.arg[0], r.dtype), r.dtype)
@@ -364,6 +383,7 @@ def lower_reduces(L: Lowering) -> Iterator[str]:
                     lanes = {**o, **g, **u}
                     yield from L.lower_tree(r.src[0], lanes)
                     x = L.value(r.src[0], lanes)
+                    L.origins = r.origins  # the update is the REDUCE's (lower_tree left its input's origins)
                     value = L.uop(UOps.ALU, r.dtype, (x, value), op, update=True)
                 L.uop(UOps.ASSIGN, None, (acc, value), update=True)
                 yield f"REDUCE {op.name} into acc{acc.arg}" + _lanes_text({**o, **g})
@@ -400,6 +420,7 @@ def combine_in_shared_memory(L: Lowering, reduces: list[KNode], out_lanes: list[
     gid = L.lower_expr(group_thread(L, (Role.LOCAL, Role.GROUP)))
     temps, stores = {}, []
     for r in reduces:
+        L.origins = r.origins
         for o in out_lanes:
             key = (r, output_lane_key(L.plan, o))
             temp = L.uop(UOps.DEFINE_LOCAL, r.dtype, (), (f"temp{len(temps)}", size))
@@ -408,6 +429,7 @@ def combine_in_shared_memory(L: Lowering, reduces: list[KNode], out_lanes: list[
     barrier = L.uop(UOps.BARRIER, None, tuple(stores))
     yield f"{len(temps)} shared arrays of {size} partials, one BARRIER"
     for (r, lane), temp in temps.items():
+        L.origins = r.origins
         slot = [L.lower_expr(simplify(sum_of([first, Num(j)]), L.log)) for j in range(group)]
         final = L.uop(UOps.LOAD, r.dtype, (temp, slot[0], barrier))
         for j in range(1, group):
@@ -419,7 +441,8 @@ def combine_in_shared_memory(L: Lowering, reduces: list[KNode], out_lanes: list[
 def lower_stores(L: Lowering) -> Iterator[str]:
     """Each STORE, per output lane: the value (a REDUCE reads its accumulator), then STORE(buf, index,
     value), gated by the store view's valid when it has a mask."""
-    meta = "; ".join(L.kernel.meta) or None
+    # A kernel built without per-node origins (by hand, with only the kernel-wide `meta` list) names that on its STOREs.
+    kernel_meta = "; ".join(L.kernel.meta) or None
     # a GPU GROUP reduction: every thread of the group has the final value, thread 0 stores it
     first_thread = group_thread(L).lt(1) if L.gpu and L.plan.lanes(Role.GROUP) else None
     for store in L.kernel.ast.src:
@@ -428,6 +451,7 @@ def lower_stores(L: Lowering) -> Iterator[str]:
         for o in lane_envs(L.plan.lanes(Role.UPCAST)):
             yield from L.lower_tree(store.src[0], o)
             value = L.value(store.src[0], o)
+            L.origins = store.origins  # its index and the STORE itself: the root node's (an ASSIGN, the value op)
             if value.dtype != buf.dtype:
                 raise LinearizeError(f"kernel {L.kernel.name}: STORE of a {value.dtype!r} value into buffer "
                                      f"{buf_index} of {buf.dtype!r}; cast it in the kernel")
@@ -437,7 +461,7 @@ def lower_stores(L: Lowering) -> Iterator[str]:
             if valid == Num(0):
                 continue  # a store that never happens
             src = (buf, L.lower_expr(index), value) + (() if valid == Num(1) else (L.lower_expr(valid),))
-            L.uop(UOps.STORE, None, src, None, meta)
+            L.uop(UOps.STORE, None, src, None, None if store.origins else kernel_meta)
             yield f"STORE data{buf_index}" + _lanes_text(o)
 
 
@@ -468,6 +492,9 @@ def placed(L: Lowering) -> list[UOp]:
         out.extend(by_place[(b, 1)])
     return out
 
+
+# Structure, not computation: no user line to name (a CONST is printed inline where it is used).
+_NO_ORIGINS = frozenset({UOps.DEFINE_GLOBAL, UOps.DEFINE_LOCAL, UOps.CONST, UOps.SPECIAL, UOps.RANGE, UOps.END})
 
 # UOps kept for what they do, not for a value: everything else must be used by a kept UOp to stay.
 _EFFECTS = frozenset({UOps.DEFINE_GLOBAL, UOps.RANGE, UOps.END, UOps.STORE, UOps.ASSIGN, UOps.IF, UOps.ENDIF,

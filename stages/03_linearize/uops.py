@@ -28,6 +28,9 @@ DEFINE_LOCAL and BARRIER exist only in GPU programs with a GROUP reduction (lowe
 thread's partial accumulator goes into a shared array, the block waits at the barrier, then the
 partials are combined.
 
+Provenance: `origins` names the user's lines a UOp comes from (what the renderers write as `| from ...`
+comments); `meta` is a free-text note for hand-built programs, shown when there are no origins.
+
 A UOp that reads an accumulator refers to its DEFINE_ACC: after the ASSIGNs in a loop, the
 DEFINE_ACC stands for the accumulated value. STORE, END, ASSIGN, IF, ENDIF and BARRIER produce no
 value (dtype None). Index arithmetic is ordinary ALU UOps on `index_dtype` (int32 or int64).
@@ -87,6 +90,9 @@ class UOp:
     src: tuple[UOp, ...] = ()
     arg: Any = None
     meta: str | None = field(default=None, compare=False, repr=False)  # e.g. "Tensor.relu at train.py:12"
+    # The provenance of the kernel AST node(s) it lowers (stage 01 Provenance: the user's file:line and Tensor
+    # method). CSE merges them: a UOp shared by two nodes names both. Not part of equality.
+    origins: tuple = field(default=(), compare=False, repr=False)
 
     @cached_property
     def _hash(self) -> int:

@@ -86,8 +86,8 @@ class RenderedKernel:
 def render(program: Program, comments: bool = True, openmp: bool = True, dialect: Dialect = C_DIALECT) -> str:
     """C source for one kernel: `void <name>(float* restrict data0, const float* restrict data1, ...)`.
 
-    comments=True ends each line with `// <UOp>` and, when the UOp has `meta`, the Tensor op and
-    user line it came from. Comments never add or remove lines, so line numbers in a compiler
+    comments=True ends each line with `// <UOp>` and, when the UOp has `origins` (or `meta`), the Tensor ops
+    and user lines it came from. Comments never add or remove lines, so line numbers in a compiler
     message are the same with or without them. openmp=False never emits `#pragma omp`.
     `dialect` picks the language (C_DIALECT; stage 05's CUDA_DIALECT)."""
     return to_text(render_kernel(program, openmp=openmp, dialect=dialect), comments=comments)
@@ -104,16 +104,29 @@ def to_text(k: RenderedKernel, comments: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
+MAX_ORIGINS_SHOWN = 4  # a line shared by many user ops (index math, say) names the first few and counts the rest
+
+
 def _comment(line: Line) -> str:
-    """What a line's comment says: the UOp, where it came from (`meta`), and any note."""
+    """What a line's comment says: the UOp, where it came from (its `origins`, else its `meta`), and any note."""
     parts = []
     if line.uop is not None:
         parts.append(uop_label(line.uop))
-        if line.uop.meta:
-            parts.append(f"from {line.uop.meta}")
+        if where := provenance_text(line.uop):
+            parts.append(f"from {where}")
     if line.note:
         parts.append(line.note)
     return " | ".join(parts)
+
+
+def provenance_text(u: UOp) -> str:
+    """`relu at train.py:12; mul at train.py:11` from the UOp's origins (the user lines it computes for), or its
+    free-text `meta` for a hand-built program; "" when it has neither."""
+    if not u.origins:
+        return u.meta or ""
+    shown = list(dict.fromkeys(o.short for o in u.origins))
+    more = len(shown) - MAX_ORIGINS_SHOWN
+    return "; ".join(shown[:MAX_ORIGINS_SHOWN]) + (f"; +{more} more" if more > 0 else "")
 
 
 def uop_label(u: UOp) -> str:
