@@ -464,7 +464,7 @@ def _matmul(bd: _Builder, a: _Var) -> None:
 def _conv(bd: _Builder, a: _Var) -> None:
     """conv2d (stride, padding, dilation) or pooling of a reshaped to (1, 1, h, w)."""
     n = math.prod(a.shape)
-    pairs = [(h, n // h) for h in range(3, n) if n % h == 0 and n // h >= 3]
+    pairs = [(h, n // h) for h in range(2, n) if n % h == 0 and n // h >= 2]
     if not a.dtype.is_float or not pairs:
         return _movement(bd, a)
     h, w = bd.draw(st.sampled_from(pairs))
@@ -473,9 +473,10 @@ def _conv(bd: _Builder, a: _Var) -> None:
     if kind != "conv":
         bd.emit(f"{x}.{kind}(2)", a.bound, a.exact and kind == "max_pool2d")
         return
-    kh, kw, o = bd.draw(st.integers(1, 3)), bd.draw(st.integers(1, 3)), bd.draw(st.integers(1, 2))
-    wt = bd.add_input((o, 1, kh, kw), a.dtype, requires_grad=bd.family == "grad")
     stride, padding = bd.draw(st.integers(1, 2)), bd.draw(st.integers(0, 1))
+    kh, kw = bd.draw(st.integers(1, min(3, h + 2 * padding))), bd.draw(st.integers(1, min(3, w + 2 * padding)))
+    o = bd.draw(st.integers(1, 2))
+    wt = bd.add_input((o, 1, kh, kw), a.dtype, requires_grad=bd.family == "grad")
     bd.emit(f"{x}.conv2d({wt.name}, stride={stride}, padding={padding})", a.bound * wt.bound * kh * kw, False)
 
 
