@@ -176,3 +176,12 @@ def test_equal_kernel_asts_that_share_subtrees_compare_in_linear_time():
     a, b = chain(), chain()
     assert a is not b and a == b and hash(a) == hash(b)
     assert a != KNode(KOps.ALU, (a.src[0], a.src[0].src[0]), dtypes.float32, Ops.ADD)
+
+
+def test_a_kink_is_inconclusive_not_a_wrong_gradient():
+    """maximum() of two equal values has no derivative; the central difference there is consistent across step
+    sizes but means nothing (a false "wrong gradient" in the first long run). One-sided differences catch it."""
+    v = np.array([[0.047286498801026866]])
+    program = Program("grad", [Input("t0", v.copy(), True), Input("t1", v.copy(), False)],
+                      ["t2 = t1.maximum(t0)", "t3 = t2.maximum(t1)"], [Output("t3", 2.0, False)], backward=True)
+    assert check_program(program, ("C",)).category == "inconclusive"
