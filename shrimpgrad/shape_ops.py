@@ -34,7 +34,9 @@ int -> float rebuilds it from the fields with integer ops (see `_float_bits` / `
 Mapping to tinygrad: the same names and arguments as tinygrad's Tensor (and PyTorch's), with PyTorch's
 values, result dtypes and exception types: misuse that PyTorch reports as RuntimeError raises RuntimeError
 here, dims out of range IndexError. Different: `scatter` with repeated indices is deterministic (the last
-write wins); `bitcast` only between dtypes of one size, and a NaN becomes the canonical quiet NaN.
+write wins); `bitcast` only between dtypes of one size, and a NaN becomes the canonical quiet NaN;
+scatter_reduce "amax"/"amin" with include_self=False splits a tie's gradient among the elements that took part
+(the finite-difference answer), where PyTorch 2.11 also counts self's equal value and hands out less.
 """
 
 from __future__ import annotations
@@ -205,6 +207,7 @@ class ShapeMixin:
         """Combine src into self at `index` along `dim` with `reduce`: "sum", "prod", "mean", "amax" or "amin"
         (PyTorch's names). With include_self the positions' own values take part; positions nothing is
         scattered to keep self. "mean" of integers rounds down, as PyTorch does."""
+        reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # PyTorch accepts these names too
         if reduce not in _SCATTER_REDUCTIONS:
             raise RuntimeError(f"Tensor.scatter_reduce: reduce must be one of {', '.join(_SCATTER_REDUCTIONS)}, "
                                f"got {reduce!r}")
@@ -263,9 +266,9 @@ class ShapeMixin:
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
         """The diagonal of the (dim1, dim2) planes, x[..., i, i + offset], as a new last axis (PyTorch's layout);
         a view (see the module docstring)."""
-        if self.ndim < 2:
-            raise RuntimeError(f"Tensor.diagonal: needs a tensor of at least 2 dims, got shape {self.shape}")
         d1, d2 = _resolve_dim(dim1, self.ndim, "diagonal"), _resolve_dim(dim2, self.ndim, "diagonal")
+        if self.ndim < 2:  # (PyTorch says IndexError, as above: a 1-d tensor has no dim 1)
+            raise IndexError(f"Tensor.diagonal: needs a tensor of at least 2 dims, got shape {self.shape}")
         if d1 == d2:
             raise RuntimeError(f"Tensor.diagonal: dim1 and dim2 name the same axis ({dim1}, {dim2}) of shape "
                                f"{self.shape}; give two different axes")
@@ -309,12 +312,14 @@ class ShapeMixin:
             raise RuntimeError(f"Tensor.roll: shifts {shifts!r} and dims {dims!r} must have the same length")
         if not all(_is_int(s) for s in shifts_t):
             raise TypeError(f"Tensor.roll: shifts must be ints, got {shifts!r}")
+        if self.ndim == 0:  # PyTorch: a 0-d tensor has no dim to roll along (dims=None works)
+            raise IndexError(f"Tensor.roll: dims {dims!r} given for a 0-d tensor; use dims=None")
         x = self
         for shift, dim in zip(shifts_t, dims_t):
             d = _resolve_dim(dim, self.ndim, "roll")
-            n = x.shape[d] if x.ndim else 1
+            n = x.shape[d]
             s = int(shift) % n if n else 0
-            if s and x.ndim:
+            if s:
                 keep = [(0, size) for size in x.shape]
                 tail, head = list(keep), list(keep)
                 tail[d], head[d] = (n - s, n), (0, n - s)
@@ -332,8 +337,8 @@ class ShapeMixin:
             raise TypeError(f"Tensor.unfold: size and step must be ints, got {size!r} and {step!r}")
         if step <= 0:
             raise RuntimeError(f"Tensor.unfold: step is {step} but must be > 0")
-        if not 0 < size <= n:
-            raise RuntimeError(f"Tensor.unfold: size is {size} but must be in 1..{n}, the size of dimension {d} "
+        if not 0 <= size <= n:
+            raise RuntimeError(f"Tensor.unfold: size is {size} but must be in 0..{n}, the size of dimension {d} "
                                f"of shape {self.shape}")
         x, _ = _to_last(self, d)
         windows = _windows(x, size, step)  # (..., o, size)

@@ -121,6 +121,9 @@ def test_scatter_reduce_matches_a_serial_loop(reduce, include_self):
     base = np.linspace(-2.0, 2.0, 15).reshape(3, 5)
     got = Tensor(base).scatter_reduce(1, Tensor(INDEX), Tensor(SRC), reduce, include_self=include_self)
     assert_matches(got, np_scatter(base, 1, INDEX, SRC, SCATTER_REDUCTIONS[reduce], include_self), rtol=1e-14)
+    if reduce in ("amax", "amin"):  # PyTorch also accepts "max" and "min"
+        alias = Tensor(base).scatter_reduce(1, Tensor(INDEX), Tensor(SRC), reduce[1:], include_self)
+        assert_matches(alias, got.numpy())
 
 
 def test_scatter_dtypes_and_edge_cases():
@@ -186,7 +189,7 @@ def test_scatter_errors():
     with pytest.raises(IndexError, match="dim 2 is out of range"):
         t.scatter(2, index, 1.0)
     with pytest.raises(RuntimeError, match="reduce must be one of sum, prod, mean, amax, amin"):
-        t.scatter_reduce(0, index, Tensor(SRC), "max")
+        t.scatter_reduce(0, index, Tensor(SRC), "maximum")
     with pytest.raises(RuntimeError, match="reduce must be None, 'add' or 'multiply'"):
         t.scatter(0, index, Tensor(SRC), reduce="sum")
 
@@ -247,6 +250,8 @@ def test_diag_errors():
         Tensor(X).diagonal(0, 1, -1)
     with pytest.raises(IndexError, match="dim 2 is out of range"):
         Tensor(X).diagonal(0, 0, 2)
+    with pytest.raises(IndexError, match="dim 1 is out of range"):
+        Tensor(X[0]).diagonal()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -262,7 +267,9 @@ def test_roll(shifts, dims):
 
 def test_roll_edge_cases_and_gradient():
     assert_matches(Tensor(np.zeros((0, 2))).roll(1, 0), np.zeros((0, 2)))
-    assert_matches(Tensor(np.float64(4.0)).roll(1, 0), 4.0)
+    assert_matches(Tensor(np.float64(4.0)).roll(1), 4.0)
+    with pytest.raises(IndexError, match="dims 0 given for a 0-d tensor"):  # PyTorch's rule for roll
+        Tensor(np.float64(4.0)).roll(1, 0)
     assert_matches(Tensor([True, False, False]).roll(1), [False, True, False], dtype=np.bool_)
     grad_check(lambda t: t.roll((1, -1), (0, 1)), R)
     with pytest.raises(RuntimeError, match="shifts .* and dims .* must have the same length"):
@@ -288,7 +295,8 @@ def test_unfold_edge_cases_gradient_and_errors():
     assert_matches(Tensor(np.float64(5.0)).unfold(0, 1, 1), [5.0])
     assert_matches(Tensor(np.arange(5, dtype=np.int8)).unfold(0, 2, 2), [[0, 1], [2, 3]], dtype=np.int8)
     grad_check(lambda t: t.unfold(1, 3, 1), R)
-    with pytest.raises(RuntimeError, match=r"Tensor.unfold: size is 5 but must be in 1..4"):
+    assert_matches(Tensor(X).unfold(1, 0, 1), np.zeros((3, 5, 0)))  # empty windows, as PyTorch
+    with pytest.raises(RuntimeError, match=r"Tensor.unfold: size is 5 but must be in 0..4"):
         Tensor(X).unfold(1, 5, 1)
     with pytest.raises(RuntimeError, match="step is 0 but must be > 0"):
         Tensor(X).unfold(1, 2, 0)
