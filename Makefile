@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-cuda lint setup clean
+.PHONY: demo test test-cuda lint setup clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test: lint
 test-cuda: $(STAMP)
 	@$(PY) -c "import sys, shrimpgrad.cuda as c; sys.exit(0 if c.cuda_available() else 'make test-cuda: no CUDA GPU found')"
 	SHRIMP_TEST_DEVICES=CUDA HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q tests/frontend tests/05_cuda
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_ops.py --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

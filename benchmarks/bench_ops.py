@@ -1,26 +1,55 @@
-"""ShrimpGrad's compiled C path side by side with numpy (and torch / tinygrad when installed), in one run.
+"""ShrimpGrad on device C side by side with numpy (and torch / tinygrad when installed), in ONE process.
 
-    .venv/bin/python benchmarks/bench_ops.py [--quick]
+    make bench                                      (or: .venv/bin/python benchmarks/bench_ops.py [--write])
+    .venv/bin/python benchmarks/bench_ops.py --quick       small sizes, one repeat: a smoke test
 
-For each workload it reports the median wall time of a whole realize (build the lazy graph, schedule,
-look up the compiled kernels, run them) and of the kernels alone (GlobalCounters.time_sum_s), and the
-ratio to numpy (>1 means slower than numpy). Compilation is excluded: each workload runs once first.
-Timings on a shared VM vary by 10-30% between runs; compare within one run only.
+Workloads W1..W7 are the performance issue's. For each: the median time of ShrimpGrad's whole realize (build the
+lazy graph, look up the cached schedule and kernels, run them) and of its kernels alone (GlobalCounters), the
+same work in numpy / torch (1 and 2 threads) / tinygrad, each result checked against numpy's, and the rate as
+GB/s or GFLOP/s with its share of this machine's ceilings, measured in the same run: copy bandwidth (a large
+numpy copy) and matmul peak (numpy's BLAS). Inputs are realized before timing; compilation is excluded (each
+workload runs once first). `--write` puts the table into BENCHMARKS.md between its `bench_ops` markers.
+
+Timings on a shared 2-core VM vary by 10-30% between runs (more when something else runs): compare within one
+run only. No test asserts a time; tests/test_benchmarks.py runs --quick and checks the results agree.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from shrimpgrad import GlobalCounters, Tensor
+from shrimpgrad import GlobalCounters, Tensor, TinyJit
+from shrimpgrad.nn.optim import SGD
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _median_time(fn, repeat: int) -> float:
+@dataclass
+class Workload:
+    id: str
+    name: str
+    shrimp: Callable[[], Tensor]  # builds the lazy result (realized by the timer)
+    numpy: Callable[[], np.ndarray]
+    work: float  # bytes moved (unit "GB/s") or FLOPs (unit "GFLOP/s")
+    unit: str
+    torch: Callable[[], object] | None = None
+    tinygrad: Callable[[], object] | None = None
+
+
+def _median(fn: Callable[[], object], repeat: int) -> float:
+    fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -29,69 +58,237 @@ def _median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def _shrimp_times(make, repeat: int) -> tuple[float, float]:
-    make().realize()  # compile once
-    walls, kernels = [], []
+def _shrimp_times(make: Callable[[], Tensor], repeat: int) -> tuple[float, float, int]:
+    """(realize, kernels only, kernel count), medians."""
+    make().realize()
+    walls, kernels, counts = [], [], []
     for _ in range(repeat):
+        t = make()
         GlobalCounters.reset()
         start = time.perf_counter()
-        make().realize()
+        t.realize()
         walls.append(time.perf_counter() - start)
         kernels.append(GlobalCounters.time_sum_s)
-    return statistics.median(walls), statistics.median(kernels)
+        counts.append(GlobalCounters.kernel_count)
+    return statistics.median(walls), statistics.median(kernels), max(counts)
 
 
-def workloads(n: int):
-    """(name, shrimpgrad builder, numpy function, torch function or None) for each workload."""
+def _peers():
     try:
-        import torch  # optional: a third column when installed
-        torch.set_num_threads(2)
+        import torch
     except ImportError:
         torch = None
+    try:
+        from tinygrad import Tensor as TinyTensor
+    except ImportError:
+        TinyTensor = None  # noqa: N806
+    return torch, TinyTensor
+
+
+def workloads(n_elem: int, n_red: int, n_soft: int, n_mm: int, conv: tuple) -> list[Workload]:
+    """W1..W5 at the given sizes (the full run uses the issue's; --quick and the test small ones)."""
+    torch, TinyTensor = _peers()  # noqa: N806
     rng = np.random.default_rng(0)
-    a, b, c = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(3))
-    m = min(n, 512)
-    x, w = rng.standard_normal((m, m)).astype(np.float32), rng.standard_normal((m, m)).astype(np.float32)
-    img = rng.standard_normal((8, 16, 32, 32)).astype(np.float32)
-    ker = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
-    ta, tb, tc, tx, tw = (Tensor(v).realize() for v in (a, b, c, x, w))
-    timg, tker = Tensor(img).realize(), Tensor(ker).realize()
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    a, b, c = f32(n_elem), f32(n_elem), f32(n_elem)
+    r = f32(n_red, n_red)
+    s = f32(n_soft, n_soft)
+    x, w = f32(n_mm, n_mm), f32(n_mm, n_mm)
+    img, ker = f32(*conv[0]), f32(*conv[1])
+    ta, tb, tc, tr, ts, tx, tw, timg, tker = (Tensor(v).realize() for v in (a, b, c, r, s, x, w, img, ker))
 
     def np_softmax(v):
         e = np.exp(v - v.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
 
     def np_conv(i, k):
-        win = np.lib.stride_tricks.sliding_window_view(i, (3, 3), axis=(2, 3))  # (8,16,30,30,3,3)
+        win = np.lib.stride_tricks.sliding_window_view(i, k.shape[2:], axis=(2, 3))
         return np.einsum("bchwij,ocij->bohw", win, k, optimize=True)
 
+    (_, _, h, wd), (co, ci, kh, kw) = conv
+    conv_flops = 2 * conv[0][0] * co * (h - kh + 1) * (wd - kw + 1) * ci * kh * kw
+    out = [
+        Workload("W1", f"relu(a*b+c) f32 {n_elem:,}", lambda: (ta * tb + tc).relu(), lambda: np.maximum(a * b + c, 0),
+                 16 * n_elem, "GB/s"),
+        Workload("W2", f"sum() {n_red}x{n_red}", lambda: tr.sum(), lambda: r.sum(), 4 * n_red**2, "GB/s"),
+        Workload("W2b", f"sum(axis=1) {n_red}x{n_red}", lambda: tr.sum(axis=1), lambda: r.sum(axis=1), 4 * n_red**2,
+                 "GB/s"),
+        Workload("W3", f"softmax(-1) {n_soft}x{n_soft}", lambda: ts.softmax(-1), lambda: np_softmax(s), 8 * n_soft**2,
+                 "GB/s"),
+        Workload("W4", f"matmul {n_mm}^3", lambda: tx @ tw, lambda: x @ w, 2 * n_mm**3, "GFLOP/s"),
+        Workload("W5", f"conv2d x{conv[0]} w{conv[1]}", lambda: timg.conv2d(tker), lambda: np_conv(img, ker),
+                 conv_flops, "GFLOP/s"),
+    ]
     if torch is not None:
-        pa, pb, pc, px, pw, pimg, pker = (torch.from_numpy(v) for v in (a, b, c, x, w, img, ker))
-    no = torch is None
-    yield f"add {n}x{n}", lambda: ta + tb, lambda: a + b, None if no else lambda: pa + pb
-    yield (f"relu(a*b+c) {n}x{n}", lambda: (ta * tb + tc).relu(), lambda: np.maximum(a * b + c, 0),
-           None if no else lambda: torch.relu(pa * pb + pc))
-    yield f"sum {n}x{n}", lambda: ta.sum(), lambda: a.sum(), None if no else lambda: pa.sum()
-    yield (f"softmax {n}x{n}", lambda: ta.softmax(-1), lambda: np_softmax(a),
-           None if no else lambda: torch.softmax(pa, -1))
-    yield f"matmul {m}x{m}", lambda: tx @ tw, lambda: x @ w, None if no else lambda: px @ pw
-    yield ("conv2d 8x16x32x32 * 32x16x3x3", lambda: timg.conv2d(tker), lambda: np_conv(img, ker),
-           None if no else lambda: torch.nn.functional.conv2d(pimg, pker))
+        pa, pb, pc, pr, ps, px, pw, pimg, pker = (torch.from_numpy(v) for v in (a, b, c, r, s, x, w, img, ker))
+        for wl, fn in zip(out, [lambda: torch.relu(pa * pb + pc), lambda: pr.sum(), lambda: pr.sum(1),
+                                lambda: torch.softmax(ps, -1), lambda: px @ pw,
+                                lambda: torch.nn.functional.conv2d(pimg, pker)]):
+            wl.torch = fn
+    if TinyTensor is not None:
+        ga, gb, gc, gr, gs, gx, gw, gimg, gker = (TinyTensor(v).realize() for v in (a, b, c, r, s, x, w, img, ker))
+        for wl, fn in zip(out, [lambda: (ga * gb + gc).relu(), lambda: gr.sum(), lambda: gr.sum(1),
+                                lambda: gs.softmax(-1), lambda: gx @ gw, lambda: gimg.conv2d(gker)]):
+            wl.tinygrad = lambda fn=fn: fn().realize()
+    return out
+
+
+def _check(wl: Workload) -> None:
+    got, want = wl.shrimp().numpy(), wl.numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * max(1.0, float(np.abs(want).max())), err_msg=wl.name)
+
+
+def ceilings(repeat: int, n_copy: int, n_mm: int) -> tuple[float, float]:
+    """(copy GB/s, BLAS matmul GFLOP/s) of this machine, now."""
+    src = np.ones(n_copy, np.float32)
+    dst = np.empty_like(src)
+    copy_s = _median(lambda: np.copyto(dst, src), repeat)
+    m = np.ones((n_mm, n_mm), np.float32)
+    mm_s = _median(lambda: m @ m, max(2, repeat // 2))
+    return 2 * 4 * n_copy / copy_s / 1e9, 2 * n_mm**3 / mm_s / 1e9
+
+
+def mlp_step(batch: int, repeat: int) -> dict[str, float]:
+    """W6: an MLP 64 -> 128 -> 10 SGD step, lazy (graph built and scheduled-cached every step) and with TinyJit."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((batch, 64)).astype(np.float32), rng.integers(0, 10, batch).astype(np.int32)  # noqa: N806
+    out = {}
+    for jit in (False, True):
+        Tensor.manual_seed(0)
+        w1 = Tensor.randn(64, 128, requires_grad=True) * 1
+        w1 = Tensor(w1.numpy(), requires_grad=True)
+        w2 = Tensor(rng.standard_normal((128, 10)).astype(np.float32) * 0.1, requires_grad=True)
+        opt = SGD([w1, w2], lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = (x @ w1).relu().matmul(w2).sparse_categorical_crossentropy(y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = TinyJit(step) if jit else step
+        with Tensor.train():
+            out["jit" if jit else "lazy"] = _median(lambda: run(Tensor(X), Tensor(Y)), repeat)
+            GlobalCounters.reset()
+            run(Tensor(X), Tensor(Y))
+            out["kernels"] = GlobalCounters.kernel_count
+    return out
+
+
+def cold_start(repeat: int) -> tuple[float, float]:
+    """W7: a fresh process: `import shrimpgrad` alone, and import + one small op (warm disk cache)."""
+    code_op = "from shrimpgrad import Tensor; (Tensor([1.0, 2.0]) + 1).numpy()"
+    env = dict(os.environ)
+
+    def run(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
+        return time.perf_counter() - start
+
+    run(code_op)  # warm the disk cache
+    python_s = statistics.median(run("pass") for _ in range(repeat))
+    import_s = statistics.median(run("import shrimpgrad") for _ in range(repeat))
+    op_s = statistics.median(run(code_op) for _ in range(repeat))
+    return import_s - python_s, op_s - python_s
+
+
+def _fmt_ms(s: float | None) -> str:
+    return "-" if s is None else f"{s * 1e3:.2f}"
+
+
+def run_suite(quick: bool) -> str:
+    if quick:
+        sizes, repeat, copy_n, peak_n, batch = (4096, 64, 64, 64, ((2, 3, 8, 8), (4, 3, 3, 3))), 1, 1 << 16, 64, 16
+    else:
+        sizes, repeat, copy_n, peak_n, batch = (1 << 24, 4096, 2048, 1024, ((32, 16, 32, 32), (32, 16, 3, 3))), 7, \
+            1 << 25, 2048, 128
+    torch, TinyTensor = _peers()  # noqa: N806
+    copy_gbs, peak_gflops = ceilings(repeat, copy_n, peak_n)
+    lines = []
+    cpu = _cpu_model()
+    today = datetime.date.today().isoformat()
+    lines.append(f"## {'Smoke run' if quick else 'CPU suite'}: {today}, {cpu}, {os.cpu_count()} cores, one process")
+    lines.append("")
+    versions = f"numpy {np.__version__}"
+    if torch is not None:
+        versions += f", torch {torch.__version__}"
+    if TinyTensor is not None:
+        import tinygrad
+        versions += f", tinygrad {getattr(tinygrad, '__version__', '?')}"
+    lines.append(f"Ceilings measured in this run: copy {copy_gbs:.1f} GB/s (numpy copy of {copy_n * 4 / 2**20:g} MiB), "
+                 f"matmul {peak_gflops:.0f} GFLOP/s (numpy's BLAS, {peak_n}^3). {versions}.")
+    lines.append("")
+    peers = (["torch 1 thr", "torch 2 thr"] if torch is not None else []) + (["tinygrad"] if TinyTensor else [])
+    header = ["id", "workload", "ShrimpGrad realize (ms)", "kernels (ms)", "kernels", "rate", "% of ceiling",
+              "numpy (ms)", "ShrimpGrad / numpy", *(f"{p} (ms)" for p in peers)]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(peers))
+    for wl in workloads(*sizes):
+        _check(wl)
+        wall, kern, count = _shrimp_times(wl.shrimp, repeat)
+        base = _median(wl.numpy, repeat)
+        rate = wl.work / kern / 1e9
+        ceiling = copy_gbs if wl.unit == "GB/s" else peak_gflops
+        cols = []
+        if torch is not None:
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                cols.append(_fmt_ms(_median(wl.torch, repeat)))
+        if TinyTensor is not None:
+            cols.append(_fmt_ms(_median(wl.tinygrad, repeat)))
+        lines.append(f"| {wl.id} | {wl.name} | {_fmt_ms(wall)} | {_fmt_ms(kern)} | {count} | {rate:.1f} {wl.unit} | "
+                     f"{100 * rate / ceiling:.0f}% | {_fmt_ms(base)} | {wall / base:.2f}x |"
+                     + "".join(f" {c} |" for c in cols))
+    # W1's copy-out: .numpy() of a realized result (a view of the buffer, copied once into the caller's array)
+    big = workloads(*sizes)[0].shrimp().realize()
+    lines.append("")
+    lines.append(f"W1 `.numpy()` of the realized result: {_fmt_ms(_median(big.numpy, repeat))} ms (one copy).")
+    step = mlp_step(batch, max(5, repeat))
+    lines.append(f"W6 MLP 64->128->10 SGD step, batch {batch}: lazy {_fmt_ms(step['lazy'])} ms, TinyJit "
+                 f"{_fmt_ms(step['jit'])} ms, {step['kernels']} kernels per step.")
+    if not quick:
+        imp, op = cold_start(5)
+        lines.append(f"W7 cold start (a new process, warm disk cache, Python's own start-up subtracted): "
+                     f"`import shrimpgrad` {imp * 1e3:.0f} ms, import + one small op {op * 1e3:.0f} ms.")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+START, END = "<!-- bench_ops:start -->", "<!-- bench_ops:end -->"
+
+
+def write_benchmarks_md(table: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text()
+    block = f"{START}\n{table}{END}"
+    if START in text and END in text:
+        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
+    else:
+        head, sep, rest = text.partition("\n## ")
+        text = head.rstrip() + "\n\n" + block + "\n\n" + (sep.strip() + " " + rest if sep else "")
+    path.write_text(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats (a smoke test)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat (a smoke test)")
+    parser.add_argument("--write", action="store_true", help="put the table into BENCHMARKS.md")
     args = parser.parse_args()
-    n, repeat = (256, 3) if args.quick else (1024, 10)
-    print(f"# ShrimpGrad C vs numpy — {platform.processor() or platform.machine()}, numpy {np.__version__}")
-    print("| workload | shrimpgrad realize (ms) | kernels only (ms) | numpy (ms) | realize / numpy | torch (ms) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, shrimp, ref, torch_fn in workloads(n):
-        wall, kern = _shrimp_times(shrimp, repeat)
-        base = _median_time(ref, repeat)
-        torch_ms = "-" if torch_fn is None else f"{_median_time(torch_fn, repeat) * 1e3:.2f}"
-        print(f"| {name} | {wall * 1e3:.2f} | {kern * 1e3:.2f} | {base * 1e3:.2f} | {wall / base:.1f}x | {torch_ms} |")
+    table = run_suite(args.quick)
+    print(table)
+    if args.write:
+        write_benchmarks_md(table)
+        print("written to BENCHMARKS.md")
 
 
 if __name__ == "__main__":

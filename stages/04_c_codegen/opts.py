@@ -21,8 +21,8 @@ inputs with a large stride. `heuristic_opts`, rule by rule (each one fixes the f
           core: matmul 512^3 0.6 -> 30-55 GFLOP/s, conv2d 2.5 -> 10 GFLOP/s.
 2. VECTOR (UPCAST of one output axis) for reduce kernels whose reduced axis is not contiguous but an
           output axis is (`x.sum(axis=0)`): 16 neighbouring outputs per iteration, contiguous loads.
-3. SPLIT  (GROUP of the innermost reduce axis) when the reduction walks contiguous memory
-          (`x.sum()`, `x.sum(axis=-1)`, softmax's max and sum): 32 partial accumulators, each summing
+3. SPLIT  (GROUP of the innermost reduce axis) when a sum of cheap values walks contiguous memory
+          (`x.sum()`, `x.sum(axis=-1)`, a mean): 32 partial accumulators, each summing
           every 32nd element, combined after the loop. The serial dependency on one accumulator is
           broken (a float add waits ~4 cycles for the previous one), so the adds overlap. (With 16
           or fewer, gcc -fopenmp vectorizes the *outer* loop with gathers instead: 7x slower.)
@@ -40,6 +40,7 @@ from collections.abc import Callable
 from shrimpgrad.linearize import LoopPlan, Opt, OptError, OptKind, Role, apply_opts
 from shrimpgrad.linearize.index import index_and_valid
 from shrimpgrad.linearize.symbolic import Mul, Var, terms_of
+from shrimpgrad.graph import Ops
 from shrimpgrad.schedule import Kernel, KOps
 
 BLOCK_INNER = 16  # lanes along the contiguous output axis (a 64-byte vector of floats)
@@ -122,9 +123,21 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
             add(OptKind.UPCAST, other.axis, other.size, BLOCK_OUTER)
     elif vector is not None and not _contiguous(strides, inner_reduce.axis):  # rule 2: VECTOR
         add(OptKind.UPCAST, vector.axis, vector.size, BLOCK_INNER)
-    elif _contiguous(strides, inner_reduce.axis):  # rule 3: SPLIT
+    elif _contiguous(strides, inner_reduce.axis) and _plain_sums(kernel):  # rule 3: SPLIT
         add(OptKind.GROUP, inner_reduce.axis, inner_reduce.size, SPLIT)
     return tuple(opts)
+
+
+_COSTLY = {Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.SQRT}
+
+
+def _plain_sums(kernel: Kernel) -> bool:
+    """Are the kernel's reductions sums of cheap values (SPLIT's case)? A max is vectorized by gcc as it is (a max
+    is exact in any order), and a sum of exp2s is bound by the exp2s, which 32 unrolled copies don't speed up
+    (measured: softmax's max 2x and its sum 1.1x slower with SPLIT)."""
+    reduces = [n for n in kernel.ast.toposort() if n.op is KOps.REDUCE]
+    return all(r.arg[0] is Ops.ADD and not any(n.op is KOps.ALU and n.arg in _COSTLY for n in r.src[0].toposort())
+               for r in reduces)
 
 
 POLICIES: dict[str, Callable[[Kernel], tuple[Opt, ...]]] = {

@@ -107,3 +107,34 @@ def test_optimized_kernels_compute_what_the_plain_loops_compute(name):
         np.testing.assert_array_equal(optimized, plain)
     else:
         np.testing.assert_allclose(optimized, plain, rtol=2e-6, atol=2e-6)
+
+
+def test_a_parallel_loop_with_inner_loops_becomes_a_row_function_that_gcc_vectorizes():
+    import subprocess
+
+    from shrimpgrad.c import c_compiler, render
+    from shrimpgrad.c.compiler import FLAGS
+    from shrimpgrad.linearize import linearize
+
+    x = _t(512, 512)
+    softmax_kernels = _kernels(x.softmax(-1))
+    src = render(linearize(softmax_kernels[-1], choose_c_opts(softmax_kernels[-1])))
+    assert "__attribute__((noinline)) static void E_512_512_row(int ridx0, float* restrict data0" in src
+    assert "E_512_512_row(ridx0, data0, data1, data2, data3);" in src
+    assert src.index("_row(int ridx0") < src.index("#pragma omp parallel for")
+    if "clang" in c_compiler():
+        pytest.skip("-fopt-info-vec is gcc's")
+    done = subprocess.run([c_compiler(), *(f for f in FLAGS if f not in ("-shared", "-fPIC")), "-fopenmp",
+                           "-fopt-info-vec", "-S", "-o", "/dev/null", "-x", "c", "-"], input=src, capture_output=True,
+                          text=True)
+    assert "loop vectorized" in done.stderr, done.stderr
+    # a parallel loop without loops inside stays as it is: gcc vectorizes it in place
+    (flat,) = _kernels(_t(1 << 16) + 1)
+    assert "_row(" not in render(linearize(flat))
+
+
+def test_split_is_only_for_sums_of_cheap_values():
+    x = _t(64, 256)
+    assert _opts(x.max(axis=1)) == [[]]  # gcc vectorizes a max as it is
+    assert _opts(x.exp().sum(axis=1)) == [[]]  # bound by the exp2s
+    assert _opts((x * 2).sum(axis=1)) == [[("GROUP", 1, 32)]]
