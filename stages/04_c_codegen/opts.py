@@ -37,10 +37,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from shrimpgrad.graph import Ops
 from shrimpgrad.linearize import LoopPlan, Opt, OptError, OptKind, Role, apply_opts
 from shrimpgrad.linearize.index import index_and_valid
 from shrimpgrad.linearize.symbolic import Mul, Var, terms_of
-from shrimpgrad.graph import Ops
 from shrimpgrad.schedule import Kernel, KOps
 
 BLOCK_INNER = 16  # lanes along the contiguous output axis (a 64-byte vector of floats)
