@@ -138,3 +138,17 @@ def test_split_is_only_for_sums_of_cheap_values():
     assert _opts(x.max(axis=1)) == [[]]  # gcc vectorizes a max as it is
     assert _opts(x.exp().sum(axis=1)) == [[]]  # bound by the exp2s
     assert _opts((x * 2).sum(axis=1)) == [[("GROUP", 1, 32)]]
+
+
+@pytest.mark.parametrize("preset, want", [(None, "passive"), ("active", "active")])
+def test_openmp_threads_sleep_between_kernels_unless_the_user_says_otherwise(preset, want):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    code = "import os, shrimpgrad.c; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == want
