@@ -60,6 +60,7 @@ class KernelView:
 
     index: int
     kernel: Kernel
+    graph: int  # which realization (0, 1, ...) it belongs to
     fused: tuple[tuple[str, int], ...]  # the fusion rules that applied inside it (stage 02)
     graph_nodes: tuple[Node, ...]  # the graph nodes it computes
     ast: list[KNode]  # its AST nodes, each after its sources (the SINK last)
@@ -70,6 +71,10 @@ class KernelView:
     @property
     def name(self) -> str:
         return self.kernel.name
+
+    def label(self, graphs: int) -> str:
+        """`R_8_3` in a one-graph program, else `2:R_8_3` (graph 2's), the form `--kernel` takes."""
+        return f"{self.graph + 1}:{self.name}" if graphs > 1 else self.name
 
     @property
     def program(self) -> Program:
@@ -129,12 +134,15 @@ class Explanation:
         return list(dict.fromkeys(k.name for k in self.kernels))
 
     def select(self, kernel: str | None) -> list[KernelView]:
-        """The kernels named `kernel` (every kernel for None); ExplainError listing the names if there is none."""
+        """The kernels named `kernel` (every kernel for None), in every graph, or `N:NAME` in graph N only (kernel
+        names repeat across graphs); ExplainError listing the names if there is none."""
         if kernel is None:
             return self.kernels
-        found = [k for k in self.kernels if k.name == kernel]
+        graph, _, name = kernel.rpartition(":")
+        found = [k for r in self.realizations for k in r.kernels
+                 if k.name == name and (not graph or graph == str(r.index + 1))]
         if not found:
-            names = ", ".join(self.kernel_names()) or "none"
+            names = ", ".join(k.label(len(self.realizations)) for k in self.kernels) or "none"
             raise ExplainError(f"no kernel named {kernel!r}; this program's kernels are: {names}")
         return found
 
@@ -236,7 +244,7 @@ def explain_graph(roots: list[Node], device: str = "C", index: int = 0, cuda: bo
     schedule = create_schedule(list(roots))
     kernels = []
     for i, k in enumerate(schedule.kernels):
-        view = KernelView(i, k, schedule.fused[i] if i < len(schedule.fused) else (),
+        view = KernelView(i, k, index, schedule.fused[i] if i < len(schedule.fused) else (),
                           schedule.nodes[i] if i < len(schedule.nodes) else (), k.ast.toposort(), c_view(k))
         if cuda:
             try:

@@ -55,18 +55,19 @@ def renderables(e: Explanation, stages=STAGES, kernel: str | None = None, full: 
         out += [Panel(schedule_table(r.schedule), title=_title("schedule", r, len(e.realizations)),
                       title_align="left") for r in realizations if r.kernels]
     shown = kernels if full or kernel is not None else kernels[:MAX_KERNELS]
+    n = len(e.realizations)
     for k in shown:
         if "uops" in stages:
-            out.append(uops_panel(k))
+            out.append(uops_panel(k, n))
         if "c" in stages:
-            out.append(source_panel(k.c, STAGE_TITLES["c"], k))
+            out.append(source_panel(k.c, STAGE_TITLES["c"], k, n))
         if "cuda" in stages:
-            out.append(source_panel(k.cuda, STAGE_TITLES["cuda"], k) if k.cuda is not None else
-                       Panel(Text(f"no CUDA view: {k.cuda_error}"), title=f"{STAGE_TITLES['cuda']} · {k.name}",
+            out.append(source_panel(k.cuda, STAGE_TITLES["cuda"], k, n) if k.cuda is not None else
+                       Panel(Text(f"no CUDA view: {k.cuda_error}"), title=f"{STAGE_TITLES['cuda']} · {k.label(n)}",
                              title_align="left"))
     rest = kernels[len(shown):]
     if rest and any(s in stages for s in ("uops", "c", "cuda")):
-        names = ", ".join(dict.fromkeys(k.name for k in rest))
+        names = ", ".join(dict.fromkeys(k.label(n) for k in rest))
         out.append(Text(f"... and {len(rest)} more kernel(s): {names}\n"
                         "    --kernel NAME shows one of them, --full shows all", style="yellow"))
     return out
@@ -121,7 +122,7 @@ def overview(e: Explanation) -> Panel:
     n_kernels = len(e.kernels)
     head = Text.assemble((f"explain {e.title}: ", "bold"),
                          f"{len(e.realizations)} graph(s) realized, {n_kernels} kernel(s): ",
-                         ", ".join(e.kernel_names()) or "none")
+                         ", ".join(k.label(len(e.realizations)) for k in e.kernels) or "none")
     body = [head, Text(""), table] + ([Text(f"... and {more} more user lines")] if more > 0 else [])
     return Panel(Group(*body), title="overview: the user's lines and the kernels they became", title_align="left")
 
@@ -140,7 +141,7 @@ def graph_panel(r: Realization, n: int) -> Panel:
     return Panel(body, title=_title("graph", r, n), title_align="left")
 
 
-def uops_panel(k: KernelView) -> Panel:
+def uops_panel(k: KernelView, graphs: int = 1) -> Panel:
     p = k.program
     table = Table(show_edge=False, pad_edge=False, title=Text(f"{p.name}: {len(p.uops)} uops, opts "
                                                              f"{', '.join(p.applied_opts) or 'none'}"),
@@ -154,11 +155,11 @@ def uops_panel(k: KernelView) -> Panel:
         where = "; ".join(dict.fromkeys(o.short for o in u.origins))
         table.add_row(str(i), Text("  " * d + u.op.name, style=style), u.dtype.name if u.dtype else "-", src,
                       Text(format_arg(u), style=style), Text(where, style="dim"))
-    return Panel(table, title=f"{STAGE_TITLES['uops']} · {k.name}", title_align="left")
+    return Panel(table, title=f"{STAGE_TITLES['uops']} · {k.label(graphs)}", title_align="left")
 
 
-def source_panel(src: GeneratedSource, title: str, k: KernelView) -> Panel:
+def source_panel(src: GeneratedSource, title: str, k: KernelView, graphs: int = 1) -> Panel:
     syntax = Syntax(src.text, "c" if src.language == "C" else "cuda", line_numbers=True, word_wrap=False,
                     theme="ansi_dark")
-    return Panel(syntax, title=f"{title} · {k.name}", subtitle=src.note, title_align="left",
+    return Panel(syntax, title=f"{title} · {k.label(graphs)}", subtitle=src.note, title_align="left",
                  subtitle_align="left")

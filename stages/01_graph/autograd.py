@@ -71,7 +71,7 @@ def gradient(root: Node, targets: Sequence[Node], seed: Node | None = None) -> l
                 continue
             _check_rule_result(node, s, g)
             g = _stamp(g, provenance, known)
-            grads[s] = g if s not in grads else _stamp(alu(Ops.ADD, grads[s], g), _ACCUMULATE, known)
+            grads[s] = g if s not in grads else _stamp(alu(Ops.ADD, grads[s], g), _accumulate_provenance(s), known)
     return [grads.get(t) if t.dtype.is_float else None for t in targets]
 
 
@@ -83,7 +83,14 @@ def _leads_to(forward: list[Node], targets: set[Node]) -> dict[Node, bool]:
     return wanted
 
 
-_ACCUMULATE = Provenance("<autograd>", 0, "backward: sum of gradients from several uses")
+_ACCUMULATE = "backward: sum of gradients from several uses"
+
+
+def _accumulate_provenance(node: Node) -> Provenance:
+    """The sum of a node's gradients from its several uses is named after the node's own line (a user can find
+    it there), or <autograd> for a node without provenance."""
+    where = node.meta
+    return Provenance(where.file if where else "<autograd>", where.line if where else 0, _ACCUMULATE)
 
 
 def _backward_provenance(node: Node) -> Provenance:
