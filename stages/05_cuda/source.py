@@ -45,9 +45,10 @@ class CUDAKernel:
         return self.program.name
 
     def header(self) -> str:
+        """Three comment lines: the kernel and its opts, the launch, the CUBIN."""
         opts = ", ".join(str(o) for o in self.opts) or "none"
         cubin = f"CUBIN {len(self.cubin.cubin)} bytes ({self.cubin.origin})" if self.cubin else "not compiled"
-        return f"// kernel {self.name}: opts [{opts}] ({self.policy} policy); {self.launch}; {cubin}"
+        return f"// kernel {self.name}: opts [{opts}] ({self.policy} policy)\n// launch {self.launch}\n// {cubin}"
 
     def __str__(self) -> str:
         return f"{self.header()}\n{self.source}"

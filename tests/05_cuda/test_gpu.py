@@ -238,4 +238,4 @@ def test_debug_4_and_emit_cuda_show_the_cuda_source_on_device_cuda(setting, caps
         (x * 3).numpy()
     out = capsys.readouterr().out
     assert out.count('extern "C" __global__ void E_6(') == 1, out  # once, even with both settings
-    assert "blockIdx" in out and "grid=" in out
+    assert "threadIdx.x" in out and "grid=" in out

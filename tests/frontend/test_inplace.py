@@ -156,10 +156,10 @@ def test_to_cuda_without_a_gpu_is_a_clear_error():
         pytest.skip("a CUDA GPU is present")
 
 
-def test_the_pool_reuses_freed_buffers_but_never_live_ones():
+def test_the_pool_reuses_freed_buffers_but_never_live_ones(device):
     from shrimpgrad.devices import Device
 
-    pool = Device["C"].pool
+    pool = Device[device].pool  # the tensors below are on the device under test
     keep = [(Tensor(np.full(4096, float(i), dtype=np.float32)) + 1).realize() for i in range(4)]
     for _ in range(5):
         (Tensor(np.zeros(4096, dtype=np.float32)) * 3).realize()
