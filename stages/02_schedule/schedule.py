@@ -2,7 +2,8 @@
 
     create_schedule(roots) -> Schedule
 
-A short list of named passes (`SCHEDULE_PASSES`), each a method of `_Planner` below:
+First `split_reductions` (split.py) rewrites a big reduction to one value into two reductions, so its work can
+be spread over cores. Then a short list of named passes (`SCHEDULE_PASSES`), each a method of `_Planner` below:
 
     1. seed_boundaries   materialize what must be: roots (B1), CONTIGUOUS (B2), ASSIGN (B3)
     2. grow_boundaries   build every kernel by fusing down to the buffers (fuse.py); when a kernel
@@ -33,6 +34,7 @@ from .fuse import Draft, ScheduleError, build_kernel
 from .kernel import Kernel, KernelError, KNode, KOps
 from .kernel import verify as verify_kernel
 from .rules import Boundary, Move
+from .split import split_reductions
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def create_schedule(roots: Sequence[Node]) -> Schedule:
     """Decide the kernels that compute `roots` (see the module docstring for the passes)."""
     if isinstance(roots, Node):
         roots = [roots]
-    planner = _Planner(list(roots))
+    planner = _Planner(split_reductions(roots))
     for _name, step in SCHEDULE_PASSES:
         step(planner)
     return planner.schedule
