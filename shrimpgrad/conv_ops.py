@@ -85,7 +85,8 @@ def _named_padding(padding: str, kernel, stride, dilation) -> tuple[int, ...]:
     if padding == "valid":
         return (0,) * (2 * len(kernel))
     if padding != "same":
-        raise ValueError(f"Tensor.conv2d: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
+        raise PaddingError(f"Tensor.conv2d: padding must be an int, a tuple of ints, 'valid' or 'same', got "
+                           f"{padding!r}")
     if any(s != 1 for s in stride):
         raise RuntimeError(f"Tensor.conv2d: padding='same' needs stride 1 (the output keeps the input's size), got "
                            f"stride {stride}")
