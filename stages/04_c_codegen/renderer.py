@@ -411,7 +411,10 @@ def render_load(r: _Renderer, u: UOp) -> None:
     `?:`, so the (possibly out-of-bounds) address is never read when the gate is false."""
     buf, idx = r.ref(u.src[0]), r.ref(u.src[1])
     if len(u.src) == 4:
-        r.declare(u, "val", f"{r.ref(u.src[2])} ? {buf}[{idx}] : {r.ref(u.src[3])}")
+        value = f"{buf}[{idx}]"
+        if storage_type(u.dtype) != compute_type(u.dtype):  # half: convert it first, so both sides of ?: are
+            value = f"({compute_type(u.dtype)}){value}"      # float (CUDA C++ finds __half vs float ambiguous)
+        r.declare(u, "val", f"{r.ref(u.src[2])} ? {value} : {r.ref(u.src[3])}")
     elif len(u.src) == 2 or (len(u.src) == 3 and u.src[2].op is UOps.BARRIER):  # shared memory, after the barrier
         r.declare(u, "val", f"{buf}[{idx}]")
     else:

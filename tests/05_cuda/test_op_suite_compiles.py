@@ -47,7 +47,9 @@ def programs():
                  i32 << 2, i32 >> 1, i8 * 3, i8 // -3, u8 + 200, u8 // 7, i64 * i64, i64 % -4, i32.sum(),
                  i32.max(axis=1), i32.cast(dtypes.float32), x.cast(dtypes.int32), i8.cast(dtypes.uint8)],
         "float16_float64": [f16 + f16, f16 * 3, f16.exp(), f16.sum(), f16.max(axis=0), f16.float(), x.half(),
-                            f16.softmax(), f64 * f64, f64.sqrt(), f64.sum(axis=0), f64.log_softmax()],
+                            f16.softmax(), f64 * f64, f64.sqrt(), f64.sum(axis=0), f64.log_softmax(),
+                            f16.pad(((1, 1), (0, 2))) * 2,  # a gated float16 load: `c ? (float)data[i] : 0.0f`
+                            f16.reshape(1, 1, 8, 12).conv2d(Tensor(np.ones((2, 1, 3, 3), np.float16)), padding=1)],
         "reduce": [x.sum(), x.sum(axis=0), x.sum(axis=1), x.max(), x.max(axis=0), x.min(axis=1), x.mean(),
                    x.var(), x.std(axis=0), x.prod(axis=1), x.argmax(axis=1), x.argmin(), x.logsumexp(axis=1),
                    x.softmax(), x.log_softmax(axis=0), bools.any(), bools.all(axis=1),
