@@ -68,13 +68,14 @@ def test_a_wrong_value_is_found_shrunk_and_reproduced(tmp_path):
 
 def test_hangs_and_crashes_are_their_own_categories(tmp_path):
     plant = textwrap.dedent("""
-        import os, signal, time
-        from shrimpgrad import Tensor
-        Tensor.floor = lambda self: time.sleep(600)                     # planted: floor never returns
-        Tensor.ceil = lambda self: os.kill(os.getpid(), signal.SIGSEGV)  # planted: ceil kills the process
+        from shrimpgrad.c.alu import ALU_RULES
+        from shrimpgrad.graph import Ops
+        # planted in the C kernels, where no Python signal can interrupt them: trunc never returns, sqrt segfaults
+        ALU_RULES[Ops.TRUNC] = lambda x, dt, h: f"({{ for (;;) {{}} {x[0]}; }})"
+        ALU_RULES[Ops.SQRT] = lambda x, dt, h: f"({{ *(volatile int *)0 = 0; {x[0]}; }})"
     """)
-    out = _run_planted(tmp_path, plant, f"fuzz(300, 0, ('C',), 2, Path({str(tmp_path / 'repro')!r}), ('float',), "
-                                        "shrink_seconds=8, total_seconds=150)")
+    out = _run_planted(tmp_path, plant, f"fuzz(300, 0, ('C',), 3, Path({str(tmp_path / 'repro')!r}), ('float',), "
+                                        "shrink_seconds=10, total_seconds=150, until=frozenset({'hang', 'crash'}))")
     assert "hang: time limit" in out, out
     assert "crash: signal SIGSEGV" in out, out
     assert len(list((tmp_path / "repro").glob("*.py"))) >= 2

@@ -30,8 +30,11 @@ abs/neg, comparisons, integer math). An output that is exact must match bit for 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
+import signal
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -163,8 +166,9 @@ class _Builder:
         line = expr if name == "" else f"{name} = {expr}"
         self.lines.append(line)
         try:
-            exec(line, self.env)  # noqa: S102 - lazy: builds graph nodes, computes nothing
-        except Exception:  # noqa: BLE001 - the checker re-runs it and reports the exception
+            with _time_limit(BUILD_SECONDS):
+                exec(line, self.env)  # noqa: S102 - lazy: builds graph nodes, computes nothing
+        except Exception:  # noqa: BLE001 - the checker re-runs it (in its worker) and reports what happened
             self.broken = True
             return None
         if name == "":
@@ -187,6 +191,29 @@ class _Builder:
     def partner(self, a: _Var, pred=lambda v: True) -> _Var | None:
         """A variable that broadcasts with `a` to a shape of at most MAX_ELEMENTS elements."""
         return self.pick(lambda v: pred(v) and _broadcasts(a.shape, v.shape))
+
+
+BUILD_SECONDS = 10  # a line that takes longer to *build* (no computing) ends the program; the worker reports it
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise TimeoutError in the block after `seconds` (main thread only: SIGALRM), so drawing a program whose
+    graph building hangs doesn't hang the fuzzer itself."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"building the line took over {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _broadcasts(a: tuple[int, ...], b: tuple[int, ...]) -> bool:

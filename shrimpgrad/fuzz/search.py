@@ -61,13 +61,16 @@ def _raise_new_failure() -> None:
 
 def fuzz(n: int, seed: int, devices: tuple[str, ...], time_limit: float = 20.0, out: Path | None = None,
          families: tuple[str, ...] = FAMILIES, shrink_seconds: float = 120.0, total_seconds: float | None = None,
-         progress=None) -> Report:
-    """Check `n` random programs (or as many as fit in `total_seconds`); see the module docstring."""
+         progress=None, until: frozenset[str] = frozenset()) -> Report:
+    """Check `n` random programs (or as many as fit in `total_seconds`, or until a failure of each category in
+    `until` was found and shrunk); see the module docstring."""
     report, worker = Report(), Worker(devices, time_limit)
     start = time.perf_counter()
     try:
         round_seed = seed
         while report.checked < n and (total_seconds is None or time.perf_counter() - start < total_seconds):
+            if until and until <= {category for category, _ in report.found}:
+                break
             if not _round(report, worker, n - report.checked, round_seed, families, shrink_seconds, out, seed,
                           start, total_seconds, progress):
                 break
