@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from shrimpgrad.fuzz.search import fuzz
 
-        devices = tuple(args.device) if args.device else _default_devices()
+        devices = tuple(dict.fromkeys(args.device)) if args.device else _default_devices()
+        if "CUDA" in devices and "CUDA" not in _default_devices():
+            print("python -m shrimpgrad.fuzz: --device CUDA, but no CUDA GPU answers on this machine "
+                  "(see docs/errors.md); use --device C or PYTHON", file=sys.stderr)
+            return 2
         print(f"fuzzing {args.n} programs, seed {args.seed}, devices {', '.join(devices)}, "
               f"time limit {args.time:g} s", flush=True)
         report = fuzz(args.n, args.seed, devices, args.time, args.out, tuple(args.family or ("float", "int", "grad")),
