@@ -255,9 +255,23 @@ def _ast_key(ast) -> tuple:
     return tuple((n.op, n.dtype, n.arg, tuple(index[id(s)] for s in n.src)) for n in order)
 
 
+RUNNER_CACHE = "runner cache"  # where a kernel came from when its runner was built before: nothing compiled or loaded
+
+
 def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_source: bool = False) -> KernelRunner:
     """Linearize and build `kernel` for `device` (with the device's opts), or return the runner built earlier for
     the same AST."""
+    runner, _ = lookup_runner(kernel, device)
+    if show_uops:
+        print_program(runner.program, console=dump_console())
+    if show_source and runner.source is not None:
+        print_source(runner.source, console=dump_console())
+    return runner
+
+
+def lookup_runner(kernel: Kernel, device: str) -> tuple[KernelRunner, str]:
+    """(runner, where it came from this time): the runner's own origin when it was built now ("compiled", "disk
+    cache", "memory" for a library already loaded, "interpreted"), RUNNER_CACHE when it was built before."""
     spec = Device[device]
     opts = () if NOOPT else spec.opts(kernel)  # NOOPT=1 (tinygrad's switch): the plain loop nest on every device
     key = (spec.name, kernel.name, _ast_key(kernel.ast), tuple(b.size for b in kernel.bufs), opts)  # sizes: the globals
@@ -269,15 +283,9 @@ def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_sou
         _runners[key] = runner
         if len(_runners) > _MAX_CACHED:
             _runners.popitem(last=False)
-    else:
-        _runners.move_to_end(key)
-        if runner.origin != "interpreted":
-            runner.origin = "memory"
-    if show_uops:
-        print_program(runner.program, console=dump_console())
-    if show_source and runner.source is not None:
-        print_source(runner.source, console=dump_console())
-    return runner
+        return runner, runner.origin
+    _runners.move_to_end(key)
+    return runner, runner.origin if runner.origin == "interpreted" else RUNNER_CACHE
 
 
 def print_cuda_dump(kernel: Kernel, runner: KernelRunner, device: str) -> None:

@@ -132,8 +132,9 @@ class GlobalCounters:
     global_ops: int = 0  # estimated arithmetic operations
     global_mem: int = 0  # bytes read + written by kernels
     time_sum_s: float = 0.0  # seconds spent running kernels
-    compile_count: int = 0  # kernels compiled (cache misses); 0 on a warm cache
-    cache_hits: int = 0  # kernels loaded from the compile cache
+    # Each kernel a realize looks up (not one served by the schedule cache) is one of these (docs/caches.md):
+    compile_count: int = 0  # kernels compiled (a miss in all three caches); 0 on a warm cache
+    cache_hits: int = 0  # kernels found in a cache: the disk cache, a library already loaded, or the runner cache
     copy_count: int = 0  # buffer copies (between devices, and snapshots kept for lazy readers of an assign)
     schedule_hits: int = 0  # realizes whose graph structure was scheduled before (no scheduling, no linearizing)
     schedule_misses: int = 0  # realizes scheduled and lowered anew

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from shrimpgrad.c import compile_stats, print_source
-from shrimpgrad.devices import Device, KernelRunner, kernel_runner, print_cuda_dump
+from shrimpgrad.devices import RUNNER_CACHE, Device, KernelRunner, lookup_runner, print_cuda_dump
 from shrimpgrad.graph import (
     BufferRef,
     DType,
@@ -175,6 +175,7 @@ class ExecItem:
     allocate: tuple[BufferRef, ...] = ()
     release: tuple[BufferRef, ...] = ()
     nbytes: int = 0  # the kernel's memory traffic (for GlobalCounters), computed once
+    origin: str = ""  # where its runner came from when this item was made (CACHE_HITS, "compiled", ...)
 
     def run(self) -> float:
         for b in self.allocate:
@@ -195,9 +196,16 @@ class ExecItem:
         return dataclasses.replace(self, bufs=sub(self.bufs), allocate=sub(self.allocate), release=sub(self.release))
 
 
+# The three caches a kernel can come from (docs/caches.md): a hit is counted once per kernel looked up, when its
+# ExecItem is made, in GlobalCounters.cache_hits; a miss (the compiler ran) in GlobalCounters.compile_count.
+# A realize served by the schedule cache looks nothing up: it counts in schedule_hits, its kernels in neither.
+CACHE_HITS = ("disk cache", "memory", RUNNER_CACHE)  # memory: the compiled library was loaded already
+SCHEDULE_CACHE_ORIGIN = "schedule cache"
+
+
 def lower_schedule(schedule: Schedule, device: str) -> list[ExecItem]:
     """Each kernel of `schedule` as an ExecItem for `device` (linearized with the device's opts, built by the
-    device: compiled, loaded from the disk cache, or reused from memory)."""
+    device: compiled, loaded from the disk cache, or reused from memory); each cache hit is counted here."""
     first_write: dict[int, list[BufferRef]] = {}
     last_read: dict[int, list[BufferRef]] = {}
     for info in schedule.buffers:
@@ -207,9 +215,11 @@ def lower_schedule(schedule: Schedule, device: str) -> list[ExecItem]:
             last_read.setdefault(info.last_read, []).append(info.buf)
     items = []
     for i, kernel in enumerate(schedule.kernels):
-        runner = kernel_runner(kernel, device)
+        runner, origin = lookup_runner(kernel, device)
+        if origin in CACHE_HITS:
+            GlobalCounters.cache_hits += 1
         items.append(ExecItem(kernel, runner, device, tuple(kernel.bufs), tuple(first_write.get(i, ())),
-                              tuple(last_read.get(i, ())), kernel_bytes(kernel)))
+                              tuple(last_read.get(i, ())), kernel_bytes(kernel), origin))
     return items
 
 
@@ -232,11 +242,9 @@ def _count(item: ExecItem, seconds: float) -> None:
     GlobalCounters.global_ops += runner.flops
     GlobalCounters.global_mem += item.nbytes
     GlobalCounters.time_sum_s += seconds
-    if runner.origin in ("disk cache", "memory"):
-        GlobalCounters.cache_hits += 1
     if emit_enabled("kernels", 1):
         gflops = runner.flops / max(seconds, 1e-9) / 1e9
-        print(f"*** {GlobalCounters.kernel_count:4d} {item.kernel.name:<28s} {item.device:<6s} {runner.origin:<12s} "
+        print(f"*** {GlobalCounters.kernel_count:4d} {item.kernel.name:<28s} {item.device:<6s} {item.origin:<14s} "
               f"{seconds * 1e3:9.3f} ms  {gflops:8.2f} GFLOP/s  {item.kernel.reason}")
 
 
@@ -296,7 +304,8 @@ def _plan(roots: list[Node], device: str) -> tuple[Schedule, list[ExecItem]]:
         return schedule, lower_schedule(schedule, device)
     key = (device, bool(NOOPT), key)  # NOOPT changes the kernels a device builds
     plan = _plans.get(key)
-    if plan is None:
+    hit = plan is not None
+    if not hit:
         placeholder_roots, holders = _with_placeholders(roots, bufs)
         schedule = create_schedule(placeholder_roots)
         plan = _plans[key] = _Plan(schedule, tuple(lower_schedule(schedule, device)), holders)
@@ -312,7 +321,10 @@ def _plan(roots: list[Node], device: str) -> tuple[Schedule, list[ExecItem]]:
         if info.kind in ("output", "temporary"):
             new[info.buf] = BufferRef(info.buf.size, info.buf.dtype)
     schedule = dataclasses.replace(plan.schedule, outputs=tuple(new.get(b, b) for b in plan.schedule.outputs))
-    return schedule, [item.rebind(new) for item in plan.items]
+    items = [item.rebind(new) for item in plan.items]
+    if hit:  # nothing was looked up: DEBUG=1 says the plan was reused
+        items = [dataclasses.replace(item, origin=SCHEDULE_CACHE_ORIGIN) for item in items]
+    return schedule, items
 
 
 def _check_devices(bufs: list[BufferRef], device: str) -> None:
