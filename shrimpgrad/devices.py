@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from shrimpgrad.c import CProgram, choose_c_opts, print_source
+from shrimpgrad.c import render as render_c
 from shrimpgrad.graph import ALL_DTYPES, DType
 from shrimpgrad.helpers import DEVICE, NOOPT, dump_console
 from shrimpgrad.linearize import Opt, Program, default_opts, interpret, linearize
@@ -115,6 +116,7 @@ class KernelRunner:
     source: str | None = None  # the generated source, when there is one
     flops: int = 0  # kernel_flops of the AST: counted once here, not walked again on every run
     cuda_dump: str | None = None  # EMIT=cuda on a device other than CUDA: the CUDA it would run, made once
+    origins: tuple = ()  # the provenance of the kernel it was built for (its source's comments name these)
 
 
 def _python_runner(program: Program) -> KernelRunner:
@@ -280,12 +282,27 @@ def lookup_runner(kernel: Kernel, device: str) -> tuple[KernelRunner, str]:
         program = linearize(kernel, opts, gpu=spec.is_gpu)  # a GPU's loops are blockIdx/threadIdx
         runner = spec.build(program)
         runner.flops = kernel_flops(kernel)
+        runner.origins = _ast_origins(kernel)
         _runners[key] = runner
         if len(_runners) > _MAX_CACHED:
             _runners.popitem(last=False)
         return runner, runner.origin
     _runners.move_to_end(key)
     return runner, runner.origin if runner.origin == "interpreted" else RUNNER_CACHE
+
+
+def _ast_origins(kernel: Kernel) -> tuple:
+    return tuple(o for n in kernel.ast.toposort() for o in n.origins)
+
+
+def display_source(kernel: Kernel, runner: KernelRunner, device: str) -> str | None:
+    """The source to show for `kernel` (DEBUG=4, EMIT=c): the runner's, unless the runner was built for an equal
+    kernel from other user lines (the runner cache finds it by AST). Then its comments would name those lines,
+    so on C the kernel is rendered again with its own provenance (the same code: the comments differ)."""
+    if runner.source is None or Device.canonicalize(device) != "C" or runner.origins == _ast_origins(kernel):
+        return runner.source
+    spec = Device[device]
+    return render_c(linearize(kernel, () if NOOPT else spec.opts(kernel), gpu=False))
 
 
 def print_cuda_dump(kernel: Kernel, runner: KernelRunner, device: str) -> None:

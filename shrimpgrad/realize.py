@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from shrimpgrad.c import compile_stats, print_source
-from shrimpgrad.devices import RUNNER_CACHE, Device, KernelRunner, lookup_runner, print_cuda_dump
+from shrimpgrad.devices import RUNNER_CACHE, Device, KernelRunner, display_source, lookup_runner, print_cuda_dump
 from shrimpgrad.graph import (
     BufferRef,
     DType,
@@ -223,13 +223,16 @@ def lower_schedule(schedule: Schedule, device: str) -> list[ExecItem]:
     return items
 
 
-def run_items(items: Sequence[ExecItem]) -> None:
+def run_items(items: Sequence[ExecItem], shown: Sequence[Kernel] | None = None) -> None:
+    """Run the items in order, printing what DEBUG/EMIT ask for first; `shown`: the kernels whose provenance the
+    printed source names (default each item's own kernel)."""
     show_uops, show_source, show_cuda = emit_enabled("uops", 3), emit_enabled("c", 4), emit_enabled("cuda", None)
-    for item in items:
+    for i, item in enumerate(items):
         if show_uops:  # at run time, not when lowering: a cached schedule prints its kernels too
             print_program(item.runner.program, console=dump_console())
-        if show_source and item.runner.source is not None:
-            print_source(item.runner.source, console=dump_console())
+        kernel = shown[i] if shown is not None else item.kernel
+        if show_source and (source := display_source(kernel, item.runner, item.device)) is not None:
+            print_source(source, console=dump_console())
         if show_cuda and not (show_source and item.device == "CUDA"):  # on CUDA the source above is the CUDA
             print_cuda_dump(item.kernel, item.runner, item.device)
         item.run()
@@ -373,7 +376,10 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
         _storage[out] = Buffer(out, device)
     for rec in _recorders:
         rec.on_items(items, empty, device)
-    run_items(items)
+    # A reused plan was scheduled from an earlier graph of the same structure, whose user lines may be others:
+    # the source printed for this one (DEBUG=4) names this graph's lines, so schedule it again just for that.
+    reused = items and items[0].origin == SCHEDULE_CACHE_ORIGIN
+    run_items(items, create_schedule(roots).kernels if reused and emit_enabled("c", 4) else None)
     return [_as_row_major(ref, view, device) for ref, view in zip(schedule.outputs, schedule.output_views)]
 
 

@@ -164,3 +164,24 @@ def test_fusion_merges_origins_nothing_dropped(tmp_path):
                 assert n.meta in ast_origins, f"{k.name}: {n!r} from {n.meta} is named by no AST node"
         uop_origins = {o for u in k.program.uops for o in u.origins}
         assert ast_origins <= uop_origins, ast_origins - uop_origins
+
+
+def test_debug4_names_this_graphs_lines_even_from_the_caches(tmp_path, capsys):
+    """The same computation on two lines: the second realize reuses the first's plan and runner (same structure,
+    same AST), yet DEBUG=4's C names line 6, not line 4."""
+    from shrimpgrad import Context
+
+    path = tmp_path / "prog.py"
+    path.write_text(textwrap.dedent("""
+        import numpy as np
+        from shrimpgrad import Tensor
+        x = Tensor(np.ones(4, dtype=np.float32))
+        a = (x + 1).numpy()
+        y = Tensor(np.ones(4, dtype=np.float32))
+        b = (y + 1).numpy()
+        """).lstrip())
+    capsys.readouterr()
+    with Context(DEBUG=4):
+        runpy.run_path(str(path))
+    adds = [line for line in capsys.readouterr().out.splitlines() if "ALU ADD" in line]
+    assert len(adds) == 2 and "prog.py:4" in adds[0] and "prog.py:6" in adds[1], adds
