@@ -50,6 +50,7 @@ ALU_RULES[Ops.MAX] = lambda x, dt, h: f"({x[0]} < {x[1]} ? {x[0]} : {x[1]})"  # 
 """
 
 
+@pytest.mark.slow
 def test_a_wrong_value_is_found_shrunk_and_reproduced(tmp_path):
     out = _run_planted(tmp_path, _WRONG_MAX, f"fuzz(150, 0, ('C',), 20, Path({str(tmp_path / 'repro')!r}), "
                                              "('int',), shrink_seconds=60)")
@@ -66,6 +67,7 @@ def test_a_wrong_value_is_found_shrunk_and_reproduced(tmp_path):
     assert fixed.returncode == 0 and fixed.stdout.strip().endswith("ok"), fixed.stdout + fixed.stderr
 
 
+@pytest.mark.slow
 def test_hangs_and_crashes_are_their_own_categories(tmp_path):
     plant = textwrap.dedent("""
         from shrimpgrad.c.alu import ALU_RULES
