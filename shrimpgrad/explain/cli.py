@@ -33,13 +33,17 @@ class UsageError(Exception):
     """Bad command-line input: the message is printed as it is, exit status 2."""
 
 
+class InternalError(Exception):
+    """explain itself failed on a program that ran: one line, exit status 3."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m shrimpgrad explain",
+    p = argparse.ArgumentParser(prog="python -m shrimpgrad explain", usage="%(prog)s [options] (script.py | -c CODE) "
+                                "[-- script arguments]",
                                 description="Run a script or an expression and show every stage of what it realized: "
                                             "the graph, the schedule (with fusion reasons), the UOps, the C and the "
                                             "CUDA, each generated line traced to its Python line.")
     p.add_argument("script", nargs="?", help="the Python script to run")
-    p.add_argument("args", nargs="*", help="arguments for the script, after `--` (explain s.py --stage c -- --lr 3)")
     p.add_argument("-c", dest="code", metavar="CODE", help="code to run instead of a script (Tensor, dtypes, nn and "
                                                            "np are imported)")
     p.add_argument("--stage", action="append", choices=STAGES, help="show only this stage (repeatable)")
@@ -53,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The `explain` command; returns the exit status (0 ok, 1 the program failed or realized nothing, 2 usage)."""
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    script_args = argv[argv.index("--") + 1:] if "--" in argv else []  # everything after `--` is the script's
+    args = _parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    args.args = script_args
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return _run(args)
@@ -66,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except _UserCodeFailed as e:
         err.print(e.report, markup=False)
         return 1
+    except InternalError as e:
+        err.print(f"explain: {e}", markup=False)
+        return 3
 
 
 class _UserCodeFailed(Exception):
@@ -93,7 +103,11 @@ def _run(args) -> int:
         raise ExplainError(f"{what} ran but realized nothing: no Tensor value was computed, so there is nothing to "
                            "explain. Realize a result (.numpy(), .item(), .realize()), or with -c give an expression "
                            "whose value is a Tensor")
-    e = c.explanation(title, cuda=not args.no_cuda)
+    try:
+        e = c.explanation(title, cuda=not args.no_cuda)
+    except Exception as bug:  # noqa: BLE001 - the user's program ran; showing it failed: say so in one line
+        raise InternalError(f"the program ran, but explaining it failed: {type(bug).__name__}: {bug} (a bug in "
+                            "ShrimpGrad's explain: please report it with the script)") from bug
     e.script = args.script
     if args.kernel is not None:
         try:

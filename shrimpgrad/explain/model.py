@@ -16,12 +16,12 @@ The C view is what device C would build (its opts policy, OpenMP); the CUDA view
 from __future__ import annotations
 
 import linecache
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shrimpgrad.c.renderer import RenderedKernel, render_kernel, to_text
 from shrimpgrad.devices import Device
 from shrimpgrad.graph import Node, Provenance, toposort
-from shrimpgrad.linearize import Program, UOp, linearize
+from shrimpgrad.linearize import Program, linearize
 from shrimpgrad.schedule import Kernel, KNode, Schedule, create_schedule
 
 STAGES = ("graph", "schedule", "uops", "c", "cuda")  # the stage names `--stage` takes, in order
@@ -208,17 +208,27 @@ def register_source(filename: str, text: str) -> None:
 # ---- building -------------------------------------------------------------------------------------------------
 
 def source_lines(rk: RenderedKernel, program: Program) -> list[SourceLine]:
-    """The rendered text split into lines, each with the UOp it renders (the body lines) and that UOp's origins."""
-    text = to_text(rk).splitlines()
-    # the preamble (an entry may span lines: a helper function) and a blank line, then the signature
-    head = len("\n".join(rk.preamble).split("\n")) + 1 if rk.preamble else 0
+    """The rendered text line by line, each with the UOp it renders (the body lines) and that UOp's origins.
+
+    Each body line is formatted by stage 04's own `to_text` (alone in an otherwise empty kernel), so the text is
+    what `render` writes; a body line whose code spans several lines maps each of them to its UOp. A kernel may be
+    two functions (stage 04 moves an OpenMP loop's rows into a function of their own: `rk.row`)."""
     index = {id(u): i for i, u in enumerate(program.uops)}
-    assert len(text) == head + len(rk.body) + 2, "to_text wrote a line per preamble line, body line and brace"
-    out = []
-    for i, t in enumerate(text):
-        body = i - head - 1
-        u: UOp | None = rk.body[body].uop if 0 <= body < len(rk.body) else None
-        out.append(SourceLine(t, index.get(id(u)) if u is not None else None, u.origins if u is not None else ()))
+    bare = {"row": None} if getattr(rk, "row", None) is not None else {}
+    out = [SourceLine(t, None) for t in rk.preamble and "\n".join([*rk.preamble, ""]).split("\n")]
+    functions = ([rk.row] if bare else []) + [(rk.signature, rk.body)]
+    for n, (signature, body) in enumerate(functions):
+        if n:
+            out.append(SourceLine("", None))
+        out.append(SourceLine(signature + " {", None))
+        for line in body:
+            text = to_text(replace(rk, preamble=(), body=(line,), **bare)).split("\n")[1:-2]
+            u = line.uop
+            out += [SourceLine(t, index.get(id(u)) if u is not None else None, u.origins if u is not None else ())
+                    for t in text]
+        out.append(SourceLine("}", None))
+    if "\n".join(x.text for x in out) + "\n" != to_text(rk):  # stage 04 writes something new: show it unlinked
+        return [SourceLine(t, None) for t in to_text(rk).rstrip("\n").split("\n")]
     return out
 
 
