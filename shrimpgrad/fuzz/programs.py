@@ -439,8 +439,9 @@ def _shape_op(bd: _Builder, a: _Var) -> None:
                                     "cat"]))
     nd = len(a.shape)
     if kind == "getitem":
-        parts = []
-        for s in a.shape[:bd.draw(st.integers(1, nd))]:
+        parts, k = [], bd.draw(st.integers(1, nd))
+        ellipsis_first = bd.draw(st.booleans())  # then the parts index the last k axes
+        for s in (a.shape[nd - k:] if ellipsis_first else a.shape[:k]):
             pick = bd.draw(st.sampled_from(["int", "slice", "full", "none"]))
             if pick == "int":
                 i = bd.draw(st.integers(-s, s - 1))
@@ -453,8 +454,10 @@ def _shape_op(bd: _Builder, a: _Var) -> None:
                 parts += ["None", ":"]
             else:
                 parts.append(":")
-        if bd.draw(st.booleans()):
-            parts.insert(bd.draw(st.integers(0, len(parts))), "...")
+        if ellipsis_first:
+            parts.insert(0, "...")
+        elif bd.draw(st.booleans()):
+            parts.append("...")
         expr = f"{a.name}[{', '.join(parts)}]"
     elif kind == "transpose" and nd >= 2:
         expr = f"{a.name}.transpose({bd.draw(st.integers(-nd, nd - 1))}, {bd.draw(st.integers(-nd, nd - 1))})"
