@@ -289,9 +289,9 @@ _SMOOTH_UNARY = [  # (template, bound of the result given a's bound, keeps exact
 _STEP_UNARY = ["{a}.floor()", "{a}.ceil()", "{a}.round()", "{a}.trunc()", "{a}.sign()"]  # exact inputs only
 _AXIS_OPS = [  # (template with {ax}, bound, needs float)
     ("{a}.softmax({ax})", lambda b, n: 1.0),
-    ("{a}.log_softmax({ax})", lambda b, n: 2 * b + math.log(n) + 1),
+    ("{a}.log_softmax({ax})", lambda b, n: 2 * b + math.log(max(n, 1)) + 1),
     ("{a}.cumsum({ax})", lambda b, n: b * n),
-    ("{a}.logsumexp({ax})", lambda b, n: b + math.log(n) + 1),
+    ("{a}.logsumexp({ax})", lambda b, n: b + math.log(max(n, 1)) + 1),
 ]
 _BINARY = [  # (template, bound from (a, b)); these work for every numeric dtype
     ("{a} + {b}", lambda x, y: x + y),
@@ -389,7 +389,7 @@ def _reduce(bd: _Builder, a: _Var) -> None:
         return
     if op == "prod":
         src = a.name if not a.dtype.is_float else f"{a.name}.tanh()"  # |tanh| < 1: the product stays bounded
-        bound = a.bound ** min(n, 30) if not a.dtype.is_float else 1.0
+        bound = min(a.bound, 1e9) ** min(n, 30) if not a.dtype.is_float else 1.0
         bd.emit(f"{src}.prod({axes}, keepdim={keep})", bound, not a.dtype.is_float)
         return
     bound = a.bound * n if op == "sum" else a.bound
