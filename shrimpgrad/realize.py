@@ -270,9 +270,9 @@ _MAX_PLANS = 256
 SCHEDULE_CACHE = getenv("SCHEDULE_CACHE", 1)
 
 
-def _structure(roots: list[Node]) -> tuple[tuple, list[BufferRef]]:
+def _structure(roots: list[Node], order: list[Node] | None = None) -> tuple[tuple, list[BufferRef]]:
     """(key, buffers): the graph's structure with buffers as positions; the buffers in first-seen order."""
-    order = toposort(roots)
+    order = toposort(roots) if order is None else order
     index: dict[int, int] = {}
     position: dict[BufferRef, int] = {}
     bufs: list[BufferRef] = []
@@ -298,9 +298,9 @@ def _with_placeholders(roots: list[Node], bufs: list[BufferRef]) -> tuple[list[N
     return rebuilt, tuple(holders[b] for b in bufs)
 
 
-def _plan(roots: list[Node], device: str) -> tuple[Schedule, list[ExecItem]]:
+def _plan(roots: list[Node], device: str, order: list[Node] | None = None) -> tuple[Schedule, list[ExecItem]]:
     """The schedule and ExecItems that compute `roots` on `device`, bound to fresh output/temporary buffers."""
-    key, bufs = _structure(roots)
+    key, bufs = _structure(roots, order)
     _check_devices(bufs, device)
     if not SCHEDULE_CACHE:
         schedule = create_schedule(roots)
@@ -351,22 +351,28 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
 
     A root that already is a BUFFER node is returned as it is (nothing is recomputed); the others are computed
     together in one schedule, so work they share is done once. DEBUG>=5 or EMIT=graph prints each graph."""
-    roots = _split_copies(list(roots), device)
+    roots = list(roots)
+    order = toposort(roots)  # walked once here, for the COPY check and the schedule cache's key
+    if any(n.op is Ops.COPY for n in order):
+        roots, order = _split_copies(roots, device), None
     todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))  # unique, order kept
+    if len(todo) != len(roots):
+        order = None  # the walk covered roots that need no work: walk again from those that do
     if todo and emit_enabled("graph", 5):
         for root in todo:
             print_graph(root, console=dump_console())
-    refs = dict(zip(todo, run_graph(todo, device))) if todo else {}
+    refs = dict(zip(todo, run_graph(todo, device, order))) if todo else {}
     return [r if r.op is Ops.BUFFER else buffer(refs[r], r.shape, meta=r.meta) for r in roots]
 
 
-def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
+def run_graph(roots: list[Node], device: str, order: list[Node] | None = None) -> list[BufferRef]:
     """Compute `roots` (a graph without COPY nodes) on `device`; one BufferRef per root holds its value.
-    Performs the ASSIGN writes. This is the only function that runs the compiler."""
+    Performs the ASSIGN writes. This is the only function that runs the compiler. `order`: toposort(roots),
+    when the caller has it already."""
     for watch in _graph_watchers:  # explain: see the graph before it runs
         watch(roots, device)
     compiled_before = compile_stats.compiled
-    schedule, items = _plan(roots, device)
+    schedule, items = _plan(roots, device, order)
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before
     if emit_enabled("schedule", 2):
         print_schedule(schedule, console=dump_console())
@@ -386,9 +392,6 @@ def run_graph(roots: list[Node], device: str) -> list[BufferRef]:
 def _split_copies(roots: list[Node], device: str) -> list[Node]:
     """roots with each COPY replaced by a BUFFER on the COPY's target device, holding the copied value: the
     COPY's source is realized on its own device first (innermost COPYs first)."""
-    if not any(n.op is Ops.COPY for n in toposort(roots)):
-        return roots
-
     def copied(node: Node) -> Node:
         if node.op is not Ops.COPY:
             return node
