@@ -239,3 +239,23 @@ def test_backward_through_an_empty_slice():
     x = Tensor(np.array([0.5]), requires_grad=True)
     (-x[0:0]).sum().backward()
     assert x.grad.numpy().tolist() == [0.0]
+
+
+def test_drawing_programs_never_raises():
+    """A bug in the generator stops a long run (it did twice: an empty axis to index, log(0) in a bound)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    from shrimpgrad.fuzz.programs import tensor_programs
+
+    drawn = []
+
+    @settings(max_examples=600, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @hypothesis_seed(1000)
+    @given(tensor_programs())
+    def draw(program):
+        drawn.append(program.family)
+
+    draw()
+    assert len(drawn) == 600 and set(drawn) == {"float", "int", "grad"}
