@@ -965,12 +965,16 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin, ShapeMi
         return m - total.log()
 
     def logsumexp(self, axis=None, keepdim: bool = False) -> Tensor:
-        """log(sum(exp(x))), stably: m + log(sum(exp(x - m))); an infinite max is not subtracted."""
-        x = self._float()
-        m = x.max(axis, keepdim=True)
-        m = (m.abs() == math.inf).where(0, m)
-        out = (x - m).exp().sum(axis, keepdim=True).log() + m
-        return out if keepdim else out.squeeze(_axes("logsumexp", axis, self.shape))
+        """log(sum(exp(x))), stably: m + log(sum(exp(x - m))); an infinite max is not subtracted. Over an empty
+        axis it is log(0) = -inf (PyTorch), with no max to shift by."""
+        axes, x = _axes("logsumexp", axis, self.shape), self._float()
+        if any(self.shape[a] == 0 for a in axes):
+            out = x.exp().sum(axis, keepdim=True).log()
+        else:
+            m = x.max(axis, keepdim=True)
+            m = (m.abs() == math.inf).where(0, m)
+            out = (x - m).exp().sum(axis, keepdim=True).log() + m
+        return out if keepdim else out.squeeze(axes)
 
     # ================================================================================================
     # movement (views: no data is copied)

@@ -162,6 +162,8 @@ def test_softmax_of_an_empty_axis_is_empty():
     (found by the fuzzer: t0[0:0].softmax(0))."""
     assert Tensor(np.ones(3, np.float32))[0:0].softmax(0).numpy().shape == (0,)
     assert Tensor(np.ones((2, 0), np.float32)).log_softmax(-1).shape == (2, 0)
+    # and logsumexp over an empty axis is log(0) = -inf (PyTorch), not "Tensor.max: reducing an empty axis"
+    assert Tensor(np.ones((2, 0), np.float32)).logsumexp(1).tolist() == [-np.inf, -np.inf]
 
 
 def test_equal_kernel_asts_that_share_subtrees_compare_in_linear_time():

@@ -379,9 +379,9 @@ def _reduce(bd: _Builder, a: _Var) -> None:
         op = bd.draw(st.sampled_from(["any", "all", "sum"]))
         bd.emit(f"{a.name}.{op}({axes}, keepdim={keep})", n, True)
         return
-    ops = ["sum", "max", "min", "mean", "prod"]
-    if a.exact and bd.family != "grad":
-        ops += ["argmax", "argmin"]
+    ops = ["sum", "mean", "prod"]
+    if _reduced_size(a.shape, axes) > 0:  # max/min/argmax of an empty axis is an error (PyTorch's too)
+        ops += ["max", "min"] + (["argmax", "argmin"] if a.exact and bd.family != "grad" else [])
     op = bd.draw(st.sampled_from(ops))
     if op in ("argmax", "argmin"):
         ax = axes if axes == "None" or "(" not in axes else str(eval(axes)[0])  # noqa: S307 - one axis
