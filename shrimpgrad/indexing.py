@@ -134,7 +134,7 @@ def _parse_index(tensor_cls, shape: tuple[int, ...], indices, method: str, devic
     n_axes = sum(m.ndim if m is not None else 1 for ix, m in zip(items, masks) if ix is not None and ix is not Ellipsis)
     if n_axes > len(shape):
         raise IndexError(f"Tensor.{method}: too many indices for a tensor of shape {shape}: {n_axes} were given "
-                         f"but it has {len(shape)} dimension(s)")
+                         f"but it has {len(shape)} dimension(s); use at most {len(shape)}, or reshape the tensor first")
     fill = next((i for i, ix in enumerate(items) if ix is Ellipsis), len(items))
     items[fill:fill + n_ellipsis] = [slice(None)] * (len(shape) - n_axes)
     masks[fill:fill + n_ellipsis] = [None] * (len(shape) - n_axes)
@@ -503,7 +503,9 @@ class IndexingMixin:
         for i, t in enumerate(tensors):
             if t.ndim != self.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, self.shape)) if d != dim):
                 raise ShapeMismatch(f"Tensor.cat: shapes {[x.shape for x in tensors]} can't be joined along dim "
-                                    f"{dim}: tensor {i} differs from tensor 0 outside dim {dim}")
+                                    f"{dim}: tensor {i} differs from tensor 0 outside dim {dim}; give them equal "
+                                    f"sizes in every other dim (reshape, pad or shrink), or use the dim where they "
+                                    f"differ")
         dtype = promote(*(t.dtype for t in tensors))
         tensors = tuple(t.cast(dtype) for t in tensors)
         offsets = list(itertools.accumulate((t.shape[dim] for t in tensors), initial=0))
