@@ -84,16 +84,18 @@ from shrimpgrad.shape_ops import ShapeMixin
 # ------------------------------------------------------------------------------------------------
 
 
-class ShapeError(ValueError):
-    """A shape the op can't take: reshape sizes, broadcasting, pad/shrink bounds, matmul dims."""
+class ShapeError(ValueError, RuntimeError):
+    """A shape the op can't take: reshape sizes, broadcasting, pad/shrink bounds, matmul dims. A RuntimeError as in
+    PyTorch, and a ValueError as in numpy and tinygrad."""
 
 
 class AxisError(IndexError):
     """An axis out of range or given twice."""
 
 
-class DTypeError(TypeError):
-    """A dtype the op can't take, e.g. bitwise ops on floats."""
+class DTypeError(TypeError, RuntimeError):
+    """A dtype the op can't take, e.g. bitwise ops on floats. A RuntimeError as in PyTorch, and a TypeError as in
+    tinygrad."""
 
 
 class AmbiguousTruthError(RuntimeError, TypeError):
