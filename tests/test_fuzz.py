@@ -53,9 +53,9 @@ ALU_RULES[Ops.MAX] = lambda x, dt, h: f"({x[0]} < {x[1]} ? {x[0]} : {x[1]})"  # 
 @pytest.mark.slow
 def test_a_wrong_value_is_found_shrunk_and_reproduced(tmp_path):
     out = _run_planted(tmp_path, _WRONG_MAX, f"fuzz(150, 0, ('C',), 20, Path({str(tmp_path / 'repro')!r}), "
-                                             "('int',), shrink_seconds=60)")
+                                             "('int',), shrink_seconds=60, until=frozenset({'wrong value'}))")
     assert "wrong value: C: exact value" in out, out
-    [repro] = (tmp_path / "repro").glob("*.py")
+    [repro] = (tmp_path / "repro").glob("wrong-value-C-exact-value-*.py")
     body = repro.read_text().split("def program")[1].split("return")[0]
     lines = [ln for ln in body.splitlines()[3:] if ln.strip() and "Tensor(" not in ln]
     assert 1 <= len(lines) <= 3, f"not shrunk:\n{body}"  # e.g. t1 = -t0; t2 = t1.maximum(t0)
