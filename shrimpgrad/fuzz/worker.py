@@ -9,8 +9,8 @@ segfault in a kernel, say) is "crash".
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
-import os
 import signal
 import time
 
@@ -18,8 +18,18 @@ from shrimpgrad.fuzz.check import Outcome, check_program
 from shrimpgrad.fuzz.programs import Program
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent dies, so a worker stuck in a hanging kernel doesn't outlive a
+    fuzzer that was killed (a timeout, ^C twice) and burn a core forever."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _serve(conn, devices: tuple[str, ...]) -> None:
-    os.nice(0)
+    _die_with_parent()
     while True:
         try:
             program = conn.recv()
