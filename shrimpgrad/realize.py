@@ -181,13 +181,22 @@ class ExecItem:
         for b in self.allocate:
             if b not in _storage:
                 _storage[b] = Buffer(b, self.device)
-        seconds = self.runner.run([_storage[b].handle for b in self.bufs])
+        seconds = self.runner.run([self._memory(b).handle for b in self.bufs])
         _count(self, seconds)
         for b in self.release:
             buf = _storage.pop(b, None)
             if buf is not None:
                 buf.release()
         return seconds
+
+    def _memory(self, b: BufferRef) -> Buffer:
+        held = _storage.get(b)
+        if held is None and b.size == 0:  # an empty temporary no kernel writes (a slice of nothing): no memory needed
+            held = _storage[b] = Buffer(b, self.device)
+        if held is None:
+            raise RuntimeError(f"kernel {self.kernel.name}: buffer {b!r} has no memory (nothing wrote it before this "
+                               "kernel reads it); this is a ShrimpGrad bug, please report it with the program")
+        return held
 
     def rebind(self, new: dict[BufferRef, BufferRef]) -> ExecItem:
         """The same kernel on other buffers (`new` maps old -> new; unmapped buffers stay)."""
