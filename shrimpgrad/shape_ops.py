@@ -45,21 +45,13 @@ import math
 
 import numpy as np
 
+from shrimpgrad.conv_ops import _lowest
 from shrimpgrad.graph import dtypes, to_dtype
 from shrimpgrad.indexing import ShapeMismatch, _every_nth, _is_int, _resolve_dim
 from shrimpgrad.realize import buffer_value
 
 _SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
-
-
-def _lowest(dtype):
-    """The value a max ignores: -inf for floats, the smallest int for ints, False for bool."""
-    if dtype.is_float:
-        return -math.inf
-    if dtype.is_bool:
-        return False
-    return int(np.iinfo(dtype.np).min)
 
 
 def _highest(dtype):
