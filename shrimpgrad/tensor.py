@@ -51,6 +51,7 @@ import shrimpgrad.graph as _graph
 from shrimpgrad import inplace
 from shrimpgrad.conv_ops import ConvMixin
 from shrimpgrad.devices import Device, NoDeviceError
+from shrimpgrad.elementwise import MathMixin
 from shrimpgrad.graph import (
     DType,
     Node,
@@ -72,12 +73,11 @@ from shrimpgrad.graph import (
 )
 from shrimpgrad.graph import gradient as graph_gradient
 from shrimpgrad.indexing import IndexingMixin
-from shrimpgrad.math_ops import MathMixin
+from shrimpgrad.movement import ShapeMixin
 from shrimpgrad.nn_ops import NNOpsMixin
 from shrimpgrad.realize import buffer_value, copy_buffer, new_buffer
 from shrimpgrad.realize import realize as realize_graph
-from shrimpgrad.scan_ops import ScanMixin
-from shrimpgrad.shape_ops import ShapeMixin
+from shrimpgrad.reduce import ScanMixin
 
 # ------------------------------------------------------------------------------------------------
 # Errors: one small helper formats every message
@@ -712,7 +712,7 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin, ShapeMi
     def relu(self) -> Tensor:
         return (self > 0).where(self, 0)
 
-    # sigmoid, tanh, gelu, silu, elu, softplus and the other activations: shrimpgrad/math_ops.py
+    # sigmoid, tanh, gelu, silu, elu, softplus and the other activations: shrimpgrad/elementwise.py
 
     # ---- rounding (from TRUNC) ----
 
@@ -1065,8 +1065,8 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, MathMixin, ScanMixin, ShapeMi
     def pad(self, padding, mode: str = "constant", value: Scalar = 0.0) -> Tensor:
         """Pad with `value`. `padding` is one (before, after) pair (or None) per axis, or PyTorch's flat form
         (left, right, top, bottom, ...) starting from the last axis. Negative amounts cut instead. mode "reflect",
-        "replicate" or "circular" pads with copies of the tensor instead of `value` (shrimpgrad/shape_ops.py)."""
-        if mode != "constant":  # "reflect", "replicate", "circular": shrimpgrad/shape_ops.py
+        "replicate" or "circular" pads with copies of the tensor instead of `value` (shrimpgrad/movement.py)."""
+        if mode != "constant":  # "reflect", "replicate", "circular": shrimpgrad/movement.py
             return self._pad_mode(padding, mode, value)
         pairs = self._pad_pairs(padding)
         grow = tuple((max(0, b), max(0, a)) for b, a in pairs)

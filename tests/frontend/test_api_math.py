@@ -1,4 +1,4 @@
-"""The math and activation API (shrimpgrad/math_ops.py and the fixed gradients of abs, clip and pow): values
+"""The math and activation API (shrimpgrad/elementwise.py and the fixed gradients of abs, clip and pow): values
 against numpy / math (float64, tight), result dtypes, gradients against finite differences, the gradients at
 kinks and at large |x| that PyTorch defines, NaN/inf, empty and 0-d inputs, exception types."""
 

@@ -1,4 +1,4 @@
-"""Reductions and scans (shrimpgrad/scan_ops.py, plus cumsum/prod dtypes and 0-d axes): values against numpy,
+"""Reductions and scans (shrimpgrad/reduce.py, plus cumsum/prod dtypes and 0-d axes): values against numpy,
 dtypes, stable sorting with ties and NaN, gradients against finite differences, empty and 0-d inputs, errors."""
 
 import numpy as np

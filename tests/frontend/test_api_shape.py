@@ -1,4 +1,4 @@
-"""Masking, scatter, triangles, diagonals and rearranging (shrimpgrad/shape_ops.py), pad modes, tensor shift
+"""Masking, scatter, triangles, diagonals and rearranging (shrimpgrad/movement.py), pad modes, tensor shift
 amounts, the dtype defaults and tinygrad's helpers (getenv, Context and its switches): values against numpy
 (PyTorch's semantics where numpy has no such op), result dtypes, gradients against finite differences, empty /
 size-1 / 0-d / NaN inputs, and PyTorch's exception types."""
