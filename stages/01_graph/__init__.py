@@ -35,10 +35,10 @@ from .ops import (
     movement_shape,
     reduce,
     rewrite,
-    toposort,
 )
 from .verify import VerifyError, verify
 from .view import ShapeTracker, View, strides_for_shape
+from .walk import toposort
 from .viz import print_graph, to_dot, tree
 
 __all__ = [

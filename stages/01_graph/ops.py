@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .dtype import DType, dtypes, promote
+from .dtype import DType, dtypes
+from .walk import toposort
 
 
 class Ops(Enum):
@@ -211,23 +212,6 @@ class Node:
         return repr_html(self)
 
 
-def toposort(roots: list[Node]) -> list[Node]:
-    order: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        node, expanded = stack.pop()
-        if id(node) in seen:
-            continue
-        if expanded:
-            seen.add(id(node))
-            order.append(node)
-            continue
-        stack.append((node, True))
-        stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
-    return order
-
-
 def rewrite(roots: list[Node], fn: Callable[[Node], Node]) -> list[Node]:
     """roots with every node, sources first, replaced by `fn(node)`, where `node` already has its rewritten
     sources. A node whose sources all came back unchanged is passed as it is, so untouched parts of the graph
@@ -384,7 +368,3 @@ def broadcast_const(value, dtype: DType, shape: tuple[int, ...], meta: Provenanc
     if not shape:
         return c
     return movement(Ops.EXPAND, movement(Ops.RESHAPE, c, (1,) * len(shape), meta), shape, meta)
-
-
-def result_dtype(*ds: DType) -> DType:
-    return promote(*ds)
