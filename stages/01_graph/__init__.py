@@ -9,6 +9,7 @@ a graph-to-graph pass (`gradient`), `verify` (the IR's rules, checked), and pict
 from .autograd import DERIVATIVES, gradient
 from .dtype import ALL_DTYPES, DType, dtypes, promote, to_dtype
 from .evaluate import EvaluateError, evaluate
+from .notebook import attach_reprs, viz_exports
 from .ops import (
     ALU,
     BINARY,
@@ -39,7 +40,6 @@ from .ops import (
 from .verify import VerifyError, verify
 from .view import ShapeTracker, View, strides_for_shape
 from .walk import toposort
-from .viz import print_graph, to_dot, tree
 
 __all__ = [
     "ALL_DTYPES", "DType", "dtypes", "promote", "to_dtype",
@@ -50,3 +50,8 @@ __all__ = [
     "EvaluateError", "evaluate", "DERIVATIVES", "gradient",
     "print_graph", "to_dot", "tree", "VerifyError", "verify",
 ]
+
+# Pictures (viz.py): `rich.print(node)` draws the tree, `node.to_dot()` is the graphviz graph, and `node` alone in
+# a notebook cell shows it as SVG. They are attached here, not in ops.py: viz.py imports ops.py, never the reverse.
+attach_reprs(Node, f"{__name__}.viz", rich="tree", picture="to_dot", text="tree_text")
+__getattr__ = viz_exports(__name__, "print_graph", "to_dot", "tree")

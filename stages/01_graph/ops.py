@@ -189,28 +189,6 @@ class Node:
         arg = "" if self.arg is None else f", arg={self.arg!r}"
         return f"Node({self.op!r}, dtype={self.dtype!r}, shape={self.shape}{arg}, src=<{len(self.src)}>)"
 
-    # Pictures of the graph below this node. viz.py imports this module, so import it lazily here.
-    def to_dot(self):
-        """This node's graph as a graphviz.Digraph."""
-        from .viz import to_dot
-
-        return to_dot(self)
-
-    def __rich__(self):
-        from .viz import tree
-
-        return tree(self)
-
-    def _repr_svg_(self):
-        from .viz import repr_svg
-
-        return repr_svg(self)
-
-    def _repr_html_(self):
-        from .viz import repr_html
-
-        return repr_html(self)
-
 
 def rewrite(roots: list[Node], fn: Callable[[Node], Node]) -> list[Node]:
     """roots with every node, sources first, replaced by `fn(node)`, where `node` already has its rewritten

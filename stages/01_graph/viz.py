@@ -9,17 +9,15 @@
   (`%3`), so shared subgraphs don't blow up.
 * `view_grid(view)` draws a 0-2 dimensional View or ShapeTracker as the grid of buffer addresses
   it reads, with `.` where the mask says "not valid" (the pictures in the README).
-* Notebook reprs: `repr_svg(node)` renders with Graphviz's `dot` program; when `dot` is not
-  installed, `repr_html(node)` shows the DOT text instead, with a line saying how to install it.
-  `Node._repr_svg_` / `_repr_html_` / `__rich__` call these, so `node` alone in a cell, or
-  `rich.print(node)` in a terminal, draws the graph.
+* `Node.__rich__`, `Node.to_dot()` and the notebook view (SVG; without Graphviz's `dot`, the tree
+  as text and the DOT source) are attached to `Node` by this package's `__init__` (notebook.py), so
+  `node` alone in a cell, or `rich.print(node)` in a terminal, draws the graph. ops.py never imports
+  this module.
 """
 
 from __future__ import annotations
 
-import html
 import io
-import shutil
 from collections.abc import Sequence
 
 import graphviz
@@ -31,8 +29,6 @@ from .ops import ALU, LEAVES, MOVEMENT, Node, Ops, Provenance, toposort
 from .view import ShapeTracker, View, apply_movement
 
 KIND_COLORS = {"leaf": "#cfe2ff", "alu": "#fff3bf", "reduce": "#ffd8a8", "movement": "#d3f9d8", "memory": "#e5dbff"}
-INSTALL_HINT = ("Install Graphviz's `dot` program with `apt-get install graphviz` (Debian/Ubuntu), "
-                "`brew install graphviz` (macOS) or `conda install graphviz`.")
 
 
 def kind(node: Node) -> str:
@@ -124,31 +120,6 @@ def _edge_label(src: Node, trackers: dict[int, ShapeTracker]) -> str:
         views = trackers[id(src)].views
         lines += [f"view{i}: {describe_view(v)}" if len(views) > 1 else describe_view(v) for i, v in enumerate(views)]
     return "\\n".join(lines)
-
-
-def dot_available() -> bool:
-    return shutil.which("dot") is not None
-
-
-def to_svg(roots: Node | Sequence[Node]) -> str:
-    """The picture as SVG text; needs Graphviz's `dot` program."""
-    if not dot_available():
-        raise RuntimeError(f"to_svg needs Graphviz's `dot` program, which is not installed. {INSTALL_HINT}")
-    return to_dot(roots).pipe(format="svg", encoding="utf-8")
-
-
-def repr_svg(node: Node) -> str | None:
-    """Notebook SVG: the rendered picture, or None (so the notebook asks `repr_html`) without `dot`."""
-    return to_svg(node) if dot_available() else None
-
-
-def repr_html(node: Node) -> str | None:
-    """Notebook HTML: None when `dot` can draw the SVG; else the DOT text and how to install Graphviz."""
-    if dot_available():
-        return None
-    message = f"Graphviz's `dot` program is not installed, so here is the DOT text instead. {INSTALL_HINT}"
-    return (f"<p><b>{html.escape(message)}</b></p>"
-            f"<pre>{html.escape(to_dot(node).source)}</pre>")
 
 
 # ---- rich ---------------------------------------------------------------------------------

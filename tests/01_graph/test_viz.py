@@ -2,6 +2,7 @@
 
 import io
 
+import graphviz
 import numpy as np
 import pytest
 from graph_strategies import leaf
@@ -17,6 +18,7 @@ from shrimpgrad.graph import (
     contiguous,
     dtypes,
     movement,
+    notebook,
     reduce,
     viz,
 )
@@ -98,20 +100,26 @@ def test_rich_print_of_a_node_draws_its_tree():
 
 
 def test_notebook_falls_back_to_dot_text_without_graphviz(monkeypatch):
-    monkeypatch.setattr(viz, "dot_available", lambda: False)
+    monkeypatch.setattr(notebook, "dot_available", lambda: False)
     x, _ = leaf(np.zeros(2, np.float32))
     node = alu(Ops.NEG, x)
-    assert node._repr_svg_() is None  # the notebook then asks for HTML
-    page = node._repr_html_()
+    bundle = node._repr_mimebundle_()
+    assert list(bundle) == ["text/html"]  # no picture without dot: the text form and the DOT source instead
+    page = bundle["text/html"]
     assert "apt-get install graphviz" in page and "<pre>digraph stage01 {" in page
+    assert "%0 NEG" in page  # the tree as text
     assert "n0 -&gt; n1" in page  # the DOT text is HTML-escaped
     with pytest.raises(RuntimeError, match="needs Graphviz's `dot` program"):
-        viz.to_svg(node)
+        notebook.svg_of(node.to_dot())
 
 
-@pytest.mark.skipif(not viz.dot_available(), reason="Graphviz's dot program is not installed")
-def test_notebook_svg_with_graphviz():
+@pytest.mark.skipif(not notebook.dot_available(), reason="Graphviz's dot program is not installed")
+def test_notebook_svg_with_graphviz(monkeypatch):
     x, _ = leaf(np.zeros(2, np.float32))
     node = alu(Ops.NEG, x)
-    assert "<svg" in node._repr_svg_()
-    assert node._repr_html_() is None  # the SVG is the picture
+    runs = []
+    pipe = graphviz.Digraph.pipe
+    monkeypatch.setattr(graphviz.Digraph, "pipe", lambda self, *a, **k: runs.append(1) or pipe(self, *a, **k))
+    bundle = node._repr_mimebundle_()
+    assert list(bundle) == ["image/svg+xml"] and "<svg" in bundle["image/svg+xml"]  # the SVG is the picture
+    assert len(runs) == 1  # one display runs `dot` once
