@@ -2,13 +2,15 @@
 
 Public API: the IR (`Node`, `Ops`, `BufferRef`, constructors), dtypes, views (`View`,
 `ShapeTracker`), the numpy evaluator (`evaluate`, the oracle for every later stage), autograd as
-a graph-to-graph pass (`gradient`), `verify` (the IR's rules, checked), and pictures (`to_dot`,
+a graph-to-graph pass (`gradient`), `verify` (the IR's rules, checked), the one DAG walk of every
+stage (`toposort`), the op semantics later stages share (`apply_alu`, `apply_reduce` on numpy
+arrays, `apply_movement` on ShapeTrackers, `reduce_identity`), and pictures (`to_dot`,
 `tree`, `print_graph`; also `rich.print(node)` and a node's notebook repr). See README.md here.
 """
 
 from .autograd import DERIVATIVES, gradient
 from .dtype import ALL_DTYPES, DType, dtypes, promote, to_dtype
-from .evaluate import EvaluateError, evaluate
+from .evaluate import EvaluateError, apply_alu, apply_reduce, evaluate
 from .notebook import attach_reprs, viz_exports
 from .ops import (
     ALU,
@@ -35,19 +37,20 @@ from .ops import (
     movement,
     movement_shape,
     reduce,
+    reduce_identity,
     rewrite,
 )
 from .verify import VerifyError, verify
-from .view import ShapeTracker, View, strides_for_shape
+from .view import ShapeTracker, View, apply_movement, strides_for_shape
 from .walk import toposort
 
 __all__ = [
     "ALL_DTYPES", "DType", "dtypes", "promote", "to_dtype",
     "ALU", "BINARY", "LEAVES", "MOVEMENT", "REDUCE_OPS", "TERNARY", "UNARY", "BufferRef", "GraphError", "Node", "Ops",
     "Provenance", "merge_origins", "alu", "assign", "broadcast_const", "buffer", "cast_scalar", "const", "contiguous",
-    "copy", "movement", "movement_shape", "reduce", "rewrite", "toposort",
-    "ShapeTracker", "View", "strides_for_shape",
-    "EvaluateError", "evaluate", "DERIVATIVES", "gradient",
+    "copy", "movement", "movement_shape", "reduce", "reduce_identity", "rewrite", "toposort",
+    "ShapeTracker", "View", "apply_movement", "strides_for_shape",
+    "EvaluateError", "evaluate", "apply_alu", "apply_reduce", "DERIVATIVES", "gradient",
     "print_graph", "to_dot", "tree", "VerifyError", "verify",
 ]
 

@@ -36,7 +36,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .dtype import DType
-from .ops import ALU, BufferRef, GraphError, Node, Ops, toposort
+from .ops import ALU, BufferRef, GraphError, Node, Ops, reduce_identity
+from .walk import toposort
 
 
 class EvaluateError(GraphError):
@@ -179,27 +180,18 @@ def _binary(op: Ops, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # ---- REDUCE --------------------------------------------------------------------------------
 
-def _lowest(dtype: np.dtype):
-    """The identity of MAX: -inf for floats, the smallest value for ints, False for bool."""
-    if dtype == np.bool_:
-        return False
-    if np.issubdtype(dtype, np.floating):
-        return -np.inf
-    return np.iinfo(dtype).min
-
-
 def apply_reduce(op: Ops, axes: tuple[int, ...], dtype: DType, x: np.ndarray) -> np.ndarray:
     """Sum or max of `x` over `axes`, keeping them with size 1 (also used by later stages' evaluators).
 
     Sums accumulate in `dtype` (ints wrap; on bool a sum is OR). Reducing an empty axis gives the
-    identity: 0 for ADD, the lowest value of the dtype for MAX. The input is first laid out in C
+    identity (`reduce_identity`): 0 for ADD, the lowest value of the dtype for MAX. The input is first laid out in C
     order: numpy's float summation order follows the memory layout (a transposed view sums in
     another order), so this makes the result depend only on the values, and every evaluator that
     computes the same values gets the same bits."""
     x = np.ascontiguousarray(x)
     if op is Ops.ADD:
         return np.sum(x, axis=axes, keepdims=True, dtype=dtype.np)
-    return np.max(x, axis=axes, keepdims=True, initial=_lowest(x.dtype))
+    return np.max(x, axis=axes, keepdims=True, initial=reduce_identity(Ops.MAX, dtype))
 
 
 # ---- movement: numpy's own no-copy operations ---------------------------------------------

@@ -262,6 +262,16 @@ def alu(op: Ops, *src: Node, dtype: DType | None = None, meta: Provenance | None
     return Node(op, src, out, src[0].shape, None, meta)
 
 
+def reduce_identity(op: Ops, dtype: DType):
+    """The value a REDUCE of no elements gives, and where an accumulator starts: 0 for ADD; for MAX the
+    lowest value of `dtype` (-inf, the smallest int, False). Every stage that reduces asks here."""
+    if op not in REDUCE_OPS:
+        raise GraphError(f"REDUCE combines with ADD or MAX, not {op.name}")
+    if op is Ops.ADD or dtype.is_bool:
+        return cast_scalar(0, dtype)
+    return -math.inf if dtype.is_float else int(np.iinfo(dtype.np).min)
+
+
 def reduce(src: Node, op: Ops, axes: tuple[int, ...], meta: Provenance | None = None) -> Node:
     """Combine `src` over `axes` with ADD or MAX. Reduced axes stay, with size 1."""
     if op not in REDUCE_OPS:

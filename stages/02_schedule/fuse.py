@@ -36,11 +36,17 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from shrimpgrad.graph import ALU, MOVEMENT, BufferRef, Node, Ops, ShapeTracker, merge_origins
-from shrimpgrad.graph.evaluate import apply_reduce
-from shrimpgrad.graph.view import apply_movement
+from shrimpgrad.graph import (
+    ALU,
+    MOVEMENT,
+    BufferRef,
+    Node,
+    Ops,
+    ShapeTracker,
+    apply_movement,
+    merge_origins,
+    reduce_identity,
+)
 
 from . import rules
 from .kernel import KNode, KOps
@@ -234,7 +240,7 @@ class _Builder:
         self.draft.nodes.append(node)
         self.draft.reduces.append(node)
         if node.src[0].size == 0:  # reducing nothing gives the identity (0 or the lowest value): no loop
-            identity = apply_reduce(node.arg[0], node.arg[1], node.dtype, _empty(node)).reshape(-1)[0].item()
+            identity = reduce_identity(node.arg[0], node.dtype)
             return KNode(KOps.CONST, (), node.dtype, (identity, ShapeTracker.from_shape(node.shape)),
                          merge_origins(node.meta, path.origins))
         src = self.visit(node.src[0], Path(below_reduce=True))
@@ -251,7 +257,3 @@ def _fold(st: ShapeTracker, moves: tuple[Move, ...]) -> ShapeTracker:
 def _is_identity(moves: tuple[Move, ...], shape: tuple[int, ...]) -> bool:
     """Only reshapes, ending at `shape`: row-major regrouping there and back changes nothing."""
     return all(m.op is Ops.RESHAPE for m in moves) and (not moves or moves[-1].arg == shape)
-
-
-def _empty(node: Node) -> np.ndarray:
-    return np.zeros(node.src[0].shape, dtype=node.dtype.np)

@@ -17,8 +17,7 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
-from shrimpgrad.graph import BufferRef
-from shrimpgrad.graph.evaluate import apply_alu, apply_reduce
+from shrimpgrad.graph import BufferRef, apply_alu, apply_reduce
 
 from .kernel import Kernel, KNode, KOps
 from .schedule import Schedule

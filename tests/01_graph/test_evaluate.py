@@ -8,7 +8,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shrimpgrad.graph import BufferRef, Node, Ops, alu, assign, buffer, const, contiguous, dtypes, movement, reduce
+from shrimpgrad.graph import (
+    ALL_DTYPES,
+    BufferRef,
+    GraphError,
+    Node,
+    Ops,
+    alu,
+    assign,
+    buffer,
+    cast_scalar,
+    const,
+    contiguous,
+    dtypes,
+    movement,
+    reduce,
+    reduce_identity,
+)
 from shrimpgrad.graph.evaluate import EvaluateError, evaluate
 
 
@@ -248,3 +264,19 @@ def test_float16_results_keep_their_dtype():
     x = np.array([0.1, 1000.0], np.float16)
     got = run(Ops.MUL, x, x)
     assert got.dtype == np.float16 and math.isinf(got[1])  # 1e6 overflows half precision
+
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=lambda d: d.np_name)
+def test_reduce_identity_is_what_reducing_nothing_gives(dtype):
+    # the oracle is numpy itself: a sum over an empty axis, and the identity of maximum (with -inf/min as initial)
+    empty = np.zeros((0,), dtype=dtype.np)
+    assert reduce_identity(Ops.ADD, dtype) == np.sum(empty, dtype=dtype.np).item()
+    lowest = -np.inf if dtype.is_float else False if dtype.is_bool else np.iinfo(dtype.np).min
+    assert reduce_identity(Ops.MAX, dtype) == lowest
+    for op in (Ops.ADD, Ops.MAX):
+        x, bufs = leaf(empty.reshape(2, 0))
+        assert evaluate(reduce(x, op, (1,)), bufs).tolist() == [[reduce_identity(op, dtype)]] * 2
+    assert type(reduce_identity(Ops.MAX, dtype)) is type(cast_scalar(0, dtype))  # a Python scalar of the dtype's kind
+    with pytest.raises(GraphError, match="ADD or MAX, not MUL"):
+        reduce_identity(Ops.MUL, dtype)
