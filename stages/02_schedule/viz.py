@@ -7,13 +7,15 @@
     to_dot(s)               graphviz.Digraph: one cluster per kernel (its AST), buffers as cylinders
                             between them, each cluster labelled with the rule that drew it
 
+`rich.print(s)`, `s.to_dot()` and `s` alone in a notebook cell use these: this package's `__init__`
+attaches them to `Schedule` (stage 01's notebook.py), so schedule.py never imports its pictures.
+
 Buffers are named by their position in `schedule.buffers` (b0, b1, ...), not by their global id,
 so the same program always prints the same text.
 """
 
 from __future__ import annotations
 
-import html
 import textwrap
 
 import graphviz
@@ -164,20 +166,3 @@ def to_dot(s) -> graphviz.Digraph:
 
 def _index(s, buf) -> int:
     return next(i for i, b in enumerate(s.buffers) if b.buf is buf)
-
-
-def repr_svg(s) -> str | None:
-    """SVG for notebooks, or None when Graphviz's `dot` is missing (then _repr_html_ shows the DOT text)."""
-    try:
-        return to_dot(s).pipe(format="svg").decode()
-    except graphviz.ExecutableNotFound:
-        return None
-
-
-def repr_html(s) -> str:
-    svg = repr_svg(s)
-    if svg is not None:
-        return svg
-    return ("<p><b>Graphviz's <code>dot</code> is not installed</b> (<code>apt-get install graphviz</code>); "
-            "here is the DOT source of the picture and the schedule as text.</p>"
-            f"<pre>{html.escape(format_schedule(s))}</pre><pre>{html.escape(to_dot(s).source)}</pre>")

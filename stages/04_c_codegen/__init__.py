@@ -11,6 +11,8 @@
 See README.md in this folder.
 """
 
+from shrimpgrad.graph.notebook import attach_reprs, viz_exports
+
 from .cache import CacheError, CompileStats, cache_root, compile_stats
 from .compiler import FLAGS, CompiledKernel, CompileError, c_compiler, compile_c, compiler_command
 from .ctype import RenderError
@@ -18,7 +20,6 @@ from .opts import POLICIES as C_OPTS_POLICIES
 from .opts import choose_opts as choose_c_opts
 from .renderer import OPENMP_MIN_ITERATIONS, render, verify
 from .runtime import ArgumentError, CProgram, clear_loaded
-from .viz import KernelView, print_source, source_html, to_dot
 
 __all__ = [
     "CacheError", "CompileStats", "cache_root", "compile_stats",
@@ -27,3 +28,8 @@ __all__ = [
     "ArgumentError", "CProgram", "clear_loaded",
     "KernelView", "print_source", "source_html", "to_dot",
 ]
+
+# Pictures (viz.py, with rich and pygments: imported on first use). `rich.print(prog)` and `prog` alone in a notebook
+# cell show a CProgram's source; attached here so runtime.py never imports viz.py.
+attach_reprs(CProgram, f"{__name__}.viz", rich="program_panel", html="program_html")
+__getattr__ = viz_exports(__name__, "KernelView", "print_source", "source_html", "to_dot")

@@ -139,11 +139,3 @@ class CProgram:
 
     def __repr__(self) -> str:
         return f"CProgram({self.name!r}, {len(self._globals)} buffers, {self.origin}, key={self.key[:12]})"
-
-    def __rich__(self):
-        from .viz import program_panel
-        return program_panel(self)
-
-    def _repr_html_(self) -> str:
-        from .viz import source_html
-        return source_html(self.source, title=repr(self))

@@ -6,16 +6,18 @@
                                 each listing its statements
     KernelView(program)         all of the above in one object: rich.print(it), or leave it as
                                 the last expression of a notebook cell
+    program_panel(prog), program_html(prog)   a compiled CProgram in a terminal and a notebook (this
+                                package's `__init__` attaches them to CProgram: runtime.py never imports
+                                its pictures)
 
 Graphviz's `dot` binary may be missing (it is on the CI machine): the notebook view then shows
-the DOT text with a note saying how to install it, instead of a picture.
+the DOT text with a note saying how to install it, instead of a picture (stage 01's notebook.py).
 """
 
 from __future__ import annotations
 
 import html
 import io
-import shutil
 
 import graphviz
 from rich.console import Console, Group
@@ -23,6 +25,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from shrimpgrad.graph.notebook import notebook_bundle
 from shrimpgrad.linearize import Program, UOps
 
 from .renderer import render, render_kernel
@@ -40,13 +43,20 @@ def print_source(src: str, console: Console | None = None, title: str | None = N
                   else source_syntax(src))
 
 
+# A fragment, not rich's whole page: that page's <style> sets the colours of `body`, and a notebook
+# shows HTML outputs inside its own page (a dark theme turned white around every kernel).
+_HTML_FRAGMENT = ("<pre style=\"font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace;"
+                  "color:{foreground};background-color:{background}\">"
+                  "<code style=\"font-family:inherit\">{code}</code></pre>")
+
+
 def source_html(src: str, title: str | None = None) -> str:
-    """Highlighted C source as self-contained HTML (inline styles), for notebooks."""
+    """Highlighted C source as an HTML fragment (inline styles, nothing else needed), for notebooks."""
     console = Console(record=True, file=io.StringIO(), width=160, force_terminal=True)
     if title:
         console.print(Text(title, style="bold"))
     console.print(source_syntax(src))
-    return console.export_html(inline_styles=True)
+    return console.export_html(inline_styles=True, code_format=_HTML_FRAGMENT)
 
 
 def to_dot(program: Program) -> graphviz.Digraph:
@@ -76,14 +86,6 @@ def to_dot(program: Program) -> graphviz.Digraph:
     return g
 
 
-def dot_svg_or_text(g: graphviz.Digraph) -> str:
-    """SVG if Graphviz's `dot` is installed, else the DOT text with a note (as HTML)."""
-    if shutil.which("dot"):
-        return g.pipe(format="svg").decode()
-    return ("<p><i>Graphviz's <code>dot</code> is not installed (apt-get install graphviz), so here is the "
-            f"graph as DOT text:</i></p><pre>{html.escape(g.source)}</pre>")
-
-
 def _title(kernel_name: str) -> str:
     """Every stage-04 view says which stage printed it (stage 03 shows UOps of the same kernel)."""
     return f"stage 04 · C · {kernel_name}"
@@ -102,14 +104,18 @@ class KernelView:
     def to_dot(self) -> graphviz.Digraph:
         return to_dot(self.program)
 
-    def _repr_svg_(self) -> str | None:
-        return self.to_dot().pipe(format="svg").decode() if shutil.which("dot") else None
-
-    def _repr_html_(self) -> str:
-        return source_html(self.source, title=_title(self.program.name)) + dot_svg_or_text(self.to_dot())
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """The notebook view: the highlighted source above the block graph (one run of `dot`)."""
+        return notebook_bundle(picture=self.to_dot,
+                               html=lambda: source_html(self.source, title=_title(self.program.name)))
 
 
 def program_panel(prog) -> Panel:
     """The rich view of a CProgram: where its binary came from, then its source."""
     header = Text(f"{prog.origin} in {prog.compile_seconds * 1e3:.1f} ms · cache key {prog.key[:16]}…", style="dim")
     return Panel(Group(header, source_syntax(prog.source)), title=_title(prog.name), title_align="left")
+
+
+def program_html(prog) -> str:
+    """The notebook view of a CProgram: its source, highlighted, under its repr."""
+    return source_html(prog.source, title=repr(prog))

@@ -21,6 +21,7 @@ from rich.text import Text
 from shrimpgrad.c import render
 from shrimpgrad.c.dialect import C_DIALECT
 from shrimpgrad.c.viz import source_html
+from shrimpgrad.graph.notebook import notebook_bundle
 from shrimpgrad.linearize import default_opts, linearize
 from shrimpgrad.schedule import Kernel
 
@@ -108,8 +109,10 @@ class KernelView:
         return Panel(Group(Text(self.kernel.header(), style="dim"), _syntax(self.kernel.source)),
                      title=f"stage 05 · CUDA · {self.kernel.name}", title_align="left")
 
-    def _repr_html_(self) -> str:
-        return source_html(self.kernel.source, title=f"stage 05 · CUDA · {self.kernel.header()[3:]}")
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """The notebook view (stage 01's notebook.py, as every stage's): the highlighted source under its header."""
+        return notebook_bundle(html=lambda: source_html(self.kernel.source,
+                                                        title=f"stage 05 · CUDA · {self.kernel.header()[3:]}"))
 
 
 __all__ = ["side_by_side", "columns", "dialect_differences", "launch_text", "print_cuda", "KernelView"]

@@ -1,6 +1,7 @@
 """The dumps: golden text of two README programs, the rich table, the DOT picture and notebook reprs."""
 
 import os
+from html import escape
 from pathlib import Path
 
 import graphviz
@@ -8,6 +9,7 @@ import pytest
 from rich.console import Console
 from schedule_programs import REFERENCE_PROGRAMS
 
+from shrimpgrad.graph import notebook
 from shrimpgrad.schedule import create_schedule, format_schedule, print_schedule, to_dot
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -48,12 +50,21 @@ def test_dot_has_a_cluster_per_kernel_and_a_node_per_buffer():
 def test_notebook_reprs_fall_back_to_text_without_dot(monkeypatch):
     roots, _ = REFERENCE_PROGRAMS["softmax"]()
     s = create_schedule(roots)
-
-    def no_dot(*args, **kwargs):
-        raise graphviz.ExecutableNotFound(["dot"])
-
-    monkeypatch.setattr(graphviz.Digraph, "pipe", no_dot)
-    assert s._repr_svg_() is None
-    html = s._repr_html_()
+    monkeypatch.setattr(notebook, "dot_available", lambda: False)
+    bundle = s._repr_mimebundle_()
+    assert list(bundle) == ["text/html"]
+    html = bundle["text/html"]
     assert "not installed" in html and "digraph" in html and "R_4_8" in html
+    assert escape(format_schedule(s)) in html  # the text dump is shown
+
+
+@pytest.mark.skipif(not notebook.dot_available(), reason="Graphviz's dot program is not installed")
+def test_notebook_repr_runs_dot_once(monkeypatch):
+    roots, _ = REFERENCE_PROGRAMS["softmax"]()
+    s = create_schedule(roots)
+    runs = []
+    pipe = graphviz.Digraph.pipe
+    monkeypatch.setattr(graphviz.Digraph, "pipe", lambda self, *a, **k: runs.append(1) or pipe(self, *a, **k))
+    bundle = s._repr_mimebundle_()
+    assert list(bundle) == ["image/svg+xml"] and "<svg" in bundle["image/svg+xml"] and len(runs) == 1
     assert repr(s) == "<Schedule 3 kernel(s): R_4_8, R_4_8n1, E_4_8>"

@@ -2,11 +2,13 @@
 
 import io
 
+import graphviz
+import pytest
 from program_builders import store_if, sum_rows
 from rich.console import Console
 
 from shrimpgrad.c import CProgram, KernelView, print_source, render, source_html, to_dot
-from shrimpgrad.c import viz as viz_module
+from shrimpgrad.graph import notebook
 
 
 def test_print_source_shows_numbered_code():
@@ -18,7 +20,8 @@ def test_print_source_shows_numbered_code():
 
 def test_html_is_highlighted_source():
     html = source_html(render(sum_rows()))
-    assert "<html" in html.lower() and "acc0" in html and "style=" in html
+    assert html.startswith("<pre") and "acc0" in html and "style=" in html
+    assert "<html" not in html.lower() and "body" not in html  # a fragment: it doesn't restyle the notebook's page
 
 
 def test_block_graph_nests_loops_and_ifs():
@@ -29,11 +32,22 @@ def test_block_graph_nests_loops_and_ifs():
 
 
 def test_notebook_view_falls_back_to_dot_text(monkeypatch):
-    monkeypatch.setattr(viz_module.shutil, "which", lambda name: None)
-    view = KernelView(store_if())
-    assert view._repr_svg_() is None
-    html = view._repr_html_()
-    assert "not installed" in html and "digraph E_if" in html
+    monkeypatch.setattr(notebook, "dot_available", lambda: False)
+    bundle = KernelView(store_if())._repr_mimebundle_()
+    assert list(bundle) == ["text/html"]
+    html = bundle["text/html"]
+    assert "not installed" in html and "digraph E_if" in html and "style=" in html  # the source is still shown
+
+
+@pytest.mark.skipif(not notebook.dot_available(), reason="Graphviz's dot program is not installed")
+def test_notebook_view_is_source_then_picture_with_one_dot_run(monkeypatch):
+    runs = []
+    pipe = graphviz.Digraph.pipe
+    monkeypatch.setattr(graphviz.Digraph, "pipe", lambda self, *a, **k: runs.append(1) or pipe(self, *a, **k))
+    bundle = KernelView(store_if())._repr_mimebundle_()
+    assert list(bundle) == ["text/html"] and len(runs) == 1
+    html = bundle["text/html"]
+    assert html.index("E_if") < html.index("<svg") and "<?xml" not in html  # the SVG inline, after the source
 
 
 def test_cprogram_renders():
@@ -41,4 +55,4 @@ def test_cprogram_renders():
     console = Console(file=io.StringIO(), width=120, color_system=None)
     console.print(prog)
     assert prog.origin in console.file.getvalue() and "stage 04" in console.file.getvalue()
-    assert "acc0" in prog._repr_html_()
+    assert "acc0" in prog._repr_mimebundle_()["text/html"]
