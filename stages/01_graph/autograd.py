@@ -37,8 +37,8 @@ from .ops import (
     copy,
     movement,
     reduce,
-    toposort,
 )
+from .walk import toposort
 
 Grads = tuple[Node | None, ...]  # one gradient (or None) per source of the node
 
@@ -103,16 +103,9 @@ def _stamp(grad: Node, provenance: Provenance, known: dict[Node, Node]) -> Node:
 
     The walk stops at known nodes: a rule's result sits on top of the whole gradient built so far,
     and walking all of it again for every node would make the pass quadratic."""
-    stack: list[tuple[Node, bool]] = [(grad, False)]
-    while stack:
-        n, sources_done = stack.pop()
-        if n in known:
-            continue
-        if sources_done:
+    for n in toposort([grad], sources=lambda n: () if n in known else n.src):
+        if n not in known:  # new, and its sources are known by now (an equal node may have been made already)
             known[n] = Node(n.op, tuple(known[s] for s in n.src), n.dtype, n.shape, n.arg, provenance)
-        else:
-            stack.append((n, True))
-            stack.extend((s, False) for s in n.src if s not in known)
     return known[grad]
 
 

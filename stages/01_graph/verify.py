@@ -29,8 +29,8 @@ from .ops import (
     copy,
     movement,
     reduce,
-    toposort,
 )
+from .walk import toposort
 
 
 class VerifyError(GraphError):

@@ -46,6 +46,7 @@ from shrimpgrad.graph import (
     apply_movement,
     merge_origins,
     reduce_identity,
+    toposort,
 )
 
 from . import rules
@@ -89,17 +90,18 @@ class Draft:
 def find_loop(root: Node, source: Source) -> Node | None:
     """The first REDUCE reached from `root` through elementwise ops and RESHAPEs only: it fixes the
     kernel's loop. (A REDUCE behind any other movement op will be materialized by rule B4.)"""
-    stack, seen = [root.src[1] if root.op is Ops.ASSIGN else root], set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen or (node is not root and source(node) is not None):
-            continue
-        seen.add(id(node))
-        if node.op is Ops.REDUCE:
-            return node
+    def computed_here(node: Node) -> bool:
+        return node is root or source(node) is None
+
+    def sources(node: Node) -> tuple[Node, ...]:  # the walk goes on through elementwise ops and RESHAPEs only
         if node.op in ALU or node.op in (Ops.RESHAPE, Ops.CONTIGUOUS):
-            stack.extend(reversed(node.src))
-    return None
+            return tuple(s for s in node.src if computed_here(s))
+        return ()
+
+    start = root.src[1] if root.op is Ops.ASSIGN else root
+    if not computed_here(start):
+        return None
+    return next((n for n in toposort([start], sources) if n.op is Ops.REDUCE), None)
 
 
 def build_kernel(root: Node, store: tuple[BufferRef, ShapeTracker], source: Source) -> Draft:

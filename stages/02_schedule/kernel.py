@@ -19,12 +19,13 @@ axes. These rules are what the linearizer relies on, and `verify()` checks them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from functools import cached_property
 from typing import Any
 
-from shrimpgrad.graph import ALU, BufferRef, DType, Ops, ShapeTracker
+from shrimpgrad.graph import ALU, BufferRef, DType, Ops, ShapeTracker, toposort
 
 
 class KOps(Enum):
@@ -81,21 +82,20 @@ class KNode:
         return self.arg[1]
 
     def toposort(self) -> list[KNode]:
-        """Every node once, each after its sources (iterative, so very deep ASTs are fine)."""
-        order: list[KNode] = []
-        seen: set[int] = set()
-        stack: list[tuple[KNode, bool]] = [(self, False)]
-        while stack:
-            n, expanded = stack.pop()
-            if expanded:
-                order.append(n)
-                continue
-            if id(n) in seen:
-                continue
-            seen.add(id(n))
-            stack.append((n, True))
-            stack.extend((s, False) for s in reversed(n.src) if id(s) not in seen)
-        return order
+        """Every node once, each after its sources (stage 01's walk: iterative, so very deep ASTs are fine)."""
+        return toposort([self])
+
+
+def nodes_by_loop(roots: Sequence[KNode]) -> list[tuple[KNode, bool]]:
+    """Every (node, inside the reduce loop?) pair under `roots` once, users before their sources.
+
+    A node is inside the loop when a REDUCE is above it. The same node can be reached both ways (a (4, 1) input
+    reduced over its size-1 axis is read inside and after the loop), and is then listed twice, once per place:
+    the checks of a view depend on where it is read."""
+    states = toposort([(r, False) for r in roots], sources=lambda s: [(x, s[1] or s[0].op is KOps.REDUCE)
+                                                                      for x in s[0].src],
+                      key=lambda s: (id(s[0]), s[1]))
+    return states[::-1]
 
 
 def _same_structure(a: KNode, b: KNode) -> bool:
@@ -201,16 +201,8 @@ def verify(k: Kernel) -> Kernel:
         if n.op is KOps.STORE and not n.arg[0] < k.n_outputs:
             fail("STORE to an input buffer", n)
 
-    # Each (node, under a REDUCE?) once, with an explicit stack: ASTs are DAGs (a shared node would
-    # be checked once per path otherwise) and can be thousands of nodes deep.
-    todo, seen = [(store, False) for store in k.ast.src], set()
-    while todo:
-        n, below_reduce = todo.pop()
-        if (id(n), below_reduce) in seen:
-            continue
-        seen.add((id(n), below_reduce))
+    for n, below_reduce in nodes_by_loop(k.ast.src):  # a shared node is checked once (per place), not per path
         check(n, below_reduce)
-        todo.extend((s, below_reduce or n.op is KOps.REDUCE) for s in n.src)
     if math.prod(full) == 0:
         fail(f"empty loop shape {full}")
     return k
