@@ -31,7 +31,7 @@ from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, ShapeTracker, topos
 
 from . import rules
 from .fuse import Draft, ScheduleError, build_kernel
-from .kernel import Kernel, KernelError, KNode, KOps
+from .kernel import Kernel, KernelError, KNode, KOps, nodes_by_loop
 from .kernel import verify as verify_kernel
 from .rules import Boundary, Move
 from .split import split_reductions
@@ -406,16 +406,10 @@ def verify_schedule(s: Schedule) -> Schedule:
 
 def _check_in_place(k: Kernel, fail) -> None:
     stores = {n.arg[0]: n.arg[1] for n in k.ast.src}
-    todo, seen = [(k.ast, False)], set()
-    while todo:  # each (node, under a REDUCE?) once: ASTs are DAGs and can be very deep
-        n, below = todo.pop()
-        if (id(n), below) in seen:
-            continue
-        seen.add((id(n), below))
+    for n, below in nodes_by_loop([k.ast]):
         if n.op is KOps.LOAD and n.arg[0] in stores and (below or n.arg[1] != stores[n.arg[0]]):
             fail(f"kernel {k.name} reads the buffer it writes through another view {n.arg[1]} "
                  f"(stores through {stores[n.arg[0]]}){' inside the reduce loop' if below else ''}")
-        todo.extend((x, below or n.op is KOps.REDUCE) for x in n.src)
 
 
 def verify(x: Kernel | Schedule) -> Kernel | Schedule:
