@@ -35,7 +35,7 @@ equal the plain loop's within float rounding (ints exactly). Lanes stay within s
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from shrimpgrad.graph import Ops
 from shrimpgrad.linearize import LoopPlan, Opt, OptError, OptKind, Role, apply_opts
@@ -147,12 +147,17 @@ POLICIES: dict[str, Callable[[Kernel], tuple[Opt, ...]]] = {
 DEFAULT_POLICY = "heuristic"
 
 
+def pick_policy(policy: str | None, policies: Mapping[str, object], env: str, default: str, backend: str) -> str:
+    """`policy`, else $`env`, else `default`, checked against `policies` (stage 05's GPU policies use it too)."""
+    name = policy or os.environ.get(env) or default
+    if name not in policies:
+        raise ValueError(f"unknown {backend} opts policy {name!r} ({env}); valid: {', '.join(policies)}")
+    return name
+
+
 def policy_name(policy: str | None = None) -> str:
     """`policy`, else $SHRIMPGRAD_C_OPTS, else "heuristic" (checked against POLICIES)."""
-    name = policy or os.environ.get(POLICY_ENV) or DEFAULT_POLICY
-    if name not in POLICIES:
-        raise ValueError(f"unknown C opts policy {name!r} ({POLICY_ENV}); valid: {', '.join(POLICIES)}")
-    return name
+    return pick_policy(policy, POLICIES, POLICY_ENV, DEFAULT_POLICY, "C")
 
 
 def choose_opts(kernel: Kernel, policy: str | None = None) -> tuple[Opt, ...]:

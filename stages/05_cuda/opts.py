@@ -35,10 +35,10 @@ a float sum (so CUDA equals C within float tolerance, ints exactly).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shrimpgrad.c.opts import largest_divisor, pick_policy
 from shrimpgrad.linearize import LoopPlan, Opt, OptError, OptKind, Role, apply_opts, default_opts
 from shrimpgrad.schedule import Kernel, KOps
 
@@ -65,11 +65,6 @@ class GPULimits:
 
 
 H200 = GPULimits()
-
-
-def largest_divisor(n: int, at_most: int) -> int:
-    """The largest d <= at_most that divides n (1 when none larger does)."""
-    return max(d for d in range(1, max(1, min(n, at_most)) + 1) if n % d == 0)
 
 
 def _reductions(kernel: Kernel) -> int:
@@ -134,10 +129,7 @@ DEFAULT_POLICY = "heuristic"
 
 def policy_name(policy: str | None = None) -> str:
     """`policy`, else $SHRIMPGRAD_CUDA_OPTS, else "heuristic" (checked against POLICIES)."""
-    name = policy or os.environ.get(POLICY_ENV) or DEFAULT_POLICY
-    if name not in POLICIES:
-        raise ValueError(f"unknown CUDA opts policy {name!r} ({POLICY_ENV}); valid: {', '.join(POLICIES)}")
-    return name
+    return pick_policy(policy, POLICIES, POLICY_ENV, DEFAULT_POLICY, "CUDA")
 
 
 def choose_opts(kernel: Kernel, policy: str | None = None, limits: GPULimits = H200) -> tuple[Opt, ...]:
