@@ -8,7 +8,8 @@ compiled by NVRTC to a CUBIN, launched with the CUDA driver API.
     compile_cuda(source, name, arch="sm_90")            NVRTC -> CompiledCUBIN, disk-cached (compiler.py)
 
     CUDAAllocator(): alloc(nbytes) -> int, free(ptr), copyin(ptr, host), copyout(host, ptr)   (runtime.py)
-    CUDAProgram(program)(buffers: list[int]) -> seconds; cuda_available(); NoCUDAError; device_limits()
+    CUDAProgram(program)(buffers: list[int]) -> seconds (.enqueue(buffers): no wait); EventTimer(): GPU time
+    cuda_available(); NoCUDAError; device_limits()
     print_cuda(src), side_by_side(program), KernelView(program)   seeing it (viz.py)
 
 See README.md in this folder.
@@ -22,6 +23,7 @@ from .runtime import (
     CUDAAllocator,
     CUDAError,
     CUDAProgram,
+    EventTimer,
     NoCUDAError,
     cuda_available,
     device_arch,
@@ -32,6 +34,6 @@ from .source import CUDAKernel, CUDAKernels, cuda_kernel, source_for
 
 __all__ = ["CUDA_DIALECT", "render_cuda", "compile_cuda", "CompiledCUBIN", "CUDACompileError", "nvrtc_version",
            "Launch", "launch_for", "GPULimits", "H200", "POLICIES", "choose_opts", "heuristic_opts",
-           "CUDAAllocator", "CUDAProgram", "CUDAError", "NoCUDAError", "cuda_available", "device_arch",
+           "CUDAAllocator", "CUDAProgram", "EventTimer", "CUDAError", "NoCUDAError", "cuda_available", "device_arch",
            "device_limits", "driver_version",
            "CUDAKernel", "CUDAKernels", "cuda_kernel", "source_for"]

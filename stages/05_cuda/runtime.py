@@ -14,6 +14,7 @@ naming the call and the driver's error string.
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 
@@ -37,6 +38,7 @@ class CUDAError(RuntimeError):
 
 _lock = threading.Lock()
 _state: dict = {}
+_current = threading.local()  # .ctx: the context this thread made current (cuCtxSetCurrent once, not per call)
 _sizes: dict[int, int] = {}  # device pointer -> bytes, for the buffer-size check
 
 
@@ -84,7 +86,9 @@ def _context():
             minor = _check(driver.cuDeviceGetAttribute(
                 driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev), "cuDeviceGetAttribute")
             _state["arch"] = f"sm_{major}{minor}"
-    _check(driver.cuCtxSetCurrent(_state["ctx"]), "cuCtxSetCurrent")
+    if getattr(_current, "ctx", None) is not _state["ctx"]:  # once per thread: a context is current per thread
+        _check(driver.cuCtxSetCurrent(_state["ctx"]), "cuCtxSetCurrent")
+        _current.ctx = _state["ctx"]
     return driver
 
 
@@ -164,9 +168,30 @@ class CUDAAllocator:
             raise ValueError(f"{what}: {nbytes} bytes do not fit the {_sizes[ptr]}-byte allocation at {ptr:#x}")
 
 
+SYNC_ENV = "SHRIMPGRAD_CUDA_SYNC"  # 0: launch without waiting (see CUDAProgram)
+
+
+def sync_each_launch() -> bool:
+    """Whether CUDAProgram waits for every kernel (the default) or only launches it ($SHRIMPGRAD_CUDA_SYNC=0)."""
+    return os.environ.get(SYNC_ENV, "1") != "0"
+
+
 class CUDAProgram:
     """A Program compiled for this GPU: `__call__(buffers: list[int]) -> seconds` (launch + synchronize).
-    `source` is the CUDA C (with comments), `launch` the grid/block, `origin` "compiled" or "disk cache"."""
+    `source` is the CUDA C (with comments), `launch` the grid/block, `origin` "compiled" or "disk cache".
+
+    What a launch costs in Python is kept small, because a small kernel runs in a few microseconds and a
+    training step launches hundreds (the "launch fast path"):
+    * the CUfunction handle is looked up once, here (the runtime's runner cache keeps this object per kernel);
+    * the kernel's arguments are *prepared*: a ctypes array of the buffer pointers and the `void**` array of
+      their addresses that cuLaunchKernel reads, made once; a call with the buffers of the last call passes the
+      same array again, other buffers are written into it (no per-call tuples for cuda-bindings to convert);
+    * the buffer-size check runs only when the buffers change;
+    * the context is made current once per thread (`_context`), not per launch.
+    `enqueue(buffers)` only enqueues the kernel (stream 0); `__call__` also waits for it, unless
+    $SHRIMPGRAD_CUDA_SYNC=0: then it returns after the launch, its seconds are the launch's (not the
+    kernel's), and a failing kernel is reported by the next call that waits (a copy to the host, say).
+    Stream 0 runs kernels and copies in order, so not waiting never lets a copy see a half-written buffer."""
 
     def __init__(self, program: Program, launch: Launch | None = None):
         driver = _context()
@@ -181,19 +206,61 @@ class CUDAProgram:
                                f"cuModuleGetFunction({self.name})")
         self.grid, self.block = self.launch.grid, self.launch.block
         self._globals = program.globals
+        self._needs = tuple(g.arg[3] * g.dtype.itemsize for g in self._globals)  # bytes each buffer must hold
+        n = len(self._globals)
+        self._values = (ctypes.c_void_p * max(n, 1))()  # the pointers, as the kernel's parameters
+        self._addresses = (ctypes.c_void_p * max(n, 1))(
+            *(ctypes.addressof(self._values) + i * ctypes.sizeof(ctypes.c_void_p) for i in range(n)))
+        self._params = ctypes.addressof(self._addresses)  # the void** cuLaunchKernel reads
+        self._bound: tuple = ()  # the buffers the arrays hold now
+        self._args_lock = threading.Lock()  # two threads must not rewrite the arrays between set and launch
+        self._launch_args = (self.function, *self.grid, *self.block, 0, 0, self._params, 0)
+        self._what = f"cuLaunchKernel({self.name}, grid={self.grid}, block={self.block})"
+        self._driver = driver
 
-    def __call__(self, buffers: list[int]) -> float:
-        driver = _context()
+    def _bind(self, buffers) -> None:
         if len(buffers) != len(self._globals):
             raise ValueError(f"kernel {self.name} takes {len(self._globals)} buffers, got {len(buffers)}")
-        for g, ptr in zip(self._globals, buffers):
-            need = g.arg[3] * g.dtype.itemsize
+        for g, need, ptr in zip(self._globals, self._needs, buffers):
             if ptr in _sizes and _sizes[ptr] < need:
                 raise ValueError(f"kernel {self.name}, buffer {g.arg[0]}: needs {need} bytes, the allocation "
                                  f"has {_sizes[ptr]}")
-        params = (tuple(int(p) for p in buffers), tuple(ctypes.c_void_p for _ in buffers))
+        for i, ptr in enumerate(buffers):
+            self._values[i] = int(ptr)
+        self._bound = tuple(buffers)
+
+    def enqueue(self, buffers) -> None:
+        """Enqueue the kernel on `buffers` (device pointers, DEFINE_GLOBAL order) without waiting for it."""
+        with self._args_lock:
+            if tuple(buffers) != self._bound:
+                self._bind(buffers)
+            (err,) = self._driver.cuLaunchKernel(*self._launch_args)
+        if err != self._driver.CUresult.CUDA_SUCCESS:
+            _check((err,), self._what)
+
+    def __call__(self, buffers) -> float:
         start = time.perf_counter()
-        _check(driver.cuLaunchKernel(self.function, *self.grid, *self.block, 0, 0, params, 0),
-               f"cuLaunchKernel({self.name}, grid={self.grid}, block={self.block})")
-        _check(driver.cuCtxSynchronize(), f"cuCtxSynchronize after {self.name}")
+        self.enqueue(buffers)
+        if sync_each_launch():
+            _check(self._driver.cuCtxSynchronize(), f"cuCtxSynchronize after {self.name}")
         return time.perf_counter() - start
+
+
+class EventTimer:
+    """Kernel time measured by the GPU itself: CUDA events recorded on stream 0 around `fn` (what runs on the
+    GPU between them, without Python's launch overhead as long as the GPU is kept busy)."""
+
+    def __init__(self) -> None:
+        self.driver = _context()
+        flags = self.driver.CUevent_flags.CU_EVENT_DEFAULT
+        self.start = _check(self.driver.cuEventCreate(flags), "cuEventCreate")
+        self.stop = _check(self.driver.cuEventCreate(flags), "cuEventCreate")
+
+    def __call__(self, fn, repeat: int = 1) -> float:
+        """Seconds per call of `fn` (which launches work), over `repeat` calls between the two events."""
+        _check(self.driver.cuEventRecord(self.start, 0), "cuEventRecord")
+        for _ in range(repeat):
+            fn()
+        _check(self.driver.cuEventRecord(self.stop, 0), "cuEventRecord")
+        _check(self.driver.cuEventSynchronize(self.stop), "cuEventSynchronize")
+        return float(_check(self.driver.cuEventElapsedTime(self.start, self.stop), "cuEventElapsedTime")) / 1e3 / repeat
