@@ -40,7 +40,7 @@ from .ops import (
     reduce_identity,
     rewrite,
 )
-from .verify import VerifyError, verify
+from .verify import InvariantError, VerifyError, verify
 from .view import ShapeTracker, View, apply_movement, strides_for_shape
 from .walk import toposort
 
@@ -51,7 +51,7 @@ __all__ = [
     "copy", "movement", "movement_shape", "reduce", "reduce_identity", "rewrite", "toposort",
     "ShapeTracker", "View", "apply_movement", "strides_for_shape",
     "EvaluateError", "evaluate", "apply_alu", "apply_reduce", "DERIVATIVES", "gradient",
-    "print_graph", "to_dot", "tree", "VerifyError", "verify",
+    "print_graph", "to_dot", "tree", "InvariantError", "VerifyError", "verify",
 ]
 
 # Pictures (viz.py): `rich.print(node)` draws the tree, `node.to_dot()` is the graphviz graph, and `node` alone in

@@ -4,7 +4,15 @@ The constructors in ops.py (`buffer`, `alu`, `reduce`, `movement`, ...) already 
 a bad node. But a `Node` is a plain dataclass that anyone can build by hand, and passes that
 rewrite graphs can get a shape wrong, so this checks a finished graph the same way: each node is
 rebuilt from its op, sources and arg with the constructors, and what they infer (shape, dtype,
-normalized arg) must be what the node claims. Later stages call it on the graph they receive.
+normalized arg) must be what the node claims.
+
+Who calls it: the tests, on every graph they build and after every pass that rewrites one; and
+stage 02, on the graph `create_schedule` receives, when the environment says `VERIFY=1` (a walk
+of the whole graph per schedule is too slow to do always; tinygrad's `SPEC=1` is the same switch).
+
+`InvariantError` is the one base of every stage's verify error (this module's `VerifyError`,
+stage 02's `KernelError`, stage 03's `ProgramError`): catch it to catch "some IR broke its
+stage's rules" from any stage. It is a `ValueError`, as the IR handed to a stage is its input.
 """
 
 from __future__ import annotations
@@ -33,8 +41,13 @@ from .ops import (
 from .walk import toposort
 
 
-class VerifyError(GraphError):
-    """A node breaks a rule of the IR; the message names the node and the rule."""
+class InvariantError(ValueError):
+    """An IR breaks an invariant of its stage: raised by a stage's `verify`, the message names the node or
+    instruction at fault and the rule. The base of every stage's verify error."""
+
+
+class VerifyError(InvariantError, GraphError):
+    """A node breaks a rule of the stage-01 IR; the message names the node and the rule."""
 
 
 ARITY = {**{op: 0 for op in LEAVES}, **{op: 1 for op in UNARY}, **{op: 2 for op in BINARY},

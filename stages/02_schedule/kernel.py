@@ -25,7 +25,7 @@ from enum import Enum, auto
 from functools import cached_property
 from typing import Any
 
-from shrimpgrad.graph import ALU, BufferRef, DType, Ops, ShapeTracker, toposort
+from shrimpgrad.graph import ALU, BufferRef, DType, InvariantError, Ops, ShapeTracker, toposort
 
 
 class KOps(Enum):
@@ -163,8 +163,8 @@ def _shape_below(n: KNode) -> tuple[int, ...]:
     raise ValueError("a REDUCE with no LOAD or CONST below it")
 
 
-class KernelError(AssertionError):
-    """A Kernel breaks one of the stage-02 invariants."""
+class KernelError(InvariantError):
+    """A Kernel (or a Schedule) breaks one of the stage-02 invariants."""
 
 
 def verify(k: Kernel) -> Kernel:

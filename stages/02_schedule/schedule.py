@@ -23,11 +23,13 @@ read the root's value from it), and the lifetime of every buffer.
 from __future__ import annotations
 
 import heapq
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, ShapeTracker, toposort
+from shrimpgrad.graph import verify as verify_graph
 
 from . import rules
 from .fuse import Draft, ScheduleError, build_kernel
@@ -84,13 +86,19 @@ class Schedule:
 
 
 def create_schedule(roots: Sequence[Node]) -> Schedule:
-    """Decide the kernels that compute `roots` (see the module docstring for the passes)."""
+    """Decide the kernels that compute `roots` (see the module docstring for the passes).
+
+    Every kernel passes `kernel.verify` as it is named. With `VERIFY=1` in the environment the graph coming in
+    (stage 01's `verify`) and the whole schedule going out (`verify_schedule`) are checked too."""
     if isinstance(roots, Node):
         roots = [roots]
+    checking = os.environ.get("VERIFY", "0") not in ("", "0")  # check both boundaries of this stage
+    if checking:
+        verify_graph(roots)
     planner = _Planner(split_reductions(roots))
     for _name, step in SCHEDULE_PASSES:
         step(planner)
-    return planner.schedule
+    return verify_schedule(planner.schedule) if checking else planner.schedule
 
 
 class _Planner:
