@@ -58,10 +58,10 @@ class View:
         strides = tuple(0 if s == 1 else st for s, st in zip(shape, strides))
         if mask is not None:
             mask = tuple((max(0, b), min(s, e)) for (b, e), s in zip(mask, shape))
-            if any(b >= e for b, e in mask):
-                return View(shape, (0,) * len(shape), 0, ((0, 0),) * len(shape))
-            if all(b == 0 and e == s for (b, e), s in zip(mask, shape)):
+            if all(b == 0 and e == s for (b, e), s in zip(mask, shape)):  # first: an empty shape's mask is full
                 mask = None
+            elif any(b >= e for b, e in mask):
+                return View(shape, (0,) * len(shape), 0, ((0, 0),) * len(shape))
         return View(shape, strides, offset, mask)
 
     @property
