@@ -20,7 +20,6 @@ Without `dot`, the view is HTML with the text form and the DOT source, and a lin
 
 from __future__ import annotations
 
-import html as html_lib
 import importlib
 import shutil
 from collections.abc import Callable
@@ -60,6 +59,8 @@ def notebook_bundle(picture: Callable[[], object] | None = None, html: Callable[
     if dot_available():
         svg = svg_of(graph)
         return {"text/html": top + _inline(svg)} if top else {"image/svg+xml": svg}
+    import html as html_lib  # here, not at the top: every `import shrimpgrad` imports this module, few draw
+
     note = f"Graphviz's `dot` program is not installed, so here is the DOT text of the picture instead. {INSTALL_HINT}"
     body = f"<pre>{html_lib.escape(text())}</pre>" if text is not None else ""
     return {"text/html": f"{top}<p><b>{html_lib.escape(note)}</b></p>{body}"
