@@ -155,9 +155,10 @@ class Node:
     arg: Any = None
     meta: Provenance | None = field(default=None, compare=False, repr=False)
 
-    # Hashing a deep graph field by field would walk the whole graph (and recurse as deep as it is)
-    # each time. Sources are built before their users and already know their hash, so computing it
-    # once at construction costs O(len(src)).
+    # The hash-caching idiom of every frozen IR node (README, "Hashing IR nodes"). Hashing a deep graph
+    # field by field would walk the whole graph (and recurse as deep as it is) each time. Sources are
+    # built before their users and already know their hash, so computing it once at construction costs
+    # O(len(src)).
     def __post_init__(self) -> None:
         object.__setattr__(self, "_hash", hash((self.op, self.src, self.dtype, self.shape, self.arg)))
 

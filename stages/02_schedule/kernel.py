@@ -56,12 +56,10 @@ class KNode:
     # ALU its op, a LOAD the loaded value and the movement ops folded into its view. Not part of equality.
     origins: tuple = field(default=(), compare=False, repr=False)
 
-    @cached_property
-    def _hash(self) -> int:
-        return hash((self.op, self.src, self.dtype, self.arg))
-
+    # Hashed once, at construction (stage 01's idiom for frozen IR nodes, see its README "Hashing IR nodes"):
+    # the sources are built first and already know their hashes, so this costs O(len(src)), never a deep walk.
     def __post_init__(self) -> None:
-        self._hash  # noqa: B018 - hash now, while the sources' hashes are cached: no deep recursion later
+        object.__setattr__(self, "_hash", hash((self.op, self.src, self.dtype, self.arg)))
 
     def __hash__(self) -> int:
         return self._hash
