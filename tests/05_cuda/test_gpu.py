@@ -2,7 +2,7 @@
 devices compute. Random kernels with random GPU opts equal the interpreter bit for bit; random graphs equal
 stage 01's numpy evaluator (ints exactly); every ALU op and cast on every dtype matches stage 01's semantics
 (floor div/mod, NaN max, wrap-around, float16 rounding); the launch guard keeps a rounded-up grid in bounds;
-an MLP trains on CUDA to the loss it reaches on C."""
+an MLP trains on CUDA to the loss it reaches on C; each rule of the opts policy, on and off, gives device C's values."""
 
 import numpy as np
 import pytest
@@ -239,3 +239,26 @@ def test_debug_4_and_emit_cuda_show_the_cuda_source_on_device_cuda(setting, caps
     out = capsys.readouterr().out
     assert out.count('extern "C" __global__ void E_6(') == 1, out  # once, even with both settings
     assert "threadIdx.x" in out and "grid=" in out
+
+
+# ---- the opts policy's rules, each on and off: the same values as device C ------------------------------------
+
+@pytest.mark.parametrize("case", ["upcast_elementwise", "upcast_outputs", "upcast_outputs (conv)", "group"])
+def test_each_opts_rule_on_and_off_matches_device_c(case, monkeypatch):
+    from test_opts_rules import CASES, _rule, _with_rule_off, f32, kernel_and_buffers
+
+    from shrimpgrad import Tensor
+    from shrimpgrad.cuda import H200
+
+    build, _small, shapes = CASES[case]
+    inputs = [f32(*s) for s in shapes]
+    on_c = build(*(Tensor(a, device="C") for a in inputs)).numpy().reshape(-1)
+    kernel, buffers = kernel_and_buffers(build, *inputs)
+    on, off = choose_opts(kernel), _with_rule_off(monkeypatch, _rule(case), kernel, H200)
+    assert on != off
+    got = {name: run_cuda(linearize(kernel, opts, gpu=True), buffers, extra=3)[0]
+           for name, opts in (("on", on), ("off", off))}
+    for name, values in got.items():
+        np.testing.assert_allclose(values, on_c, rtol=2e-5, atol=2e-5, err_msg=f"{case} rule {name} vs device C")
+    if _rule(case) != "group":  # an UPCAST of outputs changes no sum's order
+        bits_equal(got["on"], got["off"], f"{case}: rule on vs off")
