@@ -325,7 +325,7 @@ def open_loops(L: Lowering) -> Iterator[str]:
         serial = parallel + plan.ordered((Role.REDUCE,))
     kinds = {Role.GLOBAL: LoopKind.GLOBAL, Role.LOCAL: LoopKind.LOCAL, Role.REDUCE: LoopKind.REDUCE}
     for loop in serial:
-        rng = UOp(UOps.RANGE, idt, (L.const(0, idt), L.const(loop.size, idt)), (len(L.ranges), kinds[loop.role]))
+        rng = UOp(UOps.RANGE, idt, (L.const(0, idt), L.const(loop.size, idt)), (loop.name, kinds[loop.role]))
         L.ranges.append(rng)  # before interning it: `_placement` finds a RANGE's block by its place in L.ranges
         L.uop(rng.op, rng.dtype, rng.src, rng.arg)
         if loop.role is not Role.REDUCE:

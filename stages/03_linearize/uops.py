@@ -8,7 +8,7 @@ an explicit dtype. The whole vocabulary:
     DEFINE_LOCAL  ()                                 (name, size)              GPU only: a block's shared array
     CONST         ()                                 the value                 a literal
     SPECIAL       ()                                 (name, size)              blockIdx/threadIdx on GPUs
-    RANGE         (start CONST, end CONST)           (axis, LoopKind)          for (int i = start; i < end; i++) {
+    RANGE         (start CONST, end CONST)           (name, LoopKind)          for (int name = start; name < end; name++) {
     END           (RANGE,)                           None                      }
     LOAD          (buf, index) | (buf, index, gate, alt)  None                 buf[index] | gate ? buf[index] : alt
                   | (local buf, index, BARRIER)               (a shared-memory read after the barrier)
@@ -151,7 +151,7 @@ class ProgramError(AssertionError):
 def verify(p: Program) -> Program:
     """Check: operands defined before use, RANGE/END and IF/ENDIF properly nested, value ops have a
     dtype, ALU args are ALU ops, STORE/LOAD target a DEFINE_GLOBAL (or DEFINE_LOCAL), each DEFINE_GLOBAL
-    declares (index, name, is_output, size). Raises ProgramError naming the UOp."""
+    declares (index, name, is_output, size), each RANGE (name, LoopKind). Raises ProgramError naming the UOp."""
     defined: set[UOp] = set()
     open_blocks: list[UOp] = []
     for i, u in enumerate(p.uops):
@@ -169,6 +169,9 @@ def verify(p: Program) -> Program:
             fail(f"{u.arg} is not an ALU op")
         if u.op in (UOps.LOAD, UOps.STORE) and u.src[0].op not in BUFFERS:
             fail("LOAD/STORE must address a DEFINE_GLOBAL or DEFINE_LOCAL")
+        if u.op is UOps.RANGE and not (isinstance(u.arg, tuple) and len(u.arg) == 2 and isinstance(u.arg[0], str)
+                                       and u.arg[0] and isinstance(u.arg[1], LoopKind)):
+            fail("RANGE's arg is (name, LoopKind), e.g. ('gidx0', LoopKind.GLOBAL): the name the dumps and the C use")
         if u.op is UOps.DEFINE_GLOBAL and not _is_global_arg(u.arg):
             fail("DEFINE_GLOBAL's arg is (index, name, is_output, size) with size the buffer's element count")
         if u.op is UOps.BARRIER and not all(s.op is UOps.STORE and s.src[0].op is UOps.DEFINE_LOCAL for s in u.src):

@@ -1,7 +1,9 @@
 """Seeing a Program: a text dump, a rich table, a graphviz DAG, notebook reprs, and a step-through.
 
 * `format_program(p)` -> str: one line per UOp (number, op indented by loop depth, dtype, operands
-  by number, arg), under a header naming the kernel, device and optimizations. The golden tests
+  by number, arg), under two header lines: `# stage 03 UOps` (which stage printed it) and one naming
+  the kernel, device and optimizations. A RANGE shows its loop's name (`gidx0 GLOBAL`), the name the
+  C and CUDA give its variable. The golden tests
   snapshot this text, so an IR change shows up as a readable diff.
 * `program_table(p)` -> rich Table, coloured by op family (`FAMILY_STYLES`); `print_program(p)` prints
   it (the DEBUG=3 / EMIT=uops dump).
@@ -54,13 +56,13 @@ def depths(p: Program) -> list[int]:
 
 
 def format_arg(u: UOp) -> str:
-    """A UOp's arg as the dump's last column: `data0[16] (output)`, `loop 1 REDUCE`, `ADD`, `gated`."""
+    """A UOp's arg as the dump's last column: `data0[16] (output)`, `ridx0 REDUCE`, `ADD`, `gated`."""
     if u.op is UOps.DEFINE_GLOBAL:
         return f"{u.arg[1]}[{u.arg[3]}]{' (output)' if u.arg[2] else ''}"
     if u.op is UOps.DEFINE_LOCAL:
         return f"{u.arg[0]}[{u.arg[1]}] (shared)"
     if u.op is UOps.RANGE:
-        return f"loop {u.arg[0]} {u.arg[1].name}"
+        return f"{u.arg[0]} {u.arg[1].name}"
     if u.op is UOps.SPECIAL:
         return f"{u.arg[0]} < {u.arg[1]}"
     if u.op is UOps.DEFINE_ACC:
@@ -78,7 +80,11 @@ def _tuple_text(items: Sequence[str]) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
+STAGE_HEADER = "# stage 03 UOps"  # every dump of a Program starts with it: which stage printed what follows
+
+
 def header(p: Program) -> str:
+    """The kernel, where it runs, its opts, its size (the line under STAGE_HEADER)."""
     where = f"GPU global={p.global_size} local={p.local_size}" if p.global_size is not None else "CPU"
     opts = ", ".join(p.applied_opts) or "no opts"
     return f"Program {p.name}  [{where}]  [{opts}]  {len(p.uops)} uops"
@@ -93,7 +99,7 @@ def _rows(p: Program):
 
 def format_program(p: Program) -> str:
     """The plain-text dump (see the module docstring)."""
-    lines = [header(p)]
+    lines = [STAGE_HEADER, header(p)]
     for i, u, d, src, dtype, arg in _rows(p):
         op = "  " * d + u.op.name
         lines.append(f"{i:4d} {op:<22} {dtype:<8} {src:<16} {arg}".rstrip())
@@ -111,8 +117,10 @@ def program_table(p: Program) -> Table:
 
 
 def print_program(p: Program, console: Console | None = None) -> None:
-    """The DEBUG=3 dump: the rich table of UOps."""
-    (console or Console()).print(program_table(p))
+    """The DEBUG=3 dump: STAGE_HEADER, then the rich table of UOps."""
+    console = console or Console()
+    console.print(Text(STAGE_HEADER, style="dim"))
+    console.print(program_table(p))
 
 
 def to_dot(p: Program) -> graphviz.Digraph:
@@ -173,7 +181,7 @@ def repr_html(p: Program) -> str:
 def rich_text(p: Program) -> str:
     """The rich table rendered to text (what print_program shows), for tests and logs."""
     buf = io.StringIO()
-    Console(file=buf, width=140, color_system=None).print(program_table(p))
+    print_program(p, Console(file=buf, width=140, color_system=None))
     return buf.getvalue()
 
 

@@ -8,10 +8,10 @@ printed inline as literals. Blocks (RANGE/END, IF/ENDIF) become braces and inden
     UOp              C (float32 example)
     DEFINE_GLOBAL    a parameter: `float* restrict data0` (output) / `const float* restrict data1` (input)
     CONST            a literal where it is used: 2.0f, INFINITY, 7LL
-    RANGE            for (int ridx0 = 0; ridx0 < 16; ridx0++) {
+    RANGE            for (int gidx0 = 0; gidx0 < 16; gidx0++) {   (the loop's name is stage 03's)
     END              }
     LOAD             float val0 = data1[alu2];          gated: float val1 = alu4 ? data2[alu3] : 0.0f;
-    STORE            data0[ridx0] = alu5;               gated: if (alu4) data0[ridx0] = alu5;
+    STORE            data0[gidx0] = alu5;               gated: if (alu4) data0[gidx0] = alu5;
     DEFINE_ACC       float acc0 = 0.0f;
     ASSIGN           acc0 = alu6;
     ALU              float alu3 = val0 + val1;          (see alu.py for every op)
@@ -111,7 +111,7 @@ def to_text(k: RenderedKernel, comments: bool = True) -> str:
 
 def split_rows(k: RenderedKernel, loop_var: str, arguments: str) -> RenderedKernel:
     """The kernel with its parallel loop's body (and the lines before the loop) moved into a function of the loop
-    variable, `<name>_row(int ridx0, <the kernel's parameters>)`, which the kernel's `#pragma omp parallel for`
+    variable, `<name>_row(int gidx0, <the kernel's parameters>)`, which the kernel's `#pragma omp parallel for`
     loop calls once per iteration. Why: gcc compiles an OpenMP loop's body into a function of its own that reads
     the kernel's pointers from a struct, losing what `restrict` promised, and then doesn't vectorize its inner
     loops (measured: a softmax row 4x slower). A plain function with `restrict` parameters is compiled exactly
@@ -160,11 +160,11 @@ def provenance_text(u: UOp) -> str:
 
 
 def uop_label(u: UOp) -> str:
-    """`ALU ADD`, `RANGE GLOBAL axis 0`, `LOAD gated`, `CAST to int32`, or just the UOp's name."""
+    """`ALU ADD`, `RANGE GLOBAL`, `LOAD gated`, `CAST to int32`, or just the UOp's name."""
     if u.op is UOps.ALU:
         return f"ALU {u.arg.name}"
     if u.op is UOps.RANGE:
-        return f"RANGE {u.arg[1].name} axis {u.arg[0]}"
+        return f"RANGE {u.arg[1].name}"
     if u.op in (UOps.LOAD, UOps.STORE) and len(u.src) == 4:
         return f"{u.op.name} gated"
     if u.op is UOps.CAST:
@@ -179,10 +179,14 @@ def verify(program: Program) -> Program:
     return program
 
 
+def _is_c_identifier(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is not None and name not in _C_KEYWORDS
+
+
 def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DIALECT) -> RenderedKernel:
     """Walk the UOps once, in order, applying the rule for each UOp kind (after stage 03's verify)."""
     verify_program(program)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", program.name) or program.name in _C_KEYWORDS:
+    if not _is_c_identifier(program.name):
         raise RenderError(f"kernel name {program.name!r} is not a C identifier (letters, digits, _; not a keyword)")
     r = _Renderer(program, openmp_loops(program) if openmp and dialect.openmp else frozenset(), dialect)
     for i, u in enumerate(program.uops):
@@ -242,7 +246,7 @@ class _Renderer:
 
     def claim(self, name: str) -> str:
         """`name` itself if no variable has it yet, else a fresh `name_0`, `name_1`, ...: a second loop
-        over the same axis (or a second acc0) must not shadow the first one's variable."""
+        with the same name (or a second acc0) must not shadow the first one's variable."""
         if name in self.used_names:
             return self.new_name(f"{name}_")
         self.used_names.add(name)
@@ -379,11 +383,15 @@ def render_barrier(r: _Renderer, u: UOp) -> None:
 
 
 def render_range(r: _Renderer, u: UOp) -> None:
-    """for (int ridx0 = 0; ridx0 < 16; ridx0++) {, with `#pragma omp parallel for` above it when
-    `openmp_loops` chose it, or `#pragma GCC unroll N` above a small UPCAST loop."""
-    axis, kind = u.arg
+    """for (int gidx0 = 0; gidx0 < 16; gidx0++) {, with `#pragma omp parallel for` above it when
+    `openmp_loops` chose it, or `#pragma GCC unroll N` above a small UPCAST loop. The variable is the
+    loop's own name (stage 03 named it; the UOp dump shows the same name)."""
+    loop_name, kind = u.arg
+    if not isinstance(loop_name, str) or not _is_c_identifier(loop_name):
+        raise RenderError(f"RANGE {u!r}: its name {loop_name!r} is not a C identifier; a RANGE's arg is "
+                          "(name, LoopKind), e.g. ('gidx0', LoopKind.GLOBAL)")
     start, end = (r.ref(s) for s in u.src)
-    name = r.claim(f"ridx{axis}")
+    name = r.claim(loop_name)
     if u in r.parallel:
         r.emit("#pragma omp parallel for", None, f"{_trip_count(u)}-iteration GLOBAL loop on all cores")
         r.parallel_var = name

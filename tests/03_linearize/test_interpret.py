@@ -73,7 +73,7 @@ def program(*uops, name="p"):
 def test_if_masks_the_stores_inside_it():
     buf = UOp(UOps.DEFINE_GLOBAL, I32, (), (0, "data0", True, 4))
     zero, four, two = (UOp(UOps.CONST, I32, (), v) for v in (0, 4, 2))
-    rng = UOp(UOps.RANGE, I32, (zero, four), (0, LoopKind.GLOBAL))
+    rng = UOp(UOps.RANGE, I32, (zero, four), ("gidx0", LoopKind.GLOBAL))
     cond = UOp(UOps.ALU, BOOL, (rng, two), Ops.CMPLT)
     if_ = UOp(UOps.IF, None, (cond,))
     p = program(buf, zero, four, two, rng, cond, if_, UOp(UOps.STORE, None, (buf, rng, rng)),
@@ -88,7 +88,7 @@ def test_sequential_loop_runs_every_iteration_and_empty_loop_none():
     zero, three = UOp(UOps.CONST, I32, (), 0), UOp(UOps.CONST, I32, (), 3)
     acc = UOp(UOps.DEFINE_ACC, I32, (zero,), 0)
     for end, want in ((three, 3), (zero, 0)):
-        rng = UOp(UOps.RANGE, I32, (zero, end), (0, LoopKind.REDUCE))
+        rng = UOp(UOps.RANGE, I32, (zero, end), ("ridx0", LoopKind.REDUCE))
         one = UOp(UOps.CONST, I32, (), 1)
         upd = UOp(UOps.ALU, I32, (one, acc), Ops.ADD)
         p = program(buf, zero, three, one, acc, rng, upd, UOp(UOps.ASSIGN, None, (acc, upd)),
@@ -115,7 +115,7 @@ def test_gated_load_never_reads_where_the_gate_is_off():
     buf = UOp(UOps.DEFINE_GLOBAL, F32, (), (0, "data0", True, 4))
     src = UOp(UOps.DEFINE_GLOBAL, F32, (), (1, "data1", False, 1))
     zero, four = UOp(UOps.CONST, I32, (), 0), UOp(UOps.CONST, I32, (), 4)
-    rng = UOp(UOps.RANGE, I32, (zero, four), (0, LoopKind.GLOBAL))
+    rng = UOp(UOps.RANGE, I32, (zero, four), ("gidx0", LoopKind.GLOBAL))
     ten = UOp(UOps.CONST, I32, (), 10)
     far = UOp(UOps.ALU, I32, (rng, ten), Ops.MUL)  # 0, 10, 20, 30: only index 0 is inside data1
     one = UOp(UOps.CONST, I32, (), 1)

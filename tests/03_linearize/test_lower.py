@@ -8,7 +8,7 @@ from kernel_strategies import kernels, opts_for, run_program, run_reference
 from program_checks import check_program
 
 from shrimpgrad.graph import BufferRef, Ops, Provenance, ShapeTracker, dtypes
-from shrimpgrad.linearize import RULES, LinearizeError, LoopKind, UOps, linearize, lower
+from shrimpgrad.linearize import RULES, LinearizeError, LoopKind, Program, ProgramError, UOp, UOps, linearize, lower, verify
 from shrimpgrad.linearize.symbolic import rules_fired
 from shrimpgrad.schedule import Kernel, KernelError, KNode, KOps
 
@@ -49,7 +49,23 @@ def test_elementwise_kernel_is_one_loop():
     p = linearize(k)
     assert ops(p) == [UOps.DEFINE_GLOBAL, UOps.DEFINE_GLOBAL, UOps.CONST, UOps.CONST, UOps.RANGE, UOps.LOAD,
                       UOps.ALU, UOps.STORE, UOps.END]  # the two equal LOADs are one UOp (CSE)
-    assert p.uops[4].arg == (0, LoopKind.GLOBAL)
+    assert p.uops[4].arg == ("gidx0", LoopKind.GLOBAL)
+
+
+def test_a_range_is_named_by_its_loop_in_the_plan():
+    """One name per loop across stages: the RANGE carries the plan's name (gidx counted from the innermost
+    output axis, like a GPU's x, y, z; ridx from the outermost), and verify insists on (name, LoopKind)."""
+    a, out = BufferRef(24, F32), BufferRef(6, F32)
+    full = ShapeTracker.from_shape((2, 3, 4))
+    total = KNode(KOps.REDUCE, (load(1, full),), F32, (Ops.ADD, (2,)))
+    p = linearize(kernel(store(total, ShapeTracker.from_shape((2, 3, 1))),
+                         bufs=[out, a]))
+    assert [u.arg for u in p.uops if u.op is UOps.RANGE] == [("gidx1", LoopKind.GLOBAL), ("gidx0", LoopKind.GLOBAL),
+                                                             ("ridx0", LoopKind.REDUCE)]
+    bad = Program("E_bad", (UOp(UOps.CONST, I32, (), 0), UOp(UOps.CONST, I32, (), 4)))
+    rng = UOp(UOps.RANGE, I32, bad.uops, (0, LoopKind.GLOBAL))  # a loop number, not a name
+    with pytest.raises(ProgramError, match=r"\(name, LoopKind\)"):
+        verify(Program("E_bad", bad.uops + (rng, UOp(UOps.END, None, (rng,)))))
 
 
 def test_padded_load_is_gated_and_masked_off_load_is_zero():

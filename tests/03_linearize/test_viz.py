@@ -32,7 +32,7 @@ def test_every_step_is_a_valid_growing_program(data):
 def test_last_step_is_the_program():
     *_, (_, uops) = steps(matmul(), (Opt(OptKind.UPCAST, 0, 2),))
     assert uops == linearize(matmul(), (Opt(OptKind.UPCAST, 0, 2),)).uops
-    assert format_uops(uops).startswith("Program partial")
+    assert format_uops(uops).startswith("# stage 03 UOps\nProgram partial")
 
 
 def test_rich_table_shows_nesting_and_opts():
@@ -64,8 +64,8 @@ def test_to_python_rebuilds_the_program():
 
 def test_format_program_header_says_device_and_opts():
     p = linearize(matmul(), (Opt(OptKind.LOCAL, 1, 4),), gpu=True)
-    assert format_program(p).splitlines()[0] == (
-        "Program R_4_4_8  [GPU global=(4, 1, 1) local=(4, 1, 1)]  [LOCAL(axis=1, amount=4)]  24 uops")
+    assert format_program(p).splitlines()[:2] == ["# stage 03 UOps", (
+        "Program R_4_4_8  [GPU global=(4, 1, 1) local=(4, 1, 1)]  [LOCAL(axis=1, amount=4)]  24 uops")]
 
 
 def test_explain_shows_plan_rules_and_program():
@@ -73,4 +73,4 @@ def test_explain_shows_plan_rules_and_program():
     lines = text.splitlines()
     assert lines[0] == "loops: gidx0:5  [no opts]"
     assert lines[1] == "rules fired: mul_by_one x2"  # i*1 in the index and the valid
-    assert lines[2].startswith("Program E_5")
+    assert lines[2] == "# stage 03 UOps" and lines[3].startswith("Program E_5")

@@ -33,8 +33,9 @@ class ProgramBuilder:
     def const(self, value, dtype: DType = INDEX) -> UOp:
         return self.add(UOps.CONST, dtype, (), value)
 
-    def range(self, axis: int, end: int, kind: LoopKind = LoopKind.GLOBAL, start: int = 0) -> UOp:
-        return self.add(UOps.RANGE, INDEX, (self.const(start), self.const(end)), (axis, kind))
+    def range(self, name: str, end: int, kind: LoopKind = LoopKind.GLOBAL, start: int = 0) -> UOp:
+        """A loop named `name` (what the C calls its variable), like stage 03's gidx0 / ridx0."""
+        return self.add(UOps.RANGE, INDEX, (self.const(start), self.const(end)), (name, kind))
 
     def end(self, rng: UOp) -> UOp:
         return self.add(UOps.END, None, (rng,))
@@ -76,7 +77,7 @@ def elementwise_add(n: int = 16, dtype: DType = dtypes.float32, name: str = "E_1
     """data0[i] = data1[i] + data2[i]"""
     b = ProgramBuilder(n)
     out, x, y = b.glob(0, dtype, output=True), b.glob(1, dtype), b.glob(2, dtype)
-    i = b.range(0, n)
+    i = b.range("gidx0", n)
     s = b.alu(Ops.ADD, b.load(x, i, meta="Tensor.__add__ at demo.py:4"), b.load(y, i),
               meta="Tensor.__add__ at demo.py:4")
     b.store(out, i, s, meta="Tensor.__add__ at demo.py:4")
@@ -88,9 +89,9 @@ def sum_rows(rows: int = 4, cols: int = 8, dtype: DType = dtypes.float32, name: 
     """data0[i] = sum_j data1[i*cols + j]: a reduction with DEFINE_ACC/ASSIGN."""
     b = ProgramBuilder(rows)
     out, x = b.glob(0, dtype, output=True), b.glob(1, dtype, size=rows * cols)
-    i = b.range(0, rows)
+    i = b.range("gidx0", rows)
     acc = b.acc(b.const(0, dtype))
-    j = b.range(1, cols, LoopKind.REDUCE)
+    j = b.range("ridx0", cols, LoopKind.REDUCE)
     idx = b.alu(Ops.ADD, b.alu(Ops.MUL, i, b.const(cols)), j)
     b.assign(acc, b.alu(Ops.ADD, acc, b.load(x, idx), meta="Tensor.sum at demo.py:7"))
     b.end(j)
@@ -103,9 +104,9 @@ def max_rows(rows: int = 4, cols: int = 8, dtype: DType = dtypes.float32, name: 
     """data0[i] = max_j data1[i*cols + j], starting from -inf (the identity of MAX)."""
     b = ProgramBuilder(rows)
     out, x = b.glob(0, dtype, output=True), b.glob(1, dtype, size=rows * cols)
-    i = b.range(0, rows)
+    i = b.range("gidx0", rows)
     acc = b.acc(b.const(_lowest(dtype), dtype))
-    j = b.range(1, cols, LoopKind.REDUCE)
+    j = b.range("ridx0", cols, LoopKind.REDUCE)
     idx = b.alu(Ops.ADD, b.alu(Ops.MUL, i, b.const(cols)), j)
     b.assign(acc, b.alu(Ops.MAX, acc, b.load(x, idx)))
     b.end(j)
@@ -125,7 +126,7 @@ def pad_1d(n: int = 4, before: int = 1, after: int = 2, dtype: DType = dtypes.fl
     """data0 = np.pad(data1, (before, after)): a gated load, 0 outside the valid region."""
     b = ProgramBuilder(n + before + after)
     out, x = b.glob(0, dtype, output=True), b.glob(1, dtype, size=n)
-    i = b.range(0, n + before + after)
+    i = b.range("gidx0", n + before + after)
     valid = b.alu(Ops.AND, b.alu(Ops.CMPLT, b.const(before - 1), i), b.alu(Ops.CMPLT, i, b.const(n + before)))
     v = b.load(x, b.alu(Ops.SUB, i, b.const(before)), valid, b.const(0, dtype), meta="Tensor.pad at demo.py:9")
     b.store(out, i, v)
@@ -137,7 +138,7 @@ def store_if(n: int = 8, name: str = "E_if") -> Program:
     """data0[i] = data1[i] * 2 only where i is even (an IF block); other elements keep their value."""
     b = ProgramBuilder(n)
     out, x = b.glob(0, dtypes.float32, output=True), b.glob(1, dtypes.float32)
-    i = b.range(0, n)
+    i = b.range("gidx0", n)
     even = b.alu(Ops.CMPNE, b.alu(Ops.MOD, i, b.const(2)), b.const(1))
     blk = b.if_(even)
     b.store(out, i, b.alu(Ops.MUL, b.load(x, i), b.const(2.0, dtypes.float32)))
@@ -151,7 +152,7 @@ def unary(op: Ops, dtype: DType, n: int, name: str = "E_unary") -> Program:
     b = ProgramBuilder(n)
     out_dtype = dtype
     out, x = b.glob(0, out_dtype, output=True), b.glob(1, dtype)
-    i = b.range(0, n)
+    i = b.range("gidx0", n)
     b.store(out, i, b.alu(op, b.load(x, i)))
     b.end(i)
     return b.build(name)
@@ -162,7 +163,7 @@ def binary(op: Ops, dtype: DType, n: int, name: str = "E_binary") -> Program:
     b = ProgramBuilder(n)
     out_dtype = dtypes.bool if op in (Ops.CMPLT, Ops.CMPNE) else dtype
     out, x, y = b.glob(0, out_dtype, output=True), b.glob(1, dtype), b.glob(2, dtype)
-    i = b.range(0, n)
+    i = b.range("gidx0", n)
     b.store(out, i, b.alu(op, b.load(x, i), b.load(y, i)))
     b.end(i)
     return b.build(name)
@@ -172,7 +173,7 @@ def where(dtype: DType, n: int, name: str = "E_where") -> Program:
     """data0[i] = data1[i] ? data2[i] : data3[i]"""
     b = ProgramBuilder(n)
     out, c, x, y = b.glob(0, dtype, True), b.glob(1, dtypes.bool), b.glob(2, dtype), b.glob(3, dtype)
-    i = b.range(0, n)
+    i = b.range("gidx0", n)
     b.store(out, i, b.alu(Ops.WHERE, b.load(c, i), b.load(x, i), b.load(y, i)))
     b.end(i)
     return b.build(name)
@@ -182,7 +183,7 @@ def cast(src: DType, dst: DType, n: int, name: str = "E_cast") -> Program:
     """data0[i] = (dst)data1[i]"""
     b = ProgramBuilder(n)
     out, x = b.glob(0, dst, output=True), b.glob(1, src)
-    i = b.range(0, n)
+    i = b.range("gidx0", n)
     b.store(out, i, b.cast(b.load(x, i), dst))
     b.end(i)
     return b.build(name)
@@ -205,7 +206,7 @@ def many_ops(ops: list[Ops], dtype: DType, n: int, name: str = "E_ops") -> Progr
     b = ProgramBuilder(n)
     outs = [b.glob(k, dtypes.bool if op in (Ops.CMPLT, Ops.CMPNE) else dtype, output=True) for k, op in enumerate(ops)]
     x, y, c = b.glob(len(ops), dtype), b.glob(len(ops) + 1, dtype), b.glob(len(ops) + 2, dtypes.bool)
-    i = b.range(0, n)
+    i = b.range("gidx0", n)
     xv, yv, cv = b.load(x, i), b.load(y, i), b.load(c, i)
     for out, op in zip(outs, ops):
         args = (cv, xv, yv) if op is Ops.WHERE else (xv,) if op in UNARY else (xv, yv)
@@ -219,7 +220,7 @@ def many_casts(src: DType, targets: list[DType], n: int, name: str = "E_casts") 
     b = ProgramBuilder(n)
     outs = [b.glob(k, t, output=True) for k, t in enumerate(targets)]
     ins = [b.glob(len(targets) + k, src) for k in range(len(targets))]
-    i = b.range(0, n)
+    i = b.range("gidx0", n)
     for out, inp, t in zip(outs, ins, targets):
         b.store(out, i, b.cast(b.load(inp, i), t))
     b.end(i)

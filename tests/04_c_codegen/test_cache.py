@@ -87,7 +87,7 @@ def test_comments_and_provenance_do_not_change_the_binary(fresh_cache):
     from shrimpgrad.graph import Ops, dtypes
     b = ProgramBuilder(8)
     out, x, y = b.glob(0, dtypes.float32, True), b.glob(1, dtypes.float32), b.glob(2, dtypes.float32)
-    i = b.range(0, 8)
+    i = b.range("gidx0", 8)
     b.store(out, i, b.alu(Ops.ADD, b.load(x, i, meta="Tensor.add at other.py:99"), b.load(y, i)))
     b.end(i)
     moved = CProgram(b.build("E_prov"))

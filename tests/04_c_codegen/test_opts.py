@@ -119,9 +119,9 @@ def test_a_parallel_loop_with_inner_loops_becomes_a_row_function_that_gcc_vector
     x = _t(512, 512)
     softmax_kernels = _kernels(x.softmax(-1))
     src = render(linearize(softmax_kernels[-1], choose_c_opts(softmax_kernels[-1])))
-    assert "__attribute__((noinline)) static void E_512_512_row(int ridx0, float* restrict data0" in src
-    assert "E_512_512_row(ridx0, data0, data1, data2, data3);" in src
-    assert src.index("_row(int ridx0") < src.index("#pragma omp parallel for")
+    assert "__attribute__((noinline)) static void E_512_512_row(int gidx1, float* restrict data0" in src
+    assert "E_512_512_row(gidx1, data0, data1, data2, data3);" in src
+    assert src.index("_row(int gidx1") < src.index("#pragma omp parallel for")
     if "clang" in c_compiler():
         pytest.skip("-fopt-info-vec is gcc's")
     done = subprocess.run([c_compiler(), *(f for f in FLAGS if f not in ("-shared", "-fPIC")), "-fopenmp",

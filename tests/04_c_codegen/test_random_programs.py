@@ -88,7 +88,7 @@ def test_random_expression_c_matches_graph_evaluator(data):
     b = twin.b
     out = b.glob(0, out_dt, output=True)
     globs = [b.glob(k + 1, ref.dtype) for k, (ref, _) in enumerate(twin.inputs)]
-    twin.i = b.range(0, N)
+    twin.i = b.range("gidx0", N)
     b.store(out, twin.i, twin.replay(recipe, globs, {}))
     b.end(twin.i)
     program = b.build(f"E_random_{hashlib.sha256(repr(recipe).encode()).hexdigest()[:12]}")

@@ -127,7 +127,7 @@ def test_the_declared_size_is_what_is_checked():
 def test_empty_loop_needs_no_elements():
     b = ProgramBuilder(0)
     out = b.glob(0, dtypes.float32, True)
-    i = b.range(0, 0, LoopKind.GLOBAL)
+    i = b.range("gidx0", 0, LoopKind.GLOBAL)
     b.store(out, i, b.const(1.0, dtypes.float32))
     b.end(i)
     CProgram(b.build("E_empty"))([np.zeros(0, F32)])

@@ -61,7 +61,7 @@ def test_float16_rounds_after_every_op():
     Computing (2048 + 1) + 1 in float and rounding once would give 2050."""
     b = ProgramBuilder(1)
     out, x, y = b.glob(0, dtypes.float16, True), b.glob(1, dtypes.float16), b.glob(2, dtypes.float16)
-    i = b.range(0, 1)
+    i = b.range("gidx0", 1)
     xv, yv = b.load(x, i), b.load(y, i)
     b.store(out, i, b.alu(Ops.ADD, b.alu(Ops.ADD, xv, yv), yv))
     b.end(i)

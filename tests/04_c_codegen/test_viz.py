@@ -28,7 +28,7 @@ def test_block_graph_nests_loops_and_ifs():
     g = to_dot(store_if())
     src = g.source
     assert "fn -> b0" in src and "b0 -> b3" in src  # function -> loop -> IF
-    assert "if (alu1) {" in src and "data0[ridx0] = alu2;" in src
+    assert "if (alu1) {" in src and "data0[gidx0] = alu2;" in src
 
 
 def test_notebook_view_falls_back_to_dot_text(monkeypatch):

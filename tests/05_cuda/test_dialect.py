@@ -29,7 +29,7 @@ def test_specials_shared_memory_and_barrier_for_a_gpu_group_reduction():
 def test_signed_data_arithmetic_wraps_through_unsigned_but_index_math_stays_plain():
     src = render_cuda(binary(Ops.ADD, dtypes.int32, 8), comments=False)
     assert "(int)((unsigned int)val0 + (unsigned int)val1)" in src
-    assert "for (int ridx0 = 0; ridx0 < 8; ridx0++)" in src
+    assert "for (int gidx0 = 0; gidx0 < 8; gidx0++)" in src
 
 
 def test_nvrtc_compiles_reference_kernels_to_cubin():

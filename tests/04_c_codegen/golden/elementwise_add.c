@@ -1,8 +1,8 @@
 void E_16(float* restrict data0, const float* restrict data1, const float* restrict data2) {
-  for (int ridx0 = 0; ridx0 < 16; ridx0++) {    // RANGE GLOBAL axis 0
-    float val0 = data1[ridx0];                  // LOAD | from Tensor.__add__ at demo.py:4
-    float val1 = data2[ridx0];                  // LOAD
+  for (int gidx0 = 0; gidx0 < 16; gidx0++) {    // RANGE GLOBAL
+    float val0 = data1[gidx0];                  // LOAD | from Tensor.__add__ at demo.py:4
+    float val1 = data2[gidx0];                  // LOAD
     float alu0 = val0 + val1;                   // ALU ADD | from Tensor.__add__ at demo.py:4
-    data0[ridx0] = alu0;                        // STORE | from Tensor.__add__ at demo.py:4
+    data0[gidx0] = alu0;                        // STORE | from Tensor.__add__ at demo.py:4
   }                                             // END
 }

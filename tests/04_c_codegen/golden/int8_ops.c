@@ -15,21 +15,21 @@ static inline signed char mod_int8(signed char a, signed char b) {
 static inline signed char max_int8(signed char a, signed char b) { return a > b ? a : b; }
 
 void E_ops(signed char* restrict data0, signed char* restrict data1, signed char* restrict data2, signed char* restrict data3, bool* restrict data4, signed char* restrict data5, const signed char* restrict data6, const signed char* restrict data7, const bool* restrict data8) {
-  for (int ridx0 = 0; ridx0 < 8; ridx0++) {     // RANGE GLOBAL axis 0
-    signed char val0 = data6[ridx0];            // LOAD
-    signed char val1 = data7[ridx0];            // LOAD
-    bool val2 = data8[ridx0];                   // LOAD
+  for (int gidx0 = 0; gidx0 < 8; gidx0++) {     // RANGE GLOBAL
+    signed char val0 = data6[gidx0];            // LOAD
+    signed char val1 = data7[gidx0];            // LOAD
+    bool val2 = data8[gidx0];                   // LOAD
     signed char alu0 = idiv_int8(val0, val1);   // ALU IDIV
-    data0[ridx0] = alu0;                        // STORE
+    data0[gidx0] = alu0;                        // STORE
     signed char alu1 = mod_int8(val0, val1);    // ALU MOD
-    data1[ridx0] = alu1;                        // STORE
+    data1[gidx0] = alu1;                        // STORE
     signed char alu2 = max_int8(val0, val1);    // ALU MAX
-    data2[ridx0] = alu2;                        // STORE
+    data2[gidx0] = alu2;                        // STORE
     signed char alu3 = -val0;                   // ALU NEG
-    data3[ridx0] = alu3;                        // STORE
+    data3[gidx0] = alu3;                        // STORE
     bool alu4 = val0 < val1;                    // ALU CMPLT
-    data4[ridx0] = alu4;                        // STORE
+    data4[gidx0] = alu4;                        // STORE
     signed char alu5 = val2 ? val0 : val1;      // ALU WHERE
-    data5[ridx0] = alu5;                        // STORE
+    data5[gidx0] = alu5;                        // STORE
   }                                             // END
 }

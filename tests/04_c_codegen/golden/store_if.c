@@ -7,13 +7,13 @@ static inline int mod_int32(int a, int b) {
 }
 
 void E_if(float* restrict data0, const float* restrict data1) {
-  for (int ridx0 = 0; ridx0 < 8; ridx0++) {     // RANGE GLOBAL axis 0
-    int alu0 = mod_int32(ridx0, 2);             // ALU MOD
+  for (int gidx0 = 0; gidx0 < 8; gidx0++) {     // RANGE GLOBAL
+    int alu0 = mod_int32(gidx0, 2);             // ALU MOD
     bool alu1 = alu0 != 1;                      // ALU CMPNE
     if (alu1) {                                 // IF
-      float val0 = data1[ridx0];                // LOAD
+      float val0 = data1[gidx0];                // LOAD
       float alu2 = val0 * 2.0f;                 // ALU MUL
-      data0[ridx0] = alu2;                      // STORE
+      data0[gidx0] = alu2;                      // STORE
     }                                           // ENDIF
   }                                             // END
 }

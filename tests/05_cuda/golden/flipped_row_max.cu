@@ -6,7 +6,7 @@ static __device__ inline float max_float32(float a, float b) { return (a > b || 
 extern "C" __global__ void R_3_4(float* __restrict__ data0, const float* __restrict__ data1) {
   int lidx0 = threadIdx.x;  /* 0..2 */          // SPECIAL
   float acc0 = -INFINITY;                       // DEFINE_ACC
-  for (int ridx0 = 0; ridx0 < 4; ridx0++) {     // RANGE REDUCE axis 0
+  for (int ridx0 = 0; ridx0 < 4; ridx0++) {     // RANGE REDUCE
     int alu0 = ridx0 * 3;                       // ALU MUL
     int alu1 = lidx0 - alu0;                    // ALU SUB
     int alu2 = alu1 + 9;                        // ALU ADD

@@ -14,21 +14,21 @@ static __device__ inline int mod_int32(int a, int b) {
 static __device__ inline int max_int32(int a, int b) { return a > b ? a : b; }
 
 extern "C" __global__ void E_ops(int* __restrict__ data0, int* __restrict__ data1, int* __restrict__ data2, int* __restrict__ data3, int* __restrict__ data4, int* __restrict__ data5, const int* __restrict__ data6, const int* __restrict__ data7, const bool* __restrict__ data8) {
-  for (int ridx0 = 0; ridx0 < 8; ridx0++) {     // RANGE GLOBAL axis 0
-    int val0 = data6[ridx0];                    // LOAD
-    int val1 = data7[ridx0];                    // LOAD
-    bool val2 = data8[ridx0];                   // LOAD
+  for (int gidx0 = 0; gidx0 < 8; gidx0++) {     // RANGE GLOBAL
+    int val0 = data6[gidx0];                    // LOAD
+    int val1 = data7[gidx0];                    // LOAD
+    bool val2 = data8[gidx0];                   // LOAD
     int alu0 = idiv_int32(val0, val1);          // ALU IDIV
-    data0[ridx0] = alu0;                        // STORE
+    data0[gidx0] = alu0;                        // STORE
     int alu1 = mod_int32(val0, val1);           // ALU MOD
-    data1[ridx0] = alu1;                        // STORE
+    data1[gidx0] = alu1;                        // STORE
     int alu2 = max_int32(val0, val1);           // ALU MAX
-    data2[ridx0] = alu2;                        // STORE
+    data2[gidx0] = alu2;                        // STORE
     int alu3 = (int)((unsigned int)val0 + (unsigned int)val1);  // ALU ADD
-    data3[ridx0] = alu3;                        // STORE
+    data3[gidx0] = alu3;                        // STORE
     int alu4 = (int)((unsigned int)val0 * (unsigned int)val1);  // ALU MUL
-    data4[ridx0] = alu4;                        // STORE
+    data4[gidx0] = alu4;                        // STORE
     int alu5 = (int)((unsigned int)0 - (unsigned int)val0);  // ALU NEG
-    data5[ridx0] = alu5;                        // STORE
+    data5[gidx0] = alu5;                        // STORE
   }                                             // END
 }
