@@ -184,11 +184,9 @@ class _Builder:
         """A materialized value: LOAD its buffer through its view with the pending movement ops folded in."""
         buf, st = where
         st = _fold(st, path.moves)
-        if self.root.op is Ops.ASSIGN and buf is self.draft.bufs[0]:
-            if path.below_reduce:
-                return self.need(self.value, rules.assign_reads_target(self.value, "inside a reduce loop"))
-            if st != self.store_st:
-                return self.need(self.value, rules.assign_reads_target(self.value, "through another view"))
+        b9 = rules.assign_reads_target(self.root, buf, st, (self.draft.bufs[0], self.store_st), path.below_reduce)
+        if b9 is not None:
+            return self.need(self.value, b9)
         if buf not in self.draft.bufs:
             self.draft.bufs.append(buf)
         self.draft.reads.append((buf, node))
@@ -216,8 +214,8 @@ class _Builder:
     def elementwise_fuses(self, node: Node, path: Path) -> KNode:
         """F1. An ALU op joins this kernel; pending movement ops are pushed down to its sources,
         which is exact for every op except a PAD through an op that doesn't keep zeros (B5)."""
-        if node.op not in rules.KEEPS_ZERO and any(m.op is Ops.PAD for m in path.moves):
-            return self.need(path.anchor, rules.pad_needs_zero(node, path.anchor))
+        if (b5 := rules.pad_needs_zero(node, path.anchor, path.moves)) is not None:
+            return self.need(path.anchor, b5)
         self.draft.fired["elementwise_fuses"] += 1
         self.draft.nodes.append(node)
         src = []
@@ -229,15 +227,14 @@ class _Builder:
 
     def reduce_fuses(self, node: Node, path: Path) -> KNode:
         """F2. A REDUCE joins this kernel: its inputs run inside its loop, its consumers after it."""
-        if path.below_reduce:
-            return self.need(node, rules.reduce_inside_reduce(node))
-        if not _is_identity(path.moves, node.shape):
-            above = path.anchor if path.anchor is not None else node
-            return self.need(above, rules.reduce_behind_view(node, above, path.moves))
+        if (b6 := rules.reduce_inside_reduce(node, path.below_reduce)) is not None:
+            return self.need(node, b6)
+        above = path.anchor if path.anchor is not None else node
+        if (b4 := rules.reduce_behind_view(node, above, path.moves)) is not None:
+            return self.need(above, b4)
         assert self.loop is not None, "find_loop missed a REDUCE that the walk reached without movement ops"
-        loop = (self.loop.src[0].shape, self.loop.arg[1])
-        if (node.src[0].shape, node.arg[1]) != loop:
-            return self.need(node, rules.loop_mismatch(node, loop))
+        if (b7 := rules.loop_mismatch(node, (self.loop.src[0].shape, self.loop.arg[1]))) is not None:
+            return self.need(node, b7)
         self.draft.fired["reduce_fuses"] += 1
         self.draft.nodes.append(node)
         self.draft.reduces.append(node)
@@ -254,8 +251,3 @@ def _fold(st: ShapeTracker, moves: tuple[Move, ...]) -> ShapeTracker:
     for m in moves:
         st = apply_movement(st, m.op.name, m.arg)
     return st
-
-
-def _is_identity(moves: tuple[Move, ...], shape: tuple[int, ...]) -> bool:
-    """Only reshapes, ending at `shape`: row-major regrouping there and back changes nothing."""
-    return all(m.op is Ops.RESHAPE for m in moves) and (not moves or moves[-1].arg == shape)

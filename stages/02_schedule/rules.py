@@ -19,14 +19,17 @@ Fusion rules: what happens by default, inside one kernel (fuse.py applies them n
     F4 const_is_inlined      a CONST leaf is a CONST in the AST with its folded view (a padded
                              constant is 0 outside the pad), never a buffer
 
-Boundary rules: each returns a `Boundary` (the rule's name and the reason in words) when a node
-must be materialized, or None. Seeds, decided from the node alone:
+Boundary rules: each is a named function that holds both its test and its reason. It returns a
+`Boundary` (the rule's name and the reason in words) when its node must be materialized, and None
+when it doesn't fire, so a breakpoint on a rule's `return Boundary(...)` stops exactly when that
+rule decides. Seeds, decided from the node alone (schedule.py's seed_boundaries asks them):
 
     B1 output                a root of the schedule: its value is asked for
     B2 contiguous            CONTIGUOUS asks for a buffer
     B3 assign                ASSIGN writes into its target's existing buffer
 
-Found while fusing, when a kernel can't be built as it is (fuse.py calls them):
+Found while fusing, when a kernel can't be built as it is (fuse.py asks B4-B7 and B9 at the node
+the walk is on; schedule.py's grow_boundaries asks B8 and B10 once every kernel builds):
 
     B4 reduce_behind_view    a movement op on top of an unmaterialized REDUCE: a reduce's result
                              lives in a register, not in memory, so it can't be re-indexed
@@ -44,10 +47,10 @@ Found while fusing, when a kernel can't be built as it is (fuse.py calls them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from shrimpgrad.graph import Node, Ops
+from shrimpgrad.graph import BufferRef, Node, Ops, ShapeTracker
 
 
 @dataclass(frozen=True)
@@ -74,13 +77,18 @@ class Move:
 
 # ---- seeds: B1-B3 ----------------------------------------------------------------------------
 
-def output(node: Node, index: int) -> Boundary | None:
-    """B1. A root that is not already a plain buffer: its value must end up in memory.
+def output(node: Node, index: int, overwritten: Collection[BufferRef] = ()) -> Boundary | None:
+    """B1. A root that is not already a plain buffer: its value must end up in memory. A plain buffer
+    root needs no kernel, unless an ASSIGN of this schedule (whose buffers are `overwritten`) writes
+    into it: then its old value is copied out first, as the root asks for the value before the write.
 
     roots=[relu(a*b+c)] -> one kernel storing into a fresh output buffer."""
-    if node.op is Ops.BUFFER:
-        return None
-    return Boundary("output", f"root {index} of the schedule ({node.op.name} {node.shape})")
+    if node.op is not Ops.BUFFER:
+        return Boundary("output", f"root {index} of the schedule ({node.op.name} {node.shape})")
+    if node.arg in overwritten:
+        return Boundary("output", f"root {index} is buffer {node.arg.id}, which this schedule overwrites: "
+                                  f"copy its old value first")
+    return None
 
 
 def contiguous(node: Node) -> Boundary | None:
@@ -105,16 +113,23 @@ def assign(node: Node) -> Boundary | None:
 SEED_RULES = (assign, contiguous)  # B1 is applied to the roots, with their index
 
 
-# ---- found while fusing: B4-B9 ---------------------------------------------------------------
+# ---- found while fusing: B4-B10 --------------------------------------------------------------
 
-def reduce_behind_view(reduce: Node, above: Node, moves: Sequence[Move]) -> Boundary:
+def only_reshapes_back(moves: Sequence[Move], shape: tuple[int, ...]) -> bool:
+    """Only RESHAPEs, ending at `shape`: row-major regrouping there and back changes nothing."""
+    return all(m.op is Ops.RESHAPE for m in moves) and (not moves or moves[-1].arg == shape)
+
+
+def reduce_behind_view(reduce: Node, above: Node, moves: Sequence[Move]) -> Boundary | None:
     """B4. Movement ops stand between a REDUCE and its use, so `above` (the value right under the
     movement ops: the REDUCE or an elementwise op on top of it) is materialized and the movement
-    ops become the view of a LOAD of it.
+    ops become the view of a LOAD of it. Reshapes that end at the REDUCE's own shape are no view.
 
     x - max(x, axis=1).expand(4, 8): kernel R_4_8 stores max; the next kernel LOADs it with a
     stride-0 view. Recomputing the max for every one of the 8 expanded elements would repeat
     the reduce 8 times; a permute or pad of it is no cheaper to recompute."""
+    if only_reshapes_back(moves, reduce.shape):
+        return None
     moves_text = ", ".join(str(m) for m in moves)
     what = (f"REDUCE {reduce.arg[0].name} {reduce.shape}" if above is reduce else
             f"{above.op.name} {above.shape} (computed from REDUCE {reduce.arg[0].name} {reduce.shape})")
@@ -128,58 +143,83 @@ KEEPS_ZERO = frozenset({Ops.ADD, Ops.SUB, Ops.MUL, Ops.MAX, Ops.SQRT, Ops.SIN, O
                         Ops.CMPLT, Ops.CMPNE, Ops.WHERE, Ops.AND, Ops.OR, Ops.XOR})
 
 
-def pad_needs_zero(op_node: Node, above: Node) -> Boundary:
-    """B5. A PAD reaches an ALU op that doesn't map zeros to zero, so `above` (the value right under
-    the movement ops) is materialized and padded as a view of that buffer.
+def pad_needs_zero(op_node: Node, above: Node | None, moves: Sequence[Move]) -> Boundary | None:
+    """B5. A PAD (among the pending `moves`) reaches an ALU op that doesn't map zeros to zero, so
+    `above` (the value right under the movement ops) is materialized and padded as a view of that buffer.
 
     pad(exp2(x)) must be 0 in the border, but exp2(pad(x)) would be exp2(0) = 1 there.
     pad(x + 1) is fine: the constant 1 is padded too (0 in the border) and 0 + 0 = 0."""
+    if op_node.op in KEEPS_ZERO or not any(m.op is Ops.PAD for m in moves):
+        return None
     return Boundary("pad_needs_zero", f"a PAD reaches {op_node.op.name}, which doesn't map 0 to 0; "
                                       f"{above.op.name} {above.shape} is stored and padded as a view")
 
 
-def reduce_inside_reduce(reduce: Node) -> Boundary:
-    """B6. A REDUCE feeding (through elementwise ops) another REDUCE is materialized: a kernel is
-    one loop nest with one set of reduced axes.
+def reduce_inside_reduce(reduce: Node, below_reduce: bool) -> Boundary | None:
+    """B6. A REDUCE feeding (through elementwise ops) another REDUCE, that is one met `below_reduce`,
+    is materialized: a kernel is one loop nest with one set of reduced axes.
 
     sum(x - mean(x)) in layernorm's variance: mean gets its own kernel (B4 usually fires first)."""
+    if not below_reduce:
+        return None
     return Boundary("reduce_inside_reduce", f"REDUCE {reduce.arg[0].name} over {reduce.arg[1]} of "
                                             f"{reduce.src[0].shape} feeds another REDUCE")
 
 
-def loop_mismatch(reduce: Node, loop: tuple[tuple[int, ...], tuple[int, ...]]) -> Boundary:
-    """B7. All REDUCEs of one kernel share its loop (the shape they reduce and the axes). Another
-    one is materialized.
+def loop_mismatch(reduce: Node, loop: tuple[tuple[int, ...], tuple[int, ...]]) -> Boundary | None:
+    """B7. All REDUCEs of one kernel share its loop (the shape they reduce and the axes: `loop`).
+    Another one is materialized.
 
     sum(x, axis=1) + sum(y, axis=1) with x (4, 8) and y (4, 3): the y sum gets its own kernel."""
+    if (reduce.src[0].shape, reduce.arg[1]) == loop:
+        return None
     return Boundary("loop_mismatch", f"REDUCE over {reduce.arg[1]} of {reduce.src[0].shape} doesn't share the "
                                      f"kernel's loop (axes {loop[1]} of {loop[0]})")
 
 
-def shared_reduce(reduce: Node, n_kernels: int) -> Boundary:
+def shared_reduce(reduce: Node, n_kernels: int) -> Boundary | None:
     """B8. A value used by several kernels is recomputed by each of them, unless that would
-    repeat a REDUCE: then it is materialized once and loaded by all.
+    repeat a REDUCE: a REDUCE computed inside `n_kernels` > 1 kernels is materialized once and
+    loaded by all.
 
     s = x.sum(1); roots [s + 1, s * 2] -> R_4_8 stores s, two small kernels load it."""
+    if n_kernels <= 1:
+        return None
     return Boundary("shared_reduce", f"REDUCE {reduce.arg[0].name} of {reduce.src[0].shape} is used by "
                                      f"{n_kernels} kernels; storing it once is cheaper than recomputing it")
 
 
-def assign_reads_target(value: Node, how: str) -> Boundary:
+def assign_reads_target(root: Node, buf: BufferRef, view: ShapeTracker, store: tuple[BufferRef, ShapeTracker],
+                        below_reduce: bool) -> Boundary | None:
     """B9. An in-place write is safe only when every element is read before it is written at the
-    same address: the value must read the target through the target's own view, outside any
-    reduce loop. Otherwise the value is materialized first and then copied in.
+    same address: the value of an ASSIGN `root` must read the target buffer (`store`'s) through
+    the target's own view, outside any reduce loop. A load of `buf` through `view` that doesn't
+    materializes the value first, to be copied in.
 
     x.assign(x.T): element (0, 1) would be overwritten before (1, 0) reads it."""
+    if root.op is not Ops.ASSIGN or buf is not store[0]:
+        return None
+    if below_reduce:
+        how = "inside a reduce loop"
+    elif view != store[1]:
+        how = "through another view"
+    else:
+        return None
+    value = root.src[1]
     return Boundary("assign_reads_target", f"the assigned value reads the target buffer {how}; it is stored in "
                                            f"a temporary first ({value.op.name} {value.shape})")
 
 
-def old_value_overwritten(leaf: Node, overwrite: Node) -> Boundary:
+def old_value_overwritten(leaf: Node, overwrite: Node, reader: Node,
+                          assigns_below_reader: Collection[int]) -> Boundary | None:
     """B10. Kernels that read a buffer's old contents run before the ASSIGN that overwrites it (the
-    scheduler orders them so). A kernel that also depends on the ASSIGN can't: the old contents
-    are copied to a temporary before the write.
+    scheduler orders them so). The kernel of `reader` reads `leaf` from the buffer that the ASSIGN
+    `overwrite` writes; when `leaf` is the old contents (not an ASSIGN's result) and the kernel also
+    depends on that ASSIGN (it is in `reader`'s graph: the ids `assigns_below_reader`), it can't run
+    first: the old contents are copied to a temporary before the write.
 
     y = x * 1 (lazy); x.assign(x + 1); realize x + y  ->  copy x, assign, then add."""
+    if leaf.op is Ops.ASSIGN or overwrite is reader or id(overwrite) not in assigns_below_reader:
+        return None
     return Boundary("old_value_overwritten", f"{leaf.op.name} {leaf.shape} is read after an ASSIGN of "
                                              f"{overwrite.shape} overwrites its buffer: copy the old contents first")

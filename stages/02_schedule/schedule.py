@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, ShapeTracker, toposort
+from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, ShapeTracker, apply_movement, toposort
 from shrimpgrad.graph import verify as verify_graph
 
 from . import rules
@@ -160,11 +160,7 @@ class _Planner:
                 if (b := rule(node)) is not None:
                     self.materialize(node, b)
         for i, root in enumerate(self.roots):
-            b = rules.output(root, i)
-            if b is None and root.arg in assigned:  # a plain buffer root that an ASSIGN here overwrites
-                b = Boundary("output", f"root {i} is buffer {root.arg.id}, which this schedule overwrites: "
-                                       f"copy its old value first")
-            if b is not None:
+            if (b := rules.output(root, i, assigned)) is not None:
                 self.materialize(root, b)
 
     # ---- pass 2 -------------------------------------------------------------------------------------
@@ -182,15 +178,8 @@ class _Planner:
                 for k, v in drafts[key].needs.items():
                     needs.setdefault(k, v)
             new = sorted(needs.values(), key=lambda nb: self.position[id(nb[0])])
-            if not new:
-                users: Counter[int] = Counter()
-                reduce_nodes: dict[int, Node] = {}
-                for d in drafts.values():
-                    for r in {id(r): r for r in d.reduces}.values():
-                        users[id(r)] += 1
-                        reduce_nodes[id(r)] = r
-                new = [(reduce_nodes[k], rules.shared_reduce(reduce_nodes[k], n)) for k, n in users.items() if n > 1]
-                new += [(leaf, rules.old_value_overwritten(leaf, a)) for leaf, a in self.stale_reads(drafts)]
+            if not new:  # every kernel builds: now the rules that look at all of them
+                new = self.shared_reduces(drafts) + self.old_value_reads(drafts)
             if not new:
                 self.drafts = drafts
                 return
@@ -199,22 +188,31 @@ class _Planner:
             fresh = {id(node) for node, _ in new}
             drafts = {k: d for k, d in drafts.items() if not d.needs and not (d.visited & fresh)}
 
-    def stale_reads(self, drafts: dict[int, Draft]) -> list[tuple[Node, Node]]:
-        """B10: (buffer leaf, ASSIGN) pairs where a kernel reads a buffer's old contents but has to run
-        after an ASSIGN that overwrites them (the ASSIGN is in its graph)."""
+    def shared_reduces(self, drafts: dict[int, Draft]) -> list[tuple[Node, Boundary]]:
+        """B8 asked of every REDUCE, with the number of kernels that compute it."""
+        users: Counter[int] = Counter()
+        reduce_nodes: dict[int, Node] = {}
+        for d in drafts.values():
+            for r in {id(r): r for r in d.reduces}.values():
+                users[id(r)] += 1
+                reduce_nodes[id(r)] = r
+        return [(r, b) for k, r in reduce_nodes.items() if (b := rules.shared_reduce(r, users[k])) is not None]
+
+    def old_value_reads(self, drafts: dict[int, Draft]) -> list[tuple[Node, Boundary]]:
+        """B10 asked of every read of an assigned buffer, with each ASSIGN that writes that buffer (the first
+        ASSIGN it fires for names a leaf's boundary)."""
         assigns: dict[int, list[Node]] = {}
         for node, _ in self.boundaries.values():
             if node.op is Ops.ASSIGN:
                 assigns.setdefault(id(target_view(node.src[0])[0]), []).append(node)
-        if not assigns:
-            return []
-        found = {}
+        found: dict[int, tuple[Node, Boundary]] = {}
         for key, d in drafts.items():
-            root = self.boundaries[key][0]
+            reader = self.boundaries[key][0]
             for buf, leaf in d.reads:
-                for a in assigns.get(id(buf), []) if _version(leaf) is None else []:
-                    if a is not root and id(a) in self.assigns_below[id(root)]:
-                        found.setdefault(id(leaf), (leaf, a))
+                for a in assigns.get(id(buf), []):
+                    b = rules.old_value_overwritten(leaf, a, reader, self.assigns_below[id(reader)])
+                    if b is not None:
+                        found.setdefault(id(leaf), (leaf, b))
         return list(found.values())
 
     # ---- pass 3 -------------------------------------------------------------------------------------
@@ -265,6 +263,11 @@ class _Planner:
     # ---- passes 4 and 5 -------------------------------------------------------------------------------
 
     def name_kernels(self) -> None:
+        """Turn each draft, in execution order, into a named `Kernel` and check it (`kernel.verify`).
+
+        The name says the loops (`kernel_name`: E_4_4, R_4_8); a repeated name gets n1, n2, ... so every kernel
+        of the schedule is named once, stably (execution order). `reason` is the boundary rule that drew it,
+        `meta` the provenance of the graph nodes it computes."""
         self.kernels: list[Kernel] = []
         seen: Counter[str] = Counter()
         for key in self.sequence:
@@ -278,6 +281,13 @@ class _Planner:
             self.kernels.append(verify_kernel(k))
 
     def plan_buffers(self) -> None:
+        """Describe the memory the kernels use, and build the `Schedule`.
+
+        Each root's buffer and the view to read its value through (`outputs`, `output_views`). Each buffer's kind:
+        a fresh buffer is an "output" when it holds a root's value, else a "temporary"; a given buffer is
+        "assigned" when a kernel writes it in place, else an "input". Each buffer's lifetime: the first kernel that
+        writes it and the last that reads it (None when none does), from which a runtime can allocate late and
+        free early. Every buffer is listed once: in the order the kernels first touch it, then any no kernel touches."""
         outputs, views = [], []
         for root in self.roots:
             buf, st = self.source(root)  # every root is materialized (B1) or a plain buffer
@@ -340,8 +350,8 @@ def target_view(node: Node) -> tuple[BufferRef, ShapeTracker]:
     else:
         raise ScheduleError(f"ASSIGN target must be a realized buffer (possibly through movement ops), got "
                             f"{base!r}; realize the target before assigning into it")
-    for m in reversed(moves):
-        st = getattr(st, m.op.name.lower())(m.arg)
+    for m in reversed(moves):  # nearest the buffer first
+        st = apply_movement(st, m.op.name, m.arg)
     return buf, st
 
 

@@ -8,8 +8,21 @@ import pytest
 from schedule_programs import exp, inp, relu, softmax, sum_
 from schedule_strategies import check_against_evaluator
 
-from shrimpgrad.graph import BufferRef, Ops, alu, assign, broadcast_const, buffer, contiguous, dtypes, movement, reduce
-from shrimpgrad.schedule import KOps, ScheduleError, create_schedule
+from shrimpgrad.graph import (
+    BufferRef,
+    Ops,
+    ShapeTracker,
+    alu,
+    assign,
+    broadcast_const,
+    buffer,
+    contiguous,
+    dtypes,
+    movement,
+    reduce,
+)
+from shrimpgrad.schedule import Boundary, KOps, ScheduleError, create_schedule, rules
+from shrimpgrad.schedule.rules import Move
 
 F32 = dtypes.float32
 
@@ -287,3 +300,35 @@ def test_deep_chains_and_diamonds_schedule_quickly():
         z = alu(Ops.ADD, z, broadcast_const(0.5, F32, (4,)))
     s = check_against_evaluator([y, z], bufs)
     assert len(s.kernels) == 2
+
+
+# ---- each boundary rule holds its own condition: None when it doesn't fire, its Boundary when it does ---------
+
+def test_each_boundary_rule_decides_by_itself():
+    x, w = inp((4, 8), {}), inp((4, 8), {})
+    total = sum_(x, 1)  # (4, 1)
+    expand, reshape = Move(Ops.EXPAND, (4, 8)), Move(Ops.RESHAPE, (4, 1))
+    pad = Move(Ops.PAD, ((1, 1), (0, 0)))
+    exp2 = alu(Ops.EXP2, x)
+    row = ShapeTracker.from_shape((4, 8))
+    flipped = row.flip((True, False))  # the same buffer through another view
+    a = assign(x, alu(Ops.ADD, x, w))
+    cases = {  # rule: (its arguments when it doesn't fire, when it fires)
+        rules.output: ((x, 0), (total, 0)),
+        rules.reduce_behind_view: ((total, total, (Move(Ops.RESHAPE, (4,)), reshape)), (total, total, (expand,))),
+        rules.pad_needs_zero: ((alu(Ops.ADD, x, w), x, (pad,)), (exp2, exp2, (pad,))),
+        rules.reduce_inside_reduce: ((total, False), (total, True)),
+        rules.loop_mismatch: ((total, ((4, 8), (1,))), (total, ((4, 3), (1,)))),
+        rules.shared_reduce: ((total, 1), (total, 2)),
+        rules.assign_reads_target: ((a, x.arg, row, (x.arg, row), False), (a, x.arg, flipped, (x.arg, row), False)),
+        rules.old_value_overwritten: ((a, a, a, {id(a)}), (x, a, alu(Ops.ADD, a, x), {id(a)})),
+    }
+    for rule, (quiet, fires) in cases.items():
+        assert rule(*quiet) is None, rule.__name__
+        b = rule(*fires)
+        assert isinstance(b, Boundary) and b.rule == rule.__name__, rule.__name__
+    assert rules.output(x, 0, {x.arg}).rule == "output"  # a buffer root that this schedule overwrites is copied
+    assert rules.assign_reads_target(a, x.arg, row, (x.arg, row), True).reason.startswith(
+        "the assigned value reads the target buffer inside a reduce loop")
+    assert rules.assign_reads_target(alu(Ops.NEG, x), x.arg, flipped, (x.arg, row), False) is None  # no ASSIGN
+    assert rules.old_value_overwritten(x, a, alu(Ops.ADD, x, w), set()) is None  # the reader doesn't need the write
