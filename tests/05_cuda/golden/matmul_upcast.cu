@@ -39,7 +39,7 @@ extern "C" __global__ void R_256_512_4(float* __restrict__ data0, const float* _
   int alu18 = alu5 + 3136;                      // ALU ADD
   int alu19 = alu5 + 3584;                      // ALU ADD
   int alu20 = alu5 + 3648;                      // ALU ADD
-  for (int ridx0 = 0; ridx0 < 4; ridx0++) {     // RANGE REDUCE axis 0
+  for (int ridx0 = 0; ridx0 < 4; ridx0++) {     // RANGE REDUCE
     int alu21 = alu0 + ridx0;                   // ALU ADD
     float val0 = data1[alu21];                  // LOAD
     int alu22 = ridx0 * 512;                    // ALU MUL
