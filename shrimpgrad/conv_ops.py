@@ -1,5 +1,6 @@
 """Convolution, pooling and resampling for `Tensor` (mixed into it): conv2d, conv_transpose2d, max_pool2d
-(ceil_mode, return_indices), avg_pool2d, max_unpool2d and interpolate. Like tinygrad's, they work for any number of
+(ceil_mode, return_indices), avg_pool2d (divisor_override), max_unpool2d and interpolate (nearest, nearest-exact,
+linear/bilinear/trilinear, bicubic, area). Like tinygrad's, they work for any number of
 spatial axes (the trailing ones): a 3-d input with a 1-d kernel is a 1-d convolution, a 5-d one with a 3-d kernel
 a 3-d convolution.
 
@@ -262,6 +263,40 @@ def _linear_source(n_in: int, n_out: int, align_corners: bool, np_dtype, scale_f
     return low, high, (src - low.astype(np_dtype)).astype(np_dtype)
 
 
+def _cubic_source(n_in: int, n_out: int, align_corners: bool, np_dtype, scale_factor=None):
+    """PyTorch's upsample_bicubic2d along one axis: the four neighbours of each output cell (clamped to the input,
+    as upsample_get_value_bounded does) and their weights, Keys' cubic convolution with A = -0.75. The source
+    position is area_pixel_compute_source_index with cubic=True: not clamped at 0, unlike the linear modes'."""
+    dst = np.arange(n_out, dtype=np_dtype)
+    if align_corners:
+        scale = np_dtype(n_in - 1) / np_dtype(n_out - 1) if n_out > 1 else np_dtype(0)
+        src = dst * scale
+    else:
+        src = _index_scale(n_in, n_out, scale_factor, np_dtype) * (dst + np_dtype(0.5)) - np_dtype(0.5)
+    floor = np.minimum(np.floor(src), np_dtype(n_in - 1))  # guard_index_and_lambda
+    t = np.clip(src - floor, np_dtype(0), np_dtype(1)).astype(np_dtype)
+    a, one = np_dtype(-0.75), np_dtype(1)
+
+    def near(x):  # |x| <= 1: ((A + 2) x - (A + 3)) x^2 + 1
+        return ((a + np_dtype(2)) * x - (a + np_dtype(3))) * x * x + one
+
+    def far(x):  # 1 < |x| < 2: ((A x - 5A) x + 8A) x - 4A
+        return ((a * x - np_dtype(5) * a) * x + np_dtype(8) * a) * x - np_dtype(4) * a
+
+    weights = (far(t + one), near(t), near(one - t), far((one - t) + one))  # PyTorch's exact expressions
+    taps = tuple(np.clip(floor.astype(np.int64) - 1 + k, 0, n_in - 1) for k in range(4))
+    return taps, weights
+
+
+def _area_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's mode="area" is adaptive_avg_pool: output cell j averages input cells [floor(j*in/out),
+    ceil((j+1)*in/out)). Returns the (out, in) 0/1 membership and each window's cell count."""
+    j = np.arange(n_out)
+    start, end = (j * n_in) // n_out, -((-(j + 1) * n_in) // n_out)
+    member = (np.arange(n_in) >= start[:, None]) & (np.arange(n_in) < end[:, None])
+    return member, end - start
+
+
 def _interpolate_sizes(shape, size, scale_factor):
     """The output sizes of the resampled (trailing) axes and their scale factors (None without scale_factor). A
     single scale_factor applies to every axis after the first two (PyTorch's (N, C, *spatial))."""
@@ -287,7 +322,8 @@ def _interpolate_sizes(shape, size, scale_factor):
 
 
 _LINEAR_MODES = {"linear": None, "bilinear": 2, "trilinear": 3}  # PyTorch's names fix the number of axes
-_MODES = ("nearest", "nearest-exact", *_LINEAR_MODES)
+_INTERPOLATING = {**_LINEAR_MODES, "bicubic": 2}  # the modes that take align_corners (weights between neighbours)
+_MODES = ("nearest", "nearest-exact", "area", *_INTERPOLATING)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -421,16 +457,24 @@ class ConvMixin:
         return out, size - is_max.where(numbers, 0).max(axis=axes)
 
     def avg_pool2d(self, kernel_size=(2, 2), stride=None, dilation=1, padding=0, ceil_mode: bool = False,
-                   count_include_pad: bool = True):
+                   count_include_pad: bool = True, divisor_override=None):
         """Mean over sliding windows of the last len(kernel_size) axes (2 for an int); stride defaults to
         kernel_size. The divisor counts the cells of the window inside the padded input (count_include_pad) or
-        inside the input only; the extra right padding of ceil_mode is never counted (PyTorch)."""
+        inside the input only; the extra right padding of ceil_mode is never counted (PyTorch). divisor_override,
+        a non-zero int, is the divisor of every window instead (PyTorch's; count_include_pad then has no effect)."""
+        if divisor_override is not None and (isinstance(divisor_override, bool) or not _is_int(divisor_override)):
+            raise TypeError(f"Tensor.avg_pool2d: divisor_override must be an int, got {divisor_override!r}")
+        if divisor_override is not None and divisor_override == 0:
+            raise RuntimeError("Tensor.avg_pool2d: divisor_override must not be zero (PyTorch: 'divisor must be not "
+                               "zero'); leave it None to divide by the window's size")
         kernel, stride_, dilation_, pads, outs = self._pool_args(kernel_size, stride, dilation, padding, ceil_mode,
                                                                  "avg_pool2d")
         n, axes = len(kernel), tuple(range(-len(kernel), 0))
         wide = _ceil_pads(self.shape[-n:], outs, kernel, stride_, dilation_, pads)
         x = self._float()
         total = _pool(_pad_spatial(x, wide), kernel, stride_, dilation_).sum(axis=axes)
+        if divisor_override is not None:
+            return total / int(divisor_override)
         if count_include_pad and wide == pads:
             return total / math.prod(kernel)
         ones = type(self).ones(self.shape[-n:], dtype=x.dtype, device=self.device)
@@ -494,36 +538,60 @@ class ConvMixin:
     def interpolate(self, size=None, mode: str = "linear", align_corners: bool = False, scale_factor=None):
         """Resample the last len(size) axes to `size`, or scale them by `scale_factor` (PyTorch's F.interpolate; any
         number of leading axes, as in tinygrad). Modes: "nearest" (PyTorch's: floor(dst * in/out)), "nearest-exact"
-        (pixel centres), "linear" (any number of axes; "bilinear"/"trilinear" are the same with 2/3 axes), with
-        align_corners for the linear modes. Linear interpolation of an integer tensor is computed in
-        default_float and rounded to the nearest integer (PyTorch's uint8 kernels round; tinygrad truncates)."""
+        (pixel centres), "linear" (any number of axes; "bilinear"/"trilinear" are the same with 2/3 axes),
+        "bicubic" (2 axes, Keys' cubic with A = -0.75, PyTorch's), all three with align_corners, and "area" (the
+        mean of the input cells each output cell covers: PyTorch's adaptive_avg_pool). Interpolating an integer
+        tensor is computed in default_float and rounded to the nearest integer (PyTorch's uint8 kernels round;
+        tinygrad truncates); bicubic, which overshoots, is also clamped to the dtype's range."""
         size, scales = _interpolate_sizes(self.shape, size, scale_factor)
         if mode not in _MODES:
             raise NotImplementedError(f"Tensor.interpolate: mode {mode!r} is not supported; use one of {_MODES}")
-        linear = mode in _LINEAR_MODES
-        if _LINEAR_MODES.get(mode) not in (None, len(size)):
-            raise NotImplementedError(f"Tensor.interpolate: mode {mode!r} resamples {_LINEAR_MODES[mode]} axes but "
+        weighted = mode in _INTERPOLATING or mode == "area"
+        if _INTERPOLATING.get(mode) not in (None, len(size)):
+            raise NotImplementedError(f"Tensor.interpolate: mode {mode!r} resamples {_INTERPOLATING[mode]} axes but "
                                       f"size {tuple(size)} has {len(size)}; use mode='linear' for any number")
-        if align_corners and not linear:
-            raise ValueError("Tensor.interpolate: align_corners can only be set with the linear modes (linear, "
-                             f"bilinear, trilinear), got mode {mode!r}")
+        if align_corners and mode not in _INTERPOLATING:
+            raise ValueError("Tensor.interpolate: align_corners can only be set with the interpolating modes (linear, "
+                             f"bilinear, bicubic, trilinear), got mode {mode!r}")
         x = self
-        if linear:
+        if weighted:
             x = self._float()
             if x.dtype.itemsize < 4:
                 x = x.cast(dtypes.float32)  # PyTorch's opmath: half-precision inputs are weighted in float32
         first = self.ndim - len(size)
-        for axis in range(first, self.ndim):
+        # bicubic goes along the last axis first, then the one before, the order of PyTorch's sums
+        axes = range(self.ndim - 1, first - 1, -1) if mode == "bicubic" else range(first, self.ndim)
+        for axis in axes:
             n_in, n_out = self.shape[axis], size[axis - first]
             factor = None if scales is None else scales[axis - first]
-            if n_in == n_out and (factor is None or mode == "nearest" or align_corners):
+            if n_in == n_out and (factor is None or mode in ("nearest", "area") or align_corners):
                 continue  # these map an axis of unchanged size onto itself
-            if not linear:
+            if not weighted:
                 x = _pick_along(x, axis, _nearest_source(n_in, n_out, mode == "nearest-exact", factor))
-                continue
-            low, high, frac = _linear_source(n_in, n_out, bool(align_corners), x.dtype.np.type, factor)
-            weight = type(self)(frac, dtype=x.dtype, device=self.device).reshape((n_out,) + (1,) * (x.ndim - 1 - axis))
-            x = _pick_along(x, axis, low) * (1 - weight) + _pick_along(x, axis, high) * weight
-        if linear and not self.dtype.is_float:
+            elif mode == "area":
+                x = self._area_along(x, axis, n_out)
+            elif mode == "bicubic":
+                taps, weights = _cubic_source(n_in, n_out, bool(align_corners), x.dtype.np.type, factor)
+                terms = [_pick_along(x, axis, tap) * self._axis_weights(w, x, axis) for tap, w in zip(taps, weights)]
+                x = terms[0] + terms[1] + terms[2] + terms[3]
+            else:
+                low, high, frac = _linear_source(n_in, n_out, bool(align_corners), x.dtype.np.type, factor)
+                weight = self._axis_weights(frac, x, axis)
+                x = _pick_along(x, axis, low) * (1 - weight) + _pick_along(x, axis, high) * weight
+        if weighted and not self.dtype.is_float:
             x = x.round()  # PyTorch's integer (uint8) interpolation rounds to the nearest value
+            if mode == "bicubic" and not self.dtype.is_bool:
+                info = np.iinfo(self.dtype.np)
+                x = x.clip(float(info.min), float(info.max))  # and saturates where the cubic overshoots
         return x.cast(self.dtype)
+
+    def _axis_weights(self, w: np.ndarray, x, axis: int):
+        """Per-output-cell weights along `axis` as a constant that broadcasts over x's later axes."""
+        return type(self)(w, dtype=x.dtype, device=self.device).reshape((len(w),) + (1,) * (x.ndim - 1 - axis))
+
+    def _area_along(self, x, axis: int, n_out: int):
+        """mode="area" along one axis: the sum of each output cell's window (a masked sum), over its cell count."""
+        member, counts = _area_weights(x.shape[axis], n_out)
+        mask = type(self)(member, device=self.device).reshape(member.shape + (1,) * (x.ndim - axis - 1))
+        total = mask.where(x.unsqueeze(axis), 0).sum(axis=axis + 1)
+        return total / self._axis_weights(counts.astype(x.dtype.np), x, axis)

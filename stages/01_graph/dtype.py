@@ -2,7 +2,7 @@
 
 A `DType` is a small frozen record: its name, its size in bytes, the numpy type that
 holds it on the host and the C type a backend prints for it. Promotion (what `int8 +
-float16` becomes) follows numpy's table, so the numpy evaluator is an exact oracle.
+float16` becomes) follows PyTorch's rules (`promote`), not numpy's: int32 + float32 is float32.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import numpy as np
 
 @dataclass(frozen=True, order=True)
 class DType:
-    priority: int  # orders dtypes for printing; promotion itself uses numpy's table
+    priority: int  # orders dtypes for printing; promotion is `promote`
     itemsize: int
     name: str
-    np_name: str  # numpy's name for the type, e.g. "float32"
-    c_name: str  # the C type used by the C backend ("half" storage is handled there)
+    np_name: str  # numpy's name for the type of its memory, e.g. "float32"
+    c_name: str  # the C type of its memory ("half" storage is handled by the C backend)
 
     @property
     def np(self) -> np.dtype:
@@ -45,14 +45,20 @@ class DType:
 
 
 class dtypes:  # noqa: N801 - tinygrad's public name
-    """The dtype namespace, as in tinygrad: `dtypes.float32`, `dtypes.default_float`, ..."""
+    """The dtype namespace, as in tinygrad: `dtypes.float32`, `dtypes.default_float`, ...
+
+    `dtypes.default_float` (float32) and `dtypes.default_int` (int32) may be set, as in tinygrad: they are the
+    dtypes of Tensors made from Python floats / ints and of `int_tensor * 2.5`, read at each call."""
 
     bool = DType(0, 1, "bool", "bool", "bool")
     int8 = DType(1, 1, "int8", "int8", "signed char")
     uint8 = DType(2, 1, "uint8", "uint8", "unsigned char")
     int16 = DType(3, 2, "int16", "int16", "short")
+    uint16 = DType(4, 2, "uint16", "uint16", "unsigned short")
     int32 = DType(5, 4, "int32", "int32", "int")
+    uint32 = DType(6, 4, "uint32", "uint32", "unsigned int")
     int64 = DType(7, 8, "int64", "int64", "long long")
+    uint64 = DType(8, 8, "uint64", "uint64", "unsigned long long")
     float16 = DType(9, 2, "float16", "float16", "half")
     float32 = DType(11, 4, "float32", "float32", "float")
     float64 = DType(12, 8, "float64", "float64", "double")
@@ -64,8 +70,11 @@ class dtypes:  # noqa: N801 - tinygrad's public name
     char = int8
     uchar = uint8
     short = int16
+    ushort = uint16
     int = int32
+    uint = uint32
     long = int64
+    ulong = uint64
 
     default_float = float32
     default_int = int32
@@ -102,10 +111,14 @@ class dtypes:  # noqa: N801 - tinygrad's public name
     def is_int(d: DType) -> bool:
         return d.is_int
 
+    @staticmethod
+    def is_unsigned(d: DType) -> bool:
+        return d.is_unsigned
+
 
 ALL_DTYPES: tuple[DType, ...] = (
-    dtypes.bool, dtypes.int8, dtypes.uint8, dtypes.int16, dtypes.int32, dtypes.int64,
-    dtypes.float16, dtypes.float32, dtypes.float64,
+    dtypes.bool, dtypes.int8, dtypes.uint8, dtypes.int16, dtypes.uint16, dtypes.int32, dtypes.uint32,
+    dtypes.int64, dtypes.uint64, dtypes.float16, dtypes.float32, dtypes.float64,
 )
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 
@@ -124,11 +137,54 @@ def to_dtype(x: DType | str | type | np.dtype) -> DType:
         raise TypeError(f"expected a dtype such as dtypes.float32, got {x!r}") from e
 
 
-def promote(*ds: DType) -> DType:
-    """The result dtype of an operation on tensors of these dtypes (numpy's promotion table).
+# ---- promotion -----------------------------------------------------------------------------
 
-    numpy promotes int64+uint8 -> int64 and int8+uint8 -> int16 and so on; the only case we
-    change is a result numpy would give that we don't support (e.g. int8+uint64 never occurs
-    because we have no uint64)."""
-    out = np.result_type(*(d.np for d in ds))
-    return dtypes.from_numpy(out)
+class PromotionError(TypeError, RuntimeError):
+    """No dtype holds both (uint64 with a signed integer). PyTorch raises a RuntimeError; TypeError too."""
+
+
+def promote(*ds: DType) -> DType:
+    """The result dtype of an operation on tensors of these dtypes: PyTorch's promotion.
+
+    By category first (bool < integer < float), then by size within the category. Unlike numpy, an
+    integer never widens a float. Mixed signed and unsigned integers need a signed type larger than the
+    unsigned one (uint8 + int8 -> int16).
+
+        bool  + int8    -> int8        int32 + float32 -> float32   (numpy: float64)
+        uint8 + int8    -> int16       int64 + float16 -> float16   (numpy: float64)
+        uint8 + int32   -> int32       float16 + float32 -> float32
+        int16 + int32   -> int32       bool + float16  -> float16
+
+    PyTorch refuses to promote uint16, uint32 and uint64 with any other integer or bool type ("not
+    supported"); there we take numpy's (and tinygrad's) answer where one exists: bool + uint16 -> uint16,
+    uint16 + uint32 -> uint32, uint16 + int16 -> int32, uint32 + int8 -> int64. uint64 + a signed integer
+    has no integer type holding both (numpy gives float64): a PromotionError, which is a RuntimeError as
+    PyTorch's is.
+    """
+    if not ds:
+        raise TypeError("promote: needs at least one dtype")
+    out = ds[0]
+    for d in ds[1:]:
+        out = _promote2(out, d)
+    return out
+
+
+def _category(d: DType) -> int:
+    return 0 if d.is_bool else 1 if d.is_int else 2
+
+
+def _promote2(a: DType, b: DType) -> DType:
+    if a == b:
+        return a
+    if _category(a) != _category(b):
+        return a if _category(a) > _category(b) else b
+    if a.is_int and a.is_unsigned != b.is_unsigned:
+        u, s = (a, b) if a.is_unsigned else (b, a)
+        if s.itemsize > u.itemsize:
+            return s
+        wider = [d for d in ALL_DTYPES if d.is_int and not d.is_unsigned and d.itemsize > u.itemsize]
+        if not wider:
+            raise PromotionError(f"promote: no integer type holds both {a!r} and {b!r} (PyTorch refuses this "
+                                 f"promotion too); cast one of them first, e.g. to dtypes.int64 or dtypes.float64")
+        return min(wider, key=lambda d: d.itemsize)
+    return a if a.itemsize >= b.itemsize else b

@@ -246,8 +246,10 @@ ALU_RULES: dict[Ops, Callable[[list[str], DType, Helpers], str]] = {
 }
 MATH_OPS = frozenset({Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC})  # need the dialect's math_preamble
 
-# Signed ints whose + - * can overflow in a kernel (int8/int16 are promoted to int first, so theirs can't).
-WRAPPING = {dtypes.int32: "unsigned int", dtypes.int64: "unsigned long long"}
+# The ints whose + - * can overflow a signed type in a kernel: int32 and int64, and uint16, which C promotes
+# to int (65535 * 65535 does not fit an int). int8/uint8/int16 are promoted to int too, but their products fit;
+# uint32/uint64 are unsigned already.
+WRAPPING = {dtypes.int32: "unsigned int", dtypes.int64: "unsigned long long", dtypes.uint16: "unsigned int"}
 _WRAP_SYMBOLS = {Ops.ADD: "+", Ops.SUB: "-", Ops.MUL: "*"}
 
 
@@ -258,7 +260,8 @@ def needs_wrapping(op: Ops, dt: DType) -> bool:
 def render_wrapping(op: Ops, x: list[str], dt: DType) -> str:
     """Signed + - * NEG that wrap around like numpy's, in a language without -fwrapv (CUDA C++, where
     signed overflow is undefined): computed in the unsigned type, where it wraps by definition, and
-    converted back (two's complement): (int)((unsigned int)a + (unsigned int)b)."""
+    converted back (two's complement): (int)((unsigned int)a + (unsigned int)b). uint16 is computed in
+    unsigned int for the same reason: C would promote it to (signed) int."""
     t, u = compute_type(dt), WRAPPING[dt]
     if op is Ops.NEG:
         return f"({t})(({u})0 - ({u}){x[0]})"

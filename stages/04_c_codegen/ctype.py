@@ -5,8 +5,11 @@
     int8      signed char                 signed char                 -5
     uint8     unsigned char               unsigned char               255
     int16     short                       short                       -300
+    uint16    unsigned short              unsigned short              65535
     int32     int                         int                         7, (-2147483647 - 1)
+    uint32    unsigned int                unsigned int                4294967295U
     int64     long long                   long long                   7LL, (-9223372036854775807LL - 1)
+    uint64    unsigned long long          unsigned long long          18446744073709551615ULL
     float16   half (= _Float16)           float                       1.5f
     float32   float                       float                       0.1f, 1e+20f, INFINITY, NAN
     float64   double                      double                      0.1, 1e+300, -INFINITY
@@ -75,8 +78,8 @@ def _int_literal(value, dt: DType) -> str:
     if not info.min <= v <= info.max:
         raise RenderError(f"CONST {v} does not fit {dt!r} (range {info.min}..{info.max}); "
                           f"convert it with shrimpgrad.graph.cast_scalar first")
-    suffix = "LL" if dt == dtypes.int64 else ""
-    if v == info.min and dt.itemsize >= 4:
+    suffix = {dtypes.int64: "LL", dtypes.uint32: "U", dtypes.uint64: "ULL"}.get(dt, "")
+    if v == info.min and dt.itemsize >= 4 and not dt.is_unsigned:
         return f"({v + 1}{suffix} - 1)"  # C has no negative literals: -2147483648 is -(2147483648), too big
     return f"{v}{suffix}"
 

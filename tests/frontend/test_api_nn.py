@@ -99,7 +99,7 @@ def test_einsum_edge_cases():
 
 
 @pytest.mark.parametrize("dtypes_in, out", [((np.float32, np.float32), np.float32), ((np.int32, np.int32), np.int32),
-                                            ((np.int32, np.float32), np.float64),  # promote(), as matmul
+                                            ((np.int32, np.float32), np.float32),  # PyTorch (numpy: float64)
                                             ((np.int8, np.int8), np.int8),
                                             ((np.float16, np.float16), np.float16)])
 def test_einsum_dtypes(dtypes_in, out):
@@ -538,7 +538,7 @@ def test_interpolate_gradients():
     (lambda x: x.interpolate((4,), mode="bilinear"), NotImplementedError, "mode 'bilinear' resamples 2 axes"),
     (lambda x: x.interpolate((4, 4), mode="cubic"), NotImplementedError, "mode 'cubic' is not supported"),
     (lambda x: x.interpolate((4, 4), mode="nearest", align_corners=True), ValueError,
-     "align_corners can only be set with the linear modes"),
+     "align_corners can only be set with the interpolating modes"),
     (lambda x: x.interpolate((0, 4)), RuntimeError, "output sizes must be positive ints"),
     (lambda x: x.interpolate((1, 1, 1, 1, 1)), ValueError, "size must be a tuple of 1 to 4 ints"),
     (lambda x: x.interpolate(4), ValueError, "size must be a tuple"),
