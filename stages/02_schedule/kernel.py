@@ -100,17 +100,17 @@ def _same_structure(a: KNode, b: KNode) -> bool:
     """Equal ASTs, comparing each pair of nodes once: two separately built copies of a DAG whose subtrees are
     shared (tanh(sigmoid(x)) reads x on several paths) compared path by path took exponential time (issue 17:
     a 12-line fuzz program's backward never finished lowering)."""
-    seen: set[tuple[int, int]] = set()
-    stack = [(a, b)]
-    while stack:
-        x, y = stack.pop()
-        if x is y or (id(x), id(y)) in seen:
-            continue
-        if x._hash != y._hash or (x.op, x.dtype, x.arg) != (y.op, y.dtype, y.arg) or len(x.src) != len(y.src):
-            return False
-        seen.add((id(x), id(y)))
-        stack.extend(zip(x.src, y.src))
-    return True
+    def sources(pair: tuple[KNode, KNode]):  # the pairs of sources, unless this pair already answers
+        x, y = pair
+        return () if x is y or not _same_node(x, y) else zip(x.src, y.src)
+
+    pairs = toposort([(a, b)], sources, key=lambda pair: (id(pair[0]), id(pair[1])))
+    return all(x is y or _same_node(x, y) for x, y in pairs)
+
+
+def _same_node(x: KNode, y: KNode) -> bool:
+    """The two nodes agree on everything but their sources (which the walk pairs up next)."""
+    return x._hash == y._hash and (x.op, x.dtype, x.arg) == (y.op, y.dtype, y.arg) and len(x.src) == len(y.src)
 
 
 @dataclass(frozen=True)

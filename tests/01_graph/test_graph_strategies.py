@@ -8,8 +8,7 @@ from graph_strategies import BOUND, FLOAT_TOLERANCE, MAX_ELEMENTS, graphs, int_g
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shrimpgrad.graph import BufferRef, Node, Ops, ShapeTracker, buffer, dtypes, evaluate, toposort
-from shrimpgrad.graph.view import apply_movement
+from shrimpgrad.graph import BufferRef, Node, Ops, ShapeTracker, apply_movement, buffer, dtypes, evaluate, toposort
 from shrimpgrad.graph.viz import movement_trackers
 
 

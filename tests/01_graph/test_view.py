@@ -8,8 +8,7 @@ from graph_strategies import movement_chains, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shrimpgrad.graph import Ops, ShapeTracker, View, strides_for_shape
-from shrimpgrad.graph.view import apply_movement
+from shrimpgrad.graph import Ops, ShapeTracker, View, apply_movement, strides_for_shape
 
 
 def numpy_movement(x: np.ndarray, op: Ops, arg) -> np.ndarray:

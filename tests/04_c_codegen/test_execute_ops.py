@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from program_builders import many_casts, many_ops, run_c
 
-from shrimpgrad.graph import ALL_DTYPES, ALU, BufferRef, GraphError, Ops, alu, buffer, dtypes
-from shrimpgrad.graph.evaluate import apply_alu
+from shrimpgrad.graph import ALL_DTYPES, ALU, BufferRef, GraphError, Ops, alu, apply_alu, buffer, dtypes
 
 RNG_SEED = 4
 TRANSCENDENTAL = {Ops.SIN, Ops.EXP2, Ops.LOG2}  # libm and numpy may differ in the last bits
