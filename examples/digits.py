@@ -1,7 +1,8 @@
 """What the two digits examples share: the data, the training loop (with TinyJit and a rich progress bar) and
 the test accuracy. The models are in digits_mlp.py and digits_cnn.py.
 
-scikit-learn ships the digits (1,797 8x8 grey images of 0..9) with the package: nothing is downloaded.
+The digits (1,797 8x8 grey images of 0..9) are in examples/data/digits.csv.gz (the file scikit-learn ships, see
+examples/data/README.md): nothing is downloaded, and the examples need no more than numpy.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sklearn.datasets import load_digits
 
 from shrimpgrad import Tensor, TinyJit
 from shrimpgrad.nn.optim import Optimizer
+
+DIGITS_CSV = Path(__file__).parent / "data" / "digits.csv.gz"
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ class Digits:
 
 def load(test_fraction: float = 0.2, seed: int = 0) -> Digits:
     """The digits, pixels scaled to [0, 1], split into a training set and a held-out test set."""
-    X, y = load_digits(return_X_y=True)
+    data = np.loadtxt(DIGITS_CSV, delimiter=",")  # 64 pixel counts in 0..16, then the digit (as load_digits reads it)
+    X, y = data[:, :-1], data[:, -1]
     X, y = (X / 16.0).astype(np.float32), y.astype(np.int32)
     order = np.random.default_rng(seed).permutation(len(X))
     n_test = int(len(X) * test_fraction)
