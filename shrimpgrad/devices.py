@@ -30,12 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from shrimpgrad.c import CProgram, choose_c_opts, print_source
+from shrimpgrad.c import CProgram, choose_c_opts
 from shrimpgrad.c import render as render_c
 from shrimpgrad.graph import ALL_DTYPES, DType
 from shrimpgrad.helpers import DEVICE, NOOPT, dump_console
 from shrimpgrad.linearize import Opt, Program, default_opts, interpret, linearize
-from shrimpgrad.linearize.viz import print_program
 from shrimpgrad.schedule import Kernel, kernel_flops
 
 
@@ -265,8 +264,12 @@ def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_sou
     the same AST."""
     runner, _ = lookup_runner(kernel, device)
     if show_uops:
+        from shrimpgrad.linearize.viz import print_program  # the dumps' rich and graphviz load when one is asked for
+
         print_program(runner.program, console=dump_console())
     if show_source and runner.source is not None:
+        from shrimpgrad.c.viz import print_source
+
         print_source(runner.source, console=dump_console())
     return runner
 
@@ -316,4 +319,6 @@ def print_cuda_dump(kernel: Kernel, runner: KernelRunner, device: str) -> None:
 
             runner.cuda_dump = str(cuda_kernel(kernel))
         source = runner.cuda_dump
+    from shrimpgrad.c.viz import print_source  # rich (and pygments) load when a dump is asked for
+
     print_source(source, console=dump_console())
