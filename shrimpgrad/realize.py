@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from shrimpgrad.c import compile_stats, print_source
+from shrimpgrad.c import compile_stats
 from shrimpgrad.devices import RUNNER_CACHE, Device, KernelRunner, display_source, lookup_runner, print_cuda_dump
 from shrimpgrad.graph import (
     BufferRef,
@@ -47,13 +47,11 @@ from shrimpgrad.graph import (
     Ops,
     ShapeTracker,
     buffer,
-    print_graph,
     rewrite,
     toposort,
 )
 from shrimpgrad.helpers import NOOPT, GlobalCounters, dump_console, emit_enabled, getenv
-from shrimpgrad.linearize.viz import print_program
-from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes, print_schedule
+from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes
 
 # ---- memory ------------------------------------------------------------------------------------------------
 
@@ -238,9 +236,13 @@ def run_items(items: Sequence[ExecItem], shown: Sequence[Kernel] | None = None) 
     show_uops, show_source, show_cuda = emit_enabled("uops", 3), emit_enabled("c", 4), emit_enabled("cuda", None)
     for i, item in enumerate(items):
         if show_uops:  # at run time, not when lowering: a cached schedule prints its kernels too
+            from shrimpgrad.linearize.viz import print_program  # rich, graphviz: loaded by the first dump
+
             print_program(item.runner.program, console=dump_console())
         kernel = shown[i] if shown is not None else item.kernel
         if show_source and (source := display_source(kernel, item.runner, item.device)) is not None:
+            from shrimpgrad.c.viz import print_source
+
             print_source(source, console=dump_console())
         if show_cuda and not (show_source and item.device == "CUDA"):  # on CUDA the source above is the CUDA
             print_cuda_dump(item.kernel, item.runner, item.device)
@@ -369,6 +371,8 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
         order = None  # the walk covered roots that need no work: walk again from those that do
     if todo and emit_enabled("graph", 5):
         for root in todo:
+            from shrimpgrad.graph.viz import print_graph
+
             print_graph(root, console=dump_console())
     refs = dict(zip(todo, run_graph(todo, device, order))) if todo else {}
     return [r if r.op is Ops.BUFFER else buffer(refs[r], r.shape, meta=r.meta) for r in roots]
@@ -384,6 +388,8 @@ def run_graph(roots: list[Node], device: str, order: list[Node] | None = None) -
     schedule, items = _plan(roots, device, order)
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before
     if emit_enabled("schedule", 2):
+        from shrimpgrad.schedule.viz import print_schedule
+
         print_schedule(schedule, console=dump_console())
     written = {b for item in items for b in item.allocate}  # each ExecItem allocates what it writes first
     empty = [out for out in schedule.outputs if out not in _storage and out not in written]
