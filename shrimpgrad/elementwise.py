@@ -35,8 +35,15 @@ Different: tinygrad's erf and asin are float32-accurate polynomials; these are a
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from shrimpgrad.graph import dtypes
+import numpy as np
+
+from shrimpgrad.checks import DTypeError, _fail, _is_scalar, _to_dtype
+from shrimpgrad.graph import Ops, dtypes
+
+if TYPE_CHECKING:
+    from shrimpgrad.tensor import Tensor
 
 _ATAN_TERMS = 9  # Taylor terms of atan after the argument reduction (|t| <= 0.1: error < 0.1^19 / 19)
 _ATAN_HALVINGS = 3
@@ -117,9 +124,433 @@ def _erf_pos(y):
     return small.where(series, fraction)
 
 
-class MathMixin:
-    """Inverse trig/hyperbolic functions, erf, log10, logaddexp, copysign, fmod, lerp, float classification,
-    and the activations (see the module docstring)."""
+class ElementwiseMixin:
+    """cast; arithmetic, pow, the transcendental functions, rounding, comparisons, logical and bitwise ops and
+    their operators; then inverse trig/hyperbolic functions, erf, log10, logaddexp, copysign, fmod, lerp, float
+    classification, and the activations (see the module docstring)."""
+
+    def cast(self, dtype) -> Tensor:
+        dtype = _to_dtype("cast", dtype)
+        return self if dtype == self.dtype else self._alu(Ops.CAST, dtype=dtype)
+
+    def float(self) -> Tensor:
+        return self.cast(dtypes.float32)
+
+    def half(self) -> Tensor:
+        return self.cast(dtypes.float16)
+
+    def double(self) -> Tensor:
+        return self.cast(dtypes.float64)
+
+    def int(self) -> Tensor:
+        return self.cast(dtypes.int32)
+
+    def long(self) -> Tensor:
+        return self.cast(dtypes.int64)
+
+    def bool(self) -> Tensor:
+        return self.cast(dtypes.bool)
+
+    # ---- arithmetic ----
+
+    def add(self, x, reverse: bool = False) -> Tensor:
+        a, b = self._bin("add", x, reverse=reverse)
+        return a._alu(Ops.ADD, b)
+
+    def sub(self, x, reverse: bool = False) -> Tensor:
+        a, b = self._bin("sub", x, reverse=reverse)
+        if a.dtype.is_bool:
+            raise _fail(DTypeError, "sub", "subtracting bool tensors is not defined (numpy refuses it too)",
+                        "use ^ (xor), logical_not, or cast to an integer dtype first")
+        return a._alu(Ops.SUB, b)
+
+    def mul(self, x, reverse: bool = False) -> Tensor:
+        a, b = self._bin("mul", x, reverse=reverse)
+        return a._alu(Ops.MUL, b)
+
+    def div(self, x, reverse: bool = False, rounding_mode: str | None = None) -> Tensor:
+        """True division (integers give default_float); rounding_mode "trunc" or "floor" rounds the quotient
+        (and keeps integer dtypes, like PyTorch)."""
+        if rounding_mode not in (None, "trunc", "floor"):
+            raise _fail(ValueError, "div", f"rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        a, b = self._bin("div", x, reverse=reverse)
+        if rounding_mode == "floor":
+            return a.idiv(b)
+        quotient = a._float()._alu(Ops.DIV, b._float())
+        if rounding_mode == "trunc":
+            return quotient.trunc().cast(a.dtype) if not a.dtype.is_bool else quotient.trunc()
+        return quotient
+
+    def idiv(self, x, reverse: bool = False) -> Tensor:
+        """Floor division, numpy's `//` (ints: x // 0 == 0; floats: floor(x / y))."""
+        a, b = self._bin("idiv", x, reverse=reverse)
+        a._no_bool("idiv", "//")
+        return a._alu(Ops.IDIV, b) if a.dtype.is_int else (a / b).floor()
+
+    def mod(self, x, reverse: bool = False) -> Tensor:
+        """Floor modulo, numpy's `%`: the result has the divisor's sign (ints: x % 0 == 0; floats: x - y*floor(x/y))."""
+        a, b = self._bin("mod", x, reverse=reverse)
+        a._no_bool("mod", "%")
+        return a._alu(Ops.MOD, b) if a.dtype.is_int else a - b * (a / b).floor()
+
+    def _no_bool(self, method: str, symbol: str) -> None:
+        if self.dtype.is_bool:
+            raise _fail(DTypeError, method, f"{symbol} is not defined for bool tensors",
+                        "cast to an integer dtype first")
+
+    def neg(self) -> Tensor:
+        """-x; for bool, logical not (tinygrad's choice)."""
+        return self.logical_not() if self.dtype.is_bool else self._alu(Ops.NEG)
+
+    def reciprocal(self) -> Tensor:
+        return self._float()._alu(Ops.RECIP)
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def maximum(self, x) -> Tensor:
+        a, b = self._bin("maximum", x)
+        return a._alu(Ops.MAX, b)
+
+    def minimum(self, x) -> Tensor:
+        """-max(-a, -b) for floats (NaN propagates); for ints and bool ~max(~a, ~b): bitwise not reverses
+        the order of two's complement and unsigned integers alike, and negation would overflow."""
+        a, b = self._bin("minimum", x)
+        if a.dtype.is_float:
+            return -((-a)._alu(Ops.MAX, -b))
+        return ~((~a)._alu(Ops.MAX, ~b))
+
+    def where(self, x, y) -> Tensor:
+        """`x` where self is true (nonzero), else `y`; the three broadcast together."""
+        a, b = self._unify("where", [x, y], shape=self.shape)
+        cond = (self if self.dtype.is_bool else self.cast(dtypes.bool))._broadcast_to(a.shape)
+        return cond._alu(Ops.WHERE, a, b)
+
+    def clip(self, min_=None, max_=None) -> Tensor:
+        if min_ is None and max_ is None:
+            raise _fail(ValueError, "clip", "needs min_ or max_ (or both)")
+        # where, not maximum/minimum: PyTorch passes the gradient on the bounds (a max tie would halve it)
+        x = self if min_ is None else (self < min_).where(min_, self)
+        return x if max_ is None else (x > max_).where(max_, x)
+
+    def clamp(self, min_=None, max_=None) -> Tensor:
+        return self.clip(min_, max_)
+
+    def abs(self) -> Tensor:
+        """|x|, with PyTorch's gradient 0 at x = 0: the middle branch x*x is 0 there (and +0.0 for -0.0, NaN for
+        NaN) with slope 0."""
+        if self.dtype.is_bool or self.dtype.is_unsigned:
+            return self
+        return (self > 0).where(self, (self < 0).where(-self, self * self))
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 in self's dtype; NaN stays NaN (numpy's sign)."""
+        if self.dtype.is_bool or self.dtype.is_unsigned:
+            return (self > 0).cast(self.dtype)
+        s = (self < 0).where(-1, (self > 0).where(1, 0)).cast(self.dtype)
+        return (self != self).where(self, s) if self.dtype.is_float else s
+
+    def pow(self, x, reverse: bool = False) -> Tensor:
+        """self ** x. Integral exponents given as Python numbers become repeated multiplies (exact, and
+        defined at 0 and for negative bases); otherwise exp2(y * log2|x|) with the sign of odd powers."""
+        if not reverse and _is_scalar(x) and not isinstance(x, bool) and float(x).is_integer() and abs(x) <= 2**31:
+            base = self._float() if isinstance(x, float) else self
+            if base.dtype.is_bool:
+                base = base.cast(dtypes.default_int)
+            if not base.dtype.is_float and x < 0:
+                raise _fail(ValueError, "pow", f"integers to negative integer powers are not allowed ({x})",
+                            "cast to float first")
+            return base._pow_int(int(x))
+        if not reverse and _is_scalar(x) and x == 0.5:
+            return self.sqrt()
+        base, exponent = self._bin("pow", x, reverse)
+        if base.dtype.is_float:
+            return base._pow_float(exponent)
+        # integer ** integer tensor: compute in float64 and round (exact while the result fits in 2^53)
+        return base.double()._pow_float(exponent.double()).round().cast(base.dtype)
+
+    def _pow_int(self, n: int) -> Tensor:
+        """self ** n by repeated squaring: x^5 = x * (x^2)^2."""
+        result, power, k = None, self, abs(n)
+        while k:
+            if k & 1:
+                result = power if result is None else result * power
+            k >>= 1
+            if k:
+                power = power * power
+        if result is None:
+            return self.ones_like()  # x ** 0 == 1, even for NaN
+        return result.reciprocal() if n < 0 else result
+
+    def _pow_float(self, e: Tensor) -> Tensor:
+        magnitude = (e * self.abs().log2()).exp2()
+        is_int = e == e.trunc()
+        odd = is_int & ((e * 0.5).trunc() != e * 0.5)
+        signed = (self < 0).where(is_int.where(odd.where(-magnitude, magnitude), math.nan), magnitude)
+        # x**0 == 1 and 1**y == 1, even with NaN or inf: only there the constant replaces the formula, so the
+        # gradients at base 1 (y) and exponent 0 (log x) still flow through the formula
+        bad_base, bad_exponent = (self == 0) | ((self - self) != 0), (e - e) != 0  # 0, inf or NaN / inf or NaN
+        return (((e == 0) & bad_base) | ((self == 1) & bad_exponent)).where(1, signed)
+
+    # ---- transcendental (built from EXP2, LOG2, SIN, SQRT, RECIP) ----
+
+    def exp2(self) -> Tensor:
+        return self._float()._alu(Ops.EXP2)
+
+    def exp(self) -> Tensor:
+        return (self._float() * (1 / math.log(2))).exp2()
+
+    def log2(self) -> Tensor:
+        return self._float()._alu(Ops.LOG2)
+
+    def log(self) -> Tensor:
+        return self.log2() * math.log(2)
+
+    def sqrt(self) -> Tensor:
+        return self._float()._alu(Ops.SQRT)
+
+    def rsqrt(self) -> Tensor:
+        return self.sqrt().reciprocal()
+
+    def sin(self) -> Tensor:
+        return self._float()._alu(Ops.SIN)
+
+    def cos(self) -> Tensor:
+        return ((math.pi / 2) - self._float()).sin()
+
+    def tan(self) -> Tensor:
+        return self.sin() / self.cos()
+
+    # ---- activations ----
+
+    def relu(self) -> Tensor:
+        return (self > 0).where(self, 0)
+
+    # sigmoid, tanh, gelu, silu, elu, softplus and the other activations: further below, with the other math
+
+    # ---- rounding (from TRUNC) ----
+
+    def trunc(self) -> Tensor:
+        return self._alu(Ops.TRUNC) if self.dtype.is_float else self
+
+    def floor(self) -> Tensor:
+        if not self.dtype.is_float:
+            return self
+        t = self.trunc()
+        return (self < t).where(t - 1, t)
+
+    def ceil(self) -> Tensor:
+        if not self.dtype.is_float:
+            return self
+        t = self.trunc()
+        return (self > t).where(t + 1, t)
+
+    def round(self) -> Tensor:
+        """Round half to even, like numpy: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2. (x - floor(x) is exact.)"""
+        if not self.dtype.is_float:
+            return self
+        f = self.floor()
+        d = self - f
+        f_is_odd = (f * 0.5).floor() * 2 != f
+        return ((d > 0.5) | ((d == 0.5) & f_is_odd)).where(f + 1, f)
+
+    # ---- comparisons (from CMPLT and CMPNE) ----
+
+    def _compare(self, method: str, x, swap: bool = False, or_equal: bool = False) -> Tensor:
+        a, b = self._bin(method, x)
+        if swap:
+            a, b = b, a
+        lt = a._alu(Ops.CMPLT, b)
+        return lt | a._alu(Ops.CMPNE, b).logical_not() if or_equal else lt
+
+    def __lt__(self, x) -> Tensor:
+        return self._compare("__lt__", x)
+
+    def __gt__(self, x) -> Tensor:
+        return self._compare("__gt__", x, swap=True)
+
+    def __le__(self, x) -> Tensor:
+        return self._compare("__le__", x, or_equal=True)  # lt | eq: right for NaN, unlike not(gt)
+
+    def __ge__(self, x) -> Tensor:
+        return self._compare("__ge__", x, swap=True, or_equal=True)
+
+    def ne(self, x) -> Tensor:
+        a, b = self._bin("ne", x)
+        return a._alu(Ops.CMPNE, b)
+
+    def eq(self, x) -> Tensor:
+        return self.ne(x).logical_not()
+
+    def __ne__(self, x) -> Tensor:  # type: ignore[override]
+        return self.ne(x)
+
+    def __eq__(self, x) -> Tensor:  # type: ignore[override]
+        return self.eq(x)
+
+    def __hash__(self) -> int:  # __eq__ is elementwise, so hash by identity
+        return id(self)
+
+    # ---- logical and bitwise ----
+
+    def logical_not(self) -> Tensor:
+        b = self if self.dtype.is_bool else self.cast(dtypes.bool)
+        return b._alu(Ops.CMPNE, b._const(True))
+
+    def logical_and(self, x) -> Tensor:
+        x = x if isinstance(x, type(self)) else type(self)(x, device=self.device)
+        return self.bool()._bitwise(Ops.AND, x.bool(), "logical_and")
+
+    def logical_or(self, x) -> Tensor:
+        x = x if isinstance(x, type(self)) else type(self)(x, device=self.device)
+        return self.bool()._bitwise(Ops.OR, x.bool(), "logical_or")
+
+    def _bitwise(self, op: Ops, x, method: str, reverse: bool = False) -> Tensor:
+        a, b = self._bin(method, x, reverse)
+        if a.dtype.is_float:
+            raise _fail(DTypeError, method, f"needs integer or bool tensors, got {self.dtype!r} and "
+                        f"{getattr(x, 'dtype', type(x).__name__)}", "cast to an integer dtype first")
+        return a._alu(op, b)
+
+    def bitwise_and(self, x, reverse: bool = False) -> Tensor:
+        return self._bitwise(Ops.AND, x, "bitwise_and", reverse)
+
+    def bitwise_or(self, x, reverse: bool = False) -> Tensor:
+        return self._bitwise(Ops.OR, x, "bitwise_or", reverse)
+
+    def bitwise_xor(self, x, reverse: bool = False) -> Tensor:
+        return self._bitwise(Ops.XOR, x, "bitwise_xor", reverse)
+
+    def bitwise_not(self) -> Tensor:
+        """~x: logical not for bool, x ^ (all ones) for integers."""
+        if self.dtype.is_float:
+            raise _fail(DTypeError, "bitwise_not", f"needs an integer or bool tensor, got {self.dtype!r}",
+                        "cast to an integer dtype first")
+        return self.logical_not() if self.dtype.is_bool else self._alu(Ops.XOR, self._const(-1))
+
+    def _shift_amount(self, method: str, n) -> int:
+        bits = 8 * self.dtype.itemsize
+        if not self.dtype.is_int or not isinstance(n, int) or not 0 <= n < bits:
+            raise _fail(DTypeError if not self.dtype.is_int else ValueError, method,
+                        f"shifts integer tensors by a Python int in 0..{bits - 1}, got {self.dtype!r} by {n!r}")
+        return n
+
+    def lshift(self, n) -> Tensor:
+        """x << n == x * 2**n (wrapping like C; 2**n itself wraps into the dtype). `n` may be a Tensor."""
+        if isinstance(n, type(self)):
+            return self._shift_by("lshift", n)
+        return self._alu(Ops.MUL, self._const(2 ** self._shift_amount("lshift", n)))
+
+    def rshift(self, n) -> Tensor:
+        """x >> n == x // 2**n (arithmetic shift: floors, like numpy's >> on signed ints). `n` may be a Tensor."""
+        if isinstance(n, type(self)):
+            return self._shift_by("rshift", n)
+        n = self._shift_amount("rshift", n)
+        if 2**n > np.iinfo(self.dtype.np).max:  # 2**n doesn't fit (e.g. int8 >> 7): shift twice
+            return self.rshift(n - 1).rshift(1)
+        return self._alu(Ops.IDIV, self._const(2**n))
+
+    def _shift_by(self, method: str, n, reverse: bool = False) -> Tensor:
+        """x << n or x >> n for an integer Tensor n (broadcast and promoted together): shift by 1, 2, 4, ... places
+        (the Python-int shifts) where n has that bit set. Amounts outside 0..bits-1 give PyTorch's results:
+        0 for <<, the sign (0 or -1) for >>."""
+        x, n = self._bin(method, n, reverse)
+        if not x.dtype.is_int:
+            raise _fail(DTypeError, method, f"shifts integer tensors, got {x.dtype!r}",
+                        "cast to an integer dtype first")
+        bits, left = 8 * x.dtype.itemsize, method == "lshift"
+        out = x
+        for b in range(bits.bit_length() - 1):  # 1, 2, 4, ... places: every amount 0..bits-1 is a sum of these
+            out = ((n & (1 << b)) != 0).where(out.lshift(1 << b) if left else out.rshift(1 << b), out)
+        outside = x._const(0) if left or x.dtype.is_unsigned else (x < 0).where(x._const(-1), x._const(0))
+        return ((n >= 0) & (n < bits)).where(out, outside)
+
+    # ---- operators ----
+
+    def __neg__(self) -> Tensor:
+        return self.neg()
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def __invert__(self) -> Tensor:
+        return self.bitwise_not()
+
+    def __add__(self, x) -> Tensor:
+        return self.add(x)
+
+    def __radd__(self, x) -> Tensor:
+        return self.add(x, reverse=True)
+
+    def __sub__(self, x) -> Tensor:
+        return self.sub(x)
+
+    def __rsub__(self, x) -> Tensor:
+        return self.sub(x, reverse=True)
+
+    def __mul__(self, x) -> Tensor:
+        return self.mul(x)
+
+    def __rmul__(self, x) -> Tensor:
+        return self.mul(x, reverse=True)
+
+    def __truediv__(self, x) -> Tensor:
+        return self.div(x)
+
+    def __rtruediv__(self, x) -> Tensor:
+        return self.div(x, reverse=True)
+
+    def __floordiv__(self, x) -> Tensor:
+        return self.idiv(x)
+
+    def __rfloordiv__(self, x) -> Tensor:
+        return self.idiv(x, reverse=True)
+
+    def __mod__(self, x) -> Tensor:
+        return self.mod(x)
+
+    def __rmod__(self, x) -> Tensor:
+        return self.mod(x, reverse=True)
+
+    def __pow__(self, x) -> Tensor:
+        return self.pow(x)
+
+    def __rpow__(self, x) -> Tensor:
+        return self.pow(x, reverse=True)
+
+
+
+    def __and__(self, x) -> Tensor:
+        return self.bitwise_and(x)
+
+    def __rand__(self, x) -> Tensor:
+        return self.bitwise_and(x, reverse=True)
+
+    def __or__(self, x) -> Tensor:
+        return self.bitwise_or(x)
+
+    def __ror__(self, x) -> Tensor:
+        return self.bitwise_or(x, reverse=True)
+
+    def __xor__(self, x) -> Tensor:
+        return self.bitwise_xor(x)
+
+    def __rxor__(self, x) -> Tensor:
+        return self.bitwise_xor(x, reverse=True)
+
+    def __lshift__(self, n: int) -> Tensor:
+        return self.lshift(n)
+
+    def __rshift__(self, n: int) -> Tensor:
+        return self.rshift(n)
+
+    def __rlshift__(self, n) -> Tensor:
+        return self._shift_by("lshift", n, reverse=True)
+
+    def __rrshift__(self, n) -> Tensor:
+        return self._shift_by("rshift", n, reverse=True)
+
+    # ---- math built from the ops above (see the module docstring) ----
 
     # ---- trigonometric and hyperbolic ----
 
@@ -208,9 +639,7 @@ class MathMixin:
         return (w < 0.5).where(start + w * diff, end_ - diff * (1 - w))
 
     def _unify_many(self, method: str, *values):
-        from shrimpgrad.tensor import _unify
-
-        out = _unify(method, [self, *values], self.device)
+        out = self._unify(method, [self, *values])
         return [t._float() for t in out]
 
     # ---- classification ----

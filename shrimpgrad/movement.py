@@ -42,13 +42,18 @@ scatter_reduce "amax"/"amin" with include_self=False splits a tie's gradient amo
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from shrimpgrad.checks import AxisError, Scalar, ShapeError, _argfix, _axes, _axis, _fail, _provenance
 from shrimpgrad.conv_ops import _lowest
-from shrimpgrad.graph import dtypes, to_dtype
+from shrimpgrad.graph import Ops, contiguous, dtypes, to_dtype
 from shrimpgrad.indexing import ShapeMismatch, _every_nth, _is_int, _resolve_dim
 from shrimpgrad.realize import buffer_value
+
+if TYPE_CHECKING:
+    from shrimpgrad.tensor import Tensor
 
 _SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
@@ -124,9 +129,159 @@ def _host_values(x, method: str, what: str) -> np.ndarray:
     return values.astype(np.int64)
 
 
-class ShapeMixin:
-    """masked_fill, masked_select, nonzero, scatter, scatter_reduce, tril, triu, diagonal, diag, roll, unfold,
-    repeat_interleave, meshgrid, clone, bitcast, and pad's non-constant modes (`_pad_mode`)."""
+class MovementMixin:
+    """The views (reshape, permute, transpose, expand, flatten, squeeze, pad, shrink, flip, repeat) and
+    contiguous; then masked_fill, masked_select, nonzero, scatter, scatter_reduce, tril, triu, diagonal, diag,
+    roll, unfold, repeat_interleave, meshgrid, clone, bitcast, and pad's non-constant modes (`_pad_mode`)."""
+
+    # ================================================================================================
+    # views (no data is copied)
+    # ================================================================================================
+
+    def reshape(self, shape, *args) -> Tensor:
+        """A new shape with the same elements; one entry may be -1 (inferred), None keeps that axis."""
+        new = _argfix(shape, *args)
+        new = tuple(self.shape[i] if s is None else s for i, s in enumerate(new))
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= -1 for s in new):
+            raise _fail(ShapeError, "reshape", f"shape {new} must be ints >= 0 (one may be -1)")
+        if list(new).count(-1) > 1:
+            raise _fail(ShapeError, "reshape", f"shape {new} has more than one -1", "only one size can be inferred")
+        if -1 in new:
+            known = math.prod(s for s in new if s != -1)
+            if known == 0 or self.numel() % known:
+                raise _fail(ShapeError, "reshape", f"can't reshape {self.shape} ({self.numel()} elements) into {new}")
+            new = tuple(self.numel() // known if s == -1 else int(s) for s in new)
+        new = tuple(int(s) for s in new)
+        if math.prod(new) != self.numel():
+            raise _fail(ShapeError, "reshape", f"can't reshape {self.shape} ({self.numel()} elements) into {new} "
+                        f"({math.prod(new)} elements)", "the number of elements must stay the same")
+        return self if new == self.shape else self._move(Ops.RESHAPE, new)
+
+    def view(self, shape, *args) -> Tensor:
+        return self.reshape(shape, *args)
+
+    def permute(self, order, *args) -> Tensor:
+        given = _argfix(order, *args)
+        order = tuple(_axis("permute", a, self.ndim, self.shape) for a in given)
+        if sorted(order) != list(range(self.ndim)):
+            raise _fail(AxisError, "permute", f"{given} is not a permutation of the {self.ndim} "
+                        f"axes of shape {self.shape}", f"give each of 0..{self.ndim - 1} once")
+        return self if order == tuple(range(self.ndim)) else self._move(Ops.PERMUTE, order)
+
+    def transpose(self, dim0: int = 1, dim1: int = 0) -> Tensor:
+        order = list(range(self.ndim))
+        a, b = _axis("transpose", dim0, self.ndim, self.shape), _axis("transpose", dim1, self.ndim, self.shape)
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - tinygrad's name
+        """transpose(1, 0): the matrix transpose of a 2-d tensor."""
+        return self.transpose()
+
+    def _broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        if self.shape == shape:
+            return self
+        x = self.reshape((1,) * (len(shape) - self.ndim) + self.shape)
+        return x if x.shape == shape else x._move(Ops.EXPAND, shape)
+
+    def expand(self, shape, *args) -> Tensor:
+        """Repeat size-1 axes (no copy); -1 or None keeps a size; new axes may be added in front."""
+        new = _argfix(shape, *args)
+        if len(new) < self.ndim:
+            raise _fail(ShapeError, "expand", f"can't expand shape {self.shape} to {new}: fewer axes",
+                        "give at least as many sizes as the tensor has axes")
+        old = (1,) * (len(new) - self.ndim) + self.shape
+        new = tuple(o if n in (-1, None) else n for o, n in zip(old, new))
+        if any(not isinstance(n, (int, np.integer)) or n < 0 or (o != n and o != 1) for o, n in zip(old, new)):
+            raise _fail(ShapeError, "expand", f"can't expand shape {self.shape} to {new}",
+                        "only size-1 axes can grow (use -1 to keep a size)")
+        return self._broadcast_to(tuple(int(n) for n in new))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        a = _axis("flatten", start_dim, self.ndim, self.shape)
+        b = _axis("flatten", end_dim, self.ndim, self.shape)
+        return self.reshape(self.shape[:a] + (math.prod(self.shape[a:b + 1]),) + self.shape[b + 1:])
+
+    def unflatten(self, dim: int, sizes) -> Tensor:
+        d = _axis("unflatten", dim, self.ndim, self.shape)
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def squeeze(self, dim=None) -> Tensor:
+        """Remove size-1 axes (all, or those in `dim`; an axis of another size is left alone, like PyTorch)."""
+        axes = [i for i, s in enumerate(self.shape) if s == 1] if dim is None else _axes("squeeze", dim, self.shape)
+        return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1)))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        d = _axis("unsqueeze", dim, self.ndim, self.shape, extra=1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def pad(self, padding, mode: str = "constant", value: Scalar = 0.0) -> Tensor:
+        """Pad with `value`. `padding` is one (before, after) pair (or None) per axis, or PyTorch's flat form
+        (left, right, top, bottom, ...) starting from the last axis. Negative amounts cut instead. mode "reflect",
+        "replicate" or "circular" pads with copies of the tensor instead of `value` (`_pad_mode`, below)."""
+        if mode != "constant":  # "reflect", "replicate", "circular"
+            return self._pad_mode(padding, mode, value)
+        pairs = self._pad_pairs(padding)
+        grow = tuple((max(0, b), max(0, a)) for b, a in pairs)
+        x = self if all(p == (0, 0) for p in grow) else self._move(Ops.PAD, grow)
+        if value != 0 and x is not self:
+            inside = self._const(True, dtypes.bool)._move(Ops.PAD, grow)
+            x = inside.where(x, value)
+        if any(b < 0 or a < 0 for b, a in pairs):
+            x = x.shrink(tuple((-min(0, b), s - -min(0, a)) for (b, a), s in zip(pairs, x.shape)))
+        return x
+
+    def _pad_pairs(self, padding) -> tuple[tuple[int, int], ...]:
+        padding = tuple(padding)
+        if all(isinstance(p, (int, np.integer)) for p in padding):  # flat: last axis first
+            if len(padding) % 2 or len(padding) > 2 * self.ndim:
+                raise _fail(ShapeError, "pad", f"flat padding {padding} needs an even length <= {2 * self.ndim} "
+                            f"for shape {self.shape}", "e.g. (left, right, top, bottom)")
+            flat = tuple(zip(padding[::2], padding[1::2]))[::-1]
+            pairs = ((0, 0),) * (self.ndim - len(flat)) + flat
+        elif len(padding) == self.ndim and all(p is None or len(p) == 2 for p in padding):
+            pairs = tuple((0, 0) if p is None else tuple(p) for p in padding)
+        else:
+            raise _fail(ShapeError, "pad", f"padding {padding} doesn't fit shape {self.shape}",
+                        "give one (before, after) pair or None per axis, or a flat (left, right, top, bottom, ...)")
+        pairs = tuple((int(b), int(a)) for b, a in pairs)
+        if any(s + b + a < 0 for s, (b, a) in zip(self.shape, pairs)):
+            raise _fail(ShapeError, "pad", f"padding {pairs} cuts more than shape {self.shape} has")
+        return pairs
+
+    def shrink(self, arg) -> Tensor:
+        """Keep [start, end) of each axis; None keeps the whole axis."""
+        arg = tuple(arg)
+        if len(arg) != self.ndim:
+            raise _fail(ShapeError, "shrink", f"needs one (start, end) or None per axis of shape {self.shape}, "
+                        f"got {arg}")
+        bounds = tuple((0, s) if p is None else (int(p[0]), int(p[1])) for p, s in zip(arg, self.shape))
+        if any(not 0 <= b <= e <= s for (b, e), s in zip(bounds, self.shape)):
+            raise _fail(ShapeError, "shrink", f"bounds {bounds} don't fit shape {self.shape}",
+                        "each axis needs 0 <= start <= end <= size")
+        return self if all(b == (0, s) for b, s in zip(bounds, self.shape)) else self._move(Ops.SHRINK, bounds)
+
+    def flip(self, axis, *args) -> Tensor:
+        axes = _axes("flip", _argfix(axis, *args), self.shape)
+        return self._move(Ops.FLIP, tuple(i in axes for i in range(self.ndim))) if axes else self
+
+    def repeat(self, repeats, *args) -> Tensor:
+        """Tile the tensor: each axis repeated `repeats[i]` times (new leading axes allowed), as PyTorch's repeat."""
+        repeats = _argfix(repeats, *args)
+        if len(repeats) < self.ndim or any(not isinstance(r, int) or r < 0 for r in repeats):
+            raise _fail(ShapeError, "repeat", f"repeats {repeats} must be non-negative ints, at least one per axis "
+                        f"of shape {self.shape}")
+        base = (1,) * (len(repeats) - self.ndim) + self.shape
+        x = self.reshape(tuple(v for s in base for v in (1, s)))
+        x = x.expand(tuple(v for r, s in zip(repeats, base) for v in (r, s)))
+        return x.reshape(tuple(r * s for r, s in zip(repeats, base)))
+
+    def contiguous(self) -> Tensor:
+        """Materialize this value in its own buffer when realized (a kernel boundary)."""
+        return self._wrap(contiguous(self.node, _provenance()))
 
     # ================================================================================================
     # masks

@@ -29,10 +29,22 @@ tinygrad sorts with a bitonic network (O(n log^2 n)); this sort is stable, which
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
+from shrimpgrad.checks import ShapeError, _axes, _axis, _broadcast_shape, _fail, _provenance, _to_dtype
 from shrimpgrad.conv_ops import _lowest, _pool
-from shrimpgrad.graph import dtypes
+from shrimpgrad.graph import DType, Ops, dtypes, promote, reduce
 from shrimpgrad.indexing import _is_int, _resolve_dim
+
+if TYPE_CHECKING:
+    from shrimpgrad.tensor import Tensor
+
+
+def _sum_dtype(dtype: DType) -> DType:
+    """What a sum accumulates in (tinygrad's sum_acc_dtype): small ints and bool in int32, float16 in float32."""
+    if dtype.is_bool or dtype.is_int:
+        return promote(dtype, dtypes.int32)
+    return dtypes.float32 if dtype == dtypes.float16 else dtype
 
 
 def _to_last(x, axis: int):
@@ -74,8 +86,172 @@ def _same(a_j, a_i):
     return eq | ((a_j != a_j) & (a_i != a_i)) if a_i.dtype.is_float else eq
 
 
-class ScanMixin:
-    """all, any, var_mean, std_mean, cumprod, cummax, cummin, logcumsumexp, sort, argsort, topk."""
+class ReduceMixin:
+    """sum, max, min, mean, var, std, prod, argmax, argmin, softmax, log_softmax, logsumexp; dot, matmul, linear;
+    then all, any, var_mean, std_mean, cumprod, cummax, cummin, logcumsumexp, sort, argsort, topk."""
+
+    def _reduce(self, op: Ops, axis, keepdim: bool, method: str) -> Tensor:
+        axes = _axes(method, axis, self.shape)
+        if not axes:
+            return self
+        if op is Ops.MAX and any(self.shape[a] == 0 for a in axes):
+            raise _fail(ValueError, method, f"reducing an empty axis of shape {self.shape} (axis={axis!r}) has no "
+                        "identity", "make sure the reduced axes are not size 0")
+        out = self._wrap(reduce(self.node, op, axes, _provenance()))
+        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
+
+    def sum(self, axis=None, keepdim: bool = False, dtype=None) -> Tensor:
+        """Sum over `axis` (None: all). Bool and small ints sum in int32, float16 accumulates in float32 (tinygrad)."""
+        acc = _sum_dtype(self.dtype) if dtype is None else _to_dtype("sum", dtype)
+        out = self.cast(acc)._reduce(Ops.ADD, axis, keepdim, "sum")
+        return out.cast(self.dtype) if dtype is None and self.dtype == dtypes.float16 else out
+
+    def max(self, axis=None, keepdim: bool = False) -> Tensor:
+        return self._reduce(Ops.MAX, axis, keepdim, "max")
+
+    def min(self, axis=None, keepdim: bool = False) -> Tensor:
+        """-max(-x) for floats; ~max(~x) for ints and bool (exact, no overflow)."""
+        if self.dtype.is_float:
+            return -((-self).max(axis, keepdim))
+        return ~((~self).max(axis, keepdim))
+
+    def mean(self, axis=None, keepdim: bool = False) -> Tensor:
+        """Integers give default_float; an empty mean is NaN (0 / 0), as in numpy."""
+        x = self._float()
+        n = math.prod(self.shape[a] for a in _axes("mean", axis, self.shape))
+        return (x.sum(axis, keepdim, dtype=_sum_dtype(x.dtype)) / n).cast(x.dtype)
+
+    def var(self, axis=None, keepdim: bool = False, correction: int = 1) -> Tensor:
+        """Variance with `correction` (1: the unbiased estimator, tinygrad's and PyTorch's default)."""
+        x = self._float()
+        n = math.prod(self.shape[a] for a in _axes("var", axis, self.shape))
+        squares = (x - x.mean(axis, keepdim=True)).square()
+        return squares.sum(axis, keepdim) / max(0, n - correction)
+
+    def std(self, axis=None, keepdim: bool = False, correction: int = 1) -> Tensor:
+        return self.var(axis, keepdim, correction).sqrt()
+
+    def prod(self, axis=None, keepdim: bool = False, dtype=None) -> Tensor:
+        """The product over `axis`, as a tree of multiplies: the reduced axes are moved last and flattened,
+        then halved log2(n) times (pad odd lengths with a 1, multiply the two halves). Keeps the dtype.
+
+        Levels wider than 2 are materialized (contiguous): fused, the backward reads each level's gradient
+        through two views (left and right half), so one kernel's AST doubled per level and a 48-element
+        prod's backward took 10 s to schedule and lower (issue 17). Products of up to 4 stay one kernel."""
+        x = self if dtype is None else self.cast(dtype)
+        if x.dtype.is_bool:  # numpy and PyTorch multiply bools as integers
+            x = x.cast(dtypes.default_int)
+        axes = _axes("prod", axis, x.shape)
+        kept = tuple(i for i in range(x.ndim) if i not in axes)
+        n = math.prod(x.shape[a] for a in axes)
+        x = x.permute(kept + axes).reshape(tuple(x.shape[i] for i in kept) + (n,))
+        if n == 0:
+            x = x._const(1, shape=x.shape[:-1] + (1,))
+        while x.shape[-1] > 1:
+            if x.shape[-1] % 2:
+                x = x.pad(((0, 0),) * (x.ndim - 1) + ((0, 1),), value=1)
+            half, lead = x.shape[-1] // 2, tuple((0, s) for s in x.shape[:-1])
+            x = x.shrink(lead + ((0, half),)) * x.shrink(lead + ((half, 2 * half),))
+            if half > 2:
+                x = x.contiguous()
+        shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape)) if keepdim else \
+            tuple(self.shape[i] for i in kept)
+        return x.reshape(shape)
+
+    def argmax(self, axis=None, keepdim: bool = False) -> Tensor:
+        """Index of the first maximum (of the first NaN, if any, like numpy), as int32 (tinygrad).
+
+        Built from reductions: mark the positions equal to the max, give position i the weight n - i,
+        take the max weight: the first marked position wins."""
+        if axis is None:
+            return self.flatten().argmax(0)
+        ax = _axis("argmax", axis, self.ndim, self.shape)
+        if self.shape[ax] == 0:
+            raise _fail(ValueError, "argmax", f"axis {axis} of shape {self.shape} is empty",
+                        "an empty axis has no largest element (PyTorch refuses it too); check the shape first")
+        is_max = self == self.max(ax, keepdim=True)
+        if self.dtype.is_float:
+            is_max = is_max | (self != self)
+        n = self.shape[ax]
+        weights = type(self).arange(n, 0, -1, device=self.device).reshape((n,) + (1,) * (self.ndim - ax - 1))
+        return (n - is_max.where(weights, 0).max(ax, keepdim)).cast(dtypes.int32)
+
+    def argmin(self, axis=None, keepdim: bool = False) -> Tensor:
+        return (-self if self.dtype.is_float else ~self).argmax(axis, keepdim)
+
+    def _softmax(self, axis, dtype, method: str) -> tuple[Tensor, Tensor, Tensor]:
+        # Shifting x by a constant near its max keeps exp() from overflowing and doesn't change the result. The shift
+        # must carry no gradient (PyTorch's formula; tinygrad detaches the max): through the max itself, backward
+        # adds -sum(d/d(x - max)) to the max's element, zero in exact arithmetic but rounding noise in floats (~10x
+        # PyTorch's float32 error). trunc(max) is within 1 of the max and a step function, whose gradient is 0
+        # (stage 01's trunc rule), and unlike detach() it doesn't realize.
+        # The axis is checked here, so a bad one names softmax, not the Tensor.max inside it (issue 17); an empty
+        # axis has no max to shift by, and its softmax is empty anyway (PyTorch).
+        ax = _axis(method, axis, self.ndim, self.shape) if self.ndim or axis not in (0, -1) else axis
+        x = self._float() if dtype is None else self.cast(dtype)
+        m = x - x.max(ax, keepdim=True).trunc() if self.numel() else x
+        e = m.exp()
+        return m, e, e.sum(axis, keepdim=True)
+
+    def softmax(self, axis=-1, dtype=None) -> Tensor:
+        _, e, total = self._softmax(axis, dtype, "softmax")
+        return e / total
+
+    def log_softmax(self, axis=-1, dtype=None) -> Tensor:
+        m, _, total = self._softmax(axis, dtype, "log_softmax")
+        return m - total.log()
+
+    def logsumexp(self, axis=None, keepdim: bool = False) -> Tensor:
+        """log(sum(exp(x))), stably: m + log(sum(exp(x - m))); an infinite max is not subtracted. Over an empty
+        axis it is log(0) = -inf (PyTorch), with no max to shift by."""
+        axes, x = _axes("logsumexp", axis, self.shape), self._float()
+        if any(self.shape[a] == 0 for a in axes):
+            out = x.exp().sum(axis, keepdim=True).log()
+        else:
+            m = x.max(axis, keepdim=True)
+            m = (m.abs() == math.inf).where(0, m)
+            out = (x - m).exp().sum(axis, keepdim=True).log() + m
+        return out if keepdim else out.squeeze(axes)
+
+    # ---- linear algebra (a broadcast multiply, then a sum) ----
+
+    def dot(self, w: Tensor, dtype=None) -> Tensor:
+        """Matrix product with numpy's matmul rules (1-d, 2-d, batched), as tinygrad does it: line the inputs
+        up so the contracted axis is last in both, broadcast-multiply, sum the last axis."""
+        if not isinstance(w, type(self)):
+            w = type(self)(w, device=self.device)
+        dx, dw = self.ndim, w.ndim
+        if dx == 0 or dw == 0:
+            raise _fail(ShapeError, "dot", f"both tensors need at least 1 dim, got shapes {self.shape} and {w.shape}")
+        axis_w = -min(dw, 2)
+        if self.shape[-1] != w.shape[axis_w]:
+            raise _fail(ShapeError, "dot", f"can't multiply {self.shape} by {w.shape}: {self.shape[-1]} != "
+                        f"{w.shape[axis_w]}", f"the last axis of self must match axis {axis_w} of w")
+        _broadcast_shape("dot", self.shape[:-2], w.shape[:-2])  # the batch axes must broadcast
+        x = self.reshape(self.shape[:-1] + (1,) * min(dx - 1, dw - 1, 1) + self.shape[-1:])
+        w2 = w.reshape(w.shape[:-2] + (1,) * min(dx - 1, dw - 1, 1) + w.shape[axis_w:]).transpose(-1, axis_w)
+        out_dtype = promote(self.dtype, w.dtype) if dtype is None else _to_dtype("dot", dtype)
+        acc = _sum_dtype(out_dtype) if dtype is None else out_dtype
+        if out_dtype.is_float and acc != out_dtype:  # float16: multiply and add in float32, backward too (PyTorch)
+            x, w2 = x.cast(acc), w2.cast(acc)
+        return (x * w2).sum(-1, dtype=dtype).cast(out_dtype)
+
+    def matmul(self, x: Tensor, reverse: bool = False, dtype=None) -> Tensor:
+        x = x if isinstance(x, type(self)) else type(self)(x, device=self.device)
+        return x.dot(self, dtype=dtype) if reverse else self.dot(x, dtype=dtype)
+
+    def linear(self, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """self @ weight + bias, with weight of shape (in, out) (tinygrad's layout; 1-d weight multiplies)."""
+        x = self * weight if weight.ndim == 1 else self.dot(weight)
+        return x if bias is None else x + bias
+
+    def __matmul__(self, x) -> Tensor:
+        return self.matmul(x)
+
+    def __rmatmul__(self, x) -> Tensor:
+        return self.matmul(x, reverse=True)
+
+    # ---- scans and sorting (see the module docstring) ----
 
     # ---- boolean reductions ----
 

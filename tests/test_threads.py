@@ -1,6 +1,6 @@
 """Realize from several threads at once (README: "Threads"): each thread's values and gradients must be
 right while the others realize, compile and update tensors in place. Realizes are serialized by one lock
-in shrimpgrad/tensor.py; building graphs needs none."""
+in shrimpgrad/lifecycle.py; building graphs needs none."""
 
 import threading
 
