@@ -250,13 +250,15 @@ class _Out:
     record: tuple[BufferRef, tuple[int, ...], str]
 
 
-def _tensors_in(value: Any) -> list[Tensor]:
+def tensors_in(value: Any) -> list[Tensor]:
+    """The Tensors in `value`: itself, or those inside its lists, tuples and dict values (nested), in order
+    (a function's Tensor results; shrimpgrad.explain uses it too)."""
     if isinstance(value, Tensor):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors_in(v)]
+        return [t for v in value for t in tensors_in(v)]
     if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors_in(v)]
+        return [t for v in value.values() for t in tensors_in(v)]
     return []
 
 
@@ -343,7 +345,7 @@ class TinyJit:
         out = self.fn(*args, **kwargs)
         left = [t for t in list(inplace.LIVE) if t.node.op is not Ops.BUFFER and
                 (not _existed(t, before) or (t.node.op is Ops.ASSIGN and not inplace.is_finished(t.node)))]
-        results = [t for t in _tensors_in(out) if t.node.op is not Ops.BUFFER]
+        results = [t for t in tensors_in(out) if t.node.op is not Ops.BUFFER]
         if results or left:
             Tensor.realize(*results, *left)
         return out
@@ -416,7 +418,7 @@ def _finish(recorder: _Recorder, inputs: tuple[BufferRef, ...], out: Any, before
                                "it then replaced with a new one (t = t + 1) instead of updating it (t.assign(t + 1)); "
                                "every replay would read the old value. Use assign() for state kept across calls")
     owners = {id(t): weakref.ref(t) for t in live if t.node.op is Ops.BUFFER and t.node.arg in persistent_written}
-    returned = {id(t) for t in _tensors_in(out)}
+    returned = {id(t) for t in tensors_in(out)}
     movable = fresh_set | set(inputs)  # e.g. a .grad that *is* an input's buffer (the gradient of w * x is x)
     rebound = [(weakref.ref(t), t.node.arg) for t in live if not _existed(t, before) and id(t) not in returned
                and t.node.op is Ops.BUFFER and t.node.arg in movable]

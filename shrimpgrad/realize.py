@@ -33,7 +33,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -48,7 +48,6 @@ from shrimpgrad.graph import (
     ShapeTracker,
     buffer,
     rewrite,
-    toposort,
 )
 from shrimpgrad.helpers import NOOPT, GlobalCounters, dump_console, emit_enabled, getenv
 from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes
@@ -174,6 +173,9 @@ class ExecItem:
     release: tuple[BufferRef, ...] = ()
     nbytes: int = 0  # the kernel's memory traffic (for GlobalCounters), computed once
     origin: str = ""  # where its runner came from when this item was made (CACHE_HITS, "compiled", ...)
+    # A reused plan's kernel was scheduled from an earlier graph, which may come from other user lines: `lines`
+    # is this run's graph (and the kernel's index in its schedule), so `source` can name this run's lines.
+    lines: tuple[RunGraph, int] | None = field(default=None, compare=False, repr=False)
 
     def run(self) -> float:
         for b in self.allocate:
@@ -196,11 +198,39 @@ class ExecItem:
                                "kernel reads it); this is a ShrimpGrad bug, please report it with the program")
         return held
 
+    @property
+    def shown_kernel(self) -> Kernel:
+        """The kernel as scheduled from this run's own graph: `kernel` itself, or for a reused plan the same
+        kernel with this graph's provenance (scheduled again, only when asked: DEBUG=4, `source`)."""
+        return self.kernel if self.lines is None else self.lines[0].kernels()[self.lines[1]]
+
+    @property
+    def source(self) -> str | None:
+        """The generated source of this kernel, its comments naming this run's user lines (the runner's own
+        `source` names the lines of the graph it was first built for: runners are shared by equal ASTs)."""
+        return display_source(self.shown_kernel, self.runner, self.device)
+
     def rebind(self, new: dict[BufferRef, BufferRef]) -> ExecItem:
         """The same kernel on other buffers (`new` maps old -> new; unmapped buffers stay)."""
         def sub(bs: tuple[BufferRef, ...]) -> tuple[BufferRef, ...]:
-            return tuple(new.get(b, b) for b in bs)
-        return dataclasses.replace(self, bufs=sub(self.bufs), allocate=sub(self.allocate), release=sub(self.release))
+            return tuple([new.get(b, b) for b in bs])
+        return ExecItem(self.kernel, self.runner, self.device, sub(self.bufs), sub(self.allocate), sub(self.release),
+                        self.nbytes, self.origin, self.lines)
+
+
+class RunGraph:
+    """One realized graph, kept by the ExecItems of a reused plan so they can show its provenance: its kernels
+    as stage 02 schedules them from this graph are made on first use (nothing is scheduled on a plain run)."""
+
+    __slots__ = ("roots", "_kernels")
+
+    def __init__(self, roots: list[Node]):
+        self.roots, self._kernels = tuple(roots), None
+
+    def kernels(self) -> tuple[Kernel, ...]:
+        if self._kernels is None:
+            self._kernels = create_schedule(list(self.roots)).kernels
+        return self._kernels
 
 
 # The three caches a kernel can come from (docs/caches.md): a hit is counted once per kernel looked up, when its
@@ -230,17 +260,15 @@ def lower_schedule(schedule: Schedule, device: str) -> list[ExecItem]:
     return items
 
 
-def run_items(items: Sequence[ExecItem], shown: Sequence[Kernel] | None = None) -> None:
-    """Run the items in order, printing what DEBUG/EMIT ask for first; `shown`: the kernels whose provenance the
-    printed source names (default each item's own kernel)."""
+def run_items(items: Sequence[ExecItem]) -> None:
+    """Run the items in order, printing what DEBUG/EMIT ask for first (the source names this run's user lines)."""
     show_uops, show_source, show_cuda = emit_enabled("uops", 3), emit_enabled("c", 4), emit_enabled("cuda", None)
-    for i, item in enumerate(items):
+    for item in items:
         if show_uops:  # at run time, not when lowering: a cached schedule prints its kernels too
             from shrimpgrad.linearize.viz import print_program  # rich, graphviz: loaded by the first dump
 
             print_program(item.runner.program, console=dump_console())
-        kernel = shown[i] if shown is not None else item.kernel
-        if show_source and (source := display_source(kernel, item.runner, item.device)) is not None:
+        if show_source and (source := item.source) is not None:
             from shrimpgrad.c.viz import print_source
 
             print_source(source, console=dump_console())
@@ -266,40 +294,90 @@ def _count(item: ExecItem, seconds: float) -> None:
 # A training loop realizes the same graph every step, on new buffers (new batch, new gradients). Scheduling
 # and lowering don't depend on which buffers, only on the graph's structure, so they are done once per
 # structure: the graph is keyed by its nodes with each buffer replaced by its position among the graph's
-# buffers. The cached plan is made on placeholder buffers (so it keeps no real memory alive) and rebound
-# to the real ones on every hit.
+# buffers. The cached plan is made on placeholder buffers (so it keeps no real memory alive) and bound to the
+# real ones on every hit. Provenance is not part of the key (the same step from other lines is the same plan):
+# what a run shows of its lines comes from its own graph (ExecItem.lines).
+#
+# A hit is what a training step pays every step, so it is kept to one walk of the graph (`_structure`, which
+# also finds COPY nodes for realize), one hash of the key, and a bind that only indexes: the plan stores each
+# item's buffers as slots (0.. the graph's buffers, then the fresh ones the plan allocates).
+
+class _Key:
+    """A graph's structure as a dict key. The rows are hashed once: a training step's graph has hundreds of
+    them, and a lookup and its LRU update would each hash the whole tuple again."""
+
+    __slots__ = ("rows", "_hash")
+
+    def __init__(self, rows: tuple):
+        self.rows, self._hash = rows, hash(rows)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Key) and self._hash == other._hash and self.rows == other.rows
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """What one walk of a graph finds: its structure (`key`), its buffers in first-seen order, and whether it has
+    COPY nodes (realize splits those off first)."""
+
+    key: _Key
+    bufs: list[BufferRef]
+    has_copy: bool
+
+
+def _structure(roots: list[Node]) -> _Walk:
+    """Walk the graph once, sources first (the order of graph.toposort): each node becomes a row (op, dtype,
+    shape, arg, source rows) with a buffer as ("buf", its position, size, dtype) and an ASSIGN's write id dropped
+    (new every step, same plan). Written out rather than toposort + a second loop: this runs every realize."""
+    index: dict[int, int] = {}
+    position: dict[BufferRef, int] = {}
+    bufs: list[BufferRef] = []
+    rows: list[tuple] = []
+    has_copy = False
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:
+        n, expanded = stack.pop()
+        if id(n) in index:
+            continue
+        if not expanded:  # list its sources first, then come back to it
+            stack.append((n, True))
+            stack.extend([(s, False) for s in reversed(n.src) if id(s) not in index])
+            continue
+        op, arg = n.op, n.arg
+        if op is Ops.BUFFER:
+            if arg not in position:
+                position[arg] = len(bufs)
+                bufs.append(arg)
+            arg = ("buf", position[arg], arg.size, arg.dtype)
+        elif op is Ops.ASSIGN:
+            arg = None
+        elif op is Ops.COPY:
+            has_copy = True
+        index[id(n)] = len(rows)
+        rows.append((op, n.dtype, n.shape, arg, tuple([index[id(s)] for s in n.src])))
+    return _Walk(_Key((tuple(rows), tuple([index[id(r)] for r in roots]))), bufs, has_copy)
+
 
 @dataclass(frozen=True)
 class _Plan:
+    """A graph's schedule and ExecItems, made on placeholder buffers, and how to bind them to a run's buffers:
+    slot i < len(inputs) is the run's i-th graph buffer, the others are `fresh` (new buffers every run)."""
+
     schedule: Schedule
     items: tuple[ExecItem, ...]
     inputs: tuple[BufferRef, ...]  # the placeholders, in the order `_structure` lists the real buffers
+    fresh: tuple[BufferRef, ...]  # the outputs and temporaries the plan allocates
+    layout: tuple[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]], ...]  # each item's bufs/allocate/release
+    outputs: tuple[int, ...]  # the slots of schedule.outputs
+    empty: tuple[int, ...]  # the slots of outputs no kernel writes (an empty tensor): given memory at bind
 
 
 _plans: OrderedDict[tuple, _Plan] = OrderedDict()
 _MAX_PLANS = 256
 SCHEDULE_CACHE = getenv("SCHEDULE_CACHE", 1)
-
-
-def _structure(roots: list[Node], order: list[Node] | None = None) -> tuple[tuple, list[BufferRef]]:
-    """(key, buffers): the graph's structure with buffers as positions; the buffers in first-seen order."""
-    order = toposort(roots) if order is None else order
-    index: dict[int, int] = {}
-    position: dict[BufferRef, int] = {}
-    bufs: list[BufferRef] = []
-    rows = []
-    for i, n in enumerate(order):
-        arg = n.arg
-        if n.op is Ops.BUFFER:
-            if arg not in position:
-                position[arg] = len(bufs)
-                bufs.append(arg)
-            arg = ("buf", position[arg], arg.size, arg.dtype)
-        elif n.op is Ops.ASSIGN:
-            arg = None  # a write id: new every step, same plan
-        rows.append((n.op, n.dtype, n.shape, arg, tuple(index[id(s)] for s in n.src)))
-        index[id(n)] = i
-    return (tuple(rows), tuple(index[id(r)] for r in roots)), bufs
 
 
 def _with_placeholders(roots: list[Node], bufs: list[BufferRef]) -> tuple[list[Node], tuple]:
@@ -309,36 +387,54 @@ def _with_placeholders(roots: list[Node], bufs: list[BufferRef]) -> tuple[list[N
     return rebuilt, tuple(holders[b] for b in bufs)
 
 
-def _plan(roots: list[Node], device: str, order: list[Node] | None = None) -> tuple[Schedule, list[ExecItem]]:
-    """The schedule and ExecItems that compute `roots` on `device`, bound to fresh output/temporary buffers."""
-    key, bufs = _structure(roots, order)
-    _check_devices(bufs, device)
+def _make_plan(roots: list[Node], inputs: tuple[BufferRef, ...], device: str) -> _Plan:
+    """Schedule and lower `roots` (a graph whose buffers are `inputs`), and lay the result out in slots."""
+    schedule = create_schedule(roots)
+    items = tuple(lower_schedule(schedule, device))
+    fresh = tuple(info.buf for info in schedule.buffers if info.kind in ("output", "temporary"))
+    slot = {b: i for i, b in enumerate((*inputs, *fresh))}
+    for b in {b for item in items for b in item.bufs} | set(schedule.outputs):
+        if b not in slot:
+            raise RuntimeError(f"schedule cache: {b!r} is neither a buffer of the graph nor one the schedule makes; "
+                               "this is a ShrimpGrad bug, please report it with the program")
+    layout = tuple((tuple(slot[b] for b in item.bufs), tuple(slot[b] for b in item.allocate),
+                    tuple(slot[b] for b in item.release)) for item in items)
+    written = {b for item in items for b in item.allocate}
+    empty = tuple(slot[b] for b in schedule.outputs if b in fresh and b not in written)
+    return _Plan(schedule, items, inputs, fresh, layout, tuple(slot[b] for b in schedule.outputs), empty)
+
+
+def _plan(roots: list[Node], device: str, walk: _Walk) -> tuple[_Plan, bool]:
+    """(the plan that computes `roots` on `device`, whether it was cached)."""
+    _check_devices(walk.bufs, device)
     if not SCHEDULE_CACHE:
-        schedule = create_schedule(roots)
-        return schedule, lower_schedule(schedule, device)
-    key = (device, bool(NOOPT), key)  # NOOPT changes the kernels a device builds
+        return _make_plan(roots, tuple(walk.bufs), device), False
+    key = (device, bool(NOOPT), walk.key)  # NOOPT changes the kernels a device builds
     plan = _plans.get(key)
-    hit = plan is not None
-    if not hit:
-        placeholder_roots, holders = _with_placeholders(roots, bufs)
-        schedule = create_schedule(placeholder_roots)
-        plan = _plans[key] = _Plan(schedule, tuple(lower_schedule(schedule, device)), holders)
-        if len(_plans) > _MAX_PLANS:
-            _plans.popitem(last=False)
-        GlobalCounters.schedule_misses += 1
-    else:
+    if plan is not None:
         _plans.move_to_end(key)
         GlobalCounters.schedule_hits += 1
-    # bind: placeholders -> the real buffers; the plan's fresh buffers -> new ones for this run
-    new = dict(zip(plan.inputs, bufs))
-    for info in plan.schedule.buffers:
-        if info.kind in ("output", "temporary"):
-            new[info.buf] = BufferRef(info.buf.size, info.buf.dtype)
-    schedule = dataclasses.replace(plan.schedule, outputs=tuple(new.get(b, b) for b in plan.schedule.outputs))
-    items = [item.rebind(new) for item in plan.items]
-    if hit:  # nothing was looked up: DEBUG=1 says the plan was reused
-        items = [dataclasses.replace(item, origin=SCHEDULE_CACHE_ORIGIN) for item in items]
-    return schedule, items
+        return plan, True
+    placeholder_roots, holders = _with_placeholders(roots, walk.bufs)
+    plan = _plans[key] = _make_plan(placeholder_roots, holders, device)
+    if len(_plans) > _MAX_PLANS:
+        _plans.popitem(last=False)
+    GlobalCounters.schedule_misses += 1
+    return plan, False
+
+
+def _bind(plan: _Plan, bufs: list[BufferRef], graph: RunGraph | None) -> tuple[list[ExecItem], list, list]:
+    """(ExecItems, outputs, empty outputs) of the plan on this run's buffers: `bufs` for the graph's, new ones for
+    the fresh.
+    `graph`: this run's graph, for a reused plan (nothing was looked up: DEBUG=1 says "schedule cache")."""
+    slots = [*bufs, *[BufferRef(b.size, b.dtype) for b in plan.fresh]]
+    items = []
+    for i, (item, (use, allocate, release)) in enumerate(zip(plan.items, plan.layout)):
+        items.append(ExecItem(item.kernel, item.runner, item.device, tuple([slots[j] for j in use]),
+                              tuple([slots[j] for j in allocate]), tuple([slots[j] for j in release]), item.nbytes,
+                              item.origin if graph is None else SCHEDULE_CACHE_ORIGIN,
+                              None if graph is None else (graph, i)))
+    return items, [slots[j] for j in plan.outputs], [slots[j] for j in plan.empty]
 
 
 def _check_devices(bufs: list[BufferRef], device: str) -> None:
@@ -363,45 +459,44 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
     A root that already is a BUFFER node is returned as it is (nothing is recomputed); the others are computed
     together in one schedule, so work they share is done once. DEBUG>=5 or EMIT=graph prints each graph."""
     roots = list(roots)
-    order = toposort(roots)  # walked once here, for the COPY check and the schedule cache's key
-    if any(n.op is Ops.COPY for n in order):
-        roots, order = _split_copies(roots, device), None
     todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))  # unique, order kept
-    if len(todo) != len(roots):
-        order = None  # the walk covered roots that need no work: walk again from those that do
+    if not todo:
+        return roots
+    walk = _structure(todo)  # walked once, for the COPY check and the schedule cache's key
+    if walk.has_copy:
+        roots = _split_copies(roots, device)
+        todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))
+        walk = _structure(todo) if todo else None
     if todo and emit_enabled("graph", 5):
         for root in todo:
             from shrimpgrad.graph.viz import print_graph
 
             print_graph(root, console=dump_console())
-    refs = dict(zip(todo, run_graph(todo, device, order))) if todo else {}
+    refs = dict(zip(todo, run_graph(todo, device, walk))) if todo else {}
     return [r if r.op is Ops.BUFFER else buffer(refs[r], r.shape, meta=r.meta) for r in roots]
 
 
-def run_graph(roots: list[Node], device: str, order: list[Node] | None = None) -> list[BufferRef]:
+def run_graph(roots: list[Node], device: str, walk: _Walk | None = None) -> list[BufferRef]:
     """Compute `roots` (a graph without COPY nodes) on `device`; one BufferRef per root holds its value.
-    Performs the ASSIGN writes. This is the only function that runs the compiler. `order`: toposort(roots),
+    Performs the ASSIGN writes. This is the only function that runs the compiler. `walk`: _structure(roots),
     when the caller has it already."""
     for watch in _graph_watchers:  # explain: see the graph before it runs
         watch(roots, device)
+    walk = _structure(roots) if walk is None else walk
     compiled_before = compile_stats.compiled
-    schedule, items = _plan(roots, device, order)
+    plan, hit = _plan(roots, device, walk)
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before
     if emit_enabled("schedule", 2):
         from shrimpgrad.schedule.viz import print_schedule
 
-        print_schedule(schedule, console=dump_console())
-    written = {b for item in items for b in item.allocate}  # each ExecItem allocates what it writes first
-    empty = [out for out in schedule.outputs if out not in _storage and out not in written]
+        print_schedule(plan.schedule, console=dump_console())
+    items, outputs, empty = _bind(plan, walk.bufs, RunGraph(roots) if hit else None)
     for out in empty:  # an output no kernel writes (an empty tensor) still gets its (empty) memory
         _storage[out] = Buffer(out, device)
     for rec in _recorders:
         rec.on_items(items, empty, device)
-    # A reused plan was scheduled from an earlier graph of the same structure, whose user lines may be others:
-    # the source printed for this one (DEBUG=4) names this graph's lines, so schedule it again just for that.
-    reused = items and items[0].origin == SCHEDULE_CACHE_ORIGIN
-    run_items(items, create_schedule(roots).kernels if reused and emit_enabled("c", 4) else None)
-    return [_as_row_major(ref, view, device) for ref, view in zip(schedule.outputs, schedule.output_views)]
+    run_items(items)
+    return [_as_row_major(ref, view, device) for ref, view in zip(outputs, plan.schedule.output_views)]
 
 
 def _split_copies(roots: list[Node], device: str) -> list[Node]:
