@@ -154,7 +154,8 @@ def print_graph(root: Node, console: Console | None = None) -> None:
 
 def tree_text(root: Node, width: int = 100) -> str:
     """`tree(root)` as plain text (no colours), e.g. for docs and golden tests."""
-    console = Console(file=io.StringIO(), width=width, color_system=None)
+    # force_jupyter=False: in a notebook rich would also display what it writes here
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_jupyter=False)
     console.print(tree(root))
     return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
 

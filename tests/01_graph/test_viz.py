@@ -123,3 +123,14 @@ def test_notebook_svg_with_graphviz(monkeypatch):
     bundle = node._repr_mimebundle_()
     assert list(bundle) == ["image/svg+xml"] and "<svg" in bundle["image/svg+xml"]  # the SVG is the picture
     assert len(runs) == 1  # one display runs `dot` once
+
+
+def test_tree_text_in_a_notebook_is_not_also_displayed(monkeypatch):
+    import rich.console
+    import rich.jupyter
+
+    shown = []
+    monkeypatch.setattr(rich.console, "_is_jupyter", lambda: True)  # as inside a Jupyter kernel
+    monkeypatch.setattr(rich.jupyter, "display", lambda *a, **k: shown.append(a))
+    x, _ = leaf(np.zeros(2, np.float32))
+    assert "NEG" in viz.tree_text(alu(Ops.NEG, x)) and not shown

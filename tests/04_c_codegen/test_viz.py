@@ -1,6 +1,7 @@
 """The views of generated C: rich, HTML, the block graph, and the DOT-text fallback without `dot`."""
 
 import io
+import re
 
 import graphviz
 import pytest
@@ -22,6 +23,20 @@ def test_html_is_highlighted_source():
     html = source_html(render(sum_rows()))
     assert html.startswith("<pre") and "acc0" in html and "style=" in html
     assert "<html" not in html.lower() and "body" not in html  # a fragment: it doesn't restyle the notebook's page
+
+
+def test_html_is_compact_and_not_displayed_by_rich_in_a_notebook(monkeypatch):
+    import rich.console
+    import rich.jupyter
+
+    shown = []
+    monkeypatch.setattr(rich.console, "_is_jupyter", lambda: True)  # as inside a Jupyter kernel
+    monkeypatch.setattr(rich.jupyter, "display", lambda *a, **k: shown.append(a))
+    src = render(sum_rows())
+    html = source_html(src)
+    assert not shown  # rich's Console displays what it prints in a notebook: the source came out twice
+    assert "text-decoration-color" not in html and not re.search(r'<span style="[^"]*">\s+</span>', html)
+    assert len(html) < 4 * len(src)  # rich's own HTML was about 8x the source
 
 
 def test_block_graph_nests_loops_and_ifs():
