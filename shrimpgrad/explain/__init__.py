@@ -21,7 +21,7 @@ import types
 from collections.abc import Callable, Iterator
 
 from shrimpgrad import realize as _realize
-from shrimpgrad.graph import Node, Ops
+from shrimpgrad.graph import Node, Ops, toposort
 
 from .model import STAGES, ExplainError, Explanation, Realization, explain_graph
 
@@ -29,7 +29,10 @@ __all__ = ["explain", "capture", "Explanation", "Realization", "ExplainError", "
 
 
 class _Capture:
-    """The graphs the runtime computed while capturing, each structure once (with how often it ran)."""
+    """The graphs the runtime computed while capturing, each once (with how often it ran). "The same graph" is the
+    same structure (the schedule cache's key) made by the same user lines: a loop's steps are one graph run n
+    times, while the same computation written on other lines is a graph of its own, shown with its own lines
+    (the runtime reuses one plan for both; what it shows of a run's lines comes from that run's graph)."""
 
     def __init__(self):
         self.graphs: list[tuple[list[Node], str]] = []
@@ -37,7 +40,7 @@ class _Capture:
         self.keys: list[tuple] = []
 
     def __call__(self, roots: list[Node], device: str) -> None:
-        key = (device, _realize._structure(roots)[0])
+        key = (device, _realize._structure(roots).key, tuple(n.meta for n in toposort(roots)))
         if key not in self.runs:
             self.runs[key] = 0
             self.keys.append(key)
@@ -65,15 +68,10 @@ def capture() -> Iterator[_Capture]:
 
 
 def _tensors(x) -> list:
-    from shrimpgrad.tensor import Tensor
+    """The Tensors in `x` (a Tensor, or lists, tuples and dicts of them): what the JIT looks for in a result."""
+    from shrimpgrad.jit import tensors_in
 
-    if isinstance(x, Tensor):
-        return [x]
-    if isinstance(x, (list, tuple)):
-        return [t for item in x for t in _tensors(item)]
-    if isinstance(x, dict):
-        return [t for item in x.values() for t in _tensors(item)]
-    return []
+    return tensors_in(x)
 
 
 def _graph_of(t) -> Node | None:
