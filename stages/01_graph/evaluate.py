@@ -25,6 +25,9 @@ Rules that numpy leaves loose or that C does differently are pinned down here:
   OR, SUB is XOR and MUL is AND. NEG of a bool is rejected: use XOR with True for "not".
 * Float -> int CAST truncates toward zero; NaN, infinities and out-of-range values give an
   unspecified result (undefined behaviour in C), so tests never rely on them.
+* bfloat16 (no numpy type) is computed in float32: a BUFFER's uint16 bits are widened exactly, every
+  op's result is rounded to the nearest bfloat16 (ties to even), and the results handed back are bits
+  again (`DType.np`), so they compare bit for bit with a backend's buffers (dtype.py says how).
 * The evaluator is pure: ASSIGN returns the assigned value and never writes into `buffers`.
 """
 
@@ -35,7 +38,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .dtype import DType
+from .dtype import DType, dtypes, from_storage, round_values, to_storage
 from .ops import ALU, BufferRef, GraphError, Node, Ops, reduce_identity
 from .walk import toposort
 
@@ -61,8 +64,9 @@ def evaluate(roots: Node | Sequence[Node], buffers: Mapping[BufferRef, np.ndarra
                 users_left[id(s)] -= 1
                 if users_left[id(s)] == 0 and id(s) not in keep:
                     del values[id(s)]
-    # Copy: results may be views of a buffer or read-only broadcasts; callers own what they get.
-    results = [np.array(values[id(r)]) for r in root_list]
+    # Copy: results may be views of a buffer or read-only broadcasts; callers own what they get. bfloat16 values
+    # go back to their memory's form (bits), so that every result has the dtype `node.dtype.np`.
+    results = [np.array(to_storage(values[id(r)], r.dtype)) for r in root_list]
     return results[0] if single else results
 
 
@@ -71,7 +75,7 @@ def _evaluate_node(node: Node, src: list[np.ndarray], buffers: Mapping[BufferRef
     if op is Ops.BUFFER:
         return _read_buffer(node, buffers)
     if op is Ops.CONST:
-        return np.array(node.arg, dtype=node.dtype.np)
+        return np.array(node.arg, dtype=node.dtype.value_np)  # the arg is already rounded to the dtype
     if op in ALU:
         return apply_alu(op, node.dtype, src)
     if op is Ops.REDUCE:
@@ -98,7 +102,7 @@ def _read_buffer(node: Node, buffers: Mapping[BufferRef, np.ndarray]) -> np.ndar
         raise EvaluateError(f"BUFFER {ref!r} got an array of shape {flat.shape} and dtype {flat.dtype}; expected a "
                             f"flat array of shape ({ref.size},) and dtype {ref.dtype.np_name} (use .reshape(-1) "
                             f"and .astype(np.{ref.dtype.np_name}))")
-    return flat.reshape(node.shape)
+    return from_storage(flat, ref.dtype).reshape(node.shape)  # bfloat16: its bits widened to float32
 
 
 # ---- ALU -----------------------------------------------------------------------------------
@@ -120,10 +124,9 @@ _UNARY = {
 
 
 def _cast(x: np.ndarray, dtype: DType) -> np.ndarray:
-    """numpy's astype, except that a cast to bool means `x != 0` (so NaN -> True, like C)."""
-    if dtype.is_bool:
-        return x != 0
-    return x.astype(dtype.np)
+    """numpy's astype, except that a cast to bool means `x != 0` (so NaN -> True, like C) and a cast to bfloat16
+    rounds to its nearest value, ties to even (held in float32; wider values go through float32 first)."""
+    return round_values(x, dtype)
 
 
 def _floor_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -163,12 +166,14 @@ def apply_alu(op: Ops, dtype: DType, src: Sequence[np.ndarray]) -> np.ndarray:
     if op in _UNARY:
         if src[0].dtype == np.bool_ and op is Ops.NEG:
             raise EvaluateError("NEG of a bool is not defined; for logical not use XOR with a True constant")
-        return _UNARY[op](src[0])
-    if op in _BINARY:
-        return _binary(op, src[0], src[1])
-    if op is Ops.WHERE:
-        return np.where(src[0], src[1], src[2])
-    raise EvaluateError(f"apply_alu: {op!r} is not an ALU op")
+        out = _UNARY[op](src[0])
+    elif op in _BINARY:
+        out = _binary(op, src[0], src[1])
+    elif op is Ops.WHERE:
+        out = np.where(src[0], src[1], src[2])
+    else:
+        raise EvaluateError(f"apply_alu: {op!r} is not an ALU op")
+    return round_values(out, dtype) if dtype == dtypes.bfloat16 else out  # computed in float32, rounded back
 
 
 def _binary(op: Ops, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -189,6 +194,8 @@ def apply_reduce(op: Ops, axes: tuple[int, ...], dtype: DType, x: np.ndarray) ->
     another order), so this makes the result depend only on the values, and every evaluator that
     computes the same values gets the same bits."""
     x = np.ascontiguousarray(x)
+    if op is Ops.ADD and dtype == dtypes.bfloat16:  # summed in float32 (its value type), rounded once
+        return round_values(np.sum(x, axis=axes, keepdims=True, dtype=np.float32), dtype)
     if op is Ops.ADD:
         return np.sum(x, axis=axes, keepdims=True, dtype=dtype.np)
     return np.max(x, axis=axes, keepdims=True, initial=reduce_identity(Ops.MAX, dtype))
@@ -227,7 +234,7 @@ _MOVEMENT = {Ops.RESHAPE: _reshape, Ops.PERMUTE: _permute, Ops.EXPAND: _expand, 
 
 def _check_result(node: Node, out: np.ndarray) -> None:
     """A node built by hand (not with ops.py's constructors) can claim a shape or dtype its op doesn't make."""
-    if out.shape != node.shape or out.dtype != node.dtype.np:
+    if out.shape != node.shape or out.dtype != node.dtype.value_np:
         raise EvaluateError(f"{node!r} claims shape {node.shape} and dtype {node.dtype.np_name}, but evaluating "
                             f"{node.op.name} on its sources gives shape {out.shape} and dtype {out.dtype}; "
                             f"build nodes with the constructors in shrimpgrad.graph.ops")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .dtype import DType, dtypes
+from .dtype import DType, dtypes, round_values
 from .walk import toposort
 
 
@@ -227,7 +227,7 @@ def cast_scalar(value, dtype: DType):
         if isinstance(value, float) and not math.isfinite(value):
             return 0  # like C, the result is unspecified; we pick 0 rather than crash
         return int(np.array(int(value)).astype(dtype.np))  # wraps around like a C cast
-    return float(np.array(value, dtype=np.float64).astype(dtype.np))
+    return float(round_values(np.array(value, dtype=np.float64), dtype))  # bfloat16: to nearest, ties to even
 
 
 def alu(op: Ops, *src: Node, dtype: DType | None = None, meta: Provenance | None = None) -> Node:

@@ -17,7 +17,8 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
-from shrimpgrad.graph import BufferRef, apply_alu, apply_reduce
+from shrimpgrad.graph import BufferRef, apply_alu, apply_reduce, dtypes
+from shrimpgrad.graph.dtype import from_storage, to_storage
 
 from .kernel import Kernel, KNode, KOps
 from .schedule import Schedule
@@ -50,20 +51,21 @@ def run_kernel_numpy(k: Kernel, buffers: MutableMapping[BufferRef, np.ndarray]) 
 
 def _eval(n: KNode, src: list[np.ndarray], k: Kernel, buffers) -> np.ndarray | None:
     if n.op is KOps.LOAD:
-        return n.st.apply(buffers[k.bufs[n.arg[0]]])
+        return from_storage(n.st.apply(buffers[k.bufs[n.arg[0]]]), n.dtype)  # bfloat16: bits -> float32 values
     if n.op is KOps.CONST:
         _, valid = n.st.indices()
-        return np.where(valid, np.array(n.arg[0], dtype=n.dtype.np), np.zeros((), dtype=n.dtype.np))
+        return np.where(valid, np.array(n.arg[0], dtype=n.dtype.value_np), np.zeros((), dtype=n.dtype.value_np))
     if n.op is KOps.ALU:
         return np.asarray(apply_alu(n.arg, n.dtype, src))
     if n.op is KOps.REDUCE:
         return apply_reduce(n.arg[0], n.arg[1], n.dtype, src[0])
     if n.op is KOps.STORE:
         flat = buffers[k.bufs[n.arg[0]]]
-        if src[0].dtype != flat.dtype:
+        value = to_storage(src[0], n.dtype) if n.dtype == dtypes.bfloat16 else src[0]  # bfloat16: its bits
+        if value.dtype != flat.dtype:
             raise RunError(f"kernel {k.name}: storing {src[0].dtype} into a {flat.dtype} buffer")
         addr, valid = n.st.indices()
-        flat[addr[valid]] = np.broadcast_to(src[0], n.st.shape)[valid]
+        flat[addr[valid]] = np.broadcast_to(value, n.st.shape)[valid]
         return None
     return None  # SINK
 

@@ -35,7 +35,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from shrimpgrad.graph import Ops
+from shrimpgrad.graph import Ops, dtypes
+from shrimpgrad.graph.dtype import from_storage, to_storage
 from shrimpgrad.graph.evaluate import apply_alu
 
 from .uops import LoopKind, Program, UOp, UOps
@@ -77,9 +78,13 @@ def interpret(program: Program, buffers: Sequence[np.ndarray]) -> None:
             elif op is UOps.LOAD:
                 if uops[src_idx[pc][0]].op is UOps.DEFINE_LOCAL:
                     src = [src[0], _in_block(src[1], src_idx[pc][0], local_size, blocks, values)]
-                values[pc] = _load(pc, src, masks, fail)
+                if u.dtype == dtypes.bfloat16:  # memory holds its bits, values are float32 (stage 01's dtype.py)
+                    src = [*src[:3], to_storage(src[3], u.dtype)] if len(src) == 4 else src
+                    values[pc] = from_storage(_load(pc, src, masks, fail), u.dtype)
+                else:
+                    values[pc] = _load(pc, src, masks, fail)
             elif op is UOps.CONST:
-                values[pc] = np.array(u.arg, dtype=u.dtype.np)
+                values[pc] = np.array(u.arg, dtype=u.dtype.value_np)
             elif op is UOps.CAST:
                 values[pc] = apply_alu(Ops.CAST, u.dtype, src)
             elif op is UOps.ASSIGN:
@@ -90,6 +95,8 @@ def interpret(program: Program, buffers: Sequence[np.ndarray]) -> None:
             elif op is UOps.STORE:
                 if uops[src_idx[pc][0]].op is UOps.DEFINE_LOCAL:
                     src = [src[0], _in_block(src[1], src_idx[pc][0], local_size, blocks, values), *src[2:]]
+                if uops[src_idx[pc][0]].dtype == dtypes.bfloat16:
+                    src = [src[0], src[1], to_storage(src[2], dtypes.bfloat16), *src[3:]]
                 _store(pc, src, masks, fail)
             elif op is UOps.RANGE:
                 start, stop = (_scalar(s, pc, fail) for s in src)

@@ -259,7 +259,7 @@ def fold_constant_alu(L: Lowering, op: Ops, dtype: DType, src: Sequence[UOp]) ->
     if not all(s.op is UOps.CONST for s in src):
         return None
     with np.errstate(all="ignore"):
-        value = apply_alu(op, dtype, [np.array(s.arg, dtype=s.dtype.np) for s in src])
+        value = apply_alu(op, dtype, [np.array(s.arg, dtype=s.dtype.value_np) for s in src])
     return L.const(value.item(), dtype)
 
 

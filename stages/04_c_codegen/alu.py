@@ -14,7 +14,7 @@ The semantics are the stage-01 evaluator's (stages/01_graph/evaluate.py), which 
     CAST    x != 0 (to bool)                    (bool)x is the same in C, but `!= 0` says what it means
     others  a + b, a < b, sqrtf(a), ...         same meaning as numpy (IEEE floats, wrapping ints with -fwrapv)
 
-Results of dtype float16 are rounded back to half by the caller (see ctype.py), not here.
+Results of dtype float16 and bfloat16 are rounded back by the caller with `render_round` (see ctype.py).
 
 Dialects (dialect.py) change only spellings: the helper functions' prefix (`static inline`, or
 `static __device__ inline` in CUDA), the math functions' names, and, where the language has no
@@ -268,12 +268,70 @@ def render_wrapping(op: Ops, x: list[str], dt: DType) -> str:
     return f"({t})(({u}){x[0]} {_WRAP_SYMBOLS[op]} ({u}){x[1]})"
 
 
-def render_cast(x: str, src: DType, dst: DType) -> str:
+def render_cast(x: str, src: DType, dst: DType, h: Helpers | None = None) -> str:
     """A conversion. To bool: `x != 0` (NaN -> true, like numpy). To float16: `(half)x`, the one
-    rounding step (the result is then held in a float). Otherwise C's cast, which is numpy's astype:
-    floats -> ints truncate toward zero, ints -> narrower ints wrap, ints -> floats round to nearest."""
+    rounding step (the result is then held in a float). To bfloat16: `bf16_round((float)x)`, to float
+    first and then to the nearest bfloat16 (as numpy's evaluator and PyTorch do). Otherwise C's cast,
+    which is numpy's astype: floats -> ints truncate toward zero, ints -> narrower ints wrap, ints ->
+    floats round to nearest."""
     if dst.is_bool:
         return f"{x} != 0"
     if dst == dtypes.float16:
         return f"(half){x}"
+    if dst == dtypes.bfloat16:
+        return render_round(f"(float){x}", dst, h or Helpers())
     return f"({compute_type(dst)}){x}"
+
+
+# ---- bfloat16: unsigned short bits in memory, float in registers ---------------------------------------------
+# gcc 12 has no __bf16 arithmetic type, so these three helpers are the whole bfloat16 support, the same in the
+# CUDA dialect (no cuda_bf16.h needed; a union, because NVRTC has no __builtin_memcpy). The rounding is stage 01's
+# float32_to_bfloat16_bits, line for line.
+
+_BF16_TO_FLOAT = """/* a bfloat16 is the top half of the float32 with the same value: widening is exact */
+{s} float bf16_to_float(unsigned short b) {{
+  union {{ unsigned int u; float f; }} v;  /* C and CUDA both read a union's other member as its bits */
+  v.u = (unsigned int)b << 16;
+  return v.f;
+}}"""
+
+_FLOAT_TO_BF16 = """/* the nearest bfloat16, ties to even (add 0x7fff + the lowest kept bit, drop 16 bits); NaN stays */
+{s} unsigned short float_to_bf16(float f) {{
+  union {{ float f; unsigned int u; }} v;
+  v.f = f;
+  unsigned int u = v.u;
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+  return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}}"""
+
+_BF16_ROUND = """/* a float rounded to the nearest bfloat16, held in a float: every bfloat16 result goes through it */
+{s} float bf16_round(float f) {{ return bf16_to_float(float_to_bf16(f)); }}"""
+
+
+def _bf16(h: Helpers, name: str) -> str:
+    s = h.dialect.helper_prefix
+    h.use("bf16_to_float", _BF16_TO_FLOAT.format(s=s))
+    h.use("float_to_bf16", _FLOAT_TO_BF16.format(s=s))
+    if name == "bf16_round":
+        h.use("bf16_round", _BF16_ROUND.format(s=s))
+    return name
+
+
+def render_round(expr: str, dt: DType, h: Helpers) -> str:
+    """An ALU result of a dtype narrower than its compute type, rounded back: `(half)(a + b)` for float16,
+    `bf16_round(a + b)` for bfloat16 (both then held in a float); other dtypes' results are already exact."""
+    if dt == dtypes.float16:
+        return f"(half)({expr})"
+    if dt == dtypes.bfloat16:
+        return f"{_bf16(h, 'bf16_round')}({expr})"
+    return expr
+
+
+def render_load_value(expr: str, dt: DType, h: Helpers) -> str:
+    """A buffer element as a value: bfloat16's bits widened, `bf16_to_float(data0[i])`; others as they are."""
+    return f"{_bf16(h, 'bf16_to_float')}({expr})" if dt == dtypes.bfloat16 else expr
+
+
+def render_store_value(expr: str, dt: DType, h: Helpers) -> str:
+    """A value as a buffer element: bfloat16's bits, `float_to_bf16(alu0)` (exact: it is already rounded)."""
+    return f"{_bf16(h, 'float_to_bf16')}({expr})" if dt == dtypes.bfloat16 else expr

@@ -11,6 +11,7 @@
     int64     long long                   long long                   7LL, (-9223372036854775807LL - 1)
     uint64    unsigned long long          unsigned long long          18446744073709551615ULL
     float16   half (= _Float16)           float                       1.5f
+    bfloat16  unsigned short (its bits)   float                       1.5f
     float32   float                       float                       0.1f, 1e+20f, INFINITY, NAN
     float64   double                      double                      0.1, 1e+300, -INFINITY
 
@@ -24,6 +25,12 @@ arithmetic (excess precision, or native AVX512-FP16 instructions on some CPUs).
 We chose `_Float16` over a `uint16_t` storage type because the compiler then does the conversions,
 correctly rounded (F16C instructions with -march=native, or libgcc's __truncdfhf2 for double);
 with uint16_t we would have to write and test our own bit-twiddling conversions.
+
+bfloat16 is the other one, and there we had to: gcc 12 has no `__bf16` arithmetic type. Its buffers
+hold the 16 bits (`unsigned short`), a LOAD widens them with `bf16_to_float` (exact: the bits are the
+top half of a float), a STORE narrows with `float_to_bf16` (round to nearest, ties to even; NaN stays
+NaN), and every ALU result of dtype bfloat16 is rounded with `bf16_round` -- the same steps as numpy's
+evaluator (stage 01 dtype.py) and PyTorch's bfloat16 kernels: compute in float32, round back.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import math
 import numpy as np
 
 from shrimpgrad.graph import DType, dtypes
+from shrimpgrad.graph.dtype import round_values
 
 
 class RenderError(ValueError):
@@ -40,13 +48,14 @@ class RenderError(ValueError):
 
 
 def storage_type(dt: DType) -> str:
-    """The C type of a buffer element: `half` (our typedef of _Float16) for float16, else the dtype's C name."""
+    """The C type of a buffer element: `half` (our typedef of _Float16) for float16, `unsigned short` (the
+    bits) for bfloat16, else the dtype's C name."""
     return "half" if dt == dtypes.float16 else dt.c_name
 
 
 def compute_type(dt: DType) -> str:
-    """The C type a value of `dt` is held in while computing: float16 computes in float."""
-    return "float" if dt == dtypes.float16 else dt.c_name
+    """The C type a value of `dt` is held in while computing: float16 and bfloat16 compute in float."""
+    return "float" if dt in (dtypes.float16, dtypes.bfloat16) else dt.c_name
 
 
 def math_suffix(dt: DType) -> str:
@@ -85,7 +94,7 @@ def _int_literal(value, dt: DType) -> str:
 
 
 def _float_literal(value, dt: DType) -> str:
-    exact = np.array(value, dtype=np.float64).astype(dt.np)  # round to the dtype first (float16: to a half)
+    exact = round_values(np.array(value, dtype=np.float64), dt)  # round to the dtype first (float16: to a half)
     v = float(exact)
     if math.isnan(v):
         return "NAN"
@@ -93,6 +102,6 @@ def _float_literal(value, dt: DType) -> str:
         return "INFINITY" if v > 0 else "-INFINITY"
     if dt == dtypes.float64:
         return repr(v)  # Python's repr is the shortest text that round-trips a double, e.g. 0.1, 1e+300
-    # float16 values are computed in float; numpy's str is the shortest text that round-trips a float32
+    # float16 and bfloat16 values are computed in float; numpy's str is the shortest text that round-trips a float32
     text = str(np.float32(v))
     return text + "f"

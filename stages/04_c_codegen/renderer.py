@@ -43,7 +43,17 @@ from shrimpgrad.graph import DType, Ops, dtypes
 from shrimpgrad.linearize import LoopKind, Program, UOp, UOps
 from shrimpgrad.linearize import verify as verify_program
 
-from .alu import ALU_RULES, MATH_OPS, Helpers, needs_wrapping, render_cast, render_wrapping
+from .alu import (
+    ALU_RULES,
+    MATH_OPS,
+    Helpers,
+    needs_wrapping,
+    render_cast,
+    render_load_value,
+    render_round,
+    render_store_value,
+    render_wrapping,
+)
 from .ctype import RenderError, compute_type, literal, storage_type
 from .dialect import C_DIALECT, Dialect
 
@@ -418,13 +428,13 @@ def render_load(r: _Renderer, u: UOp) -> None:
     """val0 = data1[idx]; gated: val0 = gate ? data1[idx] : alt. C evaluates only the chosen side of
     `?:`, so the (possibly out-of-bounds) address is never read when the gate is false."""
     buf, idx = r.ref(u.src[0]), r.ref(u.src[1])
+    value = render_load_value(f"{buf}[{idx}]", u.dtype, r.helpers)  # bfloat16: bf16_to_float(data1[idx])
     if len(u.src) == 4:
-        value = f"{buf}[{idx}]"
-        if storage_type(u.dtype) != compute_type(u.dtype):  # half: convert it first, so both sides of ?: are
-            value = f"({compute_type(u.dtype)}){value}"      # float (CUDA C++ finds __half vs float ambiguous)
+        if u.dtype == dtypes.float16:  # half: convert it first, so both sides of ?: are
+            value = f"({compute_type(u.dtype)}){value}"  # float (CUDA C++ finds __half vs float ambiguous)
         r.declare(u, "val", f"{r.ref(u.src[2])} ? {value} : {r.ref(u.src[3])}")
     elif len(u.src) == 2 or (len(u.src) == 3 and u.src[2].op is UOps.BARRIER):  # shared memory, after the barrier
-        r.declare(u, "val", f"{buf}[{idx}]")
+        r.declare(u, "val", value)
     else:
         raise RenderError("LOAD takes (buf, index), (buf, index, gate, alt) or (local buf, index, BARRIER)")
 
@@ -434,6 +444,7 @@ def render_store(r: _Renderer, u: UOp) -> None:
     if u.src[0] not in r.outputs and u.src[0].op is not UOps.DEFINE_LOCAL:
         raise RenderError(f"STORE into {r.ref(u.src[0])}, an input buffer (DEFINE_GLOBAL is_output=False)")
     buf, idx, value = (r.ref(s) for s in u.src[:3])
+    value = render_store_value(value, u.src[0].dtype, r.helpers)  # bfloat16: float_to_bf16(alu0)
     if len(u.src) == 4:
         r.emit(f"if ({r.ref(u.src[3])}) {buf}[{idx}] = {value};", u)
     elif len(u.src) == 3:
@@ -470,16 +481,15 @@ def render_alu(r: _Renderer, u: UOp) -> None:
         expr = rule(operands, value_dtype, r.helpers)
     if u.arg in MATH_OPS:
         r.needs_math = True
-    if u.dtype == dtypes.float16:
-        expr = f"(half)({expr})"  # numpy rounds every float16 result to half: so do we
-    r.declare(u, "alu", expr)
+    expr = render_round(expr, u.dtype, r.helpers)  # numpy rounds every float16 result to half, (half)(a + b): so do
+    r.declare(u, "alu", expr)                       # we; bfloat16 results likewise, bf16_round(a + b)
     if is_index:
         r.index_values.add(u)
 
 
 def render_cast_uop(r: _Renderer, u: UOp) -> None:
     """int cast0 = (int)val0;  bool cast1 = val0 != 0;  float cast2 = (half)val3;"""
-    r.declare(u, "cast", render_cast(r.ref(u.src[0]), u.src[0].dtype, u.dtype))
+    r.declare(u, "cast", render_cast(r.ref(u.src[0]), u.src[0].dtype, u.dtype, r.helpers))
 
 
 UOP_RULES: dict[UOps, Callable[[_Renderer, UOp], None]] = {
