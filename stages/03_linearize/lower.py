@@ -91,6 +91,7 @@ class Lowering:
     _value_memo: dict[tuple, UOp] = field(default_factory=dict)
     _note: str = ""  # what lowering the last node found (its index and valid), for the step-through
     origins: tuple = ()  # the provenance of the AST node being lowered: the UOps made now get it
+    folded: dict[tuple, tuple] = field(default_factory=dict)  # (AST node, lanes) -> origins, for a value folded to a constant
 
     # ---- making UOps ------------------------------------------------------------------------------
 
@@ -215,8 +216,12 @@ class Lowering:
             stack.extend((s, False) for s in reversed(node.src))
         for node in order:
             if (node, lane_key) not in self._value_memo:
-                self._note, self.origins = "", node.origins
+                # A source folded to a constant is a number inside this node's line: the line stands for it too.
+                folded = [self.folded.get((s, lane_key), ()) for s in node.src]
+                self._note, self.origins = "", merge_origins(node.origins, *folded)
                 u = self._value_memo[(node, lane_key)] = self._lower_value(node, lanes)
+                if u.op is UOps.CONST and node.op is not KOps.CONST:  # folded (constant operands, a load never made)
+                    self.folded[(node, lane_key)] = self.origins
                 yield f"{_describe(node)}{_lanes_text(lanes)} -> {u.op.name}{self._note}"
 
     def value(self, node: KNode, lanes: dict[str, int]) -> UOp:
@@ -259,7 +264,7 @@ def fold_constant_alu(L: Lowering, op: Ops, dtype: DType, src: Sequence[UOp]) ->
     if not all(s.op is UOps.CONST for s in src):
         return None
     with np.errstate(all="ignore"):
-        value = apply_alu(op, dtype, [np.array(s.arg, dtype=s.dtype.value_np) for s in src])
+        value = apply_alu(op, dtype, [np.array(s.arg, dtype=s.dtype.np) for s in src])
     return L.const(value.item(), dtype)
 
 

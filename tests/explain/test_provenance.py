@@ -7,6 +7,8 @@ computes must come from the user line that asked for it."""
 import runpy
 import textwrap
 
+import numpy as np
+
 from shrimpgrad.explain import capture
 from shrimpgrad.explain.model import GeneratedSource
 from shrimpgrad.graph import Ops
@@ -185,3 +187,83 @@ def test_debug4_names_this_graphs_lines_even_from_the_caches(tmp_path, capsys):
         runpy.run_path(str(path))
     adds = [line for line in capsys.readouterr().out.splitlines() if "ALU ADD" in line]
     assert len(adds) == 2 and "prog.py:4" in adds[0] and "prog.py:6" in adds[1], adds
+
+
+def test_a_folded_constant_keeps_the_lines_it_was_folded_from(tmp_path):
+    """`Tensor.full(2.0) * 3` is computed while lowering (stage 03 folds an ALU of constants): the 6.0 is a number
+    inside line 5's multiply, and that line names line 4 too, where the folded multiply was written."""
+    e, path = run_program(tmp_path, """
+        import numpy as np
+        from shrimpgrad import Tensor
+        x = Tensor(np.arange(4, dtype=np.float32))
+        c = Tensor.full((4,), 2.0) * 3
+        z = x * c
+        z.numpy()
+        """)
+    assert_every_line_traced(e, path)
+    muls = lines_of(e, Ops.MUL)
+    assert muls, "no multiply line"
+    for line, _ in muls:
+        assert "6.0" in line.text, line.text  # the constant was folded, not computed in the kernel
+        assert {(4, "__mul__"), (5, "__mul__")} <= {(o.line, o.method) for o in line.origins}, line.text
+
+
+def test_the_same_computation_from_other_lines_is_explained_with_its_own_lines(tmp_path):
+    """Two graphs of one structure from lines 4 and 6 share a plan in the runtime (the schedule cache); explain
+    shows each with its own line, and a loop of the same lines (line 8) is one graph realized three times."""
+    e, path = run_program(tmp_path, """
+        import numpy as np
+        from shrimpgrad import Tensor
+        x = Tensor(np.ones(4, dtype=np.float32))
+        a = (x * 3).numpy()
+        y = Tensor(np.ones(4, dtype=np.float32))
+        b = (y * 3).numpy()
+        for _ in range(3):
+            (y * 3).numpy()
+        """)
+    assert [r.runs for r in e.realizations] == [1, 1, 3]
+    assert_every_line_traced(e, path)
+    for r, line_no in zip(e.realizations, (4, 6, 8)):
+        muls = [line for k in r.kernels for line, u in computing_lines(k.c) if float_alu(u, Ops.MUL)]
+        assert muls and all({o.line for o in line.origins} == {line_no} for line in muls), (line_no, muls)
+
+
+class _KeepItems:
+    """A runtime recorder that keeps the ExecItems of every graph it sees run."""
+
+    def __init__(self):
+        self.runs = []
+
+    def on_new(self, ref, device, host, draw): pass
+    def on_read(self, ref, check): pass
+    def on_copy(self, src, dst, device): pass
+
+    def on_items(self, items, empty_outputs, device):
+        self.runs.append(list(items))
+
+
+def test_an_exec_items_source_names_its_own_runs_lines(tmp_path):
+    """The second realize reuses the first's plan and runner; its ExecItem's source names line 6, while the shared
+    runner's own source names the line it was built for."""
+    import shrimpgrad.realize as realize
+
+    value = float(np.random.default_rng().integers(1, 10**9))  # a plan no earlier test made
+    path = tmp_path / "prog.py"
+    path.write_text(textwrap.dedent(f"""
+        import numpy as np
+        from shrimpgrad import Tensor
+        x = Tensor(np.ones(4, dtype=np.float32))
+        a = (x + {value}).numpy()
+        y = Tensor(np.ones(4, dtype=np.float32))
+        b = (y + {value}).numpy()
+        """).lstrip())
+    keep = _KeepItems()
+    realize._recorders.append(keep)
+    try:
+        runpy.run_path(str(path))
+    finally:
+        realize._recorders.remove(keep)
+    (first,), (second,) = keep.runs[-2:]
+    assert second.origin == realize.SCHEDULE_CACHE_ORIGIN and second.runner is first.runner
+    assert "prog.py:4" in first.source and "prog.py:4" not in second.source and "prog.py:6" in second.source
+    assert "prog.py:4" in second.runner.source
