@@ -229,6 +229,9 @@ class _Devices:
         return key
 
     def __getitem__(self, name: str) -> DeviceSpec:
+        made = self._made.get(name) if isinstance(name, str) else None  # asked for every buffer: the fast case first
+        if made is not None:
+            return made
         key = self.canonicalize(name)
         if key not in self._made:
             self._made[key] = self._makers[key]()

@@ -59,15 +59,16 @@ class Buffer:
     BufferRef died, or a temporary was released), the handle returns to the device's pool."""
 
     # Not the BufferRef itself: `_storage` is keyed weakly by it, and a value naming its key would keep it alive.
-    __slots__ = ("size", "dtype", "device", "handle", "__weakref__")
+    # The pool is looked up once: a training step makes and releases its temporaries every step.
+    __slots__ = ("size", "dtype", "device", "handle", "pool", "__weakref__")
 
     def __init__(self, ref: BufferRef, device: str, handle: Any = None):
-        self.size, self.dtype, self.device = ref.size, ref.dtype, device
-        self.handle = Device[device].pool.alloc(ref.size, ref.dtype) if handle is None else handle
+        self.size, self.dtype, self.device, self.pool = ref.size, ref.dtype, device, Device[device].pool
+        self.handle = self.pool.alloc(ref.size, ref.dtype) if handle is None else handle
 
     def release(self) -> None:
         if self.handle is not None:
-            Device[self.device].pool.free(self.handle, self.size, self.dtype)
+            self.pool.free(self.handle, self.size, self.dtype)
             self.handle = None
 
     def __del__(self) -> None:
