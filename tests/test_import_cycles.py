@@ -75,10 +75,7 @@ def stage_graph(folder: pathlib.Path, package: str) -> dict[str, set[str]]:
 
 # A stage whose owner is removing its cycle gets an entry here until it is gone (strict: the xfail fails once the
 # cycle is gone, so the entry can't outlive it).
-KNOWN_CYCLES: dict[str, str] = {
-    "shrimpgrad.linearize": "lower -> uops -> viz -> lower (Program's reprs import viz, viz.steps/explain drive "
-                            "lowering): stage 03's owner is removing it (issue 15); delete this entry then",
-}
+KNOWN_CYCLES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("package", sorted(PACKAGE_DIRS))

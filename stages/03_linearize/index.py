@@ -27,7 +27,8 @@ from collections.abc import Sequence
 
 from shrimpgrad.graph import ShapeTracker, View, strides_for_shape
 
-from .symbolic import And, Expr, Ge, Lt, Num, Rewrite, Var, all_of, simplify, sum_of
+from .expr import And, Expr, Ge, Lt, Num, Var, all_of, sum_of
+from .symbolic import Rewrite, simplify
 
 
 def view_expr(view: View, idxs: Sequence[Expr]) -> tuple[Expr, Expr]:

@@ -3,8 +3,9 @@
 A kernel's loops start as one loop per axis of its `full_shape` (size-1 axes need no loop):
 output axes are GLOBAL loops, reduced axes REDUCE loops. An optimization never touches the
 AST: it *splits* one axis's loop in two, `i = outer*amount + inner`, and gives the inner part a
-new role. A `LoopPlan` records, for every kernel axis, its parts from outer to inner; the
-lowering turns each part into a loop, a GPU index, or unrolled copies of the loop body.
+new kind (a `LoopKind`, uops.py: one vocabulary for the plan's parts and the Program's RANGEs). A
+`LoopPlan` records, for every kernel axis, its parts from outer to inner; the lowering turns each
+part into a loop, a GPU index, or unrolled copies of the loop body.
 
     Opt kind  on an axis that is    the inner part becomes       effect
     UPCAST    GLOBAL (output)       UPCAST lanes                 each thread computes `amount` outputs:
@@ -42,7 +43,8 @@ from enum import Enum, auto
 
 from shrimpgrad.schedule import Kernel
 
-from .symbolic import Expr, Num, Var, sum_of
+from .expr import Expr, Num, Var, sum_of
+from .uops import LoopKind
 
 MAX_LANES = 256  # lanes = copies of the loop body; beyond this the program gets too long to read or compile
 MAX_LOCAL = 1024  # threads in a CUDA block
@@ -59,7 +61,7 @@ class OptKind(Enum):
 
 @dataclass(frozen=True)
 class Opt:
-    """Split axis `axis` of the kernel's full shape by `amount`, giving the inner part role `kind`."""
+    """Split axis `axis` of the kernel's full shape by `amount`; `kind` says what the inner part becomes."""
 
     kind: OptKind
     axis: int
@@ -69,31 +71,20 @@ class Opt:
         return f"{self.kind.name}(axis={self.axis}, amount={self.amount})"
 
 
-class Role(Enum):
-    """What one part of an axis becomes in the program."""
-
-    GLOBAL = auto()  # a loop over outputs: RANGE(GLOBAL) on CPU, a SPECIAL gidx on GPU
-    LOCAL = auto()  # a loop over a block's threads: RANGE(LOCAL) on CPU, a SPECIAL lidx on GPU
-    REDUCE = auto()  # a sequential loop updating accumulators: RANGE(REDUCE)
-    UPCAST = auto()  # unrolled output lanes, one accumulator each
-    UNROLL = auto()  # unrolled reduce lanes folding into the same accumulator, in order
-    GROUP = auto()  # unrolled reduce lanes, one partial accumulator each
-
-    def __repr__(self) -> str:
-        return f"Role.{self.name}"
-
-
-LANE_ROLES = frozenset({Role.UPCAST, Role.UNROLL, Role.GROUP})  # unrolled: no loop at runtime
-_PREFIX = {Role.GLOBAL: "gidx", Role.LOCAL: "lidx", Role.REDUCE: "ridx", Role.UPCAST: "up", Role.UNROLL: "un",
-           Role.GROUP: "gr"}
-_ROLE_ORDER = (Role.GLOBAL, Role.LOCAL, Role.REDUCE, Role.UPCAST, Role.UNROLL, Role.GROUP)
+LANE_KINDS = frozenset({LoopKind.UPCAST, LoopKind.UNROLL, LoopKind.GROUP})  # unrolled: no loop at runtime
+# The name stage 04/05 opts import; the same enum (one vocabulary: a plan part and a RANGE say the same words).
+Role = LoopKind
+_PREFIX = {LoopKind.GLOBAL: "gidx", LoopKind.LOCAL: "lidx", LoopKind.REDUCE: "ridx", LoopKind.UPCAST: "up",
+           LoopKind.UNROLL: "un", LoopKind.GROUP: "gr"}
+_KIND_ORDER = (LoopKind.GLOBAL, LoopKind.LOCAL, LoopKind.REDUCE, LoopKind.UPCAST, LoopKind.UNROLL, LoopKind.GROUP)
 
 
 @dataclass(frozen=True)
 class Loop:
-    """One part of a kernel axis: `size` values of role `role`; `name` names its variable."""
+    """One part of a kernel axis: `size` values of kind `kind` (a loop, a GPU index or unrolled lanes); `name`
+    names its variable, and the RANGE made for it carries the name."""
 
-    role: Role
+    kind: LoopKind
     axis: int
     size: int
     name: str = ""
@@ -123,34 +114,34 @@ class LoopPlan:
     def start(kernel: Kernel) -> LoopPlan:
         """One loop per axis of size > 1: GLOBAL for output axes, REDUCE for reduced ones."""
         reduce_axes = set(kernel.reduce_axes)
-        parts = tuple((Loop(Role.REDUCE if a in reduce_axes else Role.GLOBAL, a, s),) if s > 1 else ()
+        parts = tuple((Loop(LoopKind.REDUCE if a in reduce_axes else LoopKind.GLOBAL, a, s),) if s > 1 else ()
                       for a, s in enumerate(kernel.full_shape))
         return LoopPlan(kernel, parts).named()
 
     def named(self) -> LoopPlan:
-        """Name every loop by role. GLOBAL and LOCAL loops are numbered from the innermost, like a GPU's
+        """Name every loop by kind. GLOBAL and LOCAL loops are numbered from the innermost, like a GPU's
         x, y, z (gidx0 is the fastest-moving output axis); REDUCE loops and lanes from the outermost."""
         renamed = {}
-        for role in _ROLE_ORDER:
-            loops = self.ordered((role,))
-            if role in (Role.GLOBAL, Role.LOCAL):
+        for kind in _KIND_ORDER:
+            loops = self.ordered((kind,))
+            if kind in (LoopKind.GLOBAL, LoopKind.LOCAL):
                 loops = loops[::-1]
             for n, loop in enumerate(loops):
-                renamed[id(loop)] = replace(loop, name=f"{_PREFIX[role]}{n}")
+                renamed[id(loop)] = replace(loop, name=f"{_PREFIX[kind]}{n}")
         return replace(self, parts=tuple(tuple(renamed[id(p)] for p in ps) for ps in self.parts))
 
-    def ordered(self, roles: Sequence[Role] = _ROLE_ORDER) -> list[Loop]:
-        """The loops of the given roles in program order: by role (GLOBAL, LOCAL, REDUCE, lanes), then
+    def ordered(self, kinds: Sequence[LoopKind] = _KIND_ORDER) -> list[Loop]:
+        """The loops of the given kinds in program order: by kind (GLOBAL, LOCAL, REDUCE, lanes), then
         by axis, then outer part first."""
-        return [p for role in roles for ps in self.parts for p in ps if p.role is role]
+        return [p for kind in kinds for ps in self.parts for p in ps if p.kind is kind]
 
     @property
     def loops(self) -> list[Loop]:
         """The parts that run as loops (or GPU indices), outermost first."""
-        return self.ordered((Role.GLOBAL, Role.LOCAL, Role.REDUCE))
+        return self.ordered((LoopKind.GLOBAL, LoopKind.LOCAL, LoopKind.REDUCE))
 
-    def lanes(self, *roles: Role) -> list[Loop]:
-        return self.ordered(roles)
+    def lanes(self, *kinds: LoopKind) -> list[Loop]:
+        return self.ordered(kinds)
 
     def axis_expr(self, axis: int, values: dict[str, Expr]) -> Expr:
         """The kernel axis index as the mixed radix of its parts, `((p0*s1 + p1)*s2 + p2)`, with each
@@ -172,37 +163,38 @@ class LoopPlan:
 
 # ---- the optimizations ----------------------------------------------------------------------------
 
-def _split(plan: LoopPlan, opt: Opt, from_roles: tuple[Role, ...], to_role: Callable[[Role], Role]) -> LoopPlan:
-    """Split the outermost (GLOBAL/REDUCE) part of `opt.axis`: `outer*amount + inner`, inner -> `to_role`."""
+def _split(plan: LoopPlan, opt: Opt, from_kinds: tuple[LoopKind, ...],
+           to_kind: Callable[[LoopKind], LoopKind]) -> LoopPlan:
+    """Split the outermost (GLOBAL/REDUCE) part of `opt.axis`: `outer*amount + inner`, inner -> `to_kind`."""
     k = plan.kernel
     if not 0 <= opt.axis < len(k.full_shape):
         raise OptError(f"{opt} on kernel {k.name}: axis {opt.axis} is out of range for loops {k.full_shape}")
     if opt.amount < 2:
         raise OptError(f"{opt} on kernel {k.name}: the amount must be at least 2")
     parts = plan.parts[opt.axis]
-    if not parts or parts[0].role not in (Role.GLOBAL, Role.REDUCE):
+    if not parts or parts[0].kind not in (LoopKind.GLOBAL, LoopKind.REDUCE):
         raise OptError(f"{opt} on kernel {k.name}: axis {opt.axis} has no loop left to split "
                        f"(its parts are {[str(p) for p in parts] or 'none: size 1'})")
     outer = parts[0]
-    if outer.role not in from_roles:
-        what = "an output (GLOBAL)" if outer.role is Role.GLOBAL else "a reduce"
-        allowed = " or ".join(r.name for r in from_roles)
+    if outer.kind not in from_kinds:
+        what = "an output (GLOBAL)" if outer.kind is LoopKind.GLOBAL else "a reduce"
+        allowed = " or ".join(r.name for r in from_kinds)
         raise OptError(f"{opt} on kernel {k.name}: axis {opt.axis} is {what} axis; {opt.kind.name} applies to "
                        f"{allowed} axes (reduce axes: {k.reduce_axes})")
     if outer.size % opt.amount:
         divisors = [d for d in range(2, outer.size + 1) if outer.size % d == 0]
         raise OptError(f"{opt} on kernel {k.name}: the loop left on axis {opt.axis} has size {outer.size}, which "
                        f"{opt.amount} does not divide; try one of {divisors}")
-    inner = Loop(to_role(outer.role), opt.axis, opt.amount)
+    inner = Loop(to_kind(outer.kind), opt.axis, opt.amount)
     rest = outer.size // opt.amount
     new_parts = ((replace(outer, size=rest),) if rest > 1 else ()) + (inner,) + parts[1:]
     new = replace(plan, parts=plan.parts[:opt.axis] + (new_parts,) + plan.parts[opt.axis + 1:],
                   applied=plan.applied + (opt,)).named()
-    lanes = math.prod(p.size for p in new.ordered(tuple(LANE_ROLES)))
+    lanes = math.prod(p.size for p in new.ordered(tuple(LANE_KINDS)))
     if lanes > MAX_LANES:
         raise OptError(f"{opt} on kernel {k.name}: {lanes} unrolled lanes (UPCAST x GROUP amounts) exceed "
                        f"MAX_LANES={MAX_LANES}; use smaller amounts")
-    threads = math.prod(p.size for p in new.ordered((Role.LOCAL,)))
+    threads = math.prod(p.size for p in new.ordered((LoopKind.LOCAL,)))
     if threads > MAX_LOCAL:
         raise OptError(f"{opt} on kernel {k.name}: {threads} LOCAL threads exceed a GPU block's {MAX_LOCAL}")
     return new
@@ -211,19 +203,20 @@ def _split(plan: LoopPlan, opt: Opt, from_roles: tuple[Role, ...], to_role: Call
 def apply_upcast(plan: LoopPlan, opt: Opt) -> LoopPlan:
     """UPCAST: unroll `amount` iterations. An output axis gets UPCAST lanes (one accumulator each), a
     reduce axis UNROLL lanes (one accumulator, the same order of updates)."""
-    return _split(plan, opt, (Role.GLOBAL, Role.REDUCE), lambda r: Role.UPCAST if r is Role.GLOBAL else Role.UNROLL)
+    return _split(plan, opt, (LoopKind.GLOBAL, LoopKind.REDUCE),
+                  lambda k: LoopKind.UPCAST if k is LoopKind.GLOBAL else LoopKind.UNROLL)
 
 
 def apply_local(plan: LoopPlan, opt: Opt) -> LoopPlan:
     """LOCAL: the inner `amount` of an output axis become the threads of a GPU block (lidx); the outer
     part stays the block index (gidx). On CPU it is an inner LOCAL loop."""
-    return _split(plan, opt, (Role.GLOBAL,), lambda r: Role.LOCAL)
+    return _split(plan, opt, (LoopKind.GLOBAL,), lambda k: LoopKind.LOCAL)
 
 
 def apply_group(plan: LoopPlan, opt: Opt) -> LoopPlan:
     """GROUP: `amount` partial accumulators for a reduce axis; partial j sums the elements j, j+amount,
     j+2*amount, ... and the partials are combined after the loop."""
-    return _split(plan, opt, (Role.REDUCE,), lambda r: Role.GROUP)
+    return _split(plan, opt, (LoopKind.REDUCE,), lambda k: LoopKind.GROUP)
 
 
 OPTIMIZATIONS: dict[OptKind, Callable[[LoopPlan, Opt], LoopPlan]] = {
@@ -249,7 +242,7 @@ def default_opts(kernel: Kernel, gpu: bool = False) -> tuple[Opt, ...]:
     if not gpu:
         return ()
     plan = LoopPlan.start(kernel)
-    globals_ = plan.ordered((Role.GLOBAL,))
+    globals_ = plan.ordered((LoopKind.GLOBAL,))
     if not globals_:
         return ()
     last = globals_[-1]

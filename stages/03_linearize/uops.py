@@ -8,7 +8,7 @@ an explicit dtype. The whole vocabulary:
     DEFINE_LOCAL  ()                                 (name, size)              GPU only: a block's shared array
     CONST         ()                                 the value                 a literal
     SPECIAL       ()                                 (name, size)              blockIdx/threadIdx on GPUs
-    RANGE         (start CONST, end CONST)           (name, LoopKind)          for (int name = start; name < end; name++) {
+    RANGE         (start CONST, end CONST)           (name, LoopKind)          for (int name = start; ...; name++) {
     END           (RANGE,)                           None                      }
     LOAD          (buf, index) | (buf, index, gate, alt)  None                 buf[index] | gate ? buf[index] : alt
                   | (local buf, index, BARRIER)               (a shared-memory read after the barrier)
@@ -34,16 +34,18 @@ comments); `meta` is a free-text note for hand-built programs, shown when there 
 A UOp that reads an accumulator refers to its DEFINE_ACC: after the ASSIGNs in a loop, the
 DEFINE_ACC stands for the accumulated value. STORE, END, ASSIGN, IF, ENDIF and BARRIER produce no
 value (dtype None). Index arithmetic is ordinary ALU UOps on `index_dtype` (int32 or int64).
+
+Pictures of a Program (`rich.print(p)`, `p.to_dot()`, `p` alone in a notebook cell) are attached by the
+package's `__init__` from viz.py: this module never imports its pictures (viz.py imports it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum, auto
-from functools import cached_property
 from typing import Any
 
-from shrimpgrad.graph import ALU, DType
+from shrimpgrad.graph import ALU, DType, InvariantError
 
 
 class UOps(Enum):
@@ -68,12 +70,19 @@ class UOps(Enum):
 
 
 class LoopKind(Enum):
-    """What a loop is for; backends and dumps use it (e.g. OpenMP on the outermost GLOBAL loop)."""
+    """What one part of a kernel axis is for: the one vocabulary of the loop plan (opts.py) and of RANGEs.
 
-    GLOBAL = auto()  # over output elements; independent iterations (parallel on CPU, grid on GPU)
-    LOCAL = auto()  # threads of one GPU block
-    REDUCE = auto()  # over reduced elements; carries an accumulator
-    UPCAST = auto()  # small, constant trip count: the backend may fully unroll it
+    The plan's parts have every kind; a Program's RANGEs have the first three (the lanes are written out
+    by the lowering, so they never become loops). Backends and dumps read a RANGE's kind: OpenMP on the
+    outermost GLOBAL loop, the interpreter's vectorized GLOBAL/LOCAL loops. A hand-built Program may
+    mark a RANGE UPCAST to ask the C backend to unroll it (`#pragma GCC unroll`)."""
+
+    GLOBAL = auto()  # over output elements; independent iterations: a RANGE on CPU, a SPECIAL gidx on GPU
+    LOCAL = auto()  # threads of one GPU block: a SPECIAL lidx on GPU, an inner RANGE on CPU
+    REDUCE = auto()  # over reduced elements; a sequential RANGE that updates accumulators
+    UPCAST = auto()  # unrolled output lanes, one accumulator each
+    UNROLL = auto()  # unrolled reduce lanes folding into the same accumulator, in order
+    GROUP = auto()  # unrolled reduce lanes, one partial accumulator each (GPU: threads of the block)
 
     def __repr__(self) -> str:
         return f"LoopKind.{self.name}"
@@ -94,9 +103,10 @@ class UOp:
     # method). CSE merges them: a UOp shared by two nodes names both. Not part of equality.
     origins: tuple = field(default=(), compare=False, repr=False)
 
-    @cached_property
-    def _hash(self) -> int:
-        return hash((self.op, self.dtype, self.src, self.arg))
+    def __post_init__(self) -> None:
+        # Hashed once, at construction (stage 01's idiom for frozen IR nodes): CSE hashes every UOp it meets,
+        # and the hash of a UOp covers its whole `src` DAG.
+        object.__setattr__(self, "_hash", hash((self.op, self.dtype, self.src, self.arg)))
 
     def __hash__(self) -> int:
         return self._hash
@@ -122,29 +132,7 @@ class Program:
         """The DEFINE_GLOBAL uops sorted by parameter index."""
         return tuple(sorted((u for u in self.uops if u.op is UOps.DEFINE_GLOBAL), key=lambda u: u.arg[0]))
 
-    # Pictures (viz.py): `rich.print(p)` in a terminal, `p` alone in a notebook cell.
-    def to_dot(self):
-        from .viz import to_dot
-
-        return to_dot(self)
-
-    def __rich__(self):
-        from .viz import program_table
-
-        return program_table(self)
-
-    def _repr_svg_(self):
-        from .viz import repr_svg
-
-        return repr_svg(self)
-
-    def _repr_html_(self):
-        from .viz import repr_html
-
-        return repr_html(self)
-
-
-class ProgramError(AssertionError):
+class ProgramError(InvariantError):
     """A Program breaks one of the stage-03 invariants."""
 
 

@@ -8,19 +8,17 @@
 * `program_table(p)` -> rich Table, coloured by op family (`FAMILY_STYLES`); `print_program(p)` prints
   it (the DEBUG=3 / EMIT=uops dump).
 * `to_dot(p)` -> graphviz.Digraph: UOps as boxes, operands as edges, loops as nested clusters.
-* `repr_svg(p)` / `repr_html(p)`: what `Program._repr_svg_` / `_repr_html_` show in a notebook; without
-  Graphviz's `dot` the HTML is the text dump plus the DOT source.
-* `steps(kernel, opts, gpu)` yields `(step, uops so far)` after every step of every lowering pass:
-  watch one kernel's AST turn into UOps node by node.
-* `explain(kernel, opts, gpu)`: the loop plan, the simplification rules that fired, and the program.
+* In a notebook a Program shows `to_dot` as SVG (without Graphviz's `dot`, the text dump and the DOT
+  source): the package's `__init__` attaches these with stage 01's `attach_reprs`, so uops.py never
+  imports this module.
+* `format_uops(uops)`: the dump of a list of UOps, e.g. a step of the step-through (steps.py).
 * `to_python(p)`: Python source that rebuilds the Program (paste a failing case into a test).
 """
 
 from __future__ import annotations
 
-import html
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import graphviz
 from rich.console import Console
@@ -161,48 +159,11 @@ def to_dot(p: Program) -> graphviz.Digraph:
     return g
 
 
-def repr_svg(p: Program) -> str | None:
-    """SVG for notebooks, or None when Graphviz's `dot` is missing (then repr_html shows text)."""
-    try:
-        return to_dot(p).pipe(format="svg").decode()
-    except graphviz.ExecutableNotFound:
-        return None
-
-
-def repr_html(p: Program) -> str:
-    svg = repr_svg(p)
-    if svg is not None:
-        return svg
-    return ("<p><b>Graphviz's <code>dot</code> is not installed</b> (<code>apt-get install graphviz</code>); "
-            "here is the program as text and the DOT source of its picture.</p>"
-            f"<pre>{html.escape(format_program(p))}</pre><pre>{html.escape(to_dot(p).source)}</pre>")
-
-
 def rich_text(p: Program) -> str:
     """The rich table rendered to text (what print_program shows), for tests and logs."""
     buf = io.StringIO()
     print_program(p, Console(file=buf, width=140, color_system=None))
     return buf.getvalue()
-
-
-def steps(kernel, opts: Sequence = (), gpu: bool = False) -> Iterator[tuple[str, tuple[UOp, ...]]]:
-    """Yield `(pass: step, uops so far)` while one kernel is lowered; the uops are always a valid,
-    properly nested program (open loops closed), so each step can be printed with format_uops."""
-    from .lower import lowering_steps, placed
-
-    for name, state in lowering_steps(kernel, opts, gpu):
-        yield name, tuple(placed(state))
-
-
-def explain(kernel, opts: Sequence = (), gpu: bool = False) -> str:
-    """Everything about one lowering as text: the loop plan, how often each simplification rule fired,
-    and the program."""
-    from .lower import lower
-    from .symbolic import rules_fired
-
-    state = lower(kernel, opts, gpu)
-    fired = ", ".join(f"{name} x{n}" for name, n in rules_fired(state.log).items()) or "none"
-    return "\n".join([f"loops: {state.plan.describe()}", f"rules fired: {fired}", format_program(state.program)])
 
 
 def format_uops(uops: Sequence[UOp], name: str = "partial") -> str:

@@ -17,7 +17,7 @@ import itertools
 import numpy as np
 from hypothesis import strategies as st
 
-from shrimpgrad.linearize.symbolic import And, Expr, FloorDiv, Ge, Lt, Mod, Mul, Num, Var
+from shrimpgrad.linearize.expr import And, Expr, FloorDiv, Ge, Lt, Mod, Mul, Num, Var
 
 
 @st.composite

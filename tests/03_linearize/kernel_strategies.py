@@ -21,8 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from shrimpgrad.graph import BufferRef, Ops, ShapeTracker, dtypes
-from shrimpgrad.linearize import Opt, OptError, OptKind, apply_opts, interpret
-from shrimpgrad.linearize.opts import Role
+from shrimpgrad.linearize import LoopKind, Opt, OptError, OptKind, apply_opts, interpret
 from shrimpgrad.schedule import Kernel, KNode, KOps, run_kernel_numpy
 from shrimpgrad.schedule import verify as verify_kernel
 
@@ -186,10 +185,10 @@ def opts_for(draw, kernel: Kernel, gpu: bool = False, max_opts: int = 3) -> tupl
         plan = apply_opts(kernel, opts)
         candidates = []
         for axis, parts in enumerate(plan.parts):
-            if not parts or parts[0].role not in (Role.GLOBAL, Role.REDUCE):
+            if not parts or parts[0].kind not in (LoopKind.GLOBAL, LoopKind.REDUCE):
                 continue
             size = parts[0].size
-            kinds = [OptKind.UPCAST] + ([OptKind.LOCAL] if parts[0].role is Role.GLOBAL else [OptKind.GROUP])
+            kinds = [OptKind.UPCAST] + ([OptKind.LOCAL] if parts[0].kind is LoopKind.GLOBAL else [OptKind.GROUP])
             candidates += [Opt(k, axis, d) for k in kinds for d in range(2, size + 1) if size % d == 0]
         if not candidates:
             break

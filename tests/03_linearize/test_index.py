@@ -11,8 +11,8 @@ from index_strategies import all_points, values_at
 
 from shrimpgrad.graph import ShapeTracker
 from shrimpgrad.graph.view import apply_movement
+from shrimpgrad.linearize.expr import Num, Var
 from shrimpgrad.linearize.index import index_and_valid
-from shrimpgrad.linearize.symbolic import Num, Var
 
 
 def loop_vars(shape):

@@ -8,7 +8,18 @@ from kernel_strategies import kernels, opts_for, run_program, run_reference
 from program_checks import check_program
 
 from shrimpgrad.graph import BufferRef, Ops, Provenance, ShapeTracker, dtypes
-from shrimpgrad.linearize import RULES, LinearizeError, LoopKind, Program, ProgramError, UOp, UOps, linearize, lower, verify
+from shrimpgrad.linearize import (
+    RULES,
+    LinearizeError,
+    LoopKind,
+    Program,
+    ProgramError,
+    UOp,
+    UOps,
+    linearize,
+    lower,
+    verify,
+)
 from shrimpgrad.linearize.symbolic import rules_fired
 from shrimpgrad.schedule import Kernel, KernelError, KNode, KOps
 

@@ -12,7 +12,6 @@ from shrimpgrad.linearize import (
     Opt,
     OptError,
     OptKind,
-    Role,
     UOps,
     apply_opts,
     default_opts,
@@ -30,10 +29,10 @@ def reorders_reduction(kernel, opts) -> bool:
     """Whether the opts change the order in which a reduction combines its elements (opts.py docstring):
     GROUP always does; UNROLL lanes of one reduce axis run after the REDUCE loop of a later reduce axis."""
     plan = apply_opts(kernel, opts)
-    if plan.lanes(Role.GROUP):
+    if plan.lanes(LoopKind.GROUP):
         return True
-    unrolled = [a for a, ps in enumerate(plan.parts) if any(p.role is Role.UNROLL for p in ps)]
-    looped = [a for a, ps in enumerate(plan.parts) if any(p.role is Role.REDUCE for p in ps)]
+    unrolled = [a for a, ps in enumerate(plan.parts) if any(p.kind is LoopKind.UNROLL for p in ps)]
+    looped = [a for a, ps in enumerate(plan.parts) if any(p.kind is LoopKind.REDUCE for p in ps)]
     return any(b > a for a in unrolled for b in looped)
 
 

@@ -1,6 +1,9 @@
 """The pictures and dumps: step-through, rich table, DOT, notebook fallback, Python round trip."""
 
+import shutil
+
 import graphviz
+import pytest
 from example_kernels import flipped_row_max, matmul, pad_add
 from hypothesis import given
 from hypothesis import strategies as st
@@ -8,7 +11,8 @@ from kernel_strategies import kernels, opts_for
 
 from shrimpgrad.graph import Ops, dtypes  # noqa: F401 - used by the exec'd to_python source
 from shrimpgrad.linearize import LoopKind, Opt, OptKind, Program, UOp, UOps, linearize, verify  # noqa: F401
-from shrimpgrad.linearize.viz import explain, format_program, format_uops, rich_text, steps, to_dot, to_python
+from shrimpgrad.linearize.steps import explain, steps
+from shrimpgrad.linearize.viz import format_program, format_uops, header, rich_text, to_dot, to_python
 
 
 def test_steps_show_every_pass_and_each_ast_node():
@@ -49,10 +53,27 @@ def test_dot_has_a_node_per_uop_and_clusters_per_loop():
     assert g.source.count("subgraph cluster_") == 2
 
 
-def test_notebook_html_falls_back_to_text_without_dot():
+def test_notebook_view_falls_back_to_text_without_dot(monkeypatch):
+    from shrimpgrad.graph import notebook
+
     p = linearize(pad_add())
-    html = p._repr_html_()
-    assert ("<svg" in html) or ("is not installed" in html and "DEFINE_GLOBAL" in html and "digraph" in html)
+    monkeypatch.setattr(notebook, "dot_available", lambda: False)
+    bundle = p._repr_mimebundle_()
+    assert list(bundle) == ["text/html"]
+    html = bundle["text/html"]
+    assert "not installed" in html and "DEFINE_GLOBAL" in html and "digraph" in html
+
+
+@pytest.mark.skipif(not shutil.which("dot"), reason="Graphviz's dot program is not installed")
+def test_notebook_view_is_one_svg():
+    bundle = linearize(pad_add())._repr_mimebundle_()
+    assert list(bundle) == ["image/svg+xml"] and "<svg" in bundle["image/svg+xml"]
+
+
+def test_rich_print_and_to_dot_are_attached_by_the_package():
+    p = linearize(pad_add())
+    assert p.to_dot().source == to_dot(p).source
+    assert p.__rich__().title.plain == header(p)
 
 
 def test_to_python_rebuilds_the_program():
