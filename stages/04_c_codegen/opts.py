@@ -38,7 +38,7 @@ import os
 from collections.abc import Callable, Mapping
 
 from shrimpgrad.graph import Ops
-from shrimpgrad.linearize import LoopPlan, Opt, OptError, OptKind, Role, apply_opts
+from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts
 from shrimpgrad.linearize.index import index_and_valid
 from shrimpgrad.linearize.symbolic import Mul, Var, terms_of
 from shrimpgrad.schedule import Kernel, KOps
@@ -89,7 +89,7 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
     """BLOCK for matmul-like kernels, VECTOR for reductions over a strided axis, SPLIT for reductions over a
     contiguous one (the module docstring says why each)."""
     plan = LoopPlan.start(kernel)
-    outputs, reduces = plan.ordered((Role.GLOBAL,)), plan.ordered((Role.REDUCE,))
+    outputs, reduces = plan.ordered((LoopKind.GLOBAL,)), plan.ordered((LoopKind.REDUCE,))
     if not reduces:
         return ()
     strides = axis_strides(kernel)
