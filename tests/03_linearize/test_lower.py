@@ -159,6 +159,20 @@ def test_post_loop_read_is_kept_distinct_from_the_update():
     arrays = [np.zeros(3, np.float32), np.array([1, 2, 3], np.float32)]
     np.testing.assert_array_equal(run_program(p, k, arrays)[0], [5, 10, 15])
     np.testing.assert_array_equal(run_reference(k, arrays)[0], [5, 10, 15])
+    read = next(u for u in p.uops if u.op is UOps.STORE).src[2]
+    assert read.src[0].op is UOps.DEFINE_ACC  # written `acc + a[i]`: the update is `a[i] + acc`
+
+
+def test_a_read_after_the_loop_keeps_its_operand_order_unless_it_would_equal_an_update():
+    # out[i] = b[i] + sum_j a[i, j]: no update looks like `b[i] + acc`, so it is written as the AST says
+    a, b, out = BufferRef(12, F32), BufferRef(3, F32), BufferRef(3, F32)
+    r = KNode(KOps.REDUCE, (load(1, ShapeTracker.from_shape((3, 4))),), F32, (Ops.ADD, (1,)))
+    k = kernel(store(KNode(KOps.ALU, (load(2, ShapeTracker.from_shape((3, 1))), r), F32, Ops.ADD),
+                     ShapeTracker.from_shape((3, 1))), bufs=[out, a, b])
+    p = linearize(k)
+    check_program(p, k)
+    read = next(u for u in p.uops if u.op is UOps.STORE).src[2]
+    assert read.src[0].op is UOps.LOAD and read.src[1].op is UOps.DEFINE_ACC
 
 
 def test_negative_zero_constant_is_not_merged_with_zero():
