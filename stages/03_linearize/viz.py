@@ -1,10 +1,10 @@
-"""Seeing a Program: a text dump, a rich table, a graphviz DAG, notebook reprs, and a step-through.
+"""Seeing a Program: a text dump, a rich table, a graphviz DAG, and Python that rebuilds it.
 
 * `format_program(p)` -> str: one line per UOp (number, op indented by loop depth, dtype, operands
   by number, arg), under two header lines: `# stage 03 UOps` (which stage printed it) and one naming
   the kernel, device and optimizations. A RANGE shows its loop's name (`gidx0 GLOBAL`), the name the
-  C and CUDA give its variable. The golden tests
-  snapshot this text, so an IR change shows up as a readable diff.
+  C and CUDA give its variable. The golden tests snapshot this text, so an IR change shows up as a
+  readable diff.
 * `program_table(p)` -> rich Table, coloured by op family (`FAMILY_STYLES`); `print_program(p)` prints
   it (the DEBUG=3 / EMIT=uops dump).
 * `to_dot(p)` -> graphviz.Digraph: UOps as boxes, operands as edges, loops as nested clusters.
