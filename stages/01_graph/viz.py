@@ -63,8 +63,9 @@ def describe(node: Node) -> str:
 
 
 def describe_provenance(meta: Provenance) -> str:
-    """'Tensor.relu at train.py:12'; just the method for nodes made by a pass (autograd's have no file)."""
-    return meta.method if meta.file.startswith("<") else str(meta)
+    """'relu at train.py:12' (the file without its folder, as the generated code's comments write it); just the
+    method for nodes made by a pass (autograd's have no file)."""
+    return meta.method if meta.file.startswith("<") else meta.short
 
 
 def describe_view(view: View) -> str:

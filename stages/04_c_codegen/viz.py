@@ -107,6 +107,9 @@ class KernelView:
         self.program = program
         self.source = render(program)
 
+    def __repr__(self) -> str:  # what a notebook stores beside the view: no memory address, which changes every run
+        return f"KernelView({self.program.name})"
+
     def __rich__(self) -> Panel:
         return Panel(source_syntax(self.source), title=_title(self.program.name), title_align="left")
 

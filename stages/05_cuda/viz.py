@@ -105,6 +105,9 @@ class KernelView:
     def __init__(self, kernel: CUDAKernel):
         self.kernel = kernel
 
+    def __repr__(self) -> str:  # what a notebook stores beside the view: no memory address, which changes every run
+        return f"KernelView({self.kernel.name})"
+
     def __rich__(self) -> Panel:
         return Panel(Group(Text(self.kernel.header(), style="dim"), _syntax(self.kernel.source)),
                      title=f"stage 05 · CUDA · {self.kernel.name}", title_align="left")

@@ -49,7 +49,7 @@ def test_block_graph_nests_loops_and_ifs():
 def test_notebook_view_falls_back_to_dot_text(monkeypatch):
     monkeypatch.setattr(notebook, "dot_available", lambda: False)
     bundle = KernelView(store_if())._repr_mimebundle_()
-    assert list(bundle) == ["text/html"]
+    assert list(bundle) == ["text/html"] and repr(KernelView(store_if())) == "KernelView(E_if)"  # no address
     html = bundle["text/html"]
     assert "not installed" in html and "digraph E_if" in html and "style=" in html  # the source is still shown
 

@@ -14,6 +14,6 @@ def test_kernel_view_in_a_notebook_is_its_source_as_html():
     (kernel,) = create_schedule([(x * 2).node]).kernels
     k = cuda_kernel(kernel, compile=False)
     bundle = KernelView(k)._repr_mimebundle_()
-    assert list(bundle) == ["text/html"]
+    assert list(bundle) == ["text/html"] and repr(KernelView(k)) == f"KernelView({k.name})"
     html = bundle["text/html"]
     assert "stage 05 · CUDA" in html and "__global__" in html and "style=" in html  # highlighted (inline styles)
