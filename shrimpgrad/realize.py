@@ -332,33 +332,37 @@ class _Walk:
 def _structure(roots: list[Node]) -> _Walk:
     """Walk the graph once, sources first (the order of graph.toposort): each node becomes a row (op, dtype,
     shape, arg, source rows) with a buffer as ("buf", its position, size, dtype) and an ASSIGN's write id dropped
-    (new every step, same plan). Written out rather than toposort + a second loop: this runs every realize."""
-    index: dict[int, int] = {}
+    (new every step, same plan). Written out rather than toposort + a second loop, since it runs every realize:
+    the stack holds each node once, with an iterator over its sources that resumes where it stopped."""
+    index: dict[int, int] = {}  # id(node) -> its row
     position: dict[BufferRef, int] = {}
     bufs: list[BufferRef] = []
     rows: list[tuple] = []
     has_copy = False
-    stack = [(r, False) for r in reversed(roots)]
-    while stack:
-        n, expanded = stack.pop()
-        if id(n) in index:
-            continue
-        if not expanded:  # list its sources first, then come back to it
-            stack.append((n, True))
-            stack.extend([(s, False) for s in reversed(n.src) if id(s) not in index])
-            continue
-        op, arg = n.op, n.arg
-        if op is Ops.BUFFER:
-            if arg not in position:
-                position[arg] = len(bufs)
-                bufs.append(arg)
-            arg = ("buf", position[arg], arg.size, arg.dtype)
-        elif op is Ops.ASSIGN:
-            arg = None
-        elif op is Ops.COPY:
-            has_copy = True
-        index[id(n)] = len(rows)
-        rows.append((op, n.dtype, n.shape, arg, tuple([index[id(s)] for s in n.src])))
+    for root in roots:
+        stack = [(root, iter(root.src))]
+        while stack:
+            n, sources = stack[-1]
+            for s in sources:
+                if id(s) not in index:  # go down into the first source not listed yet; back here after it
+                    stack.append((s, iter(s.src)))
+                    break
+            else:  # every source is listed: list n (a root may be listed already, under an earlier root)
+                stack.pop()
+                if id(n) in index:
+                    continue
+                op, arg = n.op, n.arg
+                if op is Ops.BUFFER:
+                    if arg not in position:
+                        position[arg] = len(bufs)
+                        bufs.append(arg)
+                    arg = ("buf", position[arg], arg.size, arg.dtype)
+                elif op is Ops.ASSIGN:
+                    arg = None
+                elif op is Ops.COPY:
+                    has_copy = True
+                index[id(n)] = len(rows)
+                rows.append((op, n.dtype, n.shape, arg, tuple([index[id(s)] for s in n.src])))
     return _Walk(_Key((tuple(rows), tuple([index[id(r)] for r in roots]))), bufs, has_copy)
 
 

@@ -142,3 +142,25 @@ def test_an_assign_writes_once_even_when_it_is_in_several_graphs():
     assert ((w + 0).sum()).item() == 30.0
     w.assign(w * 10)  # an equal-looking ASSIGN made later is a new write
     assert w.tolist() == [100.0, 200.0]
+
+
+def test_the_schedule_caches_walk_is_toposorts_order_and_keys_structure_not_buffers():
+    """realize walks a graph once (`_structure`): rows in graph.toposort's order, buffers by position, COPY found;
+    the same computation on other buffers has the same key, another computation another key."""
+    from shrimpgrad.graph.ops import alu, copy
+    from shrimpgrad.realize import _structure
+
+    def graph(x):
+        y = (x + 1) * x
+        return [y.sum(axis=1).node, y.node, (y.exp() - x).node]
+
+    a, b = Tensor(np.ones((3, 4), np.float32)), Tensor(np.zeros((3, 4), np.float32))
+    roots = graph(a)
+    walk, order = _structure(roots), toposort(roots)
+    rows, root_rows = walk.key.rows
+    assert [(r[0], r[2]) for r in rows] == [(n.op, n.shape) for n in order]
+    assert root_rows == tuple(order.index(r) for r in roots)
+    assert walk.bufs == [a.node.arg] and not walk.has_copy
+    assert _structure(graph(b)).key == walk.key
+    assert _structure([(a * 2).node]).key != walk.key
+    assert _structure([alu(Ops.NEG, copy((a + 1).node, "C", "PYTHON"))]).has_copy
