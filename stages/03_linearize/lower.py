@@ -215,7 +215,8 @@ class Lowering:
     nest: LoopNest = field(default_factory=LoopNest)  # open_loops
     finals: dict[tuple, UOp] = field(default_factory=dict)  # lower_reduces: (REDUCE, output lane) -> final value
     values: dict[tuple, UOp] = field(default_factory=dict)  # lower_reduces/stores: (AST node, lanes) -> its UOp
-    folded: dict[tuple, tuple] = field(default_factory=dict)  # (AST node, lanes) -> origins, for a value folded to a constant
+    # lower_reduces/stores: (AST node, lanes) -> origins, for a value folded to a constant
+    folded: dict[tuple, tuple] = field(default_factory=dict)
     program: Program | None = None  # place_uops
 
     @property
