@@ -11,8 +11,8 @@ What is timed, and how:
   NVRTC-compiled, launched by `CUDAProgram.enqueue`.
 * Wall time: what a user waits for, from Python: the expression on CUDA Tensors, `.realize()` (which waits for
   its kernels), median of many calls (schedule and runner caches warm).
-* Each heuristic rule that shaped a workload's kernels is switched off once (SHRIMPGRAD_CUDA_RULES_OFF) to
-  show what it is worth.
+* Each heuristic rule that shaped a workload's kernels is switched off once (SHRIMPGRAD_CUDA_RULES_OFF; for
+  matmul also VECTORIZE, SHRIMPGRAD_CUDA_VECTORIZE=0) to show what it is worth.
 * Values: ShrimpGrad's result is checked against torch's (float64 for matmul and conv) before anything is
   printed; a wrong result stops the benchmark.
 """
@@ -30,6 +30,7 @@ from shrimpgrad import Tensor, TinyJit
 from shrimpgrad.cuda import CUDAAllocator, CUDAProgram, EventTimer, choose_opts, device_limits, driver_version
 from shrimpgrad.cuda.compiler import nvrtc_version
 from shrimpgrad.cuda.opts import RULES_OFF_ENV
+from shrimpgrad.cuda.vectorize import VECTORIZE_ENV
 from shrimpgrad.linearize import linearize
 from shrimpgrad.schedule import create_schedule
 
@@ -57,7 +58,7 @@ def workloads(rng):
         ("G3", "softmax(-1) 8192^2 f32", lambda p: p.softmax(-1), lambda p: p.softmax(-1), [sq], 2 * sq.nbytes, 0,
          ["upcast_elementwise"], ">= 75% of copy"),
         ("G4", "matmul 4096^3 f32", lambda p, q: p @ q, lambda p, q: p @ q, [ma, mb], 3 * ma.nbytes, 2 * 4096**3,
-         ["upcast_outputs"], ">= 25 TFLOP/s"),
+         ["upcast_outputs", "vectorize"], ">= 25 TFLOP/s"),
         ("G4", "matmul 4096^3 f16", lambda p, q: p @ q, lambda p, q: p @ q,
          [ma.astype(np.float16), mb.astype(np.float16)], 3 * ma.nbytes // 2, 2 * 4096**3, [], ">= 330 TFLOP/s"),
         ("G5", "conv2d 64x64x56x56, 3x3 f32", lambda p, q: p.conv2d(q, padding=1),
@@ -192,13 +193,14 @@ def main() -> None:
         opts = "; ".join(f"{k.name}: {', '.join(str(o) for o in choose_opts(k)) or 'none'}" for k in work.kernels)
         offs = []
         for rule in rules:
-            os.environ[RULES_OFF_ENV] = rule
+            env, value = (VECTORIZE_ENV, "0") if rule == "vectorize" else (RULES_OFF_ENV, rule)
+            os.environ[env] = value
             try:
                 p_off, a_off = work.programs()
                 offs.append(f"{rule} off: {kernel_seconds(timer, p_off, a_off) * 1e6:.0f} us")
                 check(work.output(), want, name)
             finally:
-                del os.environ[RULES_OFF_ENV]
+                del os.environ[env]
         work.free()
         on_gpu = [Tensor(v, device="CUDA") for v in inputs]
         wall = wall_seconds(lambda build=build, on_gpu=on_gpu: build(*on_gpu).realize(), 10 if flops else 30)

@@ -24,10 +24,11 @@ from dataclasses import replace
 from functools import partial
 
 from shrimpgrad.c.dialect import Dialect
-from shrimpgrad.c.renderer import render
+from shrimpgrad.c.renderer import render_kernel, to_text
 from shrimpgrad.linearize import Program
 
 from .launch import Launch, launch_for
+from .vectorize import vectorize, vectorize_enabled
 
 _AXES = "xyz"
 
@@ -70,8 +71,13 @@ def dialect_for(launch: Launch) -> Dialect:
 
 def render_cuda(program: Program, comments: bool = True, launch: Launch | None = None) -> str:
     """The CUDA C source of `program` for `launch` (default: launch_for(program)). Linearize the kernel with
-    gpu=True for blockIdx/threadIdx indices; a CPU-style Program renders too, as one thread running the loops."""
-    return render(program, comments=comments, openmp=False, dialect=dialect_for(launch or launch_for(program)))
+    gpu=True for blockIdx/threadIdx indices; a CPU-style Program renders too, as one thread running the loops.
+    Stage 04's renderer writes it; then VECTORIZE (vectorize.py) spells groups of four neighbouring float loads
+    as one float4 load (unless SHRIMPGRAD_CUDA_VECTORIZE=0)."""
+    rendered = render_kernel(program, openmp=False, dialect=dialect_for(launch or launch_for(program)))
+    if vectorize_enabled():
+        rendered = vectorize(rendered, program)
+    return to_text(rendered, comments=comments)
 
 
 __all__ = ["CUDA_DIALECT", "dialect_for", "render_cuda", "special_lines"]

@@ -26,6 +26,7 @@ from .compiler import compile_cuda
 from .dialect import render_cuda
 from .launch import Launch, launch_for
 from .opts import GPULimits
+from .vectorize import vectorized_buffers
 
 
 class NoCUDAError(RuntimeError):
@@ -207,6 +208,7 @@ class CUDAProgram:
         self.grid, self.block = self.launch.grid, self.launch.block
         self._globals = program.globals
         self._needs = tuple(g.arg[3] * g.dtype.itemsize for g in self._globals)  # bytes each buffer must hold
+        self._aligned = vectorized_buffers(program)  # read through float4: 16-byte aligned pointers only
         n = len(self._globals)
         self._values = (ctypes.c_void_p * max(n, 1))()  # the pointers, as the kernel's parameters
         self._addresses = (ctypes.c_void_p * max(n, 1))(
@@ -225,6 +227,11 @@ class CUDAProgram:
             if ptr in _sizes and _sizes[ptr] < need:
                 raise ValueError(f"kernel {self.name}, buffer {g.arg[0]}: needs {need} bytes, the allocation "
                                  f"has {_sizes[ptr]}")
+        for i in self._aligned:
+            if int(buffers[i]) % 16:
+                raise ValueError(f"kernel {self.name}, buffer {i}: the kernel reads it as float4 (VECTORIZE), so its "
+                                 f"pointer must be 16-byte aligned, got {int(buffers[i]):#x}; pass whole allocations "
+                                 "or set SHRIMPGRAD_CUDA_VECTORIZE=0")
         for i, ptr in enumerate(buffers):
             self._values[i] = int(ptr)
         self._bound = tuple(buffers)

@@ -262,3 +262,31 @@ def test_each_opts_rule_on_and_off_matches_device_c(case, monkeypatch):
         np.testing.assert_allclose(values, on_c, rtol=2e-5, atol=2e-5, err_msg=f"{case} rule {name} vs device C")
     if _rule(case) != "group":  # an UPCAST of outputs changes no sum's order
         bits_equal(got["on"], got["off"], f"{case}: rule on vs off")
+
+
+def test_vectorized_loads_give_the_same_bits_and_need_aligned_pointers(monkeypatch):
+    from test_opts_rules import f32, kernel_and_buffers
+
+    from shrimpgrad import Tensor
+    from shrimpgrad.cuda.vectorize import VECTORIZE_ENV
+
+    a, b = f32(256, 64), f32(64, 512)
+    kernel, buffers = kernel_and_buffers(lambda x, y: x @ y, a, b)
+    program = linearize(kernel, choose_opts(kernel), gpu=True)
+    on = CUDAProgram(program)
+    assert "float4" in on.source
+    got = run_cuda(program, buffers, extra=3)[0]
+    monkeypatch.setenv(VECTORIZE_ENV, "0")
+    off = run_cuda(program, buffers, extra=3)[0]
+    monkeypatch.delenv(VECTORIZE_ENV)
+    bits_equal(got, off, "matmul with and without VECTORIZE")
+    np.testing.assert_allclose(got, (Tensor(a, device="C") @ Tensor(b, device="C")).numpy().reshape(-1),
+                               rtol=1e-5, atol=1e-5)
+    alloc = CUDAAllocator()
+    ptrs = [alloc.alloc(x.nbytes + 16) for x in buffers]
+    try:
+        with pytest.raises(ValueError, match="16-byte aligned"):
+            on([ptrs[0], ptrs[1] + 4, ptrs[2]])
+    finally:
+        for p in ptrs:
+            alloc.free(p)
