@@ -30,7 +30,11 @@ class ShapeError(ValueError, RuntimeError):
 
 
 class AxisError(IndexError):
-    """An axis out of range or given twice."""
+    """An axis (or PyTorch's `dim`) out of range or given twice: an IndexError, as in PyTorch and numpy."""
+
+
+class IndexOutOfBounds(IndexError, RuntimeError):
+    """gather's index values outside the dim (PyTorch: RuntimeError; t[5] stays a plain IndexError, as there)."""
 
 
 class DTypeError(TypeError, RuntimeError):
@@ -98,6 +102,11 @@ def _is_scalar(x) -> bool:
     return isinstance(x, (bool, int, float))
 
 
+def _is_int(x) -> bool:
+    """A Python or numpy integer, not a bool (True is an int to Python, never a size or an axis here)."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
 def _argfix(shape, *args) -> tuple:
     """`f((2, 3))` and `f(2, 3)` mean the same shape (tinygrad's argfix)."""
     return tuple(shape) if isinstance(shape, (tuple, list)) and not args else (shape, *args)
@@ -106,7 +115,7 @@ def _argfix(shape, *args) -> tuple:
 def _shape(method: str, shape, *args) -> tuple[int, ...]:
     """A shape from varargs or a tuple, checked: non-negative ints."""
     shape = _argfix(shape, *args)
-    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in shape):
+    if not all(_is_int(s) and s >= 0 for s in shape):
         raise _fail(ShapeError, method, f"shape {shape} must be non-negative ints", "e.g. (2, 3) or 2, 3")
     return tuple(int(s) for s in shape)
 
@@ -114,7 +123,7 @@ def _shape(method: str, shape, *args) -> tuple[int, ...]:
 def _axis(method: str, axis, ndim: int, shape: tuple[int, ...], extra: int = 0) -> int:
     """`axis` (may be negative) as an index into `ndim + extra` axes, or an AxisError naming the valid range."""
     n = ndim + extra
-    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or not -n <= axis < n:
+    if not _is_int(axis) or not -n <= axis < n:
         valid = f"valid axes are {-n}..{n - 1}" if n else "a 0-d tensor has no axes"
         raise _fail(AxisError, method, f"axis {axis!r} is out of range for shape {shape}", valid)
     return int(axis) % n
@@ -126,7 +135,7 @@ def _axes(method: str, axis, shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(range(len(shape)))
     given = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     if not shape and given:  # PyTorch accepts axis 0 and -1 on a 0-d tensor (there is nothing to reduce)
-        if any(not isinstance(a, (int, np.integer)) or isinstance(a, bool) or a not in (0, -1) for a in given):
+        if any(not _is_int(a) or a not in (0, -1) for a in given):
             raise _fail(AxisError, method, f"axis {axis!r} given for a 0-d tensor", "use axis=None, 0 or -1")
         return ()
     axes = tuple(_axis(method, a, len(shape), shape) for a in given)
@@ -136,15 +145,28 @@ def _axes(method: str, axis, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(axes))
 
 
-def _broadcast_shape(method: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """numpy broadcasting: align shapes on the right; each axis must match or be 1."""
+def _resolve_dim(dim, ndim: int, method: str) -> int:
+    """PyTorch's `dim` argument (cat, gather, cumsum, sort, roll, ...) as a non-negative axis, or an AxisError.
+    Unlike `_axis` (tinygrad's axes, which a 0-d tensor has none of), a 0-d tensor takes dim 0 or -1, as in
+    PyTorch (those ops then treat it as one element)."""
+    n = max(ndim, 1)
+    if not _is_int(dim) or not -n <= dim < n:
+        raise _fail(AxisError, method, f"dim {dim!r} is out of range for a tensor with {ndim} dimension(s)",
+                    f"valid dims are {-n}..{n - 1}")
+    return dim + ndim if dim < 0 else dim
+
+
+def _broadcast_shape(method: str, *shapes: tuple[int, ...], what: str = "shapes",
+                     error: type[Exception] = ShapeError) -> tuple[int, ...]:
+    """numpy broadcasting: align shapes on the right; each axis must match or be 1. Else `error` (ShapeError; an
+    IndexError for index tensors, as in numpy and PyTorch) saying `what` the shapes are."""
     ndim = max((len(s) for s in shapes), default=0)
     padded = [(1,) * (ndim - len(s)) + s for s in shapes]
     out = []
     for sizes in zip(*padded):
         big = {s for s in sizes if s != 1}
         if len(big) > 1:
-            raise _fail(ShapeError, method, f"shapes {', '.join(map(str, shapes))} can't be broadcast together",
+            raise _fail(error, method, f"{what} {', '.join(map(str, shapes))} can't be broadcast together",
                         "aligned from the right, each axis must have equal sizes or size 1")
         out.append(big.pop() if big else 1)
     return tuple(out)

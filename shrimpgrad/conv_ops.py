@@ -36,8 +36,9 @@ import math
 
 import numpy as np
 
+from shrimpgrad.checks import _is_int
 from shrimpgrad.graph import dtypes, promote
-from shrimpgrad.indexing import _every_nth, _is_int, check_index_values
+from shrimpgrad.indexing import _every_nth, check_index_values
 
 # ------------------------------------------------------------------------------------------------
 # Arguments (PyTorch raises RuntimeError for bad values of these, TypeError for a wrong type)

@@ -56,26 +56,9 @@ from typing import Any
 
 import numpy as np
 
+from shrimpgrad.checks import DTypeError, IndexOutOfBounds, ShapeError, _broadcast_shape, _is_int, _resolve_dim
 from shrimpgrad.graph import dtypes, promote
 from shrimpgrad.realize import buffer_value
-
-# ------------------------------------------------------------------------------------------------
-# Errors: PyTorch's exception types for the same misuse. Where numpy (and this module before) raised another
-# type, the error is both, so `except RuntimeError` (PyTorch code) and `except ValueError` (numpy code) catch it.
-# ------------------------------------------------------------------------------------------------
-
-
-class ShapeMismatch(ValueError, RuntimeError):
-    """Shapes that don't fit together: a setitem value, cat / stack / split / chunk / gather sizes."""
-
-
-class IndexOutOfBounds(IndexError, RuntimeError):
-    """gather's index values outside the dim (PyTorch: RuntimeError; t[5] stays a plain IndexError, as there)."""
-
-
-class IndexDTypeError(TypeError, RuntimeError):
-    """gather with an index Tensor that isn't of an integer dtype (PyTorch: RuntimeError)."""
-
 
 # ------------------------------------------------------------------------------------------------
 # Parsing an index
@@ -208,10 +191,6 @@ def _parse_one(tensor_cls, ix, axis: int, size: int, shape: tuple[int, ...], met
                      f"..., lists of ints or integer Tensors")
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
 def _index_array(ix, where: str, method: str) -> np.ndarray:
     """A list/array index as an int32 array (an empty list is an empty int index, as in numpy)."""
     arr = np.asarray(ix)
@@ -298,22 +277,14 @@ def _basic_unview(v, entries: list[_Entry], shape: tuple[int, ...]):
 # ------------------------------------------------------------------------------------------------
 
 
-def _broadcast_shape(*shapes: tuple[int, ...], what: str, error: type[Exception] = ShapeMismatch) -> tuple[int, ...]:
-    """numpy's broadcast of shapes, or `error` naming `what` is being broadcast."""
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        raise error(f"{what}: shapes {', '.join(str(tuple(s)) for s in shapes)} can't be broadcast "
-                    f"together (each axis, aligned from the right, must match or be 1)") from None
-
-
 def _broadcast_to(t, shape: tuple[int, ...], what: str):
-    """`t` broadcast to `shape` (numpy rules) with reshape + expand, or a ShapeMismatch naming `what`."""
-    if t.shape == tuple(shape):
-        return t
-    if len(t.shape) > len(shape) or _broadcast_shape(t.shape, shape, what=what) != tuple(shape):
-        raise ShapeMismatch(f"{what}: can't broadcast shape {t.shape} to {tuple(shape)}")
-    return t.reshape((1,) * (len(shape) - len(t.shape)) + t.shape).expand(tuple(shape))
+    """`t` broadcast to `shape` (numpy rules: each axis of t, aligned from the right, is 1 or the size), or a
+    ShapeError naming `what`."""
+    shape = tuple(shape)
+    fits = len(t.shape) <= len(shape) and all(s in (1, n) for s, n in zip(t.shape[::-1], shape[::-1]))
+    if not fits:
+        raise ShapeError(f"{what}: can't broadcast shape {t.shape} to {shape}")
+    return t._broadcast_to(shape)
 
 
 @dataclass(frozen=True)
@@ -347,7 +318,7 @@ def _advanced_part(x, entries: list[_Entry], method: str) -> _Advanced | None:
     if not dims:
         return None
     tensors = [view_entries[d].index for d in dims]
-    batch = _broadcast_shape(*(t.shape for t in tensors), what=f"Tensor.{method}: the index tensors",
+    batch = _broadcast_shape(method, *(t.shape for t in tensors), what="the index tensors: shapes",
                              error=IndexError)  # (numpy's and PyTorch's type here)
     # PyTorch: index tensors on axes next to each other (in the view, after ints dropped their axes and None
     # added its own) replace those axes in place; otherwise the batch dims go first. numpy also counts ints as
@@ -408,13 +379,6 @@ def _advanced_write(x, adv: _Advanced, value):
 # ------------------------------------------------------------------------------------------------
 
 
-def _resolve_dim(dim: int, ndim: int, method: str) -> int:
-    if not _is_int(dim) or not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise IndexError(f"Tensor.{method}: dim {dim!r} is out of range for a tensor with {ndim} dimension(s); "
-                         f"valid dims are {-max(ndim, 1)}..{max(ndim, 1) - 1}")
-    return dim + ndim if dim < 0 else dim
-
-
 def _first_of(tensors, args: tuple, method: str):
     """The first tensor of `Tensor.cat([a, b])` / `Tensor.stack([a, b])` (PyTorch's list form), checked."""
     if not tensors:
@@ -469,10 +433,10 @@ class IndexingMixin:
         if not isinstance(index, tensor_cls):
             raise TypeError(f"Tensor.gather: index must be an integer Tensor, got {index!r}")
         if not index.dtype.is_int:
-            raise IndexDTypeError(f"Tensor.gather: index must be an integer Tensor, got {index.dtype!r}")
+            raise DTypeError(f"Tensor.gather: index must be an integer Tensor, got {index.dtype!r}")
         dim = _resolve_dim(dim, self.ndim, "gather")
         if index.ndim != self.ndim or any(i > s for d, (s, i) in enumerate(zip(self.shape, index.shape)) if d != dim):
-            raise ShapeMismatch(f"Tensor.gather: index of shape {index.shape} doesn't fit self of shape {self.shape} "
+            raise ShapeError(f"Tensor.gather: index of shape {index.shape} doesn't fit self of shape {self.shape} "
                                 f"along dim={dim}: it needs {self.ndim} dims and index.shape[d] <= self.shape[d] "
                                 f"for every d != {dim}")
         n = self.shape[dim]
@@ -499,10 +463,10 @@ class IndexingMixin:
                 raise TypeError(f"Tensor.cat: argument {i} is a {type(t).__name__}, not a Tensor")
         dim = _resolve_dim(dim, self.ndim, "cat")
         if self.ndim == 0:
-            raise ShapeMismatch("Tensor.cat: zero-dimensional tensors can't be concatenated; use Tensor.stack")
+            raise ShapeError("Tensor.cat: zero-dimensional tensors can't be concatenated; use Tensor.stack")
         for i, t in enumerate(tensors):
             if t.ndim != self.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, self.shape)) if d != dim):
-                raise ShapeMismatch(f"Tensor.cat: shapes {[x.shape for x in tensors]} can't be joined along dim "
+                raise ShapeError(f"Tensor.cat: shapes {[x.shape for x in tensors]} can't be joined along dim "
                                     f"{dim}: tensor {i} differs from tensor 0 outside dim {dim}; give them equal "
                                     f"sizes in every other dim (reshape, pad or shrink), or use the dim where they "
                                     f"differ")
@@ -525,7 +489,7 @@ class IndexingMixin:
             if not isinstance(t, type(self)):
                 raise TypeError(f"Tensor.stack: argument {i} is a {type(t).__name__}, not a Tensor")
         if len({t.shape for t in tensors}) > 1:
-            raise ShapeMismatch(f"Tensor.stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
+            raise ShapeError(f"Tensor.stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
         dim = _resolve_dim(dim, self.ndim + 1, "stack")
         unsqueezed = [t.reshape(t.shape[:dim] + (1,) + t.shape[dim:]) for t in tensors]
         return unsqueezed[0].cat(*unsqueezed[1:], dim=dim)
@@ -537,11 +501,11 @@ class IndexingMixin:
         n = self.shape[dim]
         if _is_int(sizes):
             if sizes <= 0:
-                raise ShapeMismatch(f"Tensor.split: piece size must be positive, got {sizes}")
+                raise ShapeError(f"Tensor.split: piece size must be positive, got {sizes}")
             sizes = [min(sizes, n - i) for i in range(0, n, sizes)] or [0]
         sizes = list(sizes)
         if any(not _is_int(s) or s < 0 for s in sizes) or sum(sizes) != n:
-            raise ShapeMismatch(f"Tensor.split: sizes {sizes} must be non-negative ints summing to {n}, the size of "
+            raise ShapeError(f"Tensor.split: sizes {sizes} must be non-negative ints summing to {n}, the size of "
                              f"dim {dim} of shape {self.shape}")
         starts = itertools.accumulate(sizes, initial=0)
         return tuple(self.shrink(tuple((s, s + k) if d == dim else (0, full) for d, full in enumerate(self.shape)))
@@ -551,7 +515,7 @@ class IndexingMixin:
         """`chunks` pieces of (nearly) equal size along `dim`, as views; the last may be smaller, and there may
         be fewer than `chunks` pieces when the dim is small (torch's rule: piece size = ceil(n / chunks))."""
         if not _is_int(chunks) or chunks <= 0:
-            raise ShapeMismatch(f"Tensor.chunk: chunks must be a positive int, got {chunks!r}")
+            raise ShapeError(f"Tensor.chunk: chunks must be a positive int, got {chunks!r}")
         dim = _resolve_dim(dim, self.ndim, "chunk")
         n = self.shape[dim]
         return list(self.split(-(-n // chunks) if n else [0] * chunks, dim=dim))

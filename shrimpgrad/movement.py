@@ -46,10 +46,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from shrimpgrad.checks import AxisError, Scalar, ShapeError, _argfix, _axes, _axis, _fail, _provenance
+from shrimpgrad.checks import (
+    AxisError,
+    Scalar,
+    ShapeError,
+    _argfix,
+    _axes,
+    _axis,
+    _broadcast_shape,
+    _fail,
+    _is_int,
+    _provenance,
+    _resolve_dim,
+)
 from shrimpgrad.conv_ops import _lowest
 from shrimpgrad.graph import Ops, contiguous, dtypes, to_dtype
-from shrimpgrad.indexing import ShapeMismatch, _every_nth, _is_int, _resolve_dim
+from shrimpgrad.indexing import _every_nth
 from shrimpgrad.realize import buffer_value
 
 if TYPE_CHECKING:
@@ -87,14 +99,6 @@ def _windows(x, size: int, step: int):
     rows = rows.shrink(keep + ((0, size), (0, n - size + 1)))
     rows = _every_nth(rows, (1,) * len(lead) + (1, step))
     return rows.transpose(-1, -2)
-
-
-def _broadcast_shapes(method: str, *shapes) -> tuple[int, ...]:
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        raise ShapeMismatch(f"Tensor.{method}: shapes {', '.join(str(tuple(s)) for s in shapes)} can't be "
-                            f"broadcast together (each axis, aligned from the right, must match or be 1)") from None
 
 
 def _scalar_for(dtype, value, method: str):
@@ -301,7 +305,7 @@ class MovementMixin:
                                device=self.device)
         else:
             raise TypeError(f"Tensor.masked_fill: value must be a number or a 0-d Tensor, got {type(value).__name__}")
-        shape = _broadcast_shapes("masked_fill", self.shape, mask.shape)
+        shape = _broadcast_shape("masked_fill", self.shape, mask.shape)
         return mask.expand(shape).where(value.expand(shape), self.expand(shape))
 
     def masked_select(self, mask):
@@ -310,7 +314,7 @@ class MovementMixin:
         The output size depends on the mask's values: the mask is realized and read on the host, then the
         elements are picked with an integer index, so gradients flow back to self."""
         mask = _bool_mask(self, mask, "masked_select")
-        shape = _broadcast_shapes("masked_select", self.shape, mask.shape)
+        shape = _broadcast_shape("masked_select", self.shape, mask.shape)
         picked = np.flatnonzero(mask.expand(shape).numpy())
         flat = self.expand(shape).reshape(-1)
         return flat[type(self)(picked.astype(np.int32), device=self.device)]

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import math
 
+from shrimpgrad.checks import _is_int, _resolve_dim
 from shrimpgrad.conv_ops import _pool
 from shrimpgrad.graph import dtypes, promote
-from shrimpgrad.indexing import _is_int, _resolve_dim, check_index_values
+from shrimpgrad.indexing import check_index_values
 
 _CUMSUM_BLOCK = 256  # cumsum axes longer than 2 blocks are done in two stages (see cumsum)
 _REDUCTIONS = ("mean", "sum", "none")

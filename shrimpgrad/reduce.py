@@ -31,10 +31,19 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from shrimpgrad.checks import ShapeError, _axes, _axis, _broadcast_shape, _fail, _provenance, _to_dtype
+from shrimpgrad.checks import (
+    ShapeError,
+    _axes,
+    _axis,
+    _broadcast_shape,
+    _fail,
+    _is_int,
+    _provenance,
+    _resolve_dim,
+    _to_dtype,
+)
 from shrimpgrad.conv_ops import _lowest, _pool
 from shrimpgrad.graph import DType, Ops, dtypes, promote, reduce
-from shrimpgrad.indexing import _is_int, _resolve_dim
 
 if TYPE_CHECKING:
     from shrimpgrad.tensor import Tensor

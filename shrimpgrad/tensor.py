@@ -50,13 +50,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from shrimpgrad import inplace
-from shrimpgrad.checks import (  # noqa: F401 - the error classes are re-exported: `from shrimpgrad.tensor import ShapeError`
+from shrimpgrad.checks import (  # noqa: F401 - re-exported: `from shrimpgrad.tensor import ShapeError`
     _INSIDE,
     AmbiguousTruthError,
     AxisError,
     DeviceMismatchError,
     DTypeError,
     GradError,
+    IndexOutOfBounds,
     OutOfMemoryError,
     Scalar,
     ShapeError,
