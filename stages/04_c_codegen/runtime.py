@@ -108,21 +108,9 @@ class CProgram:
             raise ArgumentError(f"kernel {self.name} takes {len(self._globals)} buffers "
                                 f"({', '.join(self._describe(g) for g in self._globals)}), got {len(buffers)}")
         for g, buf in zip(self._globals, buffers):
-            index, _, is_output, size = g.arg
-            where = f"kernel {self.name}, buffer {index} ({self._describe(g)})"
-            if not isinstance(buf, np.ndarray):
-                raise ArgumentError(f"{where}: expected a numpy array, got {type(buf).__name__}")
-            if buf.dtype != g.dtype.np:
-                raise ArgumentError(f"{where}: got dtype {buf.dtype}; pass an array of dtype {g.dtype.np_name} "
-                                    f"(e.g. arr.astype(np.{g.dtype.np_name}))")
-            if not buf.flags.c_contiguous:
-                raise ArgumentError(f"{where}: the array is not C-contiguous (strides {buf.strides}); "
-                                    f"pass np.ascontiguousarray(arr)")
-            if is_output and not buf.flags.writeable:
-                raise ArgumentError(f"{where}: the kernel writes this buffer but the array is read-only")
-            if buf.size < size:
-                raise ArgumentError(f"{where}: the kernel uses {size} elements but the array has only {buf.size}; "
-                                    f"pass an array of at least {size} elements")
+            problem = self._problem(g, buf)
+            if problem is not None:  # the message is made only now: this check runs before every kernel launch
+                raise ArgumentError(f"kernel {self.name}, buffer {g.arg[0]} ({self._describe(g)}): {problem}")
         for g, buf in zip(self._globals, buffers):
             if not g.arg[2]:
                 continue
@@ -130,6 +118,24 @@ class CProgram:
                 if h is not g and buf.size and other.size and np.may_share_memory(buf, other):
                     raise ArgumentError(f"kernel {self.name}: output buffer {g.arg[0]} overlaps buffer {h.arg[0]}; "
                                         f"buffers are `restrict` pointers and must not overlap (pass a copy)")
+
+    @staticmethod
+    def _problem(g, buf) -> str | None:
+        """What is wrong with passing `buf` for the DEFINE_GLOBAL `g`, or None."""
+        _, _, is_output, size = g.arg
+        if not isinstance(buf, np.ndarray):
+            return f"expected a numpy array, got {type(buf).__name__}"
+        if buf.dtype != g.dtype.np:
+            return (f"got dtype {buf.dtype}; pass an array of dtype {g.dtype.np_name} "
+                    f"(e.g. arr.astype(np.{g.dtype.np_name}))")
+        if not buf.flags.c_contiguous:
+            return f"the array is not C-contiguous (strides {buf.strides}); pass np.ascontiguousarray(arr)"
+        if is_output and not buf.flags.writeable:
+            return "the kernel writes this buffer but the array is read-only"
+        if buf.size < size:
+            return (f"the kernel uses {size} elements but the array has only {buf.size}; "
+                    f"pass an array of at least {size} elements")
+        return None
 
     @staticmethod
     def _describe(g) -> str:
