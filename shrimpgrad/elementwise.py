@@ -1,9 +1,17 @@
-"""Elementwise math and activations for `Tensor` (mixed into it): inverse trig and hyperbolic functions, erf,
-log10, logaddexp, copysign, fmod, lerp, isclose/isnan/isinf/isfinite and PyTorch's activation zoo.
+"""Elementwise ops for `Tensor` (mixed into it): cast, arithmetic, pow, exp/log/sqrt/sin and their relatives,
+rounding, comparisons, logical and bitwise ops with their operators (`+`, `<`, `&`, `<<`, ...); then the math built
+from those: inverse trig and hyperbolic functions, erf, log10, logaddexp, copysign, fmod, lerp,
+isclose/isnan/isinf/isfinite and PyTorch's activation zoo.
 
-Every function is a composition of the Tensor's own elementwise ops (EXP2, LOG2, SQRT, SIN, RECIP, WHERE, ...):
-the graph has no ATAN or ERF op, so these are written the way a math library writes them, as argument
-reduction plus a short series that is exact to float64 rounding:
+Required from the core Tensor (shrimpgrad/tensor.py): `_alu` (one graph node from self and Tensor operands),
+`_bin` / `_unify` (operands as Tensors of one dtype and one shape: numpy broadcasting, promotion, weak Python
+scalars), `_const`, `_float`, `dtype`, `device`; `_broadcast_to` from movement.py (for `where`).
+
+The graph has few elementwise ops (ADD, SUB, MUL, DIV, IDIV, MOD, NEG, MAX, CMPLT, CMPNE, AND, OR, XOR, WHERE,
+CAST, EXP2, LOG2, SIN, SQRT, RECIP, TRUNC), so the rest are compositions: `x >= y` is `(x > y) | (x == y)`,
+`exp(x)` is `exp2(x * log2(e))`, `floor` is `trunc` corrected by one where it went the wrong way, `x << n` is
+`x * 2**n`. The graph has no ATAN or ERF op either, so those are written the way a math library writes them, as
+argument reduction plus a short series that is exact to float64 rounding:
 
     atan(x)  |x| > 1: pi/2 - atan(1/|x|); then three half-angle steps t -> t / (1 + sqrt(1 + t^2))
              bring |t| below tan(pi/32) ~ 0.1, where 9 terms of the Taylor series are exact

@@ -4,6 +4,11 @@ Everything here is written with the Tensor's public movement ops (shrink, flip, 
 permute, expand) and a few elementwise ops and reductions, so indexing never copies data by itself:
 it only builds views and (for tensor indices) one fused compare-and-sum.
 
+Required from the core Tensor (shrimpgrad/tensor.py): the constructor, `shape`, `ndim`, `dtype`, `device`; from
+the other mixins the views and `_broadcast_to` (movement.py), `where`, `cast`, `==`, `&`, `|` (elementwise.py),
+`sum` and `max` (reduce.py), `arange` and `ones` (creation.py), `assign` (lifecycle.py: `t[...] = v` writes t's
+buffer) and `numpy` (a boolean mask is read on the host).
+
 How `t[idx]` works, top-down (numpy semantics):
 
 1. **Parse** (`_parse_index`): expand `...`, pad missing entries with `:`, replace each boolean mask by

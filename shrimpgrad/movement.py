@@ -1,10 +1,16 @@
-"""Masking, scattering, triangles, diagonals and rearranging for `Tensor` (mixed into it): masked_fill,
-masked_select, nonzero, scatter, scatter_reduce, tril, triu, diagonal, diag, roll, unfold, repeat_interleave,
-meshgrid, clone, bitcast, and the reflect / replicate / circular modes of `pad`.
+"""Movement ops for `Tensor` (mixed into it): the views (reshape, view, permute, transpose, T, expand, flatten,
+unflatten, squeeze, unsqueeze, pad, shrink, flip, repeat) and contiguous; then, composed from them, masking,
+scattering, triangles, diagonals and rearranging: masked_fill, masked_select, nonzero, scatter, scatter_reduce,
+tril, triu, diagonal, diag, roll, unfold, repeat_interleave, meshgrid, clone, bitcast, and the reflect /
+replicate / circular modes of `pad`.
 
-Required from the Tensor: the movement ops (reshape, permute, expand, pad, shrink, flip), `where`, `cat`,
-the reductions, `cast`, `contiguous`, `arange`, `numpy`. Every op here is a composition of those, so each
-one is also a small program for the compiler; none has a kernel of its own. Three ideas carry most of them:
+Required from the core Tensor (shrimpgrad/tensor.py): `_move` (one movement node: RESHAPE, PERMUTE, EXPAND, PAD,
+SHRINK or FLIP), `_wrap`, `_const`, `shape`, `ndim`, `numel`, `device`, `dtype`. A view copies no data: each is
+one stage-01 movement node, and a no-op (reshape to the same shape, permute in order) returns self.
+
+The composed ops also use `where` and `cast` (elementwise.py), `cat` (indexing.py), the reductions (reduce.py),
+`arange` (creation.py) and `numpy`. Each is a composition of those, so each one is also a small program for
+the compiler; none has a kernel of its own. Three ideas carry most of them:
 
 **A diagonal is a skewed view.** Flatten a (k, k) block to k*k elements, pad k more, read it as (k, k+1):
 row i starts at i*(k+1) = i*k + i, so column 0 holds x[i, i]. `diagonal` reads that column; `diag` runs the

@@ -1,5 +1,17 @@
-"""Reductions and scans for `Tensor` (mixed into it): all, any, var_mean/std_mean, cumprod, cummax, cummin,
-logcumsumexp, sort, argsort and topk.
+"""Reductions, linear algebra and scans for `Tensor` (mixed into it): sum, max, min, mean, var, std, prod,
+argmax, argmin, softmax, log_softmax, logsumexp; dot, matmul (`@`), linear; all, any, var_mean/std_mean, cumprod,
+cummax, cummin, logcumsumexp, sort, argsort and topk.
+
+Required from the core Tensor (shrimpgrad/tensor.py): `_wrap` (a Tensor for a new REDUCE node), `_const`,
+`_float`, `shape`, `ndim`, `numel`, `device`, `dtype`; and from the other mixins the elementwise ops
+(elementwise.py), the views (movement.py), `arange` (creation.py) and `_pool` (conv_ops.py: windows for scans).
+
+**The graph reduces only with ADD and MAX** (stage 01's REDUCE), so the others are compositions: `min` is
+-max(-x) (~max(~x) for ints: exact, no overflow), `mean` a sum over n, `prod` a tree of multiplies, `argmax` the
+max of position weights where the max is, `softmax` exp of x minus its (truncated) max over the sum. `sum`
+accumulates bool and small ints in int32 and float16 in float32 (tinygrad's sum_acc_dtype). **matmul is a
+broadcast multiply and a sum**: line both inputs up so the contracted axis is last, multiply, sum the last axis
+(the scheduler fuses the three into one kernel).
 
 **Scans are reductions over windows.** As for `cumsum` (shrimpgrad/nn_ops.py), pad n-1 copies of the
 operation's identity in front of the axis and take windows of n with stride 1 (a view, no copy): window j holds
