@@ -48,3 +48,38 @@ def test_shared_memory_group_matmul_matches_numpy():
     p = linearize(matmul(4, 4, 8), [Opt(OptKind.LOCAL, 1, 2), Opt(OptKind.GROUP, 2, 2)], gpu=True)
     a, b = np.arange(32, dtype=np.float32), np.arange(32, dtype=np.float32) / 7
     np.testing.assert_allclose(_run(p, [a, b], 16), (a.reshape(4, 8) @ b.reshape(8, 4)).reshape(16), rtol=1e-6)
+
+
+@pytest.mark.cuda
+@gpu
+def test_prepared_arguments_follow_new_buffers_and_sync_0_still_copies_finished_values(monkeypatch):
+    """The launch fast path keeps the last buffers' argument array: a call on other buffers must use those; with
+    SHRIMPGRAD_CUDA_SYNC=0 nothing waits per kernel, and a copy to the host still sees every kernel's result."""
+    from shrimpgrad import Tensor
+    from shrimpgrad.cuda.runtime import SYNC_ENV
+
+    a, b = np.arange(16, dtype=np.float32), np.full(16, 2.0, np.float32)
+    alloc = CUDAAllocator()
+    prog = CUDAProgram(elementwise_add())
+    ptrs = [alloc.alloc(64) for _ in range(5)]
+    try:
+        for p, v in zip(ptrs[1:], (a, b, b, a * 3)):
+            alloc.copyin(p, v)
+        outs = []
+        for args in ([ptrs[0], ptrs[1], ptrs[2]], [ptrs[0], ptrs[3], ptrs[4]], [ptrs[0], ptrs[3], ptrs[4]]):
+            prog(args)
+            host = np.zeros(16, np.float32)
+            alloc.copyout(host, ptrs[0])
+            outs.append(host)
+    finally:
+        for p in ptrs:
+            alloc.free(p)
+    np.testing.assert_array_equal(outs[0], a + b)
+    np.testing.assert_array_equal(outs[1], b + a * 3)
+    np.testing.assert_array_equal(outs[2], b + a * 3)
+    monkeypatch.setenv(SYNC_ENV, "0")
+    x = np.arange(1 << 20, dtype=np.float32)
+    t = Tensor(x, device="CUDA")
+    for _ in range(3):
+        t = (t * 2 + 1).realize()
+    np.testing.assert_array_equal(t.numpy(), ((x * 2 + 1) * 2 + 1) * 2 + 1)
