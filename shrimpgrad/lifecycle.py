@@ -82,15 +82,15 @@ class LifecycleMixin:
         if not self.dtype.is_float:
             raise _fail(DTypeError, "backward", f"the output is {self.dtype!r}; only float outputs have gradients",
                         "cast to float first")
-        root = _unrealized(self.node)
-        targets = _grad_targets(root, self._requires_grad)
+        root, order = _unrealized(self.node)
+        targets = _grad_targets(order, self._requires_grad)
         for t, g in zip(targets, self._gradient(root, targets, gradient)):
             t.grad = g if t.grad is None else t.grad + g
         return self
 
     def gradient(self, *targets: Tensor, gradient: Tensor | None = None) -> list[Tensor]:
         """d(self)/d(target) for each target, as lazy Tensors (zeros where a target doesn't affect self)."""
-        return self._gradient(_unrealized(self.node), list(targets), gradient)
+        return self._gradient(_unrealized(self.node)[0], list(targets), gradient)
 
     def _gradient(self, root: Node, targets: list[Tensor], gradient: Tensor | None) -> list[Tensor]:
         seed = self._const(1) if gradient is None else gradient
@@ -245,15 +245,14 @@ def _remembers_forward(t: Tensor) -> bool:
     return not t._is_leaf and t.node.op not in (Ops.BUFFER, Ops.ASSIGN) and t._requires_grad is not False
 
 
-def _unrealized(root: Node) -> Node:
+def _unrealized(root: Node) -> tuple[Node, list[Node]]:
     """root's graph with each realized BUFFER node replaced by the graph that computed it (repeatedly: that graph
-    may read realized buffers too)."""
-    while _FORWARD:
-        order = toposort([root])
-        if not any(n in _FORWARD for n in order if n.op is Ops.BUFFER):
-            return root
+    may read realized buffers too), and its nodes in toposort order (backward walks them: one walk, not two)."""
+    order = toposort([root])
+    while _FORWARD and any(n in _FORWARD for n in order if n.op is Ops.BUFFER):
         (root,) = rewrite([root], _forward_of)
-    return root
+        order = toposort([root])
+    return root, order
 
 
 def _forward_of(node: Node) -> Node:
@@ -275,11 +274,11 @@ def _check_not_overwritten(forward: Node, epoch: int) -> None:
                         "call backward() before updating the tensors it depends on (as in PyTorch)")
 
 
-def _grad_targets(root: Node, root_requires_grad: bool | None) -> list[Tensor]:
+def _grad_targets(order: list[Node], root_requires_grad: bool | None) -> list[Tensor]:
     """The leaves backward() gives gradients to: those in root's graph with requires_grad=True, else the "maybe"
     ones (requires_grad=None) that are still alive. `root_requires_grad` None means the graph was built from
     "maybe" leaves: if none of them is alive any more, the answer is no targets, not an error."""
-    in_graph = {id(n) for n in toposort([root])}
+    in_graph = {id(n) for n in order}  # the root's graph (from _unrealized)
     leaves = [t for t in list(_LEAVES.values()) if id(t.node) in in_graph and t.dtype.is_float]
     targets = [t for t in leaves if t._requires_grad] or [t for t in leaves if t._requires_grad is None]
     if not targets and root_requires_grad is None:
