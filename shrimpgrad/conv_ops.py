@@ -359,7 +359,7 @@ class ConvMixin:
         x = x.permute((0, 1, 3) + tuple(range(4, 4 + n)) + (2,) + tuple(range(4 + n, 4 + 2 * n)))
         w = weight.reshape((1, groups, rcout) + (1,) * n + (cin,) + kernel)
         out_dtype = promote(self.dtype, weight.dtype) if dtype is None else None
-        if out_dtype == dtypes.float16:  # as matmul: float16 products are added in float32 (PyTorch)
+        if out_dtype in (dtypes.float16, dtypes.bfloat16):  # as matmul: 16-bit float products added in float32
             x, w = x.cast(dtypes.float32), w.cast(dtypes.float32)
         out = (x * w).sum(axis=tuple(range(-1 - n, 0)), dtype=dtype).reshape((bs, cout) + outs)
         out = out if out_dtype is None else out.cast(out_dtype)

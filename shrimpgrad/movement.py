@@ -557,18 +557,26 @@ class MovementMixin:
         return self.contiguous()
 
     def bitcast(self, dtype):
-        """The same bits read as another dtype of the same size (PyTorch's `view(dtype)`): int32 <-> float32,
-        int64 <-> float64, int16 <-> float16, int8 <-> uint8. Built from arithmetic, not a bitcast op (see
-        `_float_bits`); a NaN becomes the canonical quiet NaN (its sign and payload are not kept)."""
+        """The same bits read as another dtype (PyTorch's `view(dtype)`, tinygrad's bitcast): of one size, int32
+        <-> float32, int16 <-> float16 or bfloat16, int8 <-> uint8, ...; of another size, the last axis scales by
+        the ratio of the sizes, little-endian (the byte order of every device here): float32 (..., n) -> uint8
+        (..., 4n), and uint8 (..., 4n) -> float32 (..., n), which needs the last axis divisible by 4
+        (RuntimeError otherwise, as PyTorch). Built from arithmetic, not a bitcast op (see `_float_bits`); a NaN
+        becomes the canonical quiet NaN (its sign and payload are not kept)."""
         target = to_dtype(dtype)
         if target == self.dtype:
             return self
-        if target.itemsize != self.dtype.itemsize or dtypes.bool in (target, self.dtype):
+        if dtypes.bool in (target, self.dtype):
             raise NotImplementedError(f"Tensor.bitcast: {self.dtype!r} -> {target!r} is not supported; bitcast "
-                                      f"keeps the element size, between integer and float dtypes of one size")
+                                      f"reads integer and float dtypes as one another (cast bool instead)")
+        if target.itemsize != self.dtype.itemsize:
+            return _bitcast_resize(self, target)
         if target.is_float == self.dtype.is_float:  # two ints of one size: a cast wraps modulo 2^bits, bit-exact
             return self.cast(target)
-        return _float_bits(self, target) if self.dtype.is_float else _bits_float(self, target)
+        signed = _SIGNED[target.itemsize if self.dtype.is_float else self.dtype.itemsize]
+        if self.dtype.is_float:  # the fields are computed in the signed int of the size, then wrapped if unsigned
+            return _float_bits(self, signed).cast(target)
+        return _bits_float(self.cast(signed), target)
 
     # ================================================================================================
     # pad modes
@@ -704,7 +712,33 @@ def _pad_axis(x, d: int, before: int, after: int, mode: str):
 # device, while exp2 and log2 are not (numpy's float32 exp2, which the PYTHON device runs, is off by an ulp or
 # so, and a bitcast must be exact to the last bit).
 
-_FLOAT_LAYOUT = {"float16": (10, 15), "float32": (23, 127), "float64": (52, 1023)}  # (mantissa bits, bias)
+_FLOAT_LAYOUT = {"float16": (10, 15), "bfloat16": (7, 127), "float32": (23, 127),
+                 "float64": (52, 1023)}  # (mantissa bits, bias)
+_SIGNED = {1: dtypes.int8, 2: dtypes.int16, 4: dtypes.int32, 8: dtypes.int64}
+_UNSIGNED = {1: dtypes.uint8, 2: dtypes.uint16, 4: dtypes.uint32, 8: dtypes.uint64}
+
+
+def _bitcast_resize(x, target):
+    """bitcast between sizes, through the unsigned ints of both sizes. Narrowing splits each element into r
+    pieces, lowest bits first ((bits // 2^(w*k)) & (2^w - 1)); widening joins r consecutive pieces
+    (sum of piece_k * 2^(w*k), in the wide unsigned type: the pieces don't overlap, so the sum is exact)."""
+    source = x.dtype
+    if x.ndim == 0:
+        raise RuntimeError(f"Tensor.bitcast: a 0-d tensor can't be read as a dtype of another size ({source!r} -> "
+                           f"{target!r}); the last axis scales by the ratio, so reshape(1) first (PyTorch says so too)")
+    bits, wide = x.bitcast(_UNSIGNED[source.itemsize]), _UNSIGNED[max(source.itemsize, target.itemsize)]
+    if source.itemsize > target.itemsize:
+        r, width = source.itemsize // target.itemsize, 8 * target.itemsize
+        pieces = [(bits.idiv(2 ** (width * k)) & (2**width - 1)).cast(_UNSIGNED[target.itemsize]) for k in range(r)]
+        joined = type(x).stack(pieces, dim=-1).reshape(x.shape[:-1] + (x.shape[-1] * r,))
+        return joined.bitcast(target)
+    r, width, n = target.itemsize // source.itemsize, 8 * source.itemsize, x.shape[-1]
+    if n % r:
+        raise RuntimeError(f"Tensor.bitcast: the last axis ({n}, shape {x.shape}) must be divisible by {r} to read "
+                           f"{source!r} as {target!r} ({r} elements make one); pad or slice it first")
+    scale = type(x)(np.array([2 ** (width * k) for k in range(r)], wide.np), device=x.device)
+    joined = (bits.reshape(x.shape[:-1] + (n // r, r)).cast(wide) * scale).sum(axis=-1, dtype=wide)
+    return joined.bitcast(target)
 
 
 def _power_steps(bias: int, total: int) -> list[int]:
@@ -725,7 +759,7 @@ def _float_bits(x, target):
     field e + bias and mantissa (a - 1) * 2^mbits; a subnormal has field 0 and mantissa |x| * 2^(bias-1+mbits)
     (two exact steps); inf and NaN have the all-ones field (NaN: the canonical quiet NaN's mantissa)."""
     mbits, bias = _FLOAT_LAYOUT[x.dtype.name]
-    work = x.cast(dtypes.float32) if x.dtype == dtypes.float16 else x  # float16's fields are exact in float32
+    work = x.cast(dtypes.float32) if x.dtype.itemsize == 2 else x  # 16-bit floats' fields are exact in float32
     magnitude = work.abs()
     finite_nonzero = (magnitude > 0) & (magnitude < math.inf)
     a = finite_nonzero.where(magnitude, 1.0)
@@ -757,7 +791,7 @@ def _bits_float(x, target):
     nbits = 8 * x.dtype.itemsize
     magnitude = x & (2 ** (nbits - 1) - 1)  # without the sign bit
     field, mant = magnitude.idiv(2**mbits), magnitude & (2**mbits - 1)
-    work = dtypes.float32 if target == dtypes.float16 else target
+    work = dtypes.float32 if target.itemsize == 2 else target
     m = mant.cast(work) * float(2.0**-mbits)  # exact: mant < 2^mbits
     exponent = field - bias
     negative_exponent, steps = exponent < 0, exponent.abs()

@@ -189,8 +189,8 @@ class NNOpsMixin:
         product = None
         for t, labels in zip(operands, inputs):
             t = _align(*_take_diagonals(t, labels), order)
-            if out_dtype == dtypes.float16 and dtype is None:
-                t = t.cast(dtypes.float32)  # as matmul: float16 products are added in float32
+            if out_dtype in (dtypes.float16, dtypes.bfloat16) and dtype is None:
+                t = t.cast(dtypes.float32)  # as matmul: 16-bit float products are added in float32
             product = t if product is None else product * t
         summed = tuple(range(len(output), len(order)))
         out = product.sum(axis=summed, dtype=dtype) if summed else product

@@ -61,11 +61,17 @@ if TYPE_CHECKING:
     from shrimpgrad.tensor import Tensor
 
 
+_HALVES = (dtypes.float16, dtypes.bfloat16)  # the 16-bit floats: their sums and products add up in float32
+
+
 def _sum_dtype(dtype: DType) -> DType:
-    """What a sum accumulates in (tinygrad's sum_acc_dtype): small ints and bool in int32, float16 in float32."""
+    """What a sum accumulates in (tinygrad's sum_acc_dtype): small ints and bool in int32 (uint16 too), uint32 and
+    uint64 in themselves (no signed type holds a uint64), float16 and bfloat16 in float32."""
+    if dtype.is_unsigned and dtype.itemsize >= 4:
+        return dtype
     if dtype.is_bool or dtype.is_int:
         return promote(dtype, dtypes.int32)
-    return dtypes.float32 if dtype == dtypes.float16 else dtype
+    return dtypes.float32 if dtype in _HALVES else dtype
 
 
 def _to_last(x, axis: int):
@@ -122,10 +128,11 @@ class ReduceMixin:
         return out if keepdim else out.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
 
     def sum(self, axis=None, keepdim: bool = False, dtype=None) -> Tensor:
-        """Sum over `axis` (None: all). Bool and small ints sum in int32, float16 accumulates in float32 (tinygrad)."""
+        """Sum over `axis` (None: all). Bool and small ints sum in int32, float16 and bfloat16 accumulate in float32
+        (tinygrad, PyTorch)."""
         acc = _sum_dtype(self.dtype) if dtype is None else _to_dtype("sum", dtype)
         out = self.cast(acc)._reduce(Ops.ADD, axis, keepdim, "sum")
-        return out.cast(self.dtype) if dtype is None and self.dtype == dtypes.float16 else out
+        return out.cast(self.dtype) if dtype is None and self.dtype in _HALVES else out
 
     def max(self, axis=None, keepdim: bool = False) -> Tensor:
         return self._reduce(Ops.MAX, axis, keepdim, "max")
@@ -253,7 +260,7 @@ class ReduceMixin:
         w2 = w.reshape(w.shape[:-2] + (1,) * min(dx - 1, dw - 1, 1) + w.shape[axis_w:]).transpose(-1, axis_w)
         out_dtype = promote(self.dtype, w.dtype) if dtype is None else _to_dtype("dot", dtype)
         acc = _sum_dtype(out_dtype) if dtype is None else out_dtype
-        if out_dtype.is_float and acc != out_dtype:  # float16: multiply and add in float32, backward too (PyTorch)
+        if out_dtype.is_float and acc != out_dtype:  # float16/bfloat16: multiply and add in float32, backward too
             x, w2 = x.cast(acc), w2.cast(acc)
         return (x * w2).sum(-1, dtype=dtype).cast(out_dtype)
 

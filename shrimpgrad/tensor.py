@@ -73,6 +73,7 @@ from shrimpgrad.conv_ops import ConvMixin
 from shrimpgrad.creation import CreationMixin
 from shrimpgrad.elementwise import ElementwiseMixin
 from shrimpgrad.graph import DType, Node, Ops, alu, broadcast_const, buffer, copy, dtypes, movement, promote
+from shrimpgrad.graph.dtype import from_storage, to_storage
 from shrimpgrad.indexing import IndexingMixin
 from shrimpgrad.lifecycle import _FORWARD, _LEAVES, LifecycleMixin, _leaf_ids  # noqa: F401 - _FORWARD: for explain
 from shrimpgrad.movement import MovementMixin
@@ -147,8 +148,9 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
                             "wrap it first, then .cast()")
             node = data
         else:
-            values = _host_array(data, dtype)
-            node = buffer(new_buffer(values, dtypes.from_numpy(values.dtype), device), values.shape, _provenance())
+            values = _host_array(data, dtype)  # bfloat16: its bits, so the dtype isn't the array's
+            stored = dtype if dtype == dtypes.bfloat16 else dtypes.from_numpy(values.dtype)
+            node = buffer(new_buffer(values, stored, device), values.shape, _provenance())
         self._set(node, device, None)
         self._make_leaf(requires_grad)
 
@@ -258,9 +260,10 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
     # ================================================================================================
 
     def numpy(self) -> np.ndarray:
-        """The value as a new numpy array (realizes self)."""
+        """The value as a new numpy array (realizes self). bfloat16 has no numpy type: its values come as float32,
+        exactly (tinygrad does the same; PyTorch refuses), and `bitcast(dtypes.uint16)` gives its bits."""
         self.realize()
-        return buffer_value(self.node.arg).reshape(self.shape).copy()
+        return from_storage(buffer_value(self.node.arg), self.dtype).reshape(self.shape).copy()
 
     def item(self) -> Scalar:
         if self.numel() != 1:
@@ -336,7 +339,10 @@ def _first_non_number(data) -> tuple[bool, Any]:
 
 def _host_array(data, dtype: DType | None) -> np.ndarray:
     """`data` (number, nested lists, numpy array or Tensor) as a numpy array of `dtype` (or the natural dtype:
-    numpy's own for arrays, bool/default_int/default_float for Python values)."""
+    numpy's own for arrays, bool/default_int/default_float for Python values). bfloat16, which has no numpy type,
+    comes back as its bits (uint16): the values as float32, rounded to the nearest bfloat16 (ties to even)."""
+    if dtype == dtypes.bfloat16:
+        return to_storage(_host_array(data, dtypes.float32), dtype)
     if isinstance(data, Tensor):
         arr = data.numpy()
     elif isinstance(data, (np.ndarray, np.generic)):

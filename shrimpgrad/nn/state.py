@@ -36,13 +36,14 @@ from typing import Any
 import numpy as np
 
 from shrimpgrad.graph import DType, dtypes
+from shrimpgrad.graph.dtype import from_storage, to_storage
 from shrimpgrad.tensor import Tensor
 
 # safetensors' dtype names for the dtypes ShrimpGrad has
 SAFE_DTYPES: dict[str, DType] = {
-    "F64": dtypes.float64, "F32": dtypes.float32, "F16": dtypes.float16,
+    "F64": dtypes.float64, "F32": dtypes.float32, "F16": dtypes.float16, "BF16": dtypes.bfloat16,
     "I64": dtypes.int64, "I32": dtypes.int32, "I16": dtypes.int16, "I8": dtypes.int8,
-    "U8": dtypes.uint8, "BOOL": dtypes.bool,
+    "U64": dtypes.uint64, "U32": dtypes.uint32, "U16": dtypes.uint16, "U8": dtypes.uint8, "BOOL": dtypes.bool,
 }
 _SAFE_NAMES = {dt: name for name, dt in SAFE_DTYPES.items()}
 _MAX_HEADER = 100_000_000  # the safetensors package's own limit: a bigger "header" means it isn't one
@@ -171,7 +172,8 @@ def safe_save(tensors: dict[str, Tensor], fn, metadata: dict[str, Any] | None = 
             raise SafetensorsError(f"safe_save: {name!r} is a {type(t).__name__}, not a Tensor")
         if t.dtype not in _SAFE_NAMES:
             raise SafetensorsError(f"safe_save: {name!r} has dtype {t.dtype!r}, which safetensors can't store")
-        arr = np.ascontiguousarray(t.numpy().astype(t.dtype.np.newbyteorder("<"), copy=False))
+        values = t.numpy() if t.dtype != dtypes.bfloat16 else to_storage(t.numpy(), t.dtype)  # bfloat16: its bits
+        arr = np.ascontiguousarray(values.astype(t.dtype.np.newbyteorder("<"), copy=False))
         header[name] = {"dtype": _SAFE_NAMES[t.dtype], "shape": list(t.shape),
                         "data_offsets": [offset, offset + arr.nbytes]}
         arrays.append(arr)
@@ -210,7 +212,8 @@ def safe_load(fn, device: str | None = None) -> dict[str, Tensor]:
         begin, end = info["data_offsets"]
         dt = SAFE_DTYPES[info["dtype"]]
         arr = np.frombuffer(data, dtype=dt.np.newbyteorder("<"), count=(end - begin) // dt.itemsize, offset=begin)
-        out[name] = Tensor(arr.astype(dt.np).reshape(info["shape"]), device=device, dtype=dt)
+        values = arr.astype(dt.np) if dt != dtypes.bfloat16 else from_storage(arr.astype(dt.np), dt)  # exact
+        out[name] = Tensor(values.reshape(info["shape"]), device=device, dtype=dt)
     return out
 
 

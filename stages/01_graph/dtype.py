@@ -162,7 +162,8 @@ def float32_to_bfloat16_bits(x) -> np.ndarray:
     rounding. Wider values go through float32 first (PyTorch's conversion does too). NaN stays a quiet NaN
     with its sign; overflow rounds to infinity, as IEEE rounding does."""
     with np.errstate(over="ignore", invalid="ignore"):
-        u = np.ascontiguousarray(np.asarray(x, dtype=np.float32)).view(np.uint32)
+        f = np.asarray(x, dtype=np.float32)
+    u = np.ascontiguousarray(f).view(np.uint32).reshape(f.shape)  # ascontiguousarray makes a 0-d array 1-d
     nan = (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
     rounded = (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
     return np.where(nan, (u >> np.uint32(16)) | np.uint32(0x40), rounded).astype(np.uint16)

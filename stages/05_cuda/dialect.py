@@ -4,6 +4,8 @@
     void E_16(float* restrict data0, ...)      extern "C" __global__ void E_16(float* __restrict__ data0, ...)
     static inline float max_float32(...)       static __device__ inline float max_float32(...)
     typedef _Float16 half;                     #include <cuda_fp16.h>   (half = __half; computed in float)
+    unsigned short* (bfloat16's bits)          the same, and the same bf16_to_float/bf16_round helpers (stage
+                                               04's alu.py; no cuda_bf16.h needed)
     #include <math.h> (INFINITY, NAN)          #define INFINITY / NAN by their bits (NVRTC has no math.h)
     a + b on int32 (-fwrapv wraps)             (int)((unsigned int)a + (unsigned int)b): CUDA C++ has no
                                                -fwrapv, unsigned arithmetic wraps by definition

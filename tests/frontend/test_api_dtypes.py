@@ -59,7 +59,7 @@ def test_binary_ops_where_and_matmul_promote_as_pytorch(a, b, want):
                 Tensor(np.array([True, False])).reshape(2, 1).where(Tensor(x), Tensor(y))):
         assert got.dtype == want
         assert got.numpy().dtype == want.np
-    if not a.is_bool and not b.is_bool and want != d.uint64:  # uint64: test_uint64_sums_and_matmul_stay_uint64
+    if not a.is_bool and not b.is_bool:
         got = Tensor(x) @ Tensor(y)
         assert got.dtype == want
         np.testing.assert_array_equal(got.numpy(), x.astype(want.np) @ y.astype(want.np))
@@ -76,8 +76,46 @@ def test_default_float_decides_int_tensor_times_python_float():
     assert (Tensor([1, 2]) * 2.5).dtype == dtypes.default_float
 
 
-@pytest.mark.xfail(strict=True, reason="sum's accumulator dtype is promote(uint64, int32), which has no integer type")
+def test_unsigned_sums_accumulate_as_tinygrad():
+    """uint8/uint16 sum in int32 (as the small signed ints); uint32 and uint64 in themselves (no signed type holds
+    a uint64), wrapping as numpy's uint64 sum does."""
+    for dt, acc in ((d.uint8, d.int32), (d.uint16, d.int32), (d.uint32, d.uint32), (d.uint64, d.uint64)):
+        x = np.array([[1, 2], [3, 250]], dt.np)
+        assert Tensor(x).sum().dtype == acc and Tensor(x).sum(axis=0).tolist() == [4, 252]
+    big = np.array([2**32 - 1, 2**31], np.uint32)
+    assert Tensor(big).sum().item() == int(big.sum(dtype=np.uint32))  # wraps
+
+
 def test_uint64_sums_and_matmul_stay_uint64():
     x = np.array([[2**63, 1], [5, 2**64 - 1]], np.uint64)
     assert Tensor(x).sum().dtype == d.uint64 and Tensor(x).sum().item() == int(x.sum())  # wraps, as numpy
     np.testing.assert_array_equal((Tensor(x) @ Tensor(x)).numpy(), x @ x)
+
+
+# ---- default_float / default_int are settable (tinygrad's dtypes.default_float = dtypes.float16) --------------
+
+@pytest.fixture
+def defaults():
+    saved = (dtypes.default_float, dtypes.default_int)
+    yield
+    dtypes.default_float, dtypes.default_int = saved
+
+
+def test_default_float_decides_python_floats_weak_scalars_and_int_division(defaults):
+    dtypes.default_float = dtypes.float16
+    assert Tensor([1.5, 2.0]).dtype == d.float16 and Tensor(2.5).dtype == d.float16
+    assert (Tensor([1, 2]) * 2.5).dtype == d.float16
+    assert (Tensor([1, 2]) / Tensor([2, 4])).dtype == d.float16
+    assert Tensor.ones(2).dtype == d.float16 and Tensor.rand(3).dtype == d.float16
+    np.testing.assert_array_equal((Tensor([1, 3]) * 2.5).numpy(), np.array([2.5, 7.5], np.float16))
+    dtypes.default_float = dtypes.float64
+    assert Tensor([0.1]).numpy().tolist() == [0.1] and Tensor([0.1]).dtype == d.float64
+
+
+def test_default_int_decides_python_ints_and_bool_promotion(defaults):
+    dtypes.default_int = dtypes.int64
+    assert Tensor([1, 2]).dtype == d.int64 and Tensor.arange(3).dtype == d.int64
+    assert (Tensor([True, False]) + 1).dtype == d.int64
+    assert Tensor([2**40]).tolist() == [2**40]
+    dtypes.default_int = dtypes.int16
+    assert Tensor([[1], [2]]).dtype == d.int16 and (Tensor([1]) * 2.5).dtype == dtypes.default_float

@@ -188,7 +188,7 @@ F32 = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
     (lambda p: _file(p, b"PK\x03\x04 this is a zip"), "the header is not JSON"),
     (lambda p: _file(p, b"[1, 2]"), "the header is JSON but not an object: list"),
     (lambda p: _file(p, {"w": F32}, b"\0" * 5), "entry 'w' ends at byte 8 of the data, which has only 5 bytes"),
-    (lambda p: _file(p, {"w": {**F32, "dtype": "BF16"}}, b"\0" * 8), "entry 'w' has dtype 'BF16'; supported"),
+    (lambda p: _file(p, {"w": {**F32, "dtype": "F8_E4M3"}}, b"\0" * 8), "entry 'w' has dtype 'F8_E4M3'; supported"),
     (lambda p: _file(p, {"w": {**F32, "shape": [3]}}, b"\0" * 8), r"needs 12 bytes but data_offsets \[0, 8\] hold 8"),
     (lambda p: _file(p, {"w": {**F32, "shape": [-2]}}, b"\0" * 8), "not a list of non-negative ints"),
     (lambda p: _file(p, {"w": {"dtype": "F32", "shape": [2]}}, b"\0" * 8), "must have exactly 'dtype', 'shape'"),
