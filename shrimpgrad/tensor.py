@@ -73,7 +73,7 @@ from shrimpgrad.conv_ops import ConvMixin
 from shrimpgrad.creation import CreationMixin
 from shrimpgrad.elementwise import ElementwiseMixin
 from shrimpgrad.graph import DType, Node, Ops, alu, broadcast_const, buffer, copy, dtypes, movement, promote
-from shrimpgrad.graph.dtype import from_storage, to_storage
+from shrimpgrad.graph.dtype import PromotionError, from_storage, to_storage
 from shrimpgrad.indexing import IndexingMixin
 from shrimpgrad.lifecycle import _FORWARD, _LEAVES, LifecycleMixin, _leaf_ids  # noqa: F401 - _FORWARD: for explain
 from shrimpgrad.movement import MovementMixin
@@ -223,7 +223,10 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
             if isinstance(v, Tensor) and v.device != self.device:
                 raise _fail(DeviceMismatchError, method, f"operands are on devices {self.device!r} and {v.device!r}",
                             f"move one with .to({self.device!r})")
-        dtype = _result_dtype(items)
+        try:
+            dtype = _result_dtype(items)
+        except PromotionError as e:  # uint64 with a signed int: the user's call, named
+            raise _fail(PromotionError, method, str(e).removeprefix("promote: ")) from None
         shapes = ([] if shape is None else [shape]) + [v.shape for v in items if isinstance(v, Tensor)]
         out_shape = _broadcast_shape(method, *shapes)
         out = []

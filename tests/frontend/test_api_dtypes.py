@@ -42,8 +42,10 @@ def test_promote_matches_pytorch(a, b, want):
 def test_uint64_with_a_signed_integer_is_a_runtime_error_as_in_pytorch(signed):
     with pytest.raises(RuntimeError, match="no integer type holds both dtypes.uint64 and"):
         promote(d.uint64, signed)
-    with pytest.raises(TypeError, match="cast one of them first"):
+    with pytest.raises(TypeError, match=r"^Tensor\.add: no integer type holds both .*; cast one of them first"):
         Tensor(np.array([1], np.uint64)) + Tensor(np.array([1], signed.np))
+    with pytest.raises(RuntimeError, match=r"^Tensor\.where: no integer type holds both"):
+        Tensor([True]).where(Tensor(np.array([1], np.uint64)), Tensor(np.array([1], signed.np)))
     assert (Tensor(np.array([1], np.uint64)) + Tensor(np.array([1], signed.np)).cast(d.float64)).dtype == d.float64
 
 
