@@ -104,7 +104,7 @@ class dtypes:  # noqa: N801 - tinygrad's public name
         has no numpy type, so it is never inferred from an array)."""
         name = np.dtype(npdtype).name
         if name not in _BY_NAME:
-            supported = ", ".join(d.name for d in ALL_DTYPES)
+            supported = ", ".join(d.name for d in dtypes.all())
             raise TypeError(f"unsupported dtype {name!r}: ShrimpGrad supports {supported}")
         return _BY_NAME[name]
 
