@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import shutil
+import sys
 from collections.abc import Callable
 
 INSTALL_HINT = ("Install Graphviz's `dot` program with `apt-get install graphviz` (Debian/Ubuntu), "
@@ -96,11 +97,16 @@ def attach_reprs(cls: type, viz: str, *, rich: str | None = None, picture: str |
 
 def viz_exports(package: str, *names: str) -> Callable[[str], object]:
     """A package's `__getattr__` (PEP 562) that hands out `names` from its viz module, imported on first use:
-    `from shrimpgrad.graph import to_dot` works, and a program that never draws never imports rich or graphviz."""
+    `from shrimpgrad.graph import to_dot` works, and a program that never draws never imports rich or graphviz.
+    It also gives the package a `__dir__` listing the names, so tab completion sees them before they load."""
 
     def __getattr__(name: str):
         if name in names:
             return getattr(importlib.import_module(f"{package}.viz"), name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(names))
+
+    sys.modules[package].__dir__ = __dir__
     return __getattr__

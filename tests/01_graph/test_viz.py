@@ -134,3 +134,12 @@ def test_tree_text_in_a_notebook_is_not_also_displayed(monkeypatch):
     monkeypatch.setattr(rich.jupyter, "display", lambda *a, **k: shown.append(a))
     x, _ = leaf(np.zeros(2, np.float32))
     assert "NEG" in viz.tree_text(alu(Ops.NEG, x)) and not shown
+
+
+def test_pictures_load_on_first_use_and_are_listed():
+    import shrimpgrad.graph as graph
+
+    assert {"print_graph", "to_dot", "tree", "Node"} <= set(dir(graph))  # tab completion sees the lazy names
+    assert graph.to_dot is viz.to_dot
+    with pytest.raises(AttributeError, match="has no attribute 'not_a_name'"):
+        graph.not_a_name  # noqa: B018
