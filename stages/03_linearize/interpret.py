@@ -22,6 +22,8 @@ too slow for a test-suite. So the interpreter is *vectorized over the parallel l
   row-major position of the gidx SPECIALs. A BARRIER does nothing: every thread's STORE (one numpy
   call for all of them) has already happened when the next UOp runs, which is what it guarantees.
 * A buffer must have at least its DEFINE_GLOBAL's declared size (the Program's accesses lie inside it).
+* bfloat16 memory holds the bits (uint16): a LOAD widens them to float32 values and a STORE narrows the
+  (already rounded) values back, as the C does (stage 01's dtype.py has the conversions).
 
 This is exact for programs whose parallel loops enclose the sequential ones, which is every
 program `linearize` makes: GLOBAL iterations are independent, so running them side by side is
