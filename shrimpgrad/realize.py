@@ -49,6 +49,7 @@ from shrimpgrad.graph import (
     buffer,
     rewrite,
 )
+from shrimpgrad.graph.dtype import dtypes, to_storage
 from shrimpgrad.helpers import NOOPT, GlobalCounters, dump_console, emit_enabled, getenv
 from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes
 
@@ -94,7 +95,10 @@ def new_buffer(values: np.ndarray, dtype: DType, device: str = "C", draw: Callab
                out: BufferRef | None = None) -> BufferRef:
     """A new buffer on `device` holding a copy of `values` (any shape), converted to `dtype`, stored flat.
     `draw` says the values are random and how to draw new ones (a JIT replay draws again); `out` names the
-    BufferRef to fill (a replay's)."""
+    BufferRef to fill (a replay's). bfloat16 takes its bits (uint16) as they are, and values of any other numpy
+    dtype (random floats) rounded to its bits."""
+    if dtype == dtypes.bfloat16 and np.asarray(values).dtype != dtype.np:
+        values = to_storage(values, dtype)
     host = np.ascontiguousarray(values, dtype=dtype.np).reshape(-1)
     ref = BufferRef(host.size, dtype) if out is None else out
     buf = _storage[ref] = Buffer(ref, device)

@@ -86,6 +86,22 @@ def test_gradients_flow_through_bfloat16():
     assert x.grad.dtype == BF and x.grad.tolist() == [3.0, -4.0, 6.0]
 
 
+def test_random_tensors_are_rounded_draws_and_a_jit_replay_draws_again():
+    from shrimpgrad import TinyJit
+
+    r = Tensor.rand(1000, dtype=BF).numpy()
+    assert Tensor.rand(3, dtype=BF).dtype == BF and 0 <= r.min() and r.max() <= 1 and len(np.unique(r)) > 100
+    np.testing.assert_array_equal(r, bf(r))  # every value is a bfloat16
+    assert abs(Tensor.randn(2000, dtype=BF).numpy().std() - 1) < 0.1
+
+    @TinyJit
+    def noise():
+        return (Tensor.rand(64, dtype=BF) * 1).realize()
+
+    draws = [noise().numpy() for _ in range(4)]
+    assert all(not np.array_equal(draws[i], draws[i + 1]) for i in range(3)) and all(d.max() > 0 for d in draws)
+
+
 def test_empty_and_zero_dim():
     assert Tensor.zeros(0, 3, dtype=BF).sum(axis=0).tolist() == [0.0, 0.0, 0.0]
     assert Tensor(2.5, dtype=BF).shape == () and Tensor(2.5, dtype=BF).item() == 2.5
