@@ -39,8 +39,28 @@ from collections.abc import Iterable
 
 from shrimpgrad.graph import MOVEMENT, BufferRef, Node, Ops, rewrite, toposort
 
+
+class _LiveTensors:
+    """A weak set of tensors that iterates in the order they were made. A WeakSet iterates in the order of memory
+    addresses, which differs from run to run: the tensors joining a realize (a training step's gradients and loss)
+    came in another order each step, so the graph had another structure and missed the schedule cache (k joining
+    tensors make k! orders: a model with a few parameters missed on nearly every step)."""
+
+    def __init__(self):
+        self._by_id: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # a dict: insertion-ordered
+
+    def add(self, t) -> None:
+        self._by_id[id(t)] = t  # a live tensor's id is its own; a dead one's entry is gone with it
+
+    def __iter__(self):
+        return iter(list(self._by_id.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
 # Every Tensor alive, so a realize can find the pending readers of a buffer it overwrites.
-LIVE: weakref.WeakSet = weakref.WeakSet()
+LIVE = _LiveTensors()
 
 # Write ids of the ASSIGNs that ran, forgotten with the node (a graph holding the node keeps it alive).
 _finished: dict[int, weakref.ref] = {}

@@ -164,3 +164,28 @@ def test_the_schedule_caches_walk_is_toposorts_order_and_keys_structure_not_buff
     assert _structure(graph(b)).key == walk.key
     assert _structure([(a * 2).node]).key != walk.key
     assert _structure([alu(Ops.NEG, copy((a + 1).node, "C", "PYTHON"))]).has_copy
+
+
+def test_a_training_step_hits_the_schedule_cache_every_step():
+    """opt.step() realizes the parameters with every live tensor that reads them (the loss, each gradient): they
+    join in the order they were made, so each step's graph has the same structure. (They joined in memory-address
+    order once: with 6 parameters nearly every step was a new structure, scheduled and lowered again.)"""
+    from shrimpgrad import nn
+    from shrimpgrad.nn.optim import SGD
+
+    rng = np.random.default_rng(0)
+    layers = [nn.Linear(8, 8), nn.Linear(8, 6), nn.Linear(6, 3)]
+    opt = SGD([p for layer in layers for p in (layer.weight, layer.bias)], lr=0.01)
+    x, y = rng.standard_normal((4, 8)).astype(np.float32), np.array([0, 2, 1, 0])
+    misses = []
+    with Tensor.train():
+        for _ in range(12):
+            before = GlobalCounters.schedule_misses
+            opt.zero_grad()
+            h = Tensor(x)
+            for layer in layers[:-1]:
+                h = layer(h).relu()
+            layers[-1](h).sparse_categorical_crossentropy(Tensor(y)).backward()
+            opt.step()
+            misses.append(GlobalCounters.schedule_misses - before)
+    assert sum(misses[2:]) == 0, misses
