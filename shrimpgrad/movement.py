@@ -307,8 +307,8 @@ class MovementMixin:
                                    f"{value.shape}; use mask.where(values, self) to fill from a tensor")
             value = value.cast(self.dtype)
         elif isinstance(value, (bool, int, float, np.generic)):
-            value = type(self)(np.asarray(_scalar_for(self.dtype, value, "masked_fill")).astype(self.dtype.np),
-                               device=self.device)
+            value = type(self)(np.asarray(_scalar_for(self.dtype, value, "masked_fill")), dtype=self.dtype,
+                               device=self.device)  # converted as Tensor(data, dtype) does (bfloat16: rounded)
         else:
             raise TypeError(f"Tensor.masked_fill: value must be a number or a 0-d Tensor, got {type(value).__name__}")
         shape = _broadcast_shape("masked_fill", self.shape, mask.shape)

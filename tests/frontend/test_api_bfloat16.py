@@ -102,6 +102,13 @@ def test_random_tensors_are_rounded_draws_and_a_jit_replay_draws_again():
     assert all(not np.array_equal(draws[i], draws[i + 1]) for i in range(3)) and all(d.max() > 0 for d in draws)
 
 
+def test_ops_that_take_a_python_value_round_it_to_bfloat16():
+    x = Tensor([[1.0, 2.0, 3.0]], dtype=BF)
+    for got in (x.masked_fill(x > 1.5, 0.1), (x > 1.5).where(0.1, x), x.pad(((0, 0), (0, 1)), value=0.1),
+                x.minimum(0.1), x.clip(-1.0, 0.1)):
+        assert got.dtype == BF and got.tolist()[0][-1] == 0.10009765625  # 0.1 in bfloat16
+
+
 def test_empty_and_zero_dim():
     assert Tensor.zeros(0, 3, dtype=BF).sum(axis=0).tolist() == [0.0, 0.0, 0.0]
     assert Tensor(2.5, dtype=BF).shape == () and Tensor(2.5, dtype=BF).item() == 2.5
