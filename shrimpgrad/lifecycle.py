@@ -126,7 +126,7 @@ class LifecycleMixin:
         if x.device != self.device:
             raise _fail(ValueError, "assign", f"value is on {x.device!r}, self on {self.device!r}", "use .to() first")
         if x.dtype != self.dtype:
-            if not np.can_cast(x.dtype.np, self.dtype.np, "same_kind"):
+            if not np.can_cast(x.dtype.value_np, self.dtype.value_np, "same_kind"):  # bfloat16: as its float32 values
                 raise _fail(DTypeError, "assign", f"can't assign {x.dtype!r} into {self.dtype!r}", "cast it first")
             x = x.cast(self.dtype)
         if x.shape != self.shape:

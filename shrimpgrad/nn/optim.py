@@ -87,7 +87,8 @@ class Optimizer:
 
     def _new_state(self) -> list[Tensor]:
         """One zero buffer per parameter (momentum, moments)."""
-        return [Tensor(np.zeros(t.shape, t.dtype.np), device=t.device, requires_grad=False) for t in self.params]
+        return [Tensor(np.zeros(t.shape, t.dtype.np), device=t.device, dtype=t.dtype, requires_grad=False)
+                for t in self.params]
 
     def zero_grad(self) -> None:
         """Forget the gradients: the next backward() starts from zero instead of adding to them."""

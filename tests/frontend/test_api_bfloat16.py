@@ -109,6 +109,26 @@ def test_ops_that_take_a_python_value_round_it_to_bfloat16():
         assert got.dtype == BF and got.tolist()[0][-1] == 0.10009765625  # 0.1 in bfloat16
 
 
+@pytest.mark.parametrize("make", ["SGD", "Adam"])
+def test_optimizers_train_bfloat16_parameters(make):
+    """The state is bfloat16 like the parameter (a uint16 zero buffer before); a float32 update (lr is a float32
+    tensor) is assigned into the bfloat16 parameter, rounded, as into a float16 one."""
+    from shrimpgrad.nn import optim
+
+    w = Tensor([2.0, -3.0], dtype=BF, requires_grad=True)
+    opt = optim.SGD([w], lr=0.1, momentum=0.9) if make == "SGD" else optim.Adam([w], lr=0.1)
+    with Tensor.train():
+        for _ in range(3):
+            opt.zero_grad()
+            (w * w).sum().backward()
+            opt.step()
+    assert w.dtype == BF and all(s.dtype == BF for s in opt._new_state())
+    assert all(abs(v) < start for v, start in zip(w.numpy().tolist(), (2.0, 3.0)))
+    np.testing.assert_array_equal(w.numpy(), bf(w.numpy()))
+    with pytest.raises(TypeError, match="can't assign dtypes.bfloat16 into dtypes.int32"):
+        Tensor([1, 2]).assign(Tensor([1.0, 2.0], dtype=BF))
+
+
 def test_empty_and_zero_dim():
     assert Tensor.zeros(0, 3, dtype=BF).sum(axis=0).tolist() == [0.0, 0.0, 0.0]
     assert Tensor(2.5, dtype=BF).shape == () and Tensor(2.5, dtype=BF).item() == 2.5
