@@ -121,3 +121,21 @@ def test_default_int_decides_python_ints_and_bool_promotion(defaults):
     assert Tensor([2**40]).tolist() == [2**40]
     dtypes.default_int = dtypes.int16
     assert Tensor([[1], [2]]).dtype == d.int16 and (Tensor([1]) * 2.5).dtype == dtypes.default_float
+
+
+@pytest.mark.parametrize("dt", [d.uint16, d.uint32, d.uint64])
+def test_unsigned_arithmetic_wraps_and_divides_as_numpy(dt):
+    info = np.iinfo(dt.np)
+    a = np.array([info.max, info.max - 1, 2**(8 * dt.itemsize - 1), 7, 0, 1], dt.np)
+    b = np.array([info.max, 3, 2, 0, 5, info.max], dt.np)
+    x, y = Tensor(a), Tensor(b)
+    with np.errstate(all="ignore"):
+        for got, want in ((x + y, a + b), (x - y, a - b), (x * y, a * b), (-x, -a), (x.maximum(y), np.maximum(a, b)),
+                          (x // y, np.where(b == 0, 0, a // np.where(b == 0, 1, b))),
+                          (x % y, np.where(b == 0, 0, a % np.where(b == 0, 1, b))), (x < y, a < b),
+                          (x.cast(d.float32), a.astype(np.float32)), (x + 1, a + dt.np.type(1))):
+            assert got.dtype == dtypes.from_numpy(want.dtype)
+            np.testing.assert_array_equal(got.numpy(), want)
+    assert Tensor([info.max], dtype=dt).tolist() == [int(info.max)]  # Python ints convert exactly
+    with pytest.raises(OverflowError, match=f"Python int {int(info.max) + 1} is out of range for dtypes.{dt.name}"):
+        x + (int(info.max) + 1)
