@@ -39,7 +39,8 @@ int -> float rebuilds it from the fields with integer ops (see `_float_bits` / `
 
 Mapping to tinygrad: the same names and arguments as tinygrad's Tensor (and PyTorch's), with PyTorch's
 values, result dtypes and exception types: misuse that PyTorch reports as RuntimeError raises RuntimeError
-here, dims out of range IndexError. Different: `scatter` with repeated indices is deterministic (the last
+here (as shrimpgrad.checks' ShapeError or DTypeError, both RuntimeErrors, where a shape or a dtype is wrong),
+dims out of range IndexError (AxisError). Different: `scatter` with repeated indices is deterministic (the last
 write wins); `bitcast` only between dtypes of one size, and a NaN becomes the canonical quiet NaN;
 scatter_reduce "amax"/"amin" with include_self=False splits a tie's gradient among the elements that took part
 (the finite-difference answer), where PyTorch 2.11 also counts self's equal value and hands out less.
@@ -54,6 +55,8 @@ import numpy as np
 
 from shrimpgrad.checks import (
     AxisError,
+    DTypeError,
+    IndexOutOfBounds,
     Scalar,
     ShapeError,
     _argfix,
@@ -126,8 +129,8 @@ def _bool_mask(self, mask, method: str):
     if not isinstance(mask, type(self)):
         raise TypeError(f"Tensor.{method}: mask must be a bool Tensor, got {type(mask).__name__}")
     if not mask.dtype.is_bool:
-        raise RuntimeError(f"Tensor.{method}: mask must be a bool Tensor, got {mask.dtype!r}; "
-                           f"compare first (e.g. `x > 0`) or use mask.bool()")
+        raise DTypeError(f"Tensor.{method}: mask must be a bool Tensor, got {mask.dtype!r}; "
+                         f"compare first (e.g. `x > 0`) or use mask.bool()")
     return mask
 
 
@@ -135,7 +138,7 @@ def _host_values(x, method: str, what: str) -> np.ndarray:
     """An integer Tensor, list or array as a numpy array (a Tensor is realized: the output size depends on it)."""
     values = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
     if values.size and not np.issubdtype(values.dtype, np.integer):
-        raise RuntimeError(f"Tensor.{method}: {what} must hold integers, got {values.dtype}")
+        raise DTypeError(f"Tensor.{method}: {what} must hold integers, got {values.dtype}")
     return values.astype(np.int64)
 
 
@@ -303,8 +306,8 @@ class MovementMixin:
         mask = _bool_mask(self, mask, "masked_fill")
         if isinstance(value, type(self)):
             if value.ndim != 0:
-                raise RuntimeError(f"Tensor.masked_fill: value must be a number or a 0-d Tensor, got shape "
-                                   f"{value.shape}; use mask.where(values, self) to fill from a tensor")
+                raise ShapeError(f"Tensor.masked_fill: value must be a number or a 0-d Tensor, got shape "
+                                 f"{value.shape}; use mask.where(values, self) to fill from a tensor")
             value = value.cast(self.dtype)
         elif isinstance(value, (bool, int, float, np.generic)):
             value = type(self)(np.asarray(_scalar_for(self.dtype, value, "masked_fill")), dtype=self.dtype,
@@ -369,8 +372,8 @@ class MovementMixin:
             raise RuntimeError(f"Tensor.scatter_reduce: reduce must be one of {', '.join(_SCATTER_REDUCTIONS)}, "
                                f"got {reduce!r}")
         if reduce == "mean" and self.dtype.is_bool:
-            raise RuntimeError("Tensor.scatter_reduce: reduce='mean' is not defined for bool tensors; cast to an "
-                               "integer or float dtype first")
+            raise DTypeError("Tensor.scatter_reduce: reduce='mean' is not defined for bool tensors; cast to an "
+                             "integer or float dtype first")
         parts = _scatter_parts(self, dim, index, src, "scatter_reduce")
         if parts is None:
             return self
@@ -403,7 +406,7 @@ class MovementMixin:
 
     def _triangle(self, diagonal: int, method: str, lower: bool):
         if self.ndim < 2:
-            raise RuntimeError(f"Tensor.{method}: needs a tensor of at least 2 dims, got shape {self.shape}")
+            raise ShapeError(f"Tensor.{method}: needs a tensor of at least 2 dims, got shape {self.shape}")
         if not _is_int(diagonal):
             raise TypeError(f"Tensor.{method}: diagonal must be an int, got {diagonal!r}")
         r, c = self.shape[-2:]
@@ -443,8 +446,8 @@ class MovementMixin:
         if self.ndim == 2:
             return self.diagonal(diagonal)
         if self.ndim != 1:
-            raise RuntimeError(f"Tensor.diag: needs a 1-d or 2-d tensor, got shape {self.shape}; "
-                               f"for more dims use diagonal(offset, dim1, dim2)")
+            raise ShapeError(f"Tensor.diag: needs a 1-d or 2-d tensor, got shape {self.shape}; "
+                             f"for more dims use diagonal(offset, dim1, dim2)")
         if not _is_int(diagonal):
             raise TypeError(f"Tensor.diag: diagonal must be an int, got {diagonal!r}")
         n, k = self.shape[0], abs(int(diagonal))
@@ -470,7 +473,7 @@ class MovementMixin:
         if not all(_is_int(s) for s in shifts_t):
             raise TypeError(f"Tensor.roll: shifts must be ints, got {shifts!r}")
         if self.ndim == 0:  # PyTorch: a 0-d tensor has no dim to roll along (dims=None works)
-            raise IndexError(f"Tensor.roll: dims {dims!r} given for a 0-d tensor; use dims=None")
+            raise AxisError(f"Tensor.roll: dims {dims!r} given for a 0-d tensor; use dims=None")
         x = self
         for shift, dim in zip(shifts_t, dims_t):
             d = _resolve_dim(dim, self.ndim, "roll")
@@ -495,8 +498,8 @@ class MovementMixin:
         if step <= 0:
             raise RuntimeError(f"Tensor.unfold: step is {step} but must be > 0")
         if not 0 <= size <= n:
-            raise RuntimeError(f"Tensor.unfold: size is {size} but must be in 0..{n}, the size of dimension {d} "
-                               f"of shape {self.shape}")
+            raise ShapeError(f"Tensor.unfold: size is {size} but must be in 0..{n}, the size of dimension {d} "
+                             f"of shape {self.shape}")
         x, _ = _to_last(self, d)
         windows = _windows(x, size, step)  # (..., o, size)
         order = list(range(self.ndim - 1))
@@ -520,8 +523,8 @@ class MovementMixin:
             return x.reshape(x.shape[:d] + (n * int(repeats),) + x.shape[d + 2:])
         counts = _host_values(repeats, "repeat_interleave", "repeats").reshape(-1)
         if counts.size not in (1, n):
-            raise RuntimeError(f"Tensor.repeat_interleave: repeats has {counts.size} entries but dim {d} of shape "
-                               f"{x.shape} has {n}; give one count per element or a single count")
+            raise ShapeError(f"Tensor.repeat_interleave: repeats has {counts.size} entries but dim {d} of shape "
+                             f"{x.shape} has {n}; give one count per element or a single count")
         if (counts < 0).any():
             raise RuntimeError(f"Tensor.repeat_interleave: repeats must be non-negative, got {counts.tolist()}")
         picks = np.repeat(np.arange(n), np.broadcast_to(counts, (n,))).astype(np.int32)
@@ -539,10 +542,10 @@ class MovementMixin:
             if not isinstance(t, cls):
                 raise TypeError(f"Tensor.meshgrid: argument {i} is a {type(t).__name__}, not a Tensor")
             if t.ndim > 1:
-                raise RuntimeError(f"Tensor.meshgrid: expects 0-d or 1-d tensors, argument {i} has shape {t.shape}")
+                raise ShapeError(f"Tensor.meshgrid: expects 0-d or 1-d tensors, argument {i} has shape {t.shape}")
             if t.dtype != tensors[0].dtype:
-                raise RuntimeError(f"Tensor.meshgrid: all tensors need one dtype, got "
-                                   f"{[x.dtype for x in tensors]}; cast them first")
+                raise DTypeError(f"Tensor.meshgrid: all tensors need one dtype, got "
+                                 f"{[x.dtype for x in tensors]}; cast them first")
         if indexing not in ("ij", "xy"):
             raise RuntimeError(f"Tensor.meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
         sizes = tuple(t.numel() for t in tensors)
@@ -599,8 +602,8 @@ class MovementMixin:
                 continue
             if (mode == "reflect" and max(b, a) >= n) or (mode == "circular" and max(b, a) > n) or n == 0:
                 limit = "less than" if mode == "reflect" else "at most"
-                raise RuntimeError(f"Tensor.pad: mode {mode!r} needs padding {limit} the axis size, got ({b}, {a}) "
-                                   f"for axis {d} of size {n} (shape {x.shape}); pad less or use mode='constant'")
+                raise ShapeError(f"Tensor.pad: mode {mode!r} needs padding {limit} the axis size, got ({b}, {a}) "
+                                 f"for axis {d} of size {n} (shape {x.shape}); pad less or use mode='constant'")
             x = _pad_axis(x, d, b, a, mode)
         return x
 
@@ -620,34 +623,34 @@ def _scatter_parts(self, dim, index, src, method: str):
     if not isinstance(index, cls):
         raise TypeError(f"Tensor.{method}: index must be an integer Tensor, got {type(index).__name__}")
     if not index.dtype.is_int:
-        raise RuntimeError(f"Tensor.{method}: index must have an integer dtype, got {index.dtype!r}")
+        raise DTypeError(f"Tensor.{method}: index must have an integer dtype, got {index.dtype!r}")
     d = _resolve_dim(dim, self.ndim, method)
     if index.numel() == 0:
         return None
     if isinstance(src, cls):
         if src.dtype != self.dtype:
-            raise RuntimeError(f"Tensor.{method}: src is {src.dtype!r} but self is {self.dtype!r}; cast src "
-                               f"with src.cast({self.dtype!r})")
+            raise DTypeError(f"Tensor.{method}: src is {src.dtype!r} but self is {self.dtype!r}; cast src "
+                             f"with src.cast({self.dtype!r})")
     elif isinstance(src, (bool, int, float, np.generic)):
         src = cls.full(index.shape, _scalar_for(self.dtype, src, method), dtype=self.dtype, device=self.device)
     else:
         raise TypeError(f"Tensor.{method}: src must be a Tensor or a number, got {type(src).__name__}")
     self_shape = self.shape or (1,)
     if index.ndim != self.ndim or src.ndim != self.ndim:
-        raise RuntimeError(f"Tensor.{method}: index {index.shape}, src {src.shape} and self {self.shape} need the "
-                           f"same number of dims")
+        raise ShapeError(f"Tensor.{method}: index {index.shape}, src {src.shape} and self {self.shape} need the "
+                         f"same number of dims")
     index_shape, src_shape = index.shape or (1,), src.shape or (1,)
     if any(i > s for i, s in zip(index_shape, src_shape)) or \
             any(i > s for a, (i, s) in enumerate(zip(index_shape, self_shape)) if a != d):
-        raise RuntimeError(f"Tensor.{method}: index of shape {index.shape} must be no larger than src "
-                           f"{src.shape} in every dim, and than self {self.shape} in every dim but {d}")
+        raise ShapeError(f"Tensor.{method}: index of shape {index.shape} must be no larger than src "
+                         f"{src.shape} in every dim, and than self {self.shape} in every dim but {d}")
     n = self_shape[d]
 
     def check(values: np.ndarray) -> None:  # the one-hot would silently skip an out-of-range index
         bad = (values < 0) | (values >= n)
         if bad.any():
-            raise RuntimeError(f"Tensor.{method}: index {int(values[bad].flat[0])} is out of bounds for dimension "
-                               f"{d} with size {n} (self shape {self.shape}); valid indices are 0..{n - 1}")
+            raise IndexOutOfBounds(f"Tensor.{method}: index {int(values[bad].flat[0])} is out of bounds for dimension "
+                                   f"{d} with size {n} (self shape {self.shape}); valid indices are 0..{n - 1}")
 
     index.realize()
     check(buffer_value(index.node.arg, check))  # (TinyJit replays run `check` on the new index values)

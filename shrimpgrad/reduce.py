@@ -56,6 +56,7 @@ from shrimpgrad.checks import (
 )
 from shrimpgrad.conv_ops import _lowest, _pool
 from shrimpgrad.graph import DType, Ops, dtypes, promote, reduce
+from shrimpgrad.movement import _to_last
 
 if TYPE_CHECKING:
     from shrimpgrad.tensor import Tensor
@@ -74,13 +75,7 @@ def _sum_dtype(dtype: DType) -> DType:
     return dtypes.float32 if dtype in _HALVES else dtype
 
 
-def _to_last(x, axis: int):
-    """x with `axis` moved last, and the permutation that moves it back."""
-    order = tuple(d for d in range(x.ndim) if d != axis) + (axis,)
-    return x.permute(order), tuple(order.index(d) for d in range(x.ndim))
-
-
-def _windows(x, pad_value):
+def _prefix_windows(x, pad_value):
     """(..., n) -> (..., n, n): window j is x[0..j] with n-1-j copies of pad_value in front."""
     n = x.shape[-1]
     return _pool(x.pad(((0, 0),) * (x.ndim - 1) + ((n - 1, 0),), value=pad_value), (n,), (1,), (1,))
@@ -94,7 +89,7 @@ def _scan(x, axis, method: str, pad_value, combine):
     if x.shape[axis] == 0:
         return x
     last, back = _to_last(x, axis)
-    return combine(_windows(last, pad_value)).permute(back)
+    return combine(_prefix_windows(last, pad_value)).permute(back)
 
 
 def _before(a_j, a_i, descending: bool):

@@ -75,7 +75,7 @@ from shrimpgrad.elementwise import ElementwiseMixin
 from shrimpgrad.graph import DType, Node, Ops, alu, broadcast_const, buffer, copy, dtypes, movement, promote
 from shrimpgrad.graph.dtype import PromotionError, from_storage, to_storage
 from shrimpgrad.indexing import IndexingMixin
-from shrimpgrad.lifecycle import _FORWARD, _LEAVES, LifecycleMixin, _leaf_ids  # noqa: F401 - _FORWARD: for explain
+from shrimpgrad.lifecycle import _LEAVES, LifecycleMixin, _leaf_ids
 from shrimpgrad.movement import MovementMixin
 from shrimpgrad.nn_ops import NNOpsMixin
 from shrimpgrad.realize import buffer_value, new_buffer

@@ -76,11 +76,11 @@ def _tensors(x) -> list:
 
 def _graph_of(t) -> Node | None:
     """The graph that computes `t`: its lazy node, or for a realized tensor the graph its value came from."""
-    from shrimpgrad import tensor as _tensor
+    from shrimpgrad.lifecycle import _FORWARD
 
     if t.node.op is not Ops.BUFFER:
         return t.node
-    forward = _tensor._FORWARD.get(t.node)
+    forward = _FORWARD.get(t.node)
     return forward[0] if forward is not None else None
 
 
