@@ -1,10 +1,10 @@
-"""What every part of the Tensor front end shares: its error types, the one helper that formats every message
+"""What every part of the Tensor front end shares: its error types, the helper that formats their messages
 (`_fail`), the checks of shapes, axes, dtypes and devices that raise them, and the user's file:line that every
 graph node carries (`_provenance`).
 
-Every user mistake raises at the user's call, through `_fail`, with a message that names the method, the shapes
-and dtypes, and what would be valid: 'Tensor.reshape: can't reshape (2, 3) (6 elements) into (4, 2) (8 elements);
-the number of elements must stay the same'. docs/errors.md is the catalogue (its entries are executed by
+Every user mistake raises at the user's call, with a message that names the method, the shapes and dtypes, and
+what would be valid: 'Tensor.reshape: can't reshape (2, 3) (6 elements) into (4, 2) (8 elements); the number of
+elements must stay the same'. docs/errors.md is the catalogue (its entries are executed by
 tests/test_error_catalogue.py). `shrimpgrad.tensor` re-exports the error classes.
 """
 

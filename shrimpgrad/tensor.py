@@ -34,10 +34,10 @@ which core methods it needs:
     lifecycle.py     requires_grad, backward, gradient, detach; assign and +=; realize
     checks.py        the error types and the shape/axis/dtype/device checks every module raises them with
 
-Every user mistake raises at the user's call, through one helper (`checks._fail`) whose message names the
-method, the shapes and dtypes, and what would be valid. Every node remembers where it came from
-(`Provenance`: the user's file:line and the Tensor method), so a line of generated code can be traced back to
-the line of Python that caused it.
+Every user mistake raises at the user's call, with a message of one form, 'Tensor.<method>: <problem>; <fix>',
+naming the method, the shapes and dtypes, and what would be valid (`checks._fail` formats it). Every node
+remembers where it came from (`Provenance`: the user's file:line and the Tensor method), so a line of generated
+code can be traced back to the line of Python that caused it.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ from shrimpgrad.reduce import ReduceMixin
 # ------------------------------------------------------------------------------------------------
 # The dtype of an elementwise op on Python scalars (numpy 2's weak scalars)
 # ------------------------------------------------------------------------------------------------
+
 
 def _weak_dtype(value: Scalar, dtype: DType) -> DType:
     """A Python scalar combined with a tensor of `dtype` (numpy 2's weak scalars, default float as in tinygrad):
