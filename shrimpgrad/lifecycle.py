@@ -15,8 +15,8 @@ Realizing: `realize()` runs stage 02-05 on the graphs of one or more tensors (on
 process-wide) and points each at a BUFFER node holding its value.
 
 Required from the core Tensor (shrimpgrad/tensor.py): `node`, `device`, `shape`, `dtype`, `_requires_grad`,
-`_is_leaf`, `_make_leaf`, `_from_node`, `_leaf`, `_const`, `_broadcast_to`, `cast` and the operators that
-`+=` and friends rewrite to.
+`_is_leaf`, `_make_leaf`, `_from_node`, `_leaf`, `_const`; from the other mixins `_broadcast_to` (movement.py),
+`cast` and the operators that `+=` and friends rewrite to (elementwise.py, `@` in reduce.py).
 """
 
 from __future__ import annotations
