@@ -10,7 +10,7 @@ Random numbers come from numpy on the host, not from tinygrad's counter-based th
 still reproducible (`Tensor.manual_seed`). The default seed is fixed, so runs repeat exactly.
 
 Required from the core Tensor (shrimpgrad/tensor.py): the constructor `Tensor(data, device, dtype,
-requires_grad)`, `_from_node`, `_leaf`, and for `eye` the movement ops (pad, flatten, shrink, reshape).
+requires_grad)`, `_from_node`, `_leaf`; for `eye` also the views of movement.py (pad, flatten, shrink, reshape).
 """
 
 from __future__ import annotations
