@@ -14,14 +14,14 @@ from shrimpgrad.graph.notebook import attach_reprs, viz_exports
 from .index import index_and_valid
 from .interpret import InterpretError, interpret
 from .lower import PASSES, LinearizeError, LoopNest, Lowering, UOpMaker, linearize, lower
-from .opts import LoopPlan, Opt, OptError, OptKind, Role, apply_opts, default_opts
+from .opts import LoopPlan, Opt, OptError, OptKind, apply_opts, default_opts
 from .symbolic import RULES, simplify
 from .uops import NO_VALUE, LoopKind, Program, ProgramError, UOp, UOps, verify
 
 __all__ = ["NO_VALUE", "LoopKind", "Program", "ProgramError", "UOp", "UOps", "verify",
            "linearize", "lower", "Lowering", "LoopNest", "UOpMaker", "LinearizeError", "PASSES",
            "interpret", "InterpretError",
-           "Opt", "OptKind", "OptError", "Role", "LoopPlan", "apply_opts", "default_opts",
+           "Opt", "OptKind", "OptError", "LoopPlan", "apply_opts", "default_opts",
            "index_and_valid", "simplify", "RULES",
            "format_program", "print_program", "program_table", "to_dot", "to_python"]
 

@@ -72,8 +72,6 @@ class Opt:
 
 
 LANE_KINDS = frozenset({LoopKind.UPCAST, LoopKind.UNROLL, LoopKind.GROUP})  # unrolled: no loop at runtime
-# The name stage 04/05 opts import; the same enum (one vocabulary: a plan part and a RANGE say the same words).
-Role = LoopKind
 _PREFIX = {LoopKind.GLOBAL: "gidx", LoopKind.LOCAL: "lidx", LoopKind.REDUCE: "ridx", LoopKind.UPCAST: "up",
            LoopKind.UNROLL: "un", LoopKind.GROUP: "gr"}
 _KIND_ORDER = (LoopKind.GLOBAL, LoopKind.LOCAL, LoopKind.REDUCE, LoopKind.UPCAST, LoopKind.UNROLL, LoopKind.GROUP)

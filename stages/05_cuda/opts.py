@@ -60,7 +60,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shrimpgrad.c.opts import largest_divisor, pick_policy
-from shrimpgrad.linearize import LoopPlan, Opt, OptError, OptKind, Role, apply_opts, default_opts
+from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts, default_opts
 from shrimpgrad.schedule import Kernel, KOps
 
 RULES = ("group", "local", "upcast_outputs", "upcast_elementwise")  # heuristic_opts' rules 1-4, by name
@@ -154,7 +154,7 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
     matmul-like kernels and for big elementwise ones (the module docstring says why each)."""
     off = rules_off()
     plan = LoopPlan.start(kernel)
-    outputs, reduces = plan.ordered((Role.GLOBAL,)), plan.ordered((Role.REDUCE,))
+    outputs, reduces = plan.ordered((LoopKind.GLOBAL,)), plan.ordered((LoopKind.REDUCE,))
     n_out = math.prod(p.size for p in outputs)
     opts: list[Opt] = []
 
