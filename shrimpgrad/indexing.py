@@ -442,8 +442,8 @@ class IndexingMixin:
         dim = _resolve_dim(dim, self.ndim, "gather")
         if index.ndim != self.ndim or any(i > s for d, (s, i) in enumerate(zip(self.shape, index.shape)) if d != dim):
             raise ShapeError(f"Tensor.gather: index of shape {index.shape} doesn't fit self of shape {self.shape} "
-                                f"along dim={dim}: it needs {self.ndim} dims and index.shape[d] <= self.shape[d] "
-                                f"for every d != {dim}")
+                             f"along dim={dim}: it needs {self.ndim} dims and index.shape[d] <= self.shape[d] "
+                             f"for every d != {dim}")
         n = self.shape[dim]
         check_index_values(index, 0, n, f"index {{}} is out of range for dim {dim} of size {n} (shape {self.shape}); "
                            f"valid indices are 0..{n - 1}", "gather", error=IndexOutOfBounds)
@@ -472,9 +472,9 @@ class IndexingMixin:
         for i, t in enumerate(tensors):
             if t.ndim != self.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, self.shape)) if d != dim):
                 raise ShapeError(f"Tensor.cat: shapes {[x.shape for x in tensors]} can't be joined along dim "
-                                    f"{dim}: tensor {i} differs from tensor 0 outside dim {dim}; give them equal "
-                                    f"sizes in every other dim (reshape, pad or shrink), or use the dim where they "
-                                    f"differ")
+                                 f"{dim}: tensor {i} differs from tensor 0 outside dim {dim}; give them equal "
+                                 f"sizes in every other dim (reshape, pad or shrink), or use the dim where they "
+                                 f"differ")
         dtype = promote(*(t.dtype for t in tensors))
         tensors = tuple(t.cast(dtype) for t in tensors)
         offsets = list(itertools.accumulate((t.shape[dim] for t in tensors), initial=0))
