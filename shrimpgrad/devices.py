@@ -271,9 +271,10 @@ def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_sou
 
         print_program(runner.program, console=dump_console())
     if show_source and runner.source is not None:
-        from shrimpgrad.c.viz import print_source
+        from shrimpgrad.c.viz import CUDA_HEADER, STAGE_HEADER, print_source
 
-        print_source(runner.source, console=dump_console())
+        cuda = Device.canonicalize(device) == "CUDA"
+        print_source(runner.source, console=dump_console(), header=CUDA_HEADER if cuda else STAGE_HEADER)
     return runner
 
 
@@ -322,6 +323,6 @@ def print_cuda_dump(kernel: Kernel, runner: KernelRunner, device: str) -> None:
 
             runner.cuda_dump = str(cuda_kernel(kernel))
         source = runner.cuda_dump
-    from shrimpgrad.c.viz import print_source  # rich (and pygments) load when a dump is asked for
+    from shrimpgrad.c.viz import CUDA_HEADER, print_source  # rich (and pygments) load when a dump is asked for
 
-    print_source(source, console=dump_console())
+    print_source(source, console=dump_console(), header=CUDA_HEADER)

@@ -274,9 +274,10 @@ def run_items(items: Sequence[ExecItem]) -> None:
 
             print_program(item.runner.program, console=dump_console())
         if show_source and (source := item.source) is not None:
-            from shrimpgrad.c.viz import print_source
+            from shrimpgrad.c.viz import CUDA_HEADER, STAGE_HEADER, print_source
 
-            print_source(source, console=dump_console())
+            header = CUDA_HEADER if Device.canonicalize(item.device) == "CUDA" else STAGE_HEADER
+            print_source(source, console=dump_console(), header=header)
         if show_cuda and not (show_source and item.device == "CUDA"):  # on CUDA the source above is the CUDA
             print_cuda_dump(item.kernel, item.runner, item.device)
         item.run()

@@ -58,6 +58,18 @@ def test_debug_levels_print_their_stage(level, expected, capsys):
     assert expected in out, out[-2000:]
 
 
+def test_each_dump_names_the_stage_that_printed_it(capsys):
+    x = Tensor(np.arange(6, dtype=np.float32))
+    with Context(DEBUG=4):
+        (x * 3 + 1).numpy()
+    out = capsys.readouterr().out
+    headers = ["stage 02 schedule: 1 kernel(s)", "# stage 03 UOps", "// stage 04 C"]
+    assert all(h in out for h in headers), out[-2000:]
+    assert [out.index(h) for h in headers] == sorted(out.index(h) for h in headers)  # in pipeline order
+    # the loop the UOp dump names is the loop variable of the C (one name per loop across stages)
+    assert "gidx0 GLOBAL" in out and "for (int gidx0 = 0; gidx0 < 6; gidx0++)" in out
+
+
 def test_emit_prints_only_the_named_stage(capsys):
     x = Tensor(np.arange(6, dtype=np.float32))
     with Context(EMIT="c"):

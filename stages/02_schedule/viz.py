@@ -112,7 +112,7 @@ def schedule_table(s):
     from rich.table import Table
 
     names = _buffer_names(s)
-    t = Table(title=f"schedule: {len(s.kernels)} kernel(s)", title_justify="left")
+    t = Table(title=f"stage 02 schedule: {len(s.kernels)} kernel(s)", title_justify="left")
     for col in ("#", "kernel", "reads -> writes", "loops", "FLOPs", "bytes", "fused inside", "why a kernel"):
         t.add_column(col, justify="right" if col in ("#", "FLOPs", "bytes") else "left",
                      no_wrap=col not in ("why a kernel", "fused inside"))

@@ -37,9 +37,16 @@ def source_syntax(src: str) -> Syntax:
     return Syntax(src, "c", line_numbers=True, word_wrap=False, theme="ansi_dark")
 
 
-def print_source(src: str, console: Console | None = None, title: str | None = None) -> None:
-    """Print C source highlighted (DEBUG=4)."""
+STAGE_HEADER = "// stage 04 C"  # what DEBUG=4 prints first: which stage printed the source that follows
+CUDA_HEADER = "// stage 05 CUDA (stage 04's renderer, CUDA dialect)"  # the same printer, for CUDA source
+
+
+def print_source(src: str, console: Console | None = None, title: str | None = None,
+                 header: str | None = STAGE_HEADER) -> None:
+    """Print C source highlighted (DEBUG=4), after a `header` line naming the stage that printed it."""
     console = console or Console()
+    if header:
+        console.print(Text(header, style="dim"))
     console.print(Panel(source_syntax(src), title=title, title_align="left", expand=False) if title
                   else source_syntax(src))
 
