@@ -543,7 +543,8 @@ class ConvMixin:
         "bicubic" (2 axes, Keys' cubic with A = -0.75, PyTorch's), all three with align_corners, and "area" (the
         mean of the input cells each output cell covers: PyTorch's adaptive_avg_pool). Interpolating an integer
         tensor is computed in default_float and rounded to the nearest integer (PyTorch's uint8 kernels round;
-        tinygrad truncates); bicubic, which overshoots, is also clamped to the dtype's range."""
+        tinygrad truncates); bicubic, which overshoots, is rounded and clamped to the dtype's range after each axis,
+        as PyTorch's separable uint8 kernel does (its fixed-point weights may still differ by 1)."""
         size, scales = _interpolate_sizes(self.shape, size, scale_factor)
         if mode not in _MODES:
             raise NotImplementedError(f"Tensor.interpolate: mode {mode!r} is not supported; use one of {_MODES}")
@@ -575,6 +576,9 @@ class ConvMixin:
                 taps, weights = _cubic_source(n_in, n_out, bool(align_corners), x.dtype.np.type, factor)
                 terms = [_pick_along(x, axis, tap) * self._axis_weights(w, x, axis) for tap, w in zip(taps, weights)]
                 x = terms[0] + terms[1] + terms[2] + terms[3]
+                if not self.dtype.is_float and not self.dtype.is_bool:  # PyTorch's uint8 kernel keeps each pass's
+                    info = np.iinfo(self.dtype.np)                       # result in uint8: rounded and saturated
+                    x = x.round().clip(float(info.min), float(info.max))
             else:
                 low, high, frac = _linear_source(n_in, n_out, bool(align_corners), x.dtype.np.type, factor)
                 weight = self._axis_weights(frac, x, axis)

@@ -67,6 +67,14 @@ def _guard(cond, x, safe):
     return cond.where(x, safe)
 
 
+def _opmath(x, f):
+    """f(x) computed in float32 and rounded once for the 16-bit floats (PyTorch's "opmath", numpy's float16 loops
+    too): exp as x * (1/ln 2) then exp2 in bfloat16 would round the product to 8 bits first (8 ulp off)."""
+    if x.dtype in (dtypes.float16, dtypes.bfloat16):
+        return f(x.cast(dtypes.float32)).cast(x.dtype)
+    return f(x)
+
+
 def _odd(x, f):
     """f(x) for an odd function f given on x >= 0: f(|x|) with the sign of x, slope 1 at 0 (see the docstring)."""
     neg = x < 0
@@ -306,13 +314,13 @@ class ElementwiseMixin:
         return self._float()._alu(Ops.EXP2)
 
     def exp(self) -> Tensor:
-        return (self._float() * (1 / math.log(2))).exp2()
+        return _opmath(self._float(), lambda x: (x * (1 / math.log(2))).exp2())
 
     def log2(self) -> Tensor:
         return self._float()._alu(Ops.LOG2)
 
     def log(self) -> Tensor:
-        return self.log2() * math.log(2)
+        return _opmath(self._float(), lambda x: x.log2() * math.log(2))
 
     def sqrt(self) -> Tensor:
         return self._float()._alu(Ops.SQRT)
@@ -324,7 +332,7 @@ class ElementwiseMixin:
         return self._float()._alu(Ops.SIN)
 
     def cos(self) -> Tensor:
-        return ((math.pi / 2) - self._float()).sin()
+        return _opmath(self._float(), lambda x: ((math.pi / 2) - x).sin())
 
     def tan(self) -> Tensor:
         return self.sin() / self.cos()
@@ -681,11 +689,12 @@ class ElementwiseMixin:
 
     def sigmoid(self):
         """1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: the exp never overflows, so no NaN gradient."""
-        x = self._float()
-        neg = x < 0
-        e = (-neg.where(-x, x)).exp()  # e^-|x|, in (0, 1]
-        s = (1 + e).reciprocal()
-        return neg.where(e * s, s)
+        def sigmoid(x):
+            neg = x < 0
+            e = (-neg.where(-x, x)).exp()  # e^-|x|, in (0, 1]
+            s = (1 + e).reciprocal()
+            return neg.where(e * s, s)
+        return _opmath(self._float(), sigmoid)
 
     def tanh(self):
         """(1 - e^-2|x|) / (1 + e^-2|x|) with the sign of x, the numerator by expm1: no overflow, finite gradient
@@ -693,7 +702,7 @@ class ElementwiseMixin:
         def tanh_pos(y):
             m = _expm1(-2 * y)  # e^-2y - 1, precise for small y
             return -m / (2 + m)
-        return _odd(self._float(), tanh_pos)
+        return _opmath(self._float(), lambda x: _odd(x, tanh_pos))
 
     def gelu(self, approximate: str = "tanh"):
         """x * Phi(x). approximate="tanh" (the default: tinygrad's and GPT-2's formula) or "none" (erf, exact;

@@ -574,6 +574,8 @@ class MovementMixin:
                                       f"reads integer and float dtypes as one another (cast bool instead)")
         if target.itemsize != self.dtype.itemsize:
             return _bitcast_resize(self, target)
+        if target.is_float and self.dtype.is_float:  # float16 <-> bfloat16: two formats of one size, via the bits
+            return self.bitcast(_SIGNED[self.dtype.itemsize]).bitcast(target)
         if target.is_float == self.dtype.is_float:  # two ints of one size: a cast wraps modulo 2^bits, bit-exact
             return self.cast(target)
         signed = _SIGNED[target.itemsize if self.dtype.is_float else self.dtype.itemsize]

@@ -217,10 +217,14 @@ class ReduceMixin:
         return m, e, e.sum(axis, keepdim=True)
 
     def softmax(self, axis=-1, dtype=None) -> Tensor:
+        if dtype is None and self.dtype in _HALVES:  # PyTorch's opmath: in float32, rounded once
+            return self.cast(dtypes.float32).softmax(axis).cast(self.dtype)
         _, e, total = self._softmax(axis, dtype, "softmax")
         return e / total
 
     def log_softmax(self, axis=-1, dtype=None) -> Tensor:
+        if dtype is None and self.dtype in _HALVES:
+            return self.cast(dtypes.float32).log_softmax(axis).cast(self.dtype)
         m, _, total = self._softmax(axis, dtype, "log_softmax")
         return m - total.log()
 

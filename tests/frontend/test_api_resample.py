@@ -131,6 +131,16 @@ def test_bicubic_on_uint8_rounds_and_saturates():
     np.testing.assert_array_equal(got, np.clip(np.round(raw), 0, 255).astype(np.uint8))  # ... and is clamped
 
 
+def test_bicubic_on_uint8_saturates_after_each_axis():
+    """A 2-d overshoot: the width pass goes below 0 next to the step; PyTorch's uint8 kernel stores that pass in
+    uint8 (clamped) before the height pass, so the result is the clamped loop applied axis by axis."""
+    x = np.array([[0, 0, 255, 255], [255, 255, 0, 0], [0, 255, 0, 255]], np.uint8)
+    got = Tensor(x).interpolate((5, 7), mode="bicubic").numpy()
+    rows = np.clip(np.round(bicubic_loop(x.astype(np.float64)[:, None, :], (1, 7), False)[:, 0, :]), 0, 255)
+    want = np.clip(np.round(bicubic_loop(rows.T[:, None, :], (1, 5), False)[:, 0, :].T), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_bicubic_needs_two_axes():
     with pytest.raises(NotImplementedError, match="mode 'bicubic' resamples 2 axes"):
         Tensor.ones(1, 1, 4).interpolate((8,), mode="bicubic")
