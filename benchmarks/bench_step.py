@@ -7,10 +7,10 @@ One process; the W6 step (bench_ops.py: 64 -> 128 -> 10 MLP, batch 128, SGD, `op
 the loss together) is run in rounds of `--steps` steps after a warm-up, and three tables are printed:
 
 1. phases: the CPU time of this thread in each part of a step (mean per step in the fastest round): building the
-   graph (forward, loss, backward), autograd's provenance stamping, the in-place bookkeeping of a realize
+   graph (forward, loss, backward), the autograd pass inside backward, the in-place bookkeeping of a realize
    (shrimpgrad/inplace.py), the schedule cache's walk, lookup and bind, and running the kernels (launch included);
 2. the schedule cache off vs on (off: every step scheduled and lowered again);
-3. provenance on vs off (off: no Tensor method records its caller's line, autograd stamps nothing).
+3. provenance on vs off (off: no Tensor method records its caller's line, autograd's rules make nodes without one).
 
 Medians of a round's steps, then the fastest round (the machine is shared: a busy neighbour only adds time).
 Thread CPU time (`time.thread_time`) is reported beside wall time: it leaves out time spent waiting for a core.
@@ -77,7 +77,7 @@ PHASES = [  # (label, module or class, function): each is timed where it is call
     ("forward: x @ w1, relu, matmul", Tensor, "matmul"),
     ("forward: the loss", Tensor, "sparse_categorical_crossentropy"),
     ("backward (graph building)", Tensor, "backward"),
-    ("  autograd's provenance (_stamp)", autograd, "_stamp"),
+    ("  the autograd pass (graph.gradient)", lifecycle, "graph_gradient"),
     ("realize (opt.step's Tensor.realize)", lifecycle, "_realize_locked"),
     ("  in-place bookkeeping (plan_realize)", inplace, "plan_realize"),
     ("  schedule cache: walk + key (_structure)", realize, "_structure"),
@@ -136,17 +136,19 @@ def schedule_cache(on: bool) -> None:
     realize.SCHEDULE_CACHE = int(on)
 
 
-_stamp = autograd._stamp
 _with_provenance = [m for name, m in sys.modules.items()
                     if name.startswith("shrimpgrad") and hasattr(m, "_provenance")]
 _provenance = {m: m._provenance for m in _with_provenance}
+_autograd_provenance = {name: getattr(autograd, name) for name in ("_backward_provenance", "_accumulate_provenance")}
 
 
 def provenance(on: bool) -> None:
-    """On: as shipped. Off: every module's _provenance returns None and autograd's _stamp keeps the rule's nodes."""
+    """On: as shipped. Off: every module's _provenance returns None, and so does autograd's provenance of a rule
+    (its builders then make nodes without meta)."""
     for m in _with_provenance:
         m._provenance = _provenance[m] if on else (lambda: None)
-    autograd._stamp = _stamp if on else (lambda grad, prov, known: grad)
+    for name, fn in _autograd_provenance.items():
+        setattr(autograd, name, fn if on else (lambda node: None))
 
 
 def main() -> None:

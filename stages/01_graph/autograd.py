@@ -16,14 +16,17 @@ Three rules of the walk:
   every path); the node is visited once, after all its consumers.
 * Gradients flow only through float nodes, and only into sources that lead to a target: a
   comparison, an integer op or the condition of a WHERE returns None for its sources.
-* Each rule builds plain nodes; the pass then stamps every new node with a `Provenance` whose
-  method is e.g. "backward of Ops.MUL" (and the forward node's file:line when it has one), so
-  a line of generated code can be traced back to the forward op whose derivative it computes.
+* Each rule builds its nodes with the small builders below (`_alu`, `_move`, `_reduce`, ...), which
+  give every new node, as it is made, a `Provenance` whose method is e.g. "backward of Ops.MUL" (and
+  the forward node's file:line when it has one), so a line of generated code can be traced back to
+  the forward op whose derivative it computes. A new node equal to one that exists already (in the
+  forward graph, or built earlier in the walk) is that node: it keeps its own provenance.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 
 from .dtype import DType
@@ -34,6 +37,7 @@ from .ops import (
     Provenance,
     alu,
     broadcast_const,
+    const,
     copy,
     movement,
     reduce,
@@ -51,7 +55,7 @@ def gradient(root: Node, targets: Sequence[Node], seed: Node | None = None) -> l
     if not root.dtype.is_float:
         raise GraphError(f"gradient: the root is {root.dtype!r}; only float graphs have gradients (cast to float)")
     if seed is None:
-        seed = _stamp(broadcast_const(1.0, root.dtype, root.shape), Provenance("<autograd>", 0, "backward seed"), {})
+        seed = broadcast_const(1.0, root.dtype, root.shape, Provenance("<autograd>", 0, "backward seed"))
     if seed.shape != root.shape or seed.dtype != root.dtype:
         raise GraphError(f"gradient: seed is {seed.shape} {seed.dtype!r} but the root is {root.shape} "
                          f"{root.dtype!r}; pass a seed of the root's shape and dtype")
@@ -59,19 +63,30 @@ def gradient(root: Node, targets: Sequence[Node], seed: Node | None = None) -> l
     forward = list(dict.fromkeys(toposort([root])))  # equal nodes are one value: keep the first of each
     wanted = _leads_to(forward, set(targets))
     known: dict[Node, Node] = {n: n for n in forward}  # nodes that already exist (and so keep their meta)
+    known.setdefault(seed, seed)
     grads: dict[Node, Node] = {root: seed}
-    for node in reversed(forward):  # every consumer of `node` comes later in `forward`: it is done
-        grad_out = grads.get(node)
-        if grad_out is None or not node.src or not node.dtype.is_float:
-            continue
-        src_grads = DERIVATIVES[node.op](node, grad_out)
-        provenance = _backward_provenance(node)
-        for s, g in zip(node.src, src_grads):
-            if g is None or not wanted[s] or not s.dtype.is_float:
+    building = _building
+    try:
+        for node in reversed(forward):  # every consumer of `node` comes later in `forward`: it is done
+            grad_out = grads.get(node)
+            if grad_out is None or not node.src or not node.dtype.is_float:
                 continue
-            _check_rule_result(node, s, g)
-            g = _stamp(g, provenance, known)
-            grads[s] = g if s not in grads else _stamp(alu(Ops.ADD, grads[s], g), _accumulate_provenance(s), known)
+            provenance = _backward_provenance(node)
+            building.known, building.provenance = known, provenance
+            src_grads = DERIVATIVES[node.op](node, grad_out)
+            for s, g in zip(node.src, src_grads):
+                if g is None or not wanted[s] or not s.dtype.is_float:
+                    continue
+                _check_rule_result(node, s, g)
+                if known.get(g) is not g:  # built with the plain constructors (a rule from outside this file)
+                    g = _stamp(g, provenance, known)
+                if s in grads:
+                    building.provenance = _accumulate_provenance(s)
+                    g = _alu(Ops.ADD, grads[s], g)
+                    building.provenance = provenance
+                grads[s] = g
+    finally:
+        building.known = building.provenance = None
     return [grads.get(t) if t.dtype.is_float else None for t in targets]
 
 
@@ -101,8 +116,10 @@ def _backward_provenance(node: Node) -> Provenance:
 def _stamp(grad: Node, provenance: Provenance, known: dict[Node, Node]) -> Node:
     """Rebuild the new part of `grad` with `provenance` on every new node (existing nodes are reused).
 
-    The walk stops at known nodes: a rule's result sits on top of the whole gradient built so far,
-    and walking all of it again for every node would make the pass quadratic."""
+    Only for a rule that built its result with the plain constructors of ops.py (the rules here use the
+    builders below, which do this as they build, with no walk). The walk stops at known nodes: a rule's
+    result sits on top of the whole gradient built so far, and walking all of it again for every node
+    would make the pass quadratic."""
     for n in toposort([grad], sources=lambda n: () if n in known else n.src):
         if n not in known:  # new, and its sources are known by now (an equal node may have been made already)
             known[n] = Node(n.op, tuple(known[s] for s in n.src), n.dtype, n.shape, n.arg, provenance)
@@ -116,33 +133,68 @@ def _check_rule_result(node: Node, src: Node, grad: Node) -> None:
 
 
 # ---- small builders used by the rules -------------------------------------------------------
+# Each builds one node with the constructors of ops.py (which check it), giving it the provenance of the
+# rule being applied, and returns the equal node instead when one exists already (`known`: the forward
+# graph and every gradient node built so far), so equal values stay one node and keep the meta they had.
+# `gradient` sets both for each rule it calls; per thread, since graphs are built without a lock.
+
+class _Building(threading.local):
+    known: dict[Node, Node] | None = None  # None: a rule called outside gradient() (its nodes are plain)
+    provenance: Provenance | None = None
+
+
+_building = _Building()
+
+
+def _known(node: Node) -> Node:
+    known = _building.known
+    return node if known is None else known.setdefault(node, node)
+
+
+def _alu(op: Ops, *src: Node, dtype: DType | None = None) -> Node:
+    return _known(alu(op, *src, dtype=dtype, meta=_building.provenance))
+
+
+def _move(op: Ops, src: Node, arg: tuple) -> Node:
+    return _known(movement(op, src, arg, _building.provenance))
+
+
+def _reduce(src: Node, op: Ops, axes: tuple[int, ...]) -> Node:
+    return _known(reduce(src, op, axes, _building.provenance))
+
+
+def _copy(src: Node, from_device: str, to_device: str) -> Node:
+    return _known(copy(src, from_device, to_device, _building.provenance))
+
 
 def _const_like(x: Node, value: float) -> Node:
-    return broadcast_const(value, x.dtype, x.shape)
+    """`value` in x's shape and dtype: CONST -> RESHAPE -> EXPAND, as broadcast_const builds it."""
+    c = _known(const(value, x.dtype, _building.provenance))
+    return _move(Ops.EXPAND, _move(Ops.RESHAPE, c, (1,) * x.ndim), x.shape) if x.shape else c
 
 
 def _mul(a: Node, b: Node) -> Node:
-    return alu(Ops.MUL, a, b)
+    return _alu(Ops.MUL, a, b)
 
 
 def _scale(a: Node, value: float) -> Node:
-    return alu(Ops.MUL, a, _const_like(a, value))
+    return _alu(Ops.MUL, a, _const_like(a, value))
 
 
 def _neg(a: Node) -> Node:
-    return alu(Ops.NEG, a)
+    return _alu(Ops.NEG, a)
 
 
 def _div(a: Node, b: Node) -> Node:
-    return alu(Ops.DIV, a, b)
+    return _alu(Ops.DIV, a, b)
 
 
 def _where(cond: Node, a: Node, b: Node) -> Node:
-    return alu(Ops.WHERE, cond, a, b)
+    return _alu(Ops.WHERE, cond, a, b)
 
 
 def _cast(a: Node, dtype: DType) -> Node:
-    return a if a.dtype == dtype else alu(Ops.CAST, a, dtype=dtype)
+    return a if a.dtype == dtype else _alu(Ops.CAST, a, dtype=dtype)
 
 
 # ---- the rules: (node, grad_out) -> one gradient per source ---------------------------------
@@ -186,7 +238,7 @@ def _d_log2(node: Node, g: Node) -> Grads:
 def _d_sin(node: Node, g: Node) -> Grads:
     """d(sin x) = g * cos x = g * sin(pi/2 - x) (there is no COS op: one fewer op for every backend)"""
     x = node.src[0]
-    return (_mul(g, alu(Ops.SIN, alu(Ops.SUB, _const_like(x, math.pi / 2), x))),)
+    return (_mul(g, _alu(Ops.SIN, _alu(Ops.SUB, _const_like(x, math.pi / 2), x))),)
 
 
 def _d_trunc(node: Node, g: Node) -> Grads:
@@ -226,8 +278,8 @@ def _d_max(node: Node, g: Node) -> Grads:
     """d max(x, y) = g to the larger one; on a tie each gets g/2 (like tinygrad)"""
     x, y = node.src
     zero, half = _const_like(g, 0.0), _scale(g, 0.5)
-    tie_share = _where(alu(Ops.CMPNE, x, y), zero, half)  # only used where neither is larger
-    return (_where(alu(Ops.CMPLT, y, x), g, tie_share), _where(alu(Ops.CMPLT, x, y), g, tie_share))
+    tie_share = _where(_alu(Ops.CMPNE, x, y), zero, half)  # only used where neither is larger
+    return (_where(_alu(Ops.CMPLT, y, x), g, tie_share), _where(_alu(Ops.CMPLT, x, y), g, tie_share))
 
 
 def _d_where(node: Node, g: Node) -> Grads:
@@ -242,48 +294,48 @@ def _d_reduce(node: Node, g: Node) -> Grads:
     MAX: g goes to the positions equal to the max, split evenly among ties (like tinygrad)."""
     x = node.src[0]
     op, axes = node.arg
-    g_wide = movement(Ops.EXPAND, g, x.shape)
+    g_wide = _move(Ops.EXPAND, g, x.shape)
     if op is Ops.ADD:
         return (g_wide,)
-    is_max = _where(alu(Ops.CMPNE, x, movement(Ops.EXPAND, node, x.shape)), _const_like(x, 0.0), _const_like(x, 1.0))
-    count = movement(Ops.EXPAND, reduce(is_max, Ops.ADD, axes), x.shape)
+    is_max = _where(_alu(Ops.CMPNE, x, _move(Ops.EXPAND, node, x.shape)), _const_like(x, 0.0), _const_like(x, 1.0))
+    count = _move(Ops.EXPAND, _reduce(is_max, Ops.ADD, axes), x.shape)
     return (_mul(is_max, _div(g_wide, count)),)
 
 
 def _d_reshape(node: Node, g: Node) -> Grads:
     """reshape back to the source's shape"""
-    return (movement(Ops.RESHAPE, g, node.src[0].shape),)
+    return (_move(Ops.RESHAPE, g, node.src[0].shape),)
 
 
 def _d_permute(node: Node, g: Node) -> Grads:
     """apply the inverse permutation: axis node.arg[i] of the source is axis i of the node"""
     order = node.arg
     inverse = tuple(order.index(i) for i in range(len(order)))
-    return (movement(Ops.PERMUTE, g, inverse),)
+    return (_move(Ops.PERMUTE, g, inverse),)
 
 
 def _d_expand(node: Node, g: Node) -> Grads:
     """each source element was read once per copy: sum g over the expanded axes"""
     x = node.src[0]
     axes = tuple(i for i, (s, n) in enumerate(zip(x.shape, node.shape)) if s != n)
-    return (reduce(g, Ops.ADD, axes) if axes else g,)
+    return (_reduce(g, Ops.ADD, axes) if axes else g,)
 
 
 def _d_pad(node: Node, g: Node) -> Grads:
     """the padding was constant: shrink g back to the original region"""
     x = node.src[0]
-    return (movement(Ops.SHRINK, g, tuple((b, b + s) for (b, _), s in zip(node.arg, x.shape))),)
+    return (_move(Ops.SHRINK, g, tuple((b, b + s) for (b, _), s in zip(node.arg, x.shape))),)
 
 
 def _d_shrink(node: Node, g: Node) -> Grads:
     """the cut-off part got no gradient: pad g with zeros back to the source's shape"""
     x = node.src[0]
-    return (movement(Ops.PAD, g, tuple((b, s - e) for (b, e), s in zip(node.arg, x.shape))),)
+    return (_move(Ops.PAD, g, tuple((b, s - e) for (b, e), s in zip(node.arg, x.shape))),)
 
 
 def _d_flip(node: Node, g: Node) -> Grads:
     """flip g along the same axes"""
-    return (movement(Ops.FLIP, g, node.arg),)
+    return (_move(Ops.FLIP, g, node.arg),)
 
 
 def _d_contiguous(node: Node, g: Node) -> Grads:
@@ -294,7 +346,7 @@ def _d_contiguous(node: Node, g: Node) -> Grads:
 def _d_copy(node: Node, g: Node) -> Grads:
     """a move to another device: g moves back to where the source lives"""
     from_device, to_device = node.arg
-    return (copy(g, to_device, from_device),)
+    return (_copy(g, to_device, from_device),)
 
 
 def _d_assign(node: Node, g: Node) -> Grads:
