@@ -122,9 +122,12 @@ def without_finished(roots: list[Node]) -> list[Node]:
     return rewrite(roots, lambda n: n.src[0] if is_finished(n) else n)
 
 
-def pending_writes(roots: Iterable[Node]) -> list[Node]:
-    """The ASSIGNs a realize of `roots` will perform (the ones that have not run yet), in graph order."""
-    out, seen, stack = [], set(), list(roots)
+def pending_writes(roots: Iterable[Node], seen: set[int] | None = None) -> list[Node]:
+    """The ASSIGNs a realize of `roots` will perform (the ones that have not run yet), in graph order.
+
+    `seen` (ids of nodes already walked, updated here) lets a caller add roots later and get only the new writes."""
+    out, stack = [], list(roots)
+    seen = set() if seen is None else seen
     while stack:
         n = stack.pop()
         if id(n) in seen:
@@ -140,25 +143,32 @@ def pending_writes(roots: Iterable[Node]) -> list[Node]:
 
 
 def _reads_any(root: Node, bufs: set[BufferRef], memo: dict[int, bool]) -> bool:
-    """Does `root`'s graph read (any contents of) one of `bufs`? Iterative, memoized across calls."""
+    """Does `root`'s graph read (any contents of) one of `bufs`? Iterative, memoized across calls.
+
+    It answers True at the first read it finds (a loss reads the weights near its leaves: no need to walk the rest).
+    `memo` keeps only whole answers: a node is False once all its sources were walked, True where a read is."""
     stack = [(root, False)]
     while stack:
         n, expanded = stack.pop()
-        if id(n) in memo:
+        if expanded:  # every source was walked, and none reads `bufs` (that would have returned)
+            memo[id(n)] = False
+            continue
+        answer = memo.get(id(n))
+        if answer is not None:
+            if answer:
+                return True
             continue
         if n.op is Ops.BUFFER:
             memo[id(n)] = n.arg in bufs
+            if memo[id(n)]:
+                return True
             continue
-        srcs = (n.src[0],) if is_finished(n) else n.src
-        if not expanded:
-            if n.op is Ops.ASSIGN and written_buffer(n) in bufs:
-                memo[id(n)] = True
-                continue
-            stack.append((n, True))
-            stack.extend((s, False) for s in srcs if id(s) not in memo)
-            continue
-        memo[id(n)] = any(memo[id(s)] for s in srcs)
-    return memo[id(root)]
+        if n.op is Ops.ASSIGN and written_buffer(n) in bufs:
+            memo[id(n)] = True
+            return True
+        stack.append((n, True))
+        stack.extend((s, False) for s in ((n.src[0],) if is_finished(n) else n.src) if memo.get(id(s)) is not False)
+    return False
 
 
 def plan_realize(tensors: list) -> tuple[list, list, list[Node]]:
@@ -169,9 +179,9 @@ def plan_realize(tensors: list) -> tuple[list, list, list[Node]]:
              tensor may write other buffers);
     aliases  live tensors whose node *is* a buffer that is overwritten as a whole: they need a snapshot;
     writes   the ASSIGNs the realize performs."""
-    group, members = list(tensors), {id(t) for t in tensors}
+    group, members, walked = list(tensors), {id(t) for t in tensors}, set()
+    writes = pending_writes([t.node for t in group], walked)  # the graphs' own nodes: they are what is remembered
     while True:
-        writes = pending_writes([t.node for t in group])  # the graphs' own nodes: they are what is remembered
         if not writes:
             return group, [], []
         bufs = {written_buffer(w) for w in writes}
@@ -190,6 +200,10 @@ def plan_realize(tensors: list) -> tuple[list, list, list[Node]]:
             return group, aliases, writes
         group.extend(joining)
         members.update(id(t) for t in joining)
+        more = pending_writes([t.node for t in joining], walked)  # only the joining graphs' parts not walked yet
+        if not more:  # the same buffers: every reader of them has joined already, the aliases are found
+            return group, aliases, writes
+        writes += more
 
 
 def before_overwrite(bufs: set[BufferRef], owners: set[int]) -> tuple[list, list]:

@@ -25,6 +25,31 @@ def test_a_value_defined_before_an_assign_keeps_the_old_contents(device):
     assert old.numpy().tolist() == [1.0, 2.0] and w.numpy().tolist() == [2.0, 3.0]
 
 
+def test_values_sharing_a_read_of_an_assigned_buffer_all_keep_the_old_contents(device):
+    """The readers' search stops at the first read it finds and remembers only whole answers: the second and third
+    values reach the old w through the part the first one walked (a search that remembered a half-walked part as
+    'no read' would let them see the new contents)."""
+    w, other = Tensor([1.0, 2.0], device=device), Tensor([5.0, 6.0], device=device)
+    shared = (w * 2).exp2()
+    first, second, third = shared + 1, other * (shared + 3), (shared + other).sum()
+    w.assign(w + 1).realize()
+    expect = 2.0 ** (2 * np.array([1.0, 2.0]))
+    np.testing.assert_allclose(first.numpy(), expect + 1)
+    np.testing.assert_allclose(second.numpy(), [5.0, 6.0] * (expect + 3))
+    np.testing.assert_allclose(third.numpy(), (expect + [5.0, 6.0]).sum())
+    assert w.numpy().tolist() == [2.0, 3.0]
+
+
+def test_a_value_reading_a_buffer_that_a_joining_value_writes_keeps_the_old_contents(device):
+    """A joining value (it reads w) writes v too: the values reading v join as well, and v's alias keeps its value."""
+    w, v = Tensor([1.0], device=device), Tensor([10.0], device=device)
+    v_old, v_alias = v * 1, Tensor(v.node)
+    reader = (w + v.assign(v + 1)) * 1  # reads w, and writes v when it is computed
+    w.assign(w * 3).realize()
+    assert reader.numpy().tolist() == [12.0] and v.numpy().tolist() == [11.0]
+    assert v_old.numpy().tolist() == [10.0] and v_alias.numpy().tolist() == [10.0] and w.numpy().tolist() == [3.0]
+
+
 def test_two_assigns_before_a_realize_both_happen_in_order(device):
     w = Tensor([1.0], device=device)
     w.assign(w + 1)
