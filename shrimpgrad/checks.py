@@ -59,6 +59,11 @@ class GradError(RuntimeError):
     """backward() on a graph with nothing to differentiate."""
 
 
+class PaddingError(RuntimeError, ValueError):
+    """A padding of the wrong form (conv, pooling). PyTorch raises RuntimeError for it and tinygrad ValueError (its
+    tests check for each), so this is both."""
+
+
 def _fail(kind: type[Exception], method: str, problem: str, fix: str = "") -> Exception:
     """The exception to raise: 'Tensor.<method>: <problem>; <fix>'."""
     return kind(f"Tensor.{method}: {problem}" + (f"; {fix}" if fix else ""))

@@ -28,6 +28,10 @@ Mapping to tinygrad: `Tensor._pool`, `conv2d`, `conv_transpose2d`, `max_pool2d`,
 max_unpool2d keeps the last of duplicate indices (PyTorch's loop) where tinygrad adds them. From PyTorch: conv2d's
 padding="same"/"valid", interpolate's scale_factor and its mode names "bilinear" and "trilinear", float16
 products added in float32.
+
+Required from the core Tensor (shrimpgrad/tensor.py): `_float`, `shape`, `ndim`, `dtype`, `device`, and the
+classmethods `arange` and `ones` (creation.py). The windows are views (movement.py), the products and sums are
+elementwise.py and reduce.py, the index checks indexing.py.
 """
 
 from __future__ import annotations
@@ -36,18 +40,13 @@ import math
 
 import numpy as np
 
-from shrimpgrad.checks import _is_int
+from shrimpgrad.checks import PaddingError, _is_int
 from shrimpgrad.graph import dtypes, promote
 from shrimpgrad.indexing import _every_nth, check_index_values
 
 # ------------------------------------------------------------------------------------------------
 # Arguments (PyTorch raises RuntimeError for bad values of these, TypeError for a wrong type)
 # ------------------------------------------------------------------------------------------------
-
-
-class PaddingError(RuntimeError, ValueError):
-    """A padding of the wrong form. PyTorch raises RuntimeError for it and tinygrad ValueError (its tests check for
-    each), so this is both."""
 
 
 def _per_axis(value, n: int, name: str, method: str, minimum: int = 1) -> tuple[int, ...]:

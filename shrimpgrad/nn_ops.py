@@ -27,6 +27,10 @@ Mapping to tinygrad: `_cumalu`/`_split_cumalu`, `one_hot`, `sparse_categorical_c
 PyTorch's default -100; class indices may have any rank (the class axis is axis 1, as in PyTorch); einsum
 broadcasts size-1 axes and sums ellipsis axes missing from the output, as PyTorch does; attention takes
 PyTorch's `scale` (keyword).
+
+Required from the core Tensor (shrimpgrad/tensor.py): `_float` (the tensor in the default float dtype), `shape`,
+`ndim`, `dtype`, `device`, and the class attributes `training` and `rand` (creation.py). Everything else is the
+public API of the other mixins (elementwise, movement, reduce, indexing and conv_ops' `_pool`).
 """
 
 from __future__ import annotations
