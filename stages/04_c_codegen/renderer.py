@@ -127,7 +127,12 @@ def split_rows(k: RenderedKernel, loop_var: str, arguments: str) -> RenderedKern
     loops (measured: a softmax row 4x slower). A plain function with `restrict` parameters is compiled exactly
     like single-threaded code; `noinline` keeps it that way. Only where it helps and fits: the parallel loop has
     loops inside (its own body is a plain loop that gcc vectorizes where it is), and the kernel is lines
-    without blocks, then that one loop."""
+    without blocks, then that one loop.
+
+    The row function's first line states the loop's range, `if (gidx0 < 0 || gidx0 >= 2048) __builtin_unreachable();`:
+    inside the function gcc no longer knows it, and under -fwrapv an index such as `gidx0 * 2048 + ridx0` might then
+    wrap around, so its loads are no longer neighbours and gcc vectorizes them as gathers and scatters (measured on
+    softmax's exp and divide kernels, one core: 9 and 8.6 ms -> 3.1 and 1.3 ms with the line)."""
     body = list(k.body)
     pragma = next(i for i, line in enumerate(body) if line.code.startswith("#pragma omp"))
     prologue, loop, inner, end = body[:pragma], body[pragma + 1], body[pragma + 2:-1], body[-1]
@@ -138,7 +143,10 @@ def split_rows(k: RenderedKernel, loop_var: str, arguments: str) -> RenderedKern
     name = k.name
     params = k.signature[k.signature.index("(") + 1:-1]
     row_signature = f"__attribute__((noinline)) static void {name}_row(int {loop_var}, {params})"
-    row_body = tuple(prologue) + tuple(Line(line.depth - 1, line.code, line.uop, line.note) for line in inner)
+    low, high = (literal(c.arg, c.dtype) for c in loop.uop.src)
+    bounds = Line(1, f"if ({loop_var} < {low} || {loop_var} >= {high}) __builtin_unreachable();", None,
+                  "the loop's range, for the optimizer: the index math below can't wrap")
+    row_body = (bounds, *prologue) + tuple(Line(line.depth - 1, line.code, line.uop, line.note) for line in inner)
     call = Line(2, f"{name}_row({loop_var}, {arguments});", None, "the loop body, a function of its own (above)")
     return RenderedKernel(name, k.preamble, k.signature, (body[pragma], loop, call, end), k.openmp,
                           (row_signature, row_body))
