@@ -90,6 +90,7 @@ COMPARISONS = frozenset({Ops.CMPLT, Ops.CMPNE})
 FLOAT_ONLY = frozenset({Ops.RECIP, Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC, Ops.DIV})
 INT_ONLY = frozenset({Ops.IDIV, Ops.MOD})
 INT_OR_BOOL_ONLY = frozenset({Ops.AND, Ops.OR, Ops.XOR})
+_ARITY = {**dict.fromkeys(UNARY, 1), **dict.fromkeys(BINARY, 2), **dict.fromkeys(TERNARY, 3)}  # of each ALU op
 
 
 class GraphError(ValueError):
@@ -235,20 +236,20 @@ def alu(op: Ops, *src: Node, dtype: DType | None = None, meta: Provenance | None
 
     Binary/ternary value sources must share a dtype (the front end casts); comparisons give bool;
     CAST takes its target `dtype`."""
-    arity = 1 if op in UNARY else 2 if op in BINARY else 3 if op in TERNARY else None
+    arity = _ARITY.get(op)
     if arity is None:
         raise GraphError(f"{op.name} is not an ALU op")
     if len(src) != arity:
         raise GraphError(f"{op.name} takes {arity} source(s), got {len(src)}")
-    shapes = {s.shape for s in src}
-    if len(shapes) != 1:
+    shape = src[0].shape
+    if any(s.shape != shape for s in src[1:]):
         raise GraphError(f"{op.name}: sources have different shapes {[s.shape for s in src]}; broadcast them first")
     values = src[1:] if op is Ops.WHERE else src
     if op is Ops.WHERE and not src[0].dtype.is_bool:
         raise GraphError(f"WHERE: the condition must be bool, got {src[0].dtype!r}")
-    if op is not Ops.CAST and len({s.dtype for s in values}) != 1:
-        raise GraphError(f"{op.name}: sources have different dtypes {[s.dtype for s in values]}; cast them first")
     in_dtype = values[0].dtype
+    if op is not Ops.CAST and any(s.dtype is not in_dtype and s.dtype != in_dtype for s in values[1:]):
+        raise GraphError(f"{op.name}: sources have different dtypes {[s.dtype for s in values]}; cast them first")
     if op is Ops.CAST:
         if dtype is None:
             raise GraphError("CAST needs a target dtype")
