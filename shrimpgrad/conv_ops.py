@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 from shrimpgrad.checks import PaddingError, _is_int
-from shrimpgrad.graph import dtypes, promote
+from shrimpgrad.graph import Ops, dtypes, promote, reduce_identity
 from shrimpgrad.indexing import _every_nth, check_index_values
 
 # ------------------------------------------------------------------------------------------------
@@ -93,15 +93,6 @@ def _named_padding(padding: str, kernel, stride, dilation) -> tuple[int, ...]:
                            f"stride {stride}")
     totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
     return tuple(p for t in reversed(totals) for p in (t // 2, t - t // 2))
-
-
-def _lowest(dtype):
-    """The value a max ignores: -inf for floats, the smallest int for ints, False for bool."""
-    if dtype.is_float:
-        return -math.inf
-    if dtype.is_bool:
-        return False
-    return int(np.iinfo(dtype.np).min)
 
 
 def _pad_spatial(x, pads: tuple[tuple[int, int], ...], value=0.0):
@@ -442,7 +433,7 @@ class ConvMixin:
                                                                  "max_pool2d")
         n, axes = len(kernel), tuple(range(-len(kernel), 0))
         pads = _ceil_pads(self.shape[-n:], outs, kernel, stride_, dilation_, pads)
-        windows = _pool(_pad_spatial(self, pads, _lowest(self.dtype)), kernel, stride_, dilation_)
+        windows = _pool(_pad_spatial(self, pads, reduce_identity(Ops.MAX, self.dtype)), kernel, stride_, dilation_)
         out = windows.max(axis=axes)
         if not return_indices:
             return out

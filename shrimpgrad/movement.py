@@ -68,8 +68,7 @@ from shrimpgrad.checks import (
     _provenance,
     _resolve_dim,
 )
-from shrimpgrad.conv_ops import _lowest
-from shrimpgrad.graph import Ops, contiguous, dtypes, to_dtype
+from shrimpgrad.graph import Ops, contiguous, dtypes, reduce_identity, to_dtype
 from shrimpgrad.indexing import _every_nth
 from shrimpgrad.realize import buffer_value
 
@@ -378,7 +377,8 @@ class MovementMixin:
         if parts is None:
             return self
         one_hot, src_b, back, region = parts
-        identity = {"sum": 0, "mean": 0, "prod": 1, "amax": _lowest(self.dtype), "amin": _highest(self.dtype)}[reduce]
+        identity = {"sum": 0, "mean": 0, "prod": 1, "amax": reduce_identity(Ops.MAX, self.dtype),
+                    "amin": _highest(self.dtype)}[reduce]
         if self.dtype.is_bool:  # a Python int would promote the bool candidates to default_int
             identity = bool(identity)
         candidates = one_hot.where(src_b, identity)  # (..., m, n)

@@ -54,8 +54,8 @@ from shrimpgrad.checks import (
     _resolve_dim,
     _to_dtype,
 )
-from shrimpgrad.conv_ops import _lowest, _pool
-from shrimpgrad.graph import DType, Ops, dtypes, promote, reduce
+from shrimpgrad.conv_ops import _pool
+from shrimpgrad.graph import DType, Ops, dtypes, promote, reduce, reduce_identity
 from shrimpgrad.movement import _to_last
 
 if TYPE_CHECKING:
@@ -310,7 +310,7 @@ class ReduceMixin:
 
     def cummax(self, axis: int = 0):
         """Running maximum along `axis` (NaN propagates). Returns the values (tinygrad's cummax)."""
-        return _scan(self, axis, "cummax", _lowest(self.dtype), lambda w: w.max(axis=-1))
+        return _scan(self, axis, "cummax", reduce_identity(Ops.MAX, self.dtype), lambda w: w.max(axis=-1))
 
     def cummin(self, axis: int = 0):
         """Running minimum: -cummax(-x) for floats, ~cummax(~x) for ints and bool (exact, no overflow)."""
