@@ -565,13 +565,17 @@ class MovementMixin:
         the ratio of the sizes, little-endian (the byte order of every device here): float32 (..., n) -> uint8
         (..., 4n), and uint8 (..., 4n) -> float32 (..., n), which needs the last axis divisible by 4
         (RuntimeError otherwise, as PyTorch). Built from arithmetic, not a bitcast op (see `_float_bits`); a NaN
-        becomes the canonical quiet NaN (its sign and payload are not kept)."""
+        becomes the canonical quiet NaN (its sign and payload are not kept). A bool is one byte of 0 or 1; a byte read
+        as a bool is True when nonzero (so a byte other than 0/1 comes back from bool as 1, where PyTorch keeps it)."""
         target = to_dtype(dtype)
         if target == self.dtype:
             return self
-        if dtypes.bool in (target, self.dtype):
-            raise NotImplementedError(f"Tensor.bitcast: {self.dtype!r} -> {target!r} is not supported; bitcast "
-                                      f"reads integer and float dtypes as one another (cast bool instead)")
+        if self.dtype == dtypes.bool:  # a bool is one byte holding 0 or 1: its bits are the uint8 of that value
+            return self.cast(dtypes.uint8).bitcast(target)
+        if target == dtypes.bool:  # a byte read as a bool: nonzero is True (a byte other than 0/1 comes back as 1)
+            if self.dtype.itemsize != 1:
+                return self.bitcast(dtypes.uint8).bitcast(target)
+            return self != 0
         if target.itemsize != self.dtype.itemsize:
             return _bitcast_resize(self, target)
         if target.is_float and self.dtype.is_float:  # float16 <-> bfloat16: two formats of one size, via the bits

@@ -382,8 +382,17 @@ def test_bitcast_between_ints_and_errors():
     assert Tensor(X).bitcast(dtypes.float64).dtype == dtypes.float64
     x64 = np.asarray(X, np.float64).reshape(X.shape[0], -1)  # across sizes the last axis scales (test_api_bfloat16.py)
     assert_matches(Tensor(x64).bitcast(dtypes.int32), x64.view(np.int32), dtype=np.int32)
-    with pytest.raises(NotImplementedError):
-        Tensor([True]).bitcast(dtypes.int8)
+
+
+
+def test_bitcast_bool_is_a_byte_of_0_or_1():  # numpy's view is the oracle (PyTorch's view(dtype) agrees)
+    b = np.array([[True, False, True, True]])
+    assert_matches(Tensor(b).bitcast(dtypes.int8), b.view(np.int8), dtype=np.int8)
+    assert_matches(Tensor(b).bitcast(dtypes.float32), b.view(np.float32), dtype=np.float32)  # (1, 1): 4 bytes
+    assert_matches(Tensor(np.array([0, 1, 1], np.uint8)).bitcast(dtypes.bool), [False, True, True], dtype=np.bool_)
+    assert_matches(Tensor(np.array([0, 256, 1], np.int16)).bitcast(dtypes.bool),
+                   np.array([0, 256, 1], np.int16).view(np.bool_), dtype=np.bool_)
+    assert Tensor(np.array([0, 7], np.uint8)).bitcast(dtypes.bool).bitcast(dtypes.uint8).tolist() == [0, 1]
 
 
 # ------------------------------------------------------------------------------------------------
