@@ -224,6 +224,9 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
             if isinstance(v, Tensor) and v.device != self.device:
                 raise _fail(DeviceMismatchError, method, f"operands are on devices {self.device!r} and {v.device!r}",
                             f"move one with .to({self.device!r})")
+        if items and shape is None and all(isinstance(v, Tensor) and v.dtype is items[0].dtype
+                                           and v.shape == items[0].shape for v in items):
+            return items  # Tensors of one dtype and shape already (`a * b` of a layer): nothing to promote or broadcast
         try:
             dtype = _result_dtype(items)
         except PromotionError as e:  # uint64 with a signed int: the user's call, named

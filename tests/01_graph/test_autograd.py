@@ -167,6 +167,31 @@ def test_gradients_carry_provenance():
     assert all(n.meta is not None for n in new_nodes)
 
 
+def test_gradient_nodes_reuse_equal_nodes_and_keep_theirs():
+    """A rule's node equal to a forward node (or to one built earlier) is that node, with its own provenance: d(x*x)
+    is MUL(g, x) twice, built once; the forward leaf keeps no 'backward' label."""
+    x, _ = leaf(np.array([1.0, 2.0]))
+    (grad,) = gradient(alu(Ops.MUL, x, x), [x])
+    assert grad.op is Ops.ADD and grad.src[0] is grad.src[1]  # both uses' gradients are one node
+    assert grad.src[0].src[1] is x and x.meta is None
+    assert grad.src[0].meta.method == "backward of Ops.MUL" and "sum of gradients" in grad.meta.method
+
+
+def test_a_rule_built_with_the_plain_constructors_is_stamped(monkeypatch):
+    """A rule from outside autograd.py that builds with ops.py's constructors (no provenance) still gives nodes that
+    say which op they differentiate (the pass stamps them afterwards)."""
+    def d_sin(node, g):
+        """d(sin x) = 2 g (wrong on purpose: only the provenance is checked)"""
+        return (alu(Ops.MUL, g, broadcast_const(2.0, g.dtype, g.shape)),)
+
+    monkeypatch.setitem(DERIVATIVES, Ops.SIN, d_sin)
+    x, buffers = leaf(np.array([1.0, 2.0]))
+    (grad,) = gradient(alu(Ops.SIN, x), [x])
+    np.testing.assert_allclose(evaluate(grad, buffers), [2.0, 2.0])
+    new_nodes = [n for n in toposort([grad]) if n is not x and "seed" not in n.meta.method]
+    assert new_nodes and all(n.meta.method == "backward of Ops.SIN" for n in new_nodes)
+
+
 def test_bad_seed_and_int_root_are_clear_errors():
     x, _ = leaf(np.array([1.0, 2.0]))
     with pytest.raises(GraphError, match="seed is"):
