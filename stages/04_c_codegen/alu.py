@@ -122,10 +122,12 @@ _libm_log2 = _math_function(Ops.LOG2)
 # ---- exp2 and log2 the vectorizer can see through ---------------------------------------------------------
 # A loop that calls the math library's exp2f stays scalar (the compiler can't vectorize a call), and softmax,
 # sigmoid, gelu, log_softmax are such loops. So in the C dialect float32/float16 exp2 and log2 are these
-# helpers: plain arithmetic and bit manipulation, which gcc turns into 16-wide AVX-512 code. Accuracy, checked
-# against numpy over every float range (tests/04_c_codegen/test_vector_math.py): exp2 within 1 ulp, log2
-# within 3 ulp (the math library: 1 ulp each); special values exactly as exp2f/log2f (NaN, +-inf, 0,
-# overflow to inf, underflow to denormals and 0, log2 of denormals and of negatives).
+# helpers: plain arithmetic and bit manipulation, branch-free, which gcc turns into 16-wide AVX-512 code (no
+# -ffast-math: every operation rounds as IEEE says, so the error bound below holds as written). Accuracy against the
+# correctly rounded result (numpy in float64, rounded to float32), tests/04_c_codegen/test_vector_math.py: exp2 and
+# log2 within 1 ulp over every float32 range (numpy's own float32 exp2/log2: up to 3 / 2 ulp); special values
+# exactly as exp2f/log2f (NaN, +-inf, 0, overflow to inf, underflow to denormals and 0, log2 of denormals and of
+# negatives). The switch: SHRIMPGRAD_C_VECTOR_MATH=0 (dialect.py) renders the math library's exp2f/log2f instead.
 
 _BITS = ("{s} float bits_to_float(int i) {{ float f; __builtin_memcpy(&f, &i, 4); return f; }}\n"
          "{s} int float_to_bits(float f) {{ int i; __builtin_memcpy(&i, &f, 4); return i; }}")
@@ -147,8 +149,10 @@ _EXP2 = """/* 2^x = 2^n * 2^f with n = rint(x), f in [-0.5, 0.5]; 2^f by a degre
   return x != x ? x : r;  /* NaN stays NaN */
 }}"""
 
-_LOG2 = """/* log2(x) = e + log2(m) with x = m * 2^e, m in [sqrt(1/2), sqrt(2)); log2(m) = 2/ln2 * atanh(t),
-   t = (m-1)/(m+1), by its odd series up to t^9 (|t| < 0.172). Denormals are scaled by 2^23 first. */
+_LOG2 = """/* log2(x) = e + log2(1 + f) with x = (1 + f) * 2^e, 1 + f in [sqrt(1/2), sqrt(2)) (f = m - 1 is exact). Cephes'
+   log2f: ln(1 + f) = f - f^2/2 + f^3 P(f) (degree 8), and log2(1 + f) = f + y + (f + y) * (log2(e) - 1), y the
+   part after f, summed smallest first: f itself is added exactly, only the smaller terms carry log2(e)'s rounding.
+   Denormals are scaled by 2^23 first. */
 {s} float log2_float32(float x) {{
   int tiny = x < 1.17549435e-38f;
   int b = float_to_bits(x * (tiny ? 8388608.0f : 1.0f));
@@ -157,13 +161,22 @@ _LOG2 = """/* log2(x) = e + log2(m) with x = m * 2^e, m in [sqrt(1/2), sqrt(2));
   int big = m > 1.41421356f;
   m = m * (big ? 0.5f : 1.0f);
   e = e + big;
-  float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
-  float p = 0.32059889f;        /* 2 / (9 ln 2) */
-  p = p * t2 + 0.41219858f;     /* 2 / (7 ln 2) */
-  p = p * t2 + 0.57707801f;     /* 2 / (5 ln 2) */
-  p = p * t2 + 0.96179669f;     /* 2 / (3 ln 2) */
-  p = p * t2 + 2.88539008f;     /* 2 / ln 2 */
-  float r = (float)e + t * p;
+  float f = m - 1.0f, z = f * f;
+  float p = 7.0376836292e-2f;
+  p = p * f - 1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f - 1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f - 1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f - 2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  float y = f * (z * p) - 0.5f * z;  /* ln(1 + f) - f */
+  float r = y * 0.44269504088896340736f;  /* log2(e) - 1 */
+  r = r + f * 0.44269504088896340736f;
+  r = r + y;
+  r = r + f;
+  r = r + (float)e;
   r = x == __builtin_inff() ? x : r;
   r = x == 0.0f ? -__builtin_inff() : r;
   return x < 0.0f ? __builtin_nanf("") : x != x ? x : r;

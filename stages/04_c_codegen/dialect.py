@@ -22,13 +22,20 @@ field by field, is the complete answer to "what is different about the CUDA sour
     shared             None                                   a DEFINE_LOCAL's qualifier (__shared__)
     barrier            None                                   a BARRIER (__syncthreads();)
     wrap_signed        False (-fwrapv makes + - * wrap)       spell signed int + - * via unsigned
-    vector_math        True                                   float exp2/log2 by alu.py's vectorizable helpers
+    vector_math        True (SHRIMPGRAD_C_VECTOR_MATH=0: False)  float exp2/log2 by alu.py's vectorizable helpers
+
+`vector_math` is a switch: alu.py's exp2/log2 are within 1 ulp of the correctly rounded result (the math
+library's exp2f/log2f too; numpy's own float32 loops: 3 and 2 ulp), and a loop that calls them vectorizes, where a
+call to exp2f keeps it scalar. SHRIMPGRAD_C_VECTOR_MATH=0 in the environment (read once, at import: every kernel
+of a process is rendered the same way, which the kernel caches rely on) gives the math library's functions, which
+are what the C library computes bit for bit; `render(program, dialect=C_LIBM_DIALECT)` does it for one kernel.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from shrimpgrad.graph import Ops
@@ -66,4 +73,18 @@ class Dialect:
         return f"Dialect({self.name!r})"
 
 
-C_DIALECT = Dialect("C", vector_math=True)
+VECTOR_MATH_ENV = "SHRIMPGRAD_C_VECTOR_MATH"
+
+
+def vector_math_setting(value: str | None = None) -> bool:
+    """`value`, else $SHRIMPGRAD_C_VECTOR_MATH: "1" or unset -> alu.py's vectorizable exp2/log2, "0" -> the math
+    library's exp2f/log2f."""
+    value = os.environ.get(VECTOR_MATH_ENV, "1") if value is None else value
+    if value not in ("0", "1"):
+        raise ValueError(f"{VECTOR_MATH_ENV}={value!r}: use 1 (alu.py's vectorizable exp2/log2, the default) or 0 "
+                         f"(the math library's exp2f/log2f)")
+    return value == "1"
+
+
+C_DIALECT = Dialect("C", vector_math=vector_math_setting())
+C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
