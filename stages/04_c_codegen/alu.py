@@ -149,9 +149,9 @@ _EXP2 = """/* 2^x = 2^n * 2^f with n = rint(x), f in [-0.5, 0.5]; 2^f by a degre
   return x != x ? x : r;  /* NaN stays NaN */
 }}"""
 
-_LOG2 = """/* log2(x) = e + log2(1 + f) with x = (1 + f) * 2^e, 1 + f in [sqrt(1/2), sqrt(2)) (f = m - 1 is exact). Cephes'
-   log2f: ln(1 + f) = f - f^2/2 + f^3 P(f) (degree 8), and log2(1 + f) = f + y + (f + y) * (log2(e) - 1), y the
-   part after f, summed smallest first: f itself is added exactly, only the smaller terms carry log2(e)'s rounding.
+_LOG2 = """/* log2(x) = e + log2(1 + f), x = (1 + f) * 2^e, 1 + f in [sqrt(1/2), sqrt(2)) (f = m - 1 is exact). Cephes'
+   log2f: ln(1 + f) = f - f^2/2 + f^3 P(f) (degree 8) and log2(1 + f) = f + y + (f + y) * (log2(e) - 1), y the
+   part after f, summed smallest first: f is added exactly, only the smaller terms carry log2(e)'s rounding.
    Denormals are scaled by 2^23 first. */
 {s} float log2_float32(float x) {{
   int tiny = x < 1.17549435e-38f;

@@ -43,6 +43,8 @@ from shrimpgrad.linearize.index import index_and_valid
 from shrimpgrad.linearize.symbolic import Mul, Var, terms_of
 from shrimpgrad.schedule import Kernel, KOps
 
+from .dialect import C_DIALECT
+
 BLOCK_INNER = 16  # lanes along the contiguous output axis (a 64-byte vector of floats)
 BLOCK_OUTER = 8  # lanes along the other output axis: 16 x 8 = 128 accumulators
 SPLIT = 32  # partial sums of a contiguous reduction (16 or fewer: see rule 3)
@@ -128,13 +130,15 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
     return tuple(opts)
 
 
-_COSTLY = {Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.SQRT}
+# exp2/log2 are cheap where they are alu.py's vectorizable helpers (the C dialect's vector_math): a sum of them is
+# then bound by the serial adds, which SPLIT breaks (softmax 2048^2, its sum of exp2s, one core: 3.0 -> 1.2 ms)
+_COSTLY = {Ops.SIN, Ops.SQRT} | (set() if C_DIALECT.vector_math else {Ops.EXP2, Ops.LOG2})
 
 
 def _plain_sums(kernel: Kernel) -> bool:
-    """Are the kernel's reductions sums of cheap values (SPLIT's case)? A max is vectorized by gcc as it is (a max
-    is exact in any order), and a sum of exp2s is bound by the exp2s, which 32 unrolled copies don't speed up
-    (measured: softmax's max 2x and its sum 1.1x slower with SPLIT)."""
+    """Are the kernel's reductions sums of cheap values (SPLIT's case)? A max isn't split: gcc keeps a NaN-propagating
+    max reduction scalar either way (measured: softmax's max no faster with SPLIT), and a sum of math-library calls
+    is bound by the calls, which 32 unrolled copies don't speed up (measured: 1.1x slower with SPLIT)."""
     reduces = [n for n in kernel.ast.toposort() if n.op is KOps.REDUCE]
     return all(r.arg[0] is Ops.ADD and not any(n.op is KOps.ALU and n.arg in _COSTLY for n in r.src[0].toposort())
                for r in reduces)
