@@ -53,7 +53,9 @@ class _LiveTensors:
         self._by_id[id(t)] = t  # a live tensor's id is its own; a dead one's entry is gone with it
 
     def __iter__(self):
-        return iter(list(self._by_id.values()))
+        # valuerefs() copies the dict's weak references at once (values() is a generator that guards the dict
+        # against changes between its steps: several times slower, and a realize iterates the live tensors twice)
+        return iter([t for r in self._by_id.valuerefs() if (t := r()) is not None])
 
     def __len__(self) -> int:
         return len(self._by_id)

@@ -204,6 +204,8 @@ def _realize_tensors(tensors: list[Tensor]) -> None:
     """Realize `tensors` together, keeping every other live tensor's value right (shrimpgrad/inplace.py): the
     pending readers of overwritten buffers join the same schedule (stage 02 runs them before the writes),
     aliases of overwritten buffers get snapshots, and the ASSIGNs performed are remembered as done."""
+    if all(t.node.op is Ops.BUFFER for t in tensors):
+        return  # realized already (a TinyJit's arguments on every call): no graph, no write, nothing to plan
     with _REALIZE_LOCK:
         _realize_locked(tensors)
 
