@@ -113,7 +113,9 @@ class NNOpsMixin:
         log_probs = self.log_softmax(-1)
         kept = Y != ignore_index
         picked = _one_hot_mask(Y, self.shape[-1]).where(log_probs, 0).sum(axis=-1)
-        per_item = (1 - label_smoothing) * picked + label_smoothing * log_probs.mean(axis=-1)
+        # without smoothing, no mean log-probability (a reduce, and its gradient) is built only to be multiplied by 0
+        per_item = (picked if label_smoothing == 0 else
+                    (1 - label_smoothing) * picked + label_smoothing * log_probs.mean(axis=-1))
         loss = -kept.where(per_item, 0)
         if reduction == "mean":
             return loss.sum() / kept.cast(loss.dtype).sum()
