@@ -123,3 +123,15 @@ def test_the_setting_reads_0_or_1_and_names_them_otherwise():
 def test_cuda_keeps_its_built_in_exp2():
     cuda = pytest.importorskip("shrimpgrad.cuda.dialect")
     assert not cuda.CUDA_DIALECT.vector_math
+
+
+@pytest.mark.skipif(not C_DIALECT.vector_math, reason="the README shows the default, SHRIMPGRAD_C_VECTOR_MATH=1")
+def test_readme_example_output_is_real():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("stage04_readme", Path(__file__).with_name("test_readme.py"))
+    readme = importlib.util.module_from_spec(spec)  # by path: every stage has a test_readme module
+    spec.loader.exec_module(readme)
+    printed, shown = readme.run_example("vector-math")
+    assert printed == shown
