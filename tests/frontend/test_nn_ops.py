@@ -262,6 +262,14 @@ def test_sparse_categorical_crossentropy_of_a_batch_of_sequences():
                                sparse_ce_reference(logits, labels), rtol=1e-9)
 
 
+def test_sparse_categorical_crossentropy_with_a_minus_inf_logit_off_the_label_is_finite():
+    """Without smoothing, a class of logit -inf (probability 0) that is not the label adds nothing (PyTorch's
+    answer); the mean log-probability, -inf, is not part of the loss (0 * -inf was NaN)."""
+    logits = np.array([[0.0, -np.inf, 1.0]], np.float32)
+    got = Tensor(logits).sparse_categorical_crossentropy(Tensor(np.array([2], np.int32))).numpy()
+    np.testing.assert_allclose(got, np.log1p(np.exp(-1.0)), rtol=1e-6)
+
+
 @pytest.mark.parametrize("reduction, smoothing", [("mean", 0.0), ("sum", 0.2), ("none", 0.0)])
 def test_cross_entropy_with_indices_and_probabilities(reduction, smoothing):
     labels = np.array([1, 0, 4, 4, 2, 3], np.int32)
