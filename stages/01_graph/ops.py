@@ -228,6 +228,10 @@ def cast_scalar(value, dtype: DType):
         if isinstance(value, float) and not math.isfinite(value):
             return 0  # like C, the result is unspecified; we pick 0 rather than crash
         return int(np.array(int(value)).astype(dtype.np))  # wraps around like a C cast
+    if isinstance(value, float) and dtype is dtypes.float64:
+        return float(value)  # a Python float is a float64 already (float(): a numpy float64 is a float too)
+    if isinstance(value, float) and dtype is dtypes.float32:
+        return float(np.float32(value))  # the same rounding (and overflow warning) as astype, 5x faster per constant
     return float(round_values(np.array(value, dtype=np.float64), dtype))  # bfloat16: to nearest, ties to even
 
 
