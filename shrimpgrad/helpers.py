@@ -68,9 +68,11 @@ DEVICE = ContextVar("DEVICE", "")  # default device override ("C", "PYTHON", "CU
 #                           (shrimpgrad/devices.py); values equal the optimized ones within float rounding
 #   BEAM, JIT (tinygrad's)  kernel search / tinygrad's JIT switch: ShrimpGrad searches nothing; TinyJit is explicit
 #   IMAGE                   tinygrad's image dtypes (Qualcomm GPUs): none here
-#   TRANSCENDENTAL          tinygrad's software exp2/log2/sin (1 = where the device lacks them): ours are the C
-#                           library's (C), numpy's (PYTHON), CUDA's
-#   DEVECTORIZE, AMD_LLVM   tinygrad renderer switches: ShrimpGrad doesn't vectorize; no AMD backend
+#   TRANSCENDENTAL          tinygrad's software exp2/log2/sin (1 = where the device lacks them): on C, exp2/log2
+#                           are stage 04's vectorizable 1-ulp helpers (SHRIMPGRAD_C_VECTOR_MATH=0: the C library's)
+#                           and sin is the C library's; numpy's on PYTHON; CUDA's own
+#   DEVECTORIZE, AMD_LLVM   tinygrad renderer switches: ShrimpGrad leaves vectorizing to gcc (and float4 loads to
+#                           stage 05's VECTORIZE); no AMD backend
 #   DISABLE_COMPILER_CACHE  tinygrad's compile-cache switch (ShrimpGrad's cache: SHRIMPGRAD_CACHE_DIR, stage 04)
 CI = os.environ.get("CI", "") != ""
 OSX = sys.platform == "darwin"
