@@ -9,7 +9,7 @@ PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test test-cuda lint setup clean bench
+.PHONY: demo test test-cuda lint setup clean bench notebooks
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ test: lint
 test-cuda: $(STAMP)
 	@$(PY) -c "import sys, shrimpgrad.cuda as c; sys.exit(0 if c.cuda_available() else 'make test-cuda: no CUDA GPU found')"
 	SHRIMP_TEST_DEVICES=CUDA HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q tests/frontend tests/05_cuda
+
+# The notebooks are stored executed (what a reader sees on GitHub): run them all again, top to bottom, and store
+# the result (no timing metadata: a diff shows only what the cells show). tests/test_notebooks.py checks them.
+notebooks: $(STAMP)
+	cd notebooks && ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=300 *.ipynb
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_ops.py --write
