@@ -162,7 +162,8 @@ def to_dot(p: Program) -> graphviz.Digraph:
 def rich_text(p: Program) -> str:
     """The rich table rendered to text (what print_program shows), for tests and logs."""
     buf = io.StringIO()
-    print_program(p, Console(file=buf, width=140, color_system=None))
+    # force_jupyter=False: in a notebook rich would also display what it writes into the buffer
+    print_program(p, Console(file=buf, width=140, color_system=None, force_jupyter=False))
     return buf.getvalue()
 
 
