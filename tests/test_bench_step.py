@@ -1,5 +1,6 @@
 """bench_step.py's smoke run: every part it times is really called by the W6 step (a renamed function would leave its
-row at 0 ms, silently), and its provenance switch does what it says and restores it. No time is asserted: machines are noisy."""
+row at 0 ms, silently), and its provenance switch does what it says and restores it. No time is asserted: machines
+are noisy."""
 
 import importlib.util
 import pathlib

@@ -24,11 +24,11 @@ field by field, is the complete answer to "what is different about the CUDA sour
     wrap_signed        False (-fwrapv makes + - * wrap)       spell signed int + - * via unsigned
     vector_math        True (SHRIMPGRAD_C_VECTOR_MATH=0: False)  float exp2/log2 by alu.py's vectorizable helpers
 
-`vector_math` is a switch: alu.py's exp2/log2 are within 1 ulp of the correctly rounded result (glibc's
-exp2f/log2f too, off by one more rarely; numpy's own float32 loops: 3 and 2 ulp), and a loop that calls them vectorizes, where a
-call to exp2f keeps it scalar. SHRIMPGRAD_C_VECTOR_MATH=0 in the environment (read once, at import: every kernel
-of a process is rendered the same way, which the kernel caches rely on) gives the math library's functions, which
-are what the C library computes bit for bit; `render(program, dialect=C_LIBM_DIALECT)` does it for one kernel.
+`vector_math` is a switch: alu.py's exp2/log2 are within 1 ulp of the correctly rounded result (glibc's exp2f/log2f
+too, off by one more rarely; numpy's own float32 loops: 3 and 2 ulp), and a loop that calls them vectorizes, where a
+call to exp2f keeps it scalar. SHRIMPGRAD_C_VECTOR_MATH=0 in the environment (read once, at import: every kernel of
+a process is rendered the same way, which the kernel caches rely on) gives the math library's functions, which are
+what the C library computes bit for bit; `render(program, dialect=C_LIBM_DIALECT)` does it for one kernel.
 """
 
 from __future__ import annotations
