@@ -16,17 +16,42 @@ import time
 import digits
 from digits_mlp import MLP
 from rich.console import Console
+from rich.syntax import Syntax
+from rich.text import Text
 
 from shrimpgrad import GlobalCounters, Tensor
 from shrimpgrad.c import CProgram, print_source
+from shrimpgrad.c.viz import STAGE_HEADER
 from shrimpgrad.graph import print_graph
 from shrimpgrad.linearize import linearize
-from shrimpgrad.linearize.viz import print_program
+from shrimpgrad.linearize.viz import format_program, print_program
 from shrimpgrad.nn.optim import Adam
 from shrimpgrad.nn.state import get_parameters
 from shrimpgrad.schedule import create_schedule, format_kernel, print_schedule
 
 console = Console(width=max(Console().width, 120))  # the schedule table wants room
+
+
+def windows(lines: list[str], marker: str, head: int = 8, body: int = 14, tail: int = 6) -> list[tuple[int, int]]:
+    """Which lines of a long dump to show (1-based, inclusive): its start, the reduce loop's start (the first line
+    holding `marker`) and its end; all of a short one."""
+    n = len(lines)
+    if n <= head + body + tail + 3:
+        return [(1, n)]
+    loop = next((i + 1 for i, line in enumerate(lines) if marker in line), head + 1)
+    spans = [(1, head), (max(loop, head + 1), min(loop + body - 1, n - tail)), (n - tail + 1, n)]
+    return [(a, b) for a, b in spans if a <= b]
+
+
+def show_windows(lines: list[str], marker: str, show, between: str) -> None:
+    """Print the windows of `lines` with `show(first, last)`, and a line saying what each gap leaves out."""
+    last = 0
+    for first, end in windows(lines, marker):
+        if first > last + 1:
+            console.print(f"      ... {first - last - 1} lines: {between} ...", markup=False, highlight=False)
+        show(first, end)
+        last = end
+
 
 # The seed example, exactly as written: every line only builds graph nodes.
 x = Tensor.ones((2, 2))
@@ -80,7 +105,17 @@ for line in dict.fromkeys(item.kernel.meta):
     console.print(f"  {line}", markup=False, highlight=False)
 console.rule("[bold]   schedule[/bold]: the kernel's AST (stage 02)")
 console.print(format_kernel(item.kernel), markup=False, highlight=False)
+# The CPU opts made this kernel an 8x16 register block (UPCAST): 128 accumulators, each with its own load-multiply-
+# add, so its UOps and C are ~1000 lines repeating one pattern: show the start, the reduce loop's start and the end.
+REPEATS = "more of the same, for the 128 accumulators of the UPCAST register block"
 console.rule("[bold]   UOps[/bold] (stage 03)")
-print_program(item.runner.program, console)
+dump = format_program(item.runner.program).splitlines()
+show_windows(dump, "REDUCE", lambda a, b: console.print("\n".join(dump[a - 1:b]), markup=False, highlight=False),
+             REPEATS)
 console.rule("[bold]   C[/bold] (stage 04)")
-print_source(item.runner.source, console)
+console.print(Text(STAGE_HEADER, style="dim"))
+source = item.runner.source
+show_windows(source.splitlines(), "// RANGE REDUCE", lambda a, b: console.print(
+    Syntax(source, "c", line_numbers=True, line_range=(a, b), theme="ansi_dark")), REPEATS)  # real line numbers
+console.print(f"(the whole kernel: DEBUG=4, or `python -m shrimpgrad explain examples/digits_mlp.py --kernel "
+              f"{item.kernel.name}`)", markup=False, highlight=False)

@@ -43,3 +43,6 @@ def test_make_demo_trains_the_digits_and_shows_a_matmul_kernel():
     assert _accuracy(out) >= 97.0
     kernel = out[out.index("7. one training kernel"):]
     assert "REDUCE ADD" in kernel and "acc0 = " in kernel and "void R_" in kernel  # a matmul, not a copy kernel
+    # compact: its ~1000-line UOps and C are shown as their start, the reduce loop and the end, the gaps said
+    assert "ridx0 REDUCE" in kernel and "for (int ridx0 = 0;" in kernel and "lines: more of the same" in kernel
+    assert len(kernel.splitlines()) < 150, f"the kernel section floods the terminal: {len(kernel.splitlines())} lines"
