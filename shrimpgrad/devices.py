@@ -262,20 +262,10 @@ def _ast_key(ast) -> tuple:
 RUNNER_CACHE = "runner cache"  # where a kernel came from when its runner was built before: nothing compiled or loaded
 
 
-def kernel_runner(kernel: Kernel, device: str, show_uops: bool = False, show_source: bool = False) -> KernelRunner:
+def kernel_runner(kernel: Kernel, device: str) -> KernelRunner:
     """Linearize and build `kernel` for `device` (with the device's opts), or return the runner built earlier for
-    the same AST."""
-    runner, _ = lookup_runner(kernel, device)
-    if show_uops:
-        from shrimpgrad.linearize.viz import print_program  # the dumps' rich and graphviz load when one is asked for
-
-        print_program(runner.program, console=dump_console())
-    if show_source and runner.source is not None:
-        from shrimpgrad.c.viz import CUDA_HEADER, STAGE_HEADER, print_source
-
-        cuda = Device.canonicalize(device) == "CUDA"
-        print_source(runner.source, console=dump_console(), header=CUDA_HEADER if cuda else STAGE_HEADER)
-    return runner
+    the same AST. (The DEBUG/EMIT dumps are printed when an ExecItem runs: realize.run_items.)"""
+    return lookup_runner(kernel, device)[0]
 
 
 def lookup_runner(kernel: Kernel, device: str) -> tuple[KernelRunner, str]:

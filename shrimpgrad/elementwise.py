@@ -534,8 +534,6 @@ class ElementwiseMixin:
     def __rpow__(self, x) -> Tensor:
         return self.pow(x, reverse=True)
 
-
-
     def __and__(self, x) -> Tensor:
         return self.bitwise_and(x)
 
