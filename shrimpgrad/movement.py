@@ -123,7 +123,7 @@ def _scalar_for(dtype, value, method: str):
     return value
 
 
-def _bool_mask(self, mask, method: str):
+def _checked_mask(self, mask, method: str):
     """`mask` checked to be a bool Tensor (PyTorch's rule: masks are never cast from other dtypes)."""
     if not isinstance(mask, type(self)):
         raise TypeError(f"Tensor.{method}: mask must be a bool Tensor, got {type(mask).__name__}")
@@ -302,7 +302,7 @@ class MovementMixin:
     def masked_fill(self, mask, value):
         """`value` where `mask` is True, self elsewhere; self and mask broadcast together (PyTorch). `value` is a
         Python number or a 0-d Tensor (gradients flow to it) and is cast to self's dtype."""
-        mask = _bool_mask(self, mask, "masked_fill")
+        mask = _checked_mask(self, mask, "masked_fill")
         if isinstance(value, type(self)):
             if value.ndim != 0:
                 raise ShapeError(f"Tensor.masked_fill: value must be a number or a 0-d Tensor, got shape "
@@ -321,7 +321,7 @@ class MovementMixin:
 
         The output size depends on the mask's values: the mask is realized and read on the host, then the
         elements are picked with an integer index, so gradients flow back to self."""
-        mask = _bool_mask(self, mask, "masked_select")
+        mask = _checked_mask(self, mask, "masked_select")
         shape = _broadcast_shape("masked_select", self.shape, mask.shape)
         picked = np.flatnonzero(mask.expand(shape).numpy())
         flat = self.expand(shape).reshape(-1)
