@@ -22,6 +22,7 @@ Conv2d has no padding='same', BatchNorm has no 3-d variant beyond what the 2-d c
 
 from __future__ import annotations
 
+import importlib
 import math
 import weakref
 
@@ -219,6 +220,14 @@ class Embedding:
             raise IndexError(f"nn.Embedding: index {int(values[bad].flat[0])} is not in the vocabulary: valid "
                              f"indices are 0..{self.vocab_sz - 1} (vocab_size={self.vocab_sz})")
         return self.weight[idx]
+
+
+def __getattr__(name: str):
+    """`nn.state` and `nn.optim` work after `from shrimpgrad import nn` alone, as tinygrad's do (its nn package
+    imports them); here they are imported on first use, so a program that only builds layers doesn't load them."""
+    if name in ("state", "optim"):
+        return importlib.import_module(f"shrimpgrad.nn.{name}")
+    raise AttributeError(f"module 'shrimpgrad.nn' has no attribute {name!r}")
 
 
 __all__ = ["Linear", "Conv2d", "BatchNorm", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "RMSNorm", "Embedding"]

@@ -228,3 +228,18 @@ def test_safe_save_refuses_what_the_format_cant_hold(tmp_path, tensors, metadata
     with pytest.raises(SafetensorsError, match=message):
         safe_save(tensors, tmp_path / "x.safetensors", metadata)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_nn_submodules_need_no_import_of_their_own():
+    # tinygrad: `from tinygrad import nn; nn.state.get_parameters(model)`; a fresh interpreter, so no earlier test
+    # has imported the submodules already
+    import subprocess
+    import sys
+    code = ("from shrimpgrad import nn\n"
+            "layer = nn.Linear(2, 3)\n"
+            "params = nn.state.get_parameters(layer)\n"
+            "opt = nn.optim.SGD(params, lr=0.1)\n"
+            "assert len(params) == 2 and isinstance(opt, nn.optim.SGD), params\n"
+            "try:\n    nn.nosuch\nexcept AttributeError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "has no attribute 'nosuch'" in out
