@@ -32,7 +32,9 @@ class CreationMixin:
     """empty, full, zeros, ones, arange, linspace, eye; manual_seed, rand, randn, randint, uniform, normal and
     the initializers; full_like, zeros_like, ones_like, rand_like."""
 
-    _rng: ClassVar[np.random.Generator] = np.random.default_rng(0)  # see the module docstring
+    # The generator (see the module docstring) is made on first use: numpy imports numpy.random only when asked
+    # (~5 ms), and most programs that import shrimpgrad draw no random numbers.
+    _rng: ClassVar[np.random.Generator | None] = None
 
     @classmethod
     def empty(cls, *shape, dtype=None, device=None, requires_grad=None) -> Tensor:
@@ -95,6 +97,13 @@ class CreationMixin:
         cls._rng = np.random.default_rng(seed)
 
     @classmethod
+    def _generator(cls) -> np.random.Generator:
+        """Tensor's random number generator: seed 0 until manual_seed says otherwise."""
+        if cls._rng is None:
+            cls._rng = np.random.default_rng(0)
+        return cls._rng
+
+    @classmethod
     def _random(cls, method: str, draw, dtype, device, requires_grad) -> Tensor:
         """A leaf holding `draw()` (numbers from Tensor's generator). The buffer remembers `draw`, so a TinyJit
         replay draws new numbers (in the same order a plain run would) instead of reusing these."""
@@ -110,13 +119,13 @@ class CreationMixin:
     def rand(cls, *shape, dtype=None, device=None, requires_grad=None) -> Tensor:
         """Uniform in [0, 1)."""
         shape = _shape("rand", *shape)
-        return cls._random("rand", lambda: cls._rng.random(shape), dtype, device, requires_grad)
+        return cls._random("rand", lambda: cls._generator().random(shape), dtype, device, requires_grad)
 
     @classmethod
     def randn(cls, *shape, dtype=None, device=None, requires_grad=None) -> Tensor:
         """Standard normal."""
         shape = _shape("randn", *shape)
-        return cls._random("randn", lambda: cls._rng.standard_normal(shape), dtype, device, requires_grad)
+        return cls._random("randn", lambda: cls._generator().standard_normal(shape), dtype, device, requires_grad)
 
     @classmethod
     def randint(cls, *shape, low: int = 0, high: int = 10, dtype=None, device=None, requires_grad=None) -> Tensor:
@@ -124,19 +133,19 @@ class CreationMixin:
         if not low < high:
             raise _fail(ValueError, "randint", f"needs low < high, got low={low}, high={high}")
         shape = _shape("randint", *shape)
-        return cls._random("randint", lambda: cls._rng.integers(low, high, shape), dtype, device, requires_grad)
+        return cls._random("randint", lambda: cls._generator().integers(low, high, shape), dtype, device, requires_grad)
 
     @classmethod
     def uniform(cls, *shape, low: float = 0.0, high: float = 1.0, dtype=None, device=None,
                 requires_grad=None) -> Tensor:
         shape = _shape("uniform", *shape)
-        return cls._random("uniform", lambda: cls._rng.uniform(low, high, shape), dtype, device, requires_grad)
+        return cls._random("uniform", lambda: cls._generator().uniform(low, high, shape), dtype, device, requires_grad)
 
     @classmethod
     def normal(cls, *shape, mean: float = 0.0, std: float = 1.0, dtype=None, device=None,
                requires_grad=None) -> Tensor:
         shape = _shape("normal", *shape)
-        return cls._random("normal", lambda: cls._rng.normal(mean, std, shape), dtype, device, requires_grad)
+        return cls._random("normal", lambda: cls._generator().normal(mean, std, shape), dtype, device, requires_grad)
 
     @classmethod
     def scaled_uniform(cls, *shape, **kwargs) -> Tensor:

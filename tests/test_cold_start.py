@@ -23,3 +23,36 @@ def test_import_and_a_first_op_load_no_pictures():
 def test_the_pictures_and_explain_still_load_when_asked_for():
     modules = loaded_after("import shrimpgrad\nfrom shrimpgrad.graph import to_dot\nshrimpgrad.explain")
     assert {"shrimpgrad.graph.viz", "graphviz", "shrimpgrad.explain"} <= set(modules)
+
+
+def test_a_warm_process_runs_no_compiler_and_imports_no_logging():
+    """Once the disk cache holds the kernel and the compiler's --version (a first process writes both), a new
+    process neither runs `cc` nor imports subprocess, logging, shutil or numpy.random (~25 ms of a cold start)."""
+    first_op = "import shrimpgrad\nfrom shrimpgrad import Tensor\nassert Tensor([1, 2]).sum().item() == 3"
+    loaded_after(first_op)  # warms this test session's cache folder (tests/conftest.py's SHRIMPGRAD_CACHE_DIR)
+    modules = set(loaded_after(first_op))
+    assert not modules & {"subprocess", "logging", "shutil", "numpy.random", "secrets", "tempfile", "shrimpgrad.jit"}
+
+
+def test_the_remembered_compiler_version_follows_the_compiler_file(tmp_path, monkeypatch):
+    """compiler_version remembers `cc --version` per compiler file: a changed file is asked again."""
+    from shrimpgrad.c import compiler
+
+    monkeypatch.setenv("SHRIMPGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    cc = tmp_path / "fake-cc"
+
+    def version_with(text: str) -> str:
+        cc.write_text(f"#!/bin/sh\necho '{text}'\n")
+        cc.chmod(0o755)
+        compiler.compiler_version.cache_clear()
+        return compiler.compiler_version(str(cc))
+
+    try:
+        assert version_with("fake cc 1") == "fake cc 1"
+        [remembered] = (tmp_path / "cache" / "compilers").glob("*.version")  # for the next process
+        remembered.write_text("as remembered")
+        compiler.compiler_version.cache_clear()
+        assert compiler.compiler_version(str(cc)) == "as remembered"  # read back, not run: the same file
+        assert version_with("fake cc version 2") == "fake cc version 2"  # another file (size, mtime): run again
+    finally:
+        compiler.compiler_version.cache_clear()

@@ -21,7 +21,6 @@ Without `dot`, the view is HTML with the text form and the DOT source, and a lin
 from __future__ import annotations
 
 import importlib
-import shutil
 import sys
 from collections.abc import Callable
 
@@ -31,6 +30,7 @@ INSTALL_HINT = ("Install Graphviz's `dot` program with `apt-get install graphviz
 
 def dot_available() -> bool:
     """Is Graphviz's `dot` program on PATH? (The `graphviz` Python package only calls it.)"""
+    import shutil  # here: every `import shrimpgrad` imports this module, and shutil costs ~3 ms to import
     return shutil.which("dot") is not None
 
 

@@ -8,6 +8,7 @@ Layout (one private folder per user, mode 0700), one sub-folder per backend (a `
         <key>.so.sha256                    its checksum, in `sha256sum -c` format
         failed/<kernel>-<key[:12]>.c       sources that did not compile, kept for reading
       cuda/                                stage 05's space: <key>.cubin, <key>.cubin.sha256, failed/*.cu
+      compilers/<hash>.version             a C compiler file's `--version` text (compiler.compiler_version)
 
 The key is sha256(source, compiler flags, the compiler's --version text, the target machine):
 anything that changes the bytes the compiler would produce changes the key. For C the target is
@@ -34,21 +35,39 @@ Safety rules, each with the failure it prevents:
 
 from __future__ import annotations
 
-import atexit
 import hashlib
-import logging
 import os
 import platform
-import secrets
-import shutil
-import tempfile
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
-log = logging.getLogger("shrimpgrad.c")
+# Not imported here: logging, shutil, tempfile, secrets, subprocess. Every `import shrimpgrad` imports this stage,
+# and those cost ~15-25 ms of a cold start together; they are imported where (and when) they are needed.
+
+
+class _Log:
+    """The "shrimpgrad.c" logger (compiler flags, cache hits, damaged entries), imported when a record can be seen.
+
+    A program can only have configured logging after importing it, so while `logging` is not in sys.modules an
+    INFO record would go nowhere and is dropped without importing it; a WARNING is always logged (logging's
+    last-resort handler prints it)."""
+
+    @staticmethod
+    def info(message: str, *args) -> None:
+        if "logging" in sys.modules:
+            sys.modules["logging"].getLogger("shrimpgrad.c").info(message, *args)
+
+    @staticmethod
+    def warning(message: str, *args) -> None:
+        import logging
+        logging.getLogger("shrimpgrad.c").warning(message, *args)
+
+
+log = _Log()
 
 CACHE_FORMAT = "shrimpgrad-c-cache-1"  # part of every key: change it to invalidate all entries
 
@@ -71,6 +90,7 @@ class CacheSpace:
 
 
 C_SPACE = CacheSpace("c", ".so", ".c")
+COMPILERS_SPACE = CacheSpace("compilers", ".version", "")  # what each compiler file says its version is (compiler.py)
 
 
 @dataclass
@@ -123,6 +143,9 @@ def cache_dir(space: CacheSpace = C_SPACE) -> Path:
     if root is not configured:
         raise CacheError(f"neither the cache folder {configured} nor the temporary one {root} can be written "
                          f"({problem}); set SHRIMPGRAD_CACHE_DIR to a folder with free space that you can write")
+    import atexit
+    import shutil
+    import tempfile
     fallback = _fallbacks[configured] = Path(tempfile.mkdtemp(prefix="shrimpgrad-cache-"))  # mode 0700
     atexit.register(shutil.rmtree, fallback, ignore_errors=True)
     warnings.warn(f"shrimpgrad: the kernel cache {path} {problem}; this process compiles into {fallback} instead "
@@ -139,7 +162,8 @@ def _unwritable(path: Path) -> str | None:
     """Why new entries can't go into `path`, or None if they can."""
     if not os.access(path, os.W_OK | os.X_OK):
         return "is read-only"
-    if shutil.disk_usage(path).free < MIN_FREE_BYTES:
+    st = os.statvfs(path)  # what shutil.disk_usage(path).free computes (shutil is not imported to start up)
+    if st.f_bavail * st.f_frsize < MIN_FREE_BYTES:
         return f"has less than {MIN_FREE_BYTES // 2**20} MiB free"
     return None
 
@@ -222,13 +246,18 @@ def _not_ours(path: Path) -> str | None:
     return None
 
 
+def _random_tag() -> str:
+    """8 random hex digits for a temporary file's name (secrets.token_hex(4) without importing secrets)."""
+    return os.urandom(4).hex()
+
+
 def store(key: str, build: Callable[[Path], None], space: CacheSpace = C_SPACE) -> Path:
     """Run `build(tmp_path)` (the compiler writing a .so, or a .cubin) and install the result as the entry for `key`.
 
     Both files are written under temporary names in the cache folder and renamed into place with
     os.replace, which is atomic: concurrent writers each install a complete entry, last one wins."""
     so, checksum = entry_paths(key, space)
-    tag = f"{os.getpid()}.{secrets.token_hex(4)}"
+    tag = f"{os.getpid()}.{_random_tag()}"
     tmp_so, tmp_sum = so.with_name(f".{key}.{tag}{space.suffix}.tmp"), so.with_name(f".{key}.{tag}.sha256.tmp")
     try:
         build(tmp_so)
@@ -246,7 +275,7 @@ def save_failed_source(name: str, key: str, source: str, space: CacheSpace = C_S
     folder = cache_dir(space) / "failed"
     _ensure_private_dir(folder)
     path = folder / f"{name}-{key[:12]}{space.source_suffix}"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{_random_tag()}.tmp")
     tmp.write_text(source)
     os.replace(tmp, path)
     return path

@@ -15,7 +15,6 @@ inside it). A wrong buffer raises ArgumentError instead of corrupting memory.
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import threading
 import time
@@ -26,11 +25,9 @@ import numpy as np
 
 from shrimpgrad.linearize import Program
 
-from .cache import compile_stats
+from .cache import compile_stats, log
 from .compiler import compile_c, source_key
 from .renderer import render
-
-log = logging.getLogger("shrimpgrad.c")
 
 MAX_LOADED = 512  # libraries kept referenced by the LRU dict
 
