@@ -194,7 +194,11 @@ def mod_by_bounds(e: Expr) -> Expr | None:
 
 
 def mod_drop_multiples(e: Expr) -> Expr | None:
-    """Whole multiples of the divisor vanish in a modulo: `(x*4 + y)%4 -> y%4`, `(x + 9)%4 -> (x + 1)%4`."""
+    """Whole multiples of the divisor vanish in a modulo: `(x*4 + y)%4 -> y%4`, `(x + 9)%4 -> (x + 1)%4`, and a
+    coefficient larger than the divisor keeps only its remainder: `(x*33 + y)%32 -> (x + y)%32` (33x = 32x + x).
+    That last form is a convolution's window: stage 02 reads the input through a repeat and a reshape, whose index
+    is `(oy + ky*33)%32`; reduced to `(oy + ky)%32`, the bounds (oy + ky < 32) then drop the modulo altogether
+    (`mod_by_bounds`), leaving the plain affine `oy + ky` that the vectorizer and the C opts' stride analysis read."""
     if not isinstance(e, Mod) or e.c == 1:
         return None
     kept, changed = [], False
@@ -205,6 +209,9 @@ def mod_drop_multiples(e: Expr) -> Expr | None:
                 kept.append(Num(t.value % e.c))
         elif isinstance(t, Mul) and t.c % e.c == 0:
             changed = True
+        elif isinstance(t, Mul) and t.c > e.c:  # only positive ones: a negative coefficient keeps its smaller bounds
+            changed = True
+            kept.append(t.x if t.c % e.c == 1 else Mul(t.x, t.c % e.c))
         else:
             kept.append(t)
     return Mod(sum_of(kept), e.c) if changed else None

@@ -10,6 +10,7 @@ from shrimpgrad.c import C_OPTS_POLICIES, choose_c_opts
 from shrimpgrad.c.dialect import C_DIALECT
 from shrimpgrad.c.opts import axis_strides, policy_name
 from shrimpgrad.linearize import Opt, OptKind
+from shrimpgrad.linearize.symbolic import Add, Mod, Mul, Var, simplify
 from shrimpgrad.schedule import create_schedule
 
 RNG = np.random.default_rng(0)
@@ -32,13 +33,42 @@ def test_block_register_blocks_a_matmul_along_the_contiguous_output_axis():
     assert _opts(a @ b) == [[("UPCAST", 1, 16), ("UPCAST", 0, 8)]]
 
 
-def test_block_on_a_conv_takes_the_output_channels_then_the_width():
+def test_window_on_a_conv_takes_the_whole_row_its_window_and_two_output_channels():
     x, w = _t(2, 4, 10, 10), _t(8, 4, 3, 3)
-    ((kind1, axis1, amount1), (kind2, axis2, amount2)), = _opts(x.conv2d(w))
-    k = _kernels(x.conv2d(w))[0]
-    assert (kind1, kind2) == ("UPCAST", "UPCAST")
-    assert k.full_shape[axis1] == 8 and amount1 == 8  # the output channels (the input is broadcast along them)
-    assert axis2 == 4 and amount2 == 8  # the output width, 8 of its 8
+    (k,) = _kernels(x.conv2d(w))
+    assert k.full_shape == (2, 1, 8, 8, 8, 4, 3, 3)
+    # the output row (8 of 8: x[ox + kx] is read contiguously), the window's kx (its loads are the row's, shared),
+    # then 2 output channels (the image is broadcast along them)
+    assert _opts(x.conv2d(w)) == [[("UPCAST", 4, 8), ("UPCAST", 7, 3), ("UPCAST", 2, 2)]]
+    assert _opts(x.conv2d(w, padding=1)) == [[("UPCAST", 4, 10), ("UPCAST", 7, 3), ("UPCAST", 2, 2)]]
+
+
+def test_without_window_a_conv_gets_block_the_width_then_the_output_channels(monkeypatch):
+    from shrimpgrad.c.opts import WINDOW_ENV
+
+    x, w = _t(2, 4, 10, 10), _t(8, 4, 3, 3)
+    monkeypatch.setenv(WINDOW_ENV, "0")
+    # BLOCK: 8 of the contiguous output width, then the output channels (the input is broadcast along them)
+    assert _opts(x.conv2d(w)) == [[("UPCAST", 4, 8), ("UPCAST", 2, 8)]]
+    # a strided conv has no window (x[2*ox + kx]): BLOCK, the output channels first (no output axis is contiguous)
+    monkeypatch.delenv(WINDOW_ENV)
+    assert _opts(x.conv2d(_t(8, 4, 5, 5), stride=2)) == [[("UPCAST", 2, 8), ("UPCAST", 4, 3)]]
+
+
+def test_a_conv_window_index_has_no_modulo():
+    """The input's window index `(oy + ky*(W+1)) % W` (stage 02's repeat-and-reshape) simplifies to `oy + ky`
+    (symbolic.py's mod_drop_multiples, then mod_by_bounds): no mod_int32 in the C, and a stride the opts can read."""
+    from shrimpgrad.c import render
+    from shrimpgrad.linearize import linearize
+
+    x, w = _t(2, 4, 10, 10), _t(8, 4, 3, 3)
+    (k,) = _kernels(x.conv2d(w))
+    assert "mod_int32" not in render(linearize(k, ())) and "idiv_int32" not in render(linearize(k, ()))
+    image = next(s for s in axis_strides(k) if s[0] == 400)  # the image: 4 * 10 * 10 per batch
+    assert image == (400, 0, 0, 10, 1, 100, 10, 1)
+    oy, ky, other = Var("oy", 0, 7), Var("ky", 0, 2), Var("z", 0, 40)
+    assert simplify(Mod(Add((oy, Mul(ky, 11))), 10)) == Add((oy, ky))  # 11 ky = 10 ky + ky, and oy + ky < 10
+    assert simplify(Mod(Add((other, Mul(ky, 13))), 10)) == Mod(Add((other, Mul(ky, 3))), 10)  # still wraps: kept
 
 
 def test_vector_and_split_for_reductions():
