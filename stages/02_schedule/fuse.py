@@ -26,6 +26,14 @@ shape O (that is kernel.py's rule). A RESHAPE between the REDUCE and the store i
 walk starts with a pending `RESHAPE(O)` at the top, so the other leaves above the REDUCE are read
 reshaped to O, and the store writes O row-major, which is the same memory as the root's shape.
 So `x.sum(axis=1)` without keepdim (REDUCE (4,1) then RESHAPE (4,)) stays one kernel.
+
+Row kernels (F5, `row_fuses`). A REDUCE read back along its own reduced axes (`x - max(x).expand`) would be
+materialized by B4; when `rules.fuse_rows` allows, it joins the kernel instead, as a REDUCE node whose value
+is read at every position of its row. Such a REDUCE may sit below another one (softmax's sum of exp(x - max))
+and above the store (softmax's division): the kernel then runs, for each row, one loop per REDUCE and, when
+the store is at the loop shape, a last loop that stores the row (stage 03 lowers it; kernel.py's docstring
+has the shapes). The kernel's loop is fixed by the first REDUCE found (find_loop's, or the first row REDUCE
+of a kernel stored at its loop shape); every other REDUCE must share it (B7, and F5's own condition).
 """
 
 from __future__ import annotations
@@ -133,6 +141,8 @@ class _Builder:
         self.draft = Draft(bufs=[store[0]])
         self.memo: dict[tuple, KNode] = {}
         self.loop = find_loop(root, source)
+        # the loop every REDUCE of the kernel shares: (shape reduced, axes); a row kernel's is set by its first REDUCE
+        self.loop_key = (self.loop.src[0].shape, self.loop.arg[1]) if self.loop is not None else None
         # Above a REDUCE the kernel runs at the REDUCE's shape: start with a pending reshape to it.
         out_shape = self.loop.shape if self.loop is not None else root.shape
         self.top = (Move(Ops.RESHAPE, out_shape),) if out_shape != root.shape else ()
@@ -227,13 +237,15 @@ class _Builder:
 
     def reduce_fuses(self, node: Node, path: Path) -> KNode:
         """F2. A REDUCE joins this kernel: its inputs run inside its loop, its consumers after it."""
+        if rules.fuse_rows(node, path.moves, self.loop_key or (self.value.shape, node.arg[1]), self.root):
+            return self.row_fuses(node, path)
         if (b6 := rules.reduce_inside_reduce(node, path.below_reduce)) is not None:
             return self.need(node, b6)
         above = path.anchor if path.anchor is not None else node
         if (b4 := rules.reduce_behind_view(node, above, path.moves)) is not None:
             return self.need(above, b4)
-        assert self.loop is not None, "find_loop missed a REDUCE that the walk reached without movement ops"
-        if (b7 := rules.loop_mismatch(node, (self.loop.src[0].shape, self.loop.arg[1]))) is not None:
+        assert self.loop_key is not None, "find_loop missed a REDUCE that the walk reached without movement ops"
+        if (b7 := rules.loop_mismatch(node, self.loop_key)) is not None:
             return self.need(node, b7)
         self.draft.fired["reduce_fuses"] += 1
         self.draft.nodes.append(node)
@@ -242,6 +254,22 @@ class _Builder:
             identity = reduce_identity(node.arg[0], node.dtype)
             return KNode(KOps.CONST, (), node.dtype, (identity, ShapeTracker.from_shape(node.shape)),
                          merge_origins(node.meta, path.origins))
+        src = self.visit(node.src[0], Path(below_reduce=True))
+        return KNode(KOps.REDUCE, (src,), node.dtype, node.arg, merge_origins(node.meta, path.origins))
+
+
+    # ---- F5: a reduce read back along its row joins the row's kernel ------------------------------
+
+    def row_fuses(self, node: Node, path: Path) -> KNode:
+        """F5. A REDUCE read back along its own reduced axes (the pending moves only broadcast it over its row;
+        rules.fuse_rows holds the whole condition) joins this kernel: its input runs in a loop of its own over
+        the row (below it, possibly inside another REDUCE's loop), and every position of the row reads its
+        value. The moves are dropped: the value is one number per row, which needs no view."""
+        self.draft.fired["row_fuses"] += 1
+        self.draft.nodes.append(node)
+        self.draft.reduces.append(node)
+        if self.loop_key is None:  # the first REDUCE of a kernel stored at its loop shape fixes the loop
+            self.loop_key = (node.src[0].shape, node.arg[1])
         src = self.visit(node.src[0], Path(below_reduce=True))
         return KNode(KOps.REDUCE, (src,), node.dtype, node.arg, merge_origins(node.meta, path.origins))
 

@@ -14,6 +14,14 @@ below a REDUCE has `full_shape`; the REDUCE turns the reduced axes to 1, giving 
 `output_shape`; every LOAD/CONST above a REDUCE (and every STORE view) has `output_shape`. A
 kernel without a REDUCE has `full_shape == output_shape`. All REDUCEs of a kernel reduce the same
 axes. These rules are what the linearizer relies on, and `verify()` checks them.
+
+Row kernels (stage 02's rule F5). A REDUCE's value is one number per row (the output axes it keeps);
+in a row kernel it is also read *along* the row, at every position of `full_shape`, as if expanded
+back over its reduced axes. Such a REDUCE may be below another REDUCE (softmax's sum of exp(x - max))
+and the STORE may be at `full_shape` instead of `output_shape` (softmax's e / sum): then
+`output_shape == full_shape` and the kernel is `stores_rows`. The views keep one rule: below any
+REDUCE they have `full_shape`, above every REDUCE the STORE's shape. Stage 03 runs each REDUCE in a
+loop of its own over the row, after the loops of the REDUCEs inside it, then the store loop.
 """
 
 from __future__ import annotations
@@ -145,6 +153,16 @@ class Kernel:
         return ()
 
     @property
+    def reduced_shape(self) -> tuple[int, ...]:
+        """`full_shape` with the reduced axes set to 1: what a REDUCE's value has (one number per row)."""
+        return tuple(1 if i in self.reduce_axes else s for i, s in enumerate(self.full_shape))
+
+    @property
+    def stores_rows(self) -> bool:
+        """A row kernel that stores at the loop shape: after its reduce loops, a loop over the row stores it."""
+        return self.output_shape == self.full_shape != self.reduced_shape
+
+    @property
     def outputs(self) -> tuple[BufferRef, ...]:
         return self.bufs[: self.n_outputs]
 
@@ -174,16 +192,14 @@ def verify(k: Kernel) -> Kernel:
         fail("the root must be a SINK of STOREs", k.ast)
     full, out = k.full_shape, k.output_shape
     axes = k.reduce_axes
-    expected_out = tuple(1 if i in axes else s for i, s in enumerate(full))
-    if out != expected_out:
-        fail(f"output shape {out} doesn't match full shape {full} reduced over {axes}")
+    if out not in (k.reduced_shape, full):
+        fail(f"output shape {out} is neither the full shape {full} reduced over {axes} nor the full shape (a row "
+             f"kernel's store)")
     if len(k.ast.src) != k.n_outputs:
         fail(f"{len(k.ast.src)} STOREs but n_outputs={k.n_outputs}")
 
     def check(n: KNode, below_reduce: bool) -> None:
-        if n.op is KOps.REDUCE:
-            if below_reduce:
-                fail("a REDUCE inside another REDUCE", n)
+        if n.op is KOps.REDUCE:  # one below another is a row kernel's: its value is read along the row
             if n.arg[1] != axes:
                 fail(f"REDUCE over {n.arg[1]} but the kernel reduces {axes}", n)
             if n.arg[0] not in (Ops.ADD, Ops.MAX):

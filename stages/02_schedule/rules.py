@@ -18,6 +18,10 @@ Fusion rules: what happens by default, inside one kernel (fuse.py applies them n
                              down to its sources (`(a+b).T` loads `a.T` and `b.T`)
     F4 const_is_inlined      a CONST leaf is a CONST in the AST with its folded view (a padded
                              constant is 0 outside the pad), never a buffer
+    F5 row_fuses             a REDUCE read back along its own reduced axes (softmax's
+                             `x - max(x).expand`) joins its consumer as a *row kernel*: per row,
+                             each reduce runs its own loop over the row, then the store loop
+                             (`fuse_rows` below is its condition; SHRIMPGRAD_FUSE_ROWS=0 turns it off)
 
 Boundary rules: each is a named function that holds both its test and its reason. It returns a
 `Boundary` (the rule's name and the reason in words) when its node must be materialized, and None
@@ -47,10 +51,12 @@ the walk is on; schedule.py's grow_boundaries asks B8 and B10 once every kernel 
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from shrimpgrad.graph import BufferRef, Node, Ops, ShapeTracker
+from shrimpgrad.graph import BufferRef, Node, Ops, ShapeTracker, apply_movement
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,52 @@ def assign(node: Node) -> Boundary | None:
 
 
 SEED_RULES = (assign, contiguous)  # B1 is applied to the roots, with their index
+
+
+# ---- F5's condition: when a reduce joins its consumer's row ----------------------------------
+
+FUSE_ROWS_ENV = "SHRIMPGRAD_FUSE_ROWS"  # "0": no row kernels (every reduce read through a view is stored, B4)
+# The longest row a row kernel reduces: 16384 elements (64 KB of float32). The row is read once per reduce loop
+# and once by the store loop; it must still be in the cache (L2 on a CPU core, the GPU's L2) the second time,
+# or the kernel reads DRAM as often as the separate kernels did.
+MAX_ROW = 16384
+
+
+def fuse_rows_enabled() -> bool:
+    """$SHRIMPGRAD_FUSE_ROWS, read at every call (tests switch it): anything but "0" means on."""
+    return os.environ.get(FUSE_ROWS_ENV, "1") != "0"
+
+
+def broadcast_back(reduce: Node, moves: Sequence[Move]) -> bool:
+    """Do the pending `moves` read the REDUCE's value back at every position of the row it reduced, and only
+    so: the same view as `reduce.expand(reduce.src[0].shape)` (reshapes on the way are fine)?"""
+    st = ShapeTracker.from_shape(reduce.shape)
+    for m in moves:  # nearest first, as fuse.py folds them
+        st = apply_movement(st, m.op.name, m.arg)
+    return st == apply_movement(ShapeTracker.from_shape(reduce.shape), "EXPAND", reduce.src[0].shape)
+
+
+def fuse_rows(reduce: Node, moves: Sequence[Move], loop: tuple[tuple[int, ...], tuple[int, ...]],
+              root: Node) -> bool:
+    """F5's condition. A REDUCE met through the movement ops `moves`, in the kernel of `root` whose loop (the
+    shape its REDUCEs reduce and their axes) is `loop`, joins that kernel as one more loop over the row,
+    instead of being stored (B4) or cut off as a reduce inside a reduce (B6), when:
+
+    * the switch is on (`SHRIMPGRAD_FUSE_ROWS` is not "0");
+    * the moves only broadcast the reduced value back along its own reduced axes (`broadcast_back`): each
+      position of a row reads its own row's value, which the row kernel has in a register;
+    * the REDUCE reduces the kernel's loop: the same input shape and axes (one row loop for all of them);
+    * the row is at most MAX_ROW elements, so it is still in the cache when the next loop reads it again;
+    * the kernel is not an in-place ASSIGN: its reduce loops would read elements that another row's store
+      may already have overwritten (B9's hazard); such a kernel keeps its reduces in their own kernels.
+
+    softmax: x - max(x).expand(4, 8) and e / sum(e).expand(4, 8): one kernel R_4_8 whose rows run three loops
+    (the max, the sum of exp, the stores)."""
+    if not fuse_rows_enabled() or root.op is Ops.ASSIGN or not moves:
+        return False
+    row = math.prod(reduce.src[0].shape[a] for a in reduce.arg[1])
+    return ((reduce.src[0].shape, reduce.arg[1]) == loop and 0 < row <= MAX_ROW
+            and broadcast_back(reduce, moves))
 
 
 # ---- found while fusing: B4-B10 --------------------------------------------------------------

@@ -60,7 +60,7 @@ from shrimpgrad.schedule import verify as verify_kernel
 
 from .expr import Add, And, Expr, FloorDiv, Ge, Lt, Mod, Mul, Num, Var, all_of, sum_of
 from .index import index_and_valid, unravel
-from .opts import LoopPlan, Opt, apply_opts
+from .opts import Loop, LoopPlan, Opt, apply_opts
 from .symbolic import Rewrite, simplify
 from .uops import LoopKind, Program, UOp, UOps, verify
 
@@ -189,15 +189,53 @@ _NO_ORIGINS = frozenset({UOps.DEFINE_GLOBAL, UOps.DEFINE_LOCAL, UOps.CONST, UOps
 
 @dataclass(frozen=True)
 class LoopNest:
-    """What open_loops made: the RANGEs, outermost first (RANGE i opens block i+1; block 0 is outside every
-    loop), the block the accumulators live in (inside the GLOBAL/LOCAL loops), the value of every loop of
-    the plan (its variable, or on a GPU an expression of the SPECIAL indices), and the launch dimensions."""
+    """What open_loops made. `ranges`: the RANGEs of the output loops, outermost first (RANGE i opens block
+    i+1; block 0 is outside every loop; none on a GPU, where they are SPECIALs); the accumulators live in the
+    innermost block, `acc_block`. Inside it run the `phases` one after another: each is a nest of RANGEs over
+    the reduced axes (the plan's REDUCE loops), and `phase_values[p]` gives those loops' values in phase p. An
+    ordinary reduce kernel has one phase (its reduce loop); a row kernel one per level of nested REDUCEs and,
+    when it stores rows, a last one that stores (see `row_phases`). On a CPU that store phase loops over each
+    reduced axis whole (`row_axes`: a plain loop, which the C compiler vectorizes), not over the plan's parts.
+    `loop_values`: the value of every other loop of the plan (its variable, or on a GPU an expression of the
+    SPECIAL indices), and the launch dimensions."""
 
     ranges: tuple[UOp, ...] = ()
     acc_block: int = 0
     loop_values: Mapping[str, Expr] = field(default_factory=dict)
     global_size: tuple[int, ...] | None = None
     local_size: tuple[int, ...] | None = None
+    phases: tuple[tuple[UOp, ...], ...] = ()
+    phase_values: tuple[Mapping[str, Expr], ...] = ()
+    row_axes: Mapping[int, Expr] = field(default_factory=dict)  # CPU store phase: reduced axis -> its loop variable
+
+
+@dataclass(frozen=True)
+class RowPhases:
+    """Which loop over the reduced axes each REDUCE of a kernel runs in (`of[reduce]`), how many such loops
+    there are, and the one that stores (None: the STOREs come after every loop, at the reduced shape).
+
+    A REDUCE runs after the REDUCEs inside its input (their values are read in its loop), so its phase is
+    one more than theirs: softmax's max is phase 0, its sum of exp(x - max) phase 1, and its store, e / sum,
+    the row store loop, phase 2. REDUCEs of one level share a loop (sum(x) and max(x) of one row)."""
+
+    of: Mapping[KNode, int]
+    count: int
+    store: int | None
+
+
+def row_phases(kernel: Kernel) -> RowPhases:
+    """The phases of `kernel` (see RowPhases): a REDUCE's phase is the number of REDUCE levels inside it."""
+    level: dict[KNode, int] = {}  # how many reduce loops must run before this node's value is known
+    of: dict[KNode, int] = {}
+    for n in kernel.ast.toposort():
+        below = max((level[x] for x in n.src), default=0)
+        if n.op is KOps.REDUCE:
+            of[n] = below
+            below += 1
+        level[n] = below
+    count = max(of.values(), default=-1) + 1
+    store = count if kernel.stores_rows else None
+    return RowPhases(of, count + (store is not None), store)
 
 
 @dataclass
@@ -212,7 +250,10 @@ class Lowering:
     plan: LoopPlan | None = None  # plan_loops
     make: UOpMaker | None = None  # plan_loops (it knows the index dtype); every pass makes UOps with it
     bufs: tuple[UOp, ...] = ()  # define_buffers: DEFINE_GLOBAL i for kernel.bufs[i]
+    phases: RowPhases | None = None  # plan_loops: the loop each REDUCE runs in
     nest: LoopNest = field(default_factory=LoopNest)  # open_loops
+    acc_phase: dict[UOp, int] = field(default_factory=dict)  # lower_reduces: DEFINE_ACC -> the phase updating it
+    update_phase: dict[UOp, int] = field(default_factory=dict)  # lower_reduces: accumulator update -> its phase
     finals: dict[tuple, UOp] = field(default_factory=dict)  # lower_reduces: (REDUCE, output lane) -> final value
     values: dict[tuple, UOp] = field(default_factory=dict)  # lower_reduces/stores: (AST node, lanes) -> its UOp
     # lower_reduces/stores: (AST node, lanes) -> origins, for a value folded to a constant
@@ -236,24 +277,28 @@ class Lowering:
 
 # ---- kernel AST nodes -> UOps ---------------------------------------------------------------------
 
-def axis_exprs(L: Lowering, shape: tuple[int, ...], lanes: dict[str, int]) -> list[Expr]:
+def axis_exprs(L: Lowering, shape: tuple[int, ...], lanes: dict[str, int], phase: int | None = None) -> list[Expr]:
     """The index of each kernel axis for a view of `shape` (the full shape below a REDUCE, the
-    output shape above it, where the reduced axes are 0), with unrolled lanes as numbers."""
+    output shape above it, where the reduced axes are 0), with unrolled lanes as numbers; the reduced axes
+    run over the loops of `phase` (None: outside every phase, where only output-shaped views are read)."""
     k = L.kernel
-    values = {**L.nest.loop_values, **{name: Num(v) for name, v in lanes.items()}}
+    values = {**L.nest.loop_values, **(L.nest.phase_values[phase] if phase is not None else {}),
+              **{name: Num(v) for name, v in lanes.items()}}
     if shape == k.full_shape:
-        return [L.plan.axis_expr(a, values) for a in range(len(shape))]
+        row_axes = L.nest.row_axes if phase is not None and phase == L.phases.store else {}
+        return [row_axes[a] if a in row_axes else L.plan.axis_expr(a, values) for a in range(len(shape))]
     if shape == k.output_shape:
         return [Num(0) if a in k.reduce_axes else L.plan.axis_expr(a, values) for a in range(len(shape))]
     raise LinearizeError(f"kernel {k.name}: a view of shape {shape} is neither the loop shape {k.full_shape} "
                          f"nor the output shape {k.output_shape} (run shrimpgrad.schedule.verify on it)")
 
 
-def lower_tree(L: Lowering, root: KNode, lanes: dict[str, int]) -> UOp:
+def lower_tree(L: Lowering, root: KNode, lanes: dict[str, int], phase: int | None = None) -> UOp:
     """Lower `root` and the nodes under it (not below a REDUCE: those live in the reduce loop), children
     first, noting a line per node; returns the UOp of `root`. A node lowered before (or an equal one) is
-    not lowered again (CSE): its UOp now also stands for this node's origins."""
-    key = _key(lanes)
+    not lowered again (CSE): its UOp now also stands for this node's origins. `phase`: the loop over the
+    reduced axes it runs in (a row kernel lowers one node once per phase reading it: other loop variables)."""
+    key = (phase or None, _key(lanes))  # phase 0's loop variables are the nest's own (loop_values): one key
     done = L.values
 
     def sources(node: KNode):
@@ -265,7 +310,7 @@ def lower_tree(L: Lowering, root: KNode, lanes: dict[str, int]) -> UOp:
             continue
         # A source folded to a constant is a number inside this node's line: the line stands for it too.
         L.make.origins = merge_origins(node.origins, *[L.folded.get((s, key), ()) for s in node.src])
-        u, found = lower_node(L, node, lanes)
+        u, found = lower_node(L, node, lanes, phase)
         done[(node, key)] = u
         if u.op is UOps.CONST and node.op is not KOps.CONST:  # folded (constant operands, a load never made)
             L.folded[(node, key)] = L.make.origins
@@ -273,13 +318,13 @@ def lower_tree(L: Lowering, root: KNode, lanes: dict[str, int]) -> UOp:
     return done[(root, key)]
 
 
-def lower_node(L: Lowering, node: KNode, lanes: dict[str, int]) -> tuple[UOp, str]:
+def lower_node(L: Lowering, node: KNode, lanes: dict[str, int], phase: int | None = None) -> tuple[UOp, str]:
     """One AST node (its sources lowered already) as a UOp, and what lowering it found (its index and valid,
     for the step-through)."""
-    make, value = L.make, lambda n: L.values[(n, _key(lanes))]
+    make, value = L.make, lambda n: L.values[(n, (phase or None, _key(lanes)))]
     if node.op is KOps.LOAD:
         buf_index, st = node.arg
-        index, valid = index_and_valid(st, axis_exprs(L, st.shape, lanes), make.log)
+        index, valid = index_and_valid(st, axis_exprs(L, st.shape, lanes, phase), make.log)
         found = f" (index {index}; valid {valid})"
         buf = L.bufs[buf_index]
         if valid == Num(0):
@@ -290,7 +335,7 @@ def lower_node(L: Lowering, node: KNode, lanes: dict[str, int]) -> tuple[UOp, st
                                                 make.const(0, node.dtype))), found
     if node.op is KOps.CONST:
         constant, st = node.arg
-        _, valid = index_and_valid(st, axis_exprs(L, st.shape, lanes), make.log)
+        _, valid = index_and_valid(st, axis_exprs(L, st.shape, lanes, phase), make.log)
         found = f" (valid {valid})"
         if valid in (Num(0), Num(1)):
             return make.const(constant if valid == Num(1) else 0, node.dtype), found
@@ -301,7 +346,7 @@ def lower_node(L: Lowering, node: KNode, lanes: dict[str, int]) -> tuple[UOp, st
         if node.arg is Ops.CAST:
             return make.uop(UOps.CAST, node.dtype, (src[0],)), ""
         return make.alu(node.arg, node.dtype, *src), ""
-    if node.op is KOps.REDUCE:
+    if node.op is KOps.REDUCE:  # its final value: read after its loop, or along the row in a later phase's loop
         return L.finals[(node, output_lane_key(L.plan, lanes))], ""
     raise LinearizeError(f"kernel {L.kernel.name}: can't lower {node.op!r} as a value")
 
@@ -322,6 +367,7 @@ def plan_loops(L: Lowering) -> None:
     the loop nest has more than 2**31 - 1 elements)."""
     verify_kernel(L.kernel)
     L.plan = apply_opts(L.kernel, L.opts)
+    L.phases = row_phases(L.kernel)
     biggest = max([b.size for b in L.kernel.bufs] + [math.prod(L.kernel.full_shape)])
     L.make = UOpMaker(L.kernel.name, dtypes.int64 if biggest > INT32_MAX else dtypes.int32)
     L.note(f"loops {L.plan.describe()}")
@@ -351,18 +397,39 @@ def open_loops(L: Lowering) -> None:
         if math.prod(local_size) > BLOCK_THREADS:
             raise LinearizeError(f"kernel {L.kernel.name}: {math.prod(local_size)} threads per block (LOCAL x GROUP "
                                  f"amounts) exceed the GPU's {BLOCK_THREADS}; use smaller amounts")
-        serial = plan.ordered((LoopKind.REDUCE,))
+        serial = []
     else:
-        serial = parallel + plan.ordered((LoopKind.REDUCE,))
-    ranges = []
-    for loop in serial:
-        rng = make.uop(UOps.RANGE, idt, (make.const(0, idt), make.const(loop.size, idt)), (loop.name, loop.kind))
-        ranges.append(rng)
-        loop_values[loop.name] = loop.var
-        make.variables[loop.name] = rng
-    acc_block = sum(1 for loop in serial if loop.kind is not LoopKind.REDUCE)  # REDUCE loops are innermost
-    L.nest = LoopNest(tuple(ranges), acc_block, loop_values, global_size, local_size)
-    L.note("loops: " + (" ".join(f"{loop.name}:{loop.size}" for loop in serial) or "none"))
+        serial = parallel
+
+    def open_range(loop, name: str, kind: LoopKind) -> UOp:
+        rng = make.uop(UOps.RANGE, idt, (make.const(0, idt), make.const(loop.size, idt)), (name, kind))
+        make.variables[name] = rng
+        return rng
+
+    ranges = [open_range(loop, loop.name, loop.kind) for loop in serial]
+    loop_values.update({loop.name: loop.var for loop in serial})
+    # the loops over the reduced axes, once per phase: phase 0 keeps the plan's names (ridx0), phase p > 0 adds
+    # _p (ridx0_1); a row kernel's store phase is a ROW loop (it stores, it updates no accumulator)
+    phases, phase_values, row_axes = [], [], {}
+    for p in range(L.phases.count):
+        if p == L.phases.store and not L.gpu:  # a plain loop per reduced axis, whole: the C compiler vectorizes it
+            loops = [Loop(LoopKind.ROW, a, L.kernel.full_shape[a], f"row{a}") for a in L.kernel.reduce_axes
+                     if L.kernel.full_shape[a] > 1]
+            phases.append(tuple(open_range(loop, loop.name, loop.kind) for loop in loops))
+            phase_values.append({})
+            row_axes = {a: Num(0) for a in L.kernel.reduce_axes} | {loop.axis: loop.var for loop in loops}
+            continue
+        kind = LoopKind.ROW if p == L.phases.store else LoopKind.REDUCE
+        names = {loop.name: loop.name if p == 0 else f"{loop.name}_{p}" for loop in plan.ordered((LoopKind.REDUCE,))}
+        phases.append(tuple(open_range(loop, names[loop.name], kind) for loop in plan.ordered((LoopKind.REDUCE,))))
+        phase_values.append({loop.name: Var(names[loop.name], 0, loop.size - 1)
+                             for loop in plan.ordered((LoopKind.REDUCE,))})
+    if phase_values:  # phase 0's: what an ordinary reduce kernel's loops always were
+        loop_values.update(phase_values[0])
+    L.nest = LoopNest(tuple(ranges), len(ranges), loop_values, global_size, local_size, tuple(phases),
+                      tuple(phase_values), row_axes)
+    L.note("loops: " + (" ".join([f"{loop.name}:{loop.size}" for loop in serial] +
+                                 [f"{r.arg[0]}:{r.src[1].arg}" for ph in phases for r in ph]) or "none"))
 
 
 def _specials(L: Lowering, loops, prefix: str, limits: tuple[int, ...],
@@ -390,7 +457,9 @@ def _specials(L: Lowering, loops, prefix: str, limits: tuple[int, ...],
 def lower_reduces(L: Lowering) -> None:
     """Accumulators and their updates. For each REDUCE, output lane and GROUP lane: one DEFINE_ACC set to
     the identity before the reduce loops; the update `acc = x_k op (... op (x_0 op acc))` over the UNROLL
-    lanes k, in order (placed in the innermost loop); the GROUP partials combined into the final value."""
+    lanes k, in order (placed in the innermost loop of the REDUCE's phase); the GROUP partials combined into
+    the final value. A row kernel's phases go in order: a phase's REDUCE inputs read the final values of the
+    phases before it, so those are combined (on a GPU: through shared memory) before the next phase's loop."""
     plan, make = L.plan, L.make
     reduces = list(dict.fromkeys(n for n in L.kernel.ast.toposort() if n.op is KOps.REDUCE))
     out_lanes = lane_envs(plan.lanes(LoopKind.UPCAST))
@@ -402,29 +471,34 @@ def lower_reduces(L: Lowering) -> None:
         for o in out_lanes:
             for g in group_lanes:
                 init = make.const(reduce_identity(r.arg[0], r.dtype), r.dtype)
-                accs[(r, _key(o), _key(g))] = make.uop(UOps.DEFINE_ACC, r.dtype, (init,), len(accs))
+                acc = accs[(r, _key(o), _key(g))] = make.uop(UOps.DEFINE_ACC, r.dtype, (init,), len(accs))
+                L.acc_phase[acc] = L.phases.of[r]
     if reduces:
-        L.note(f"{len(accs)} accumulators")
-    for r in reduces:
-        op = r.arg[0]
-        for o in out_lanes:
-            for g in group_lanes:
-                acc = accs[(r, _key(o), _key(g))]
-                value = acc
-                for u in unroll_lanes:
-                    x = lower_tree(L, r.src[0], {**o, **g, **u})
-                    make.origins = r.origins  # the update is the REDUCE's (lower_tree left its input's origins)
-                    value = make.update(UOps.ALU, r.dtype, (x, value), op)
-                make.update(UOps.ASSIGN, None, (acc, value))
-                L.note(f"REDUCE {op.name} into acc{acc.arg}" + _lanes_text({**o, **g}))
-            final = accs[(r, _key(o), _key(group_lanes[0]))]
-            for g in group_lanes[1:]:  # combine the partial accumulators, after the loop
-                final = make.uop(UOps.ALU, r.dtype, (accs[(r, _key(o), _key(g))], final), op)
-            L.finals[(r, output_lane_key(plan, o))] = final
-            if len(group_lanes) > 1:
-                L.note(f"combine {len(group_lanes)} GROUP partials of {op.name}" + _lanes_text(o))
-    if L.gpu and plan.lanes(LoopKind.GROUP) and reduces:
-        combine_in_shared_memory(L, reduces, out_lanes)
+        L.note(f"{len(accs)} accumulators" + (f" in {L.phases.count} loops over the row"
+                                              if L.phases.count > 1 else ""))
+    for phase in range(L.phases.count):
+        in_phase = [r for r in reduces if L.phases.of[r] == phase]
+        for r in in_phase:
+            op = r.arg[0]
+            for o in out_lanes:
+                for g in group_lanes:
+                    acc = accs[(r, _key(o), _key(g))]
+                    value = acc
+                    for u in unroll_lanes:
+                        x = lower_tree(L, r.src[0], {**o, **g, **u}, phase)
+                        make.origins = r.origins  # the update is the REDUCE's (lower_tree left its input's origins)
+                        value = make.update(UOps.ALU, r.dtype, (x, value), op)
+                        L.update_phase[value] = phase
+                    L.update_phase[make.update(UOps.ASSIGN, None, (acc, value))] = phase
+                    L.note(f"REDUCE {op.name} into acc{acc.arg}" + _lanes_text({**o, **g}))
+                final = accs[(r, _key(o), _key(group_lanes[0]))]
+                for g in group_lanes[1:]:  # combine the partial accumulators, after the loop
+                    final = make.uop(UOps.ALU, r.dtype, (accs[(r, _key(o), _key(g))], final), op)
+                L.finals[(r, output_lane_key(plan, o))] = final
+                if len(group_lanes) > 1:
+                    L.note(f"combine {len(group_lanes)} GROUP partials of {op.name}" + _lanes_text(o))
+        if L.gpu and plan.lanes(LoopKind.GROUP) and in_phase:
+            combine_in_shared_memory(L, in_phase, out_lanes)
 
 
 def group_thread(L: Lowering, kinds: tuple[LoopKind, ...] = (LoopKind.GROUP,)) -> Expr:
@@ -445,6 +519,7 @@ def combine_in_shared_memory(L: Lowering, reduces: list[KNode], out_lanes: list[
     temp[l*G] in the CPU's order, so the result is bit-identical to the CPU's GROUP. Only thread
     j = 0 of each group stores it (lower_stores gates the stores)."""
     make = L.make
+    first_temp = sum(1 for u in make.table if u.op is UOps.DEFINE_LOCAL)  # a row kernel's earlier phases made some
     group = math.prod(p.size for p in L.plan.lanes(LoopKind.GROUP))
     size = group * math.prod(p.size for p in L.plan.ordered((LoopKind.LOCAL,)))
     first = group_thread(L, (LoopKind.LOCAL, LoopKind.GROUP)) - group_thread(L)  # l*G: the group's first slot
@@ -454,7 +529,7 @@ def combine_in_shared_memory(L: Lowering, reduces: list[KNode], out_lanes: list[
         make.origins = r.origins
         for o in out_lanes:
             key = (r, output_lane_key(L.plan, o))
-            temp = make.uop(UOps.DEFINE_LOCAL, r.dtype, (), (f"temp{len(temps)}", size))
+            temp = make.uop(UOps.DEFINE_LOCAL, r.dtype, (), (f"temp{first_temp + len(temps)}", size))
             temps[key] = temp
             stores.append(make.uop(UOps.STORE, None, (temp, gid, L.finals[key])))
     barrier = make.uop(UOps.BARRIER, None, tuple(stores))
@@ -472,22 +547,28 @@ def combine_in_shared_memory(L: Lowering, reduces: list[KNode], out_lanes: list[
 
 def lower_stores(L: Lowering) -> None:
     """Each STORE, per output lane: the value (a REDUCE reads its accumulator), then STORE(buf, index,
-    value), gated by the store view's valid when it has a mask."""
+    value), gated by the store view's valid when it has a mask. A row kernel that stores rows does it in its
+    last phase, a loop over the row: on a CPU a plain loop over each reduced axis, per output lane; on a GPU
+    the GROUP threads each store their own part of the row, as they each reduced it (per UNROLL lane too)."""
     make = L.make
     # A kernel built without per-node origins (by hand, with only the kernel-wide `meta` list) names that on its STOREs.
     kernel_meta = "; ".join(L.kernel.meta) or None
+    phase = L.phases.store
+    lanes = L.plan.lanes(LoopKind.UPCAST)
+    if phase is not None and L.gpu:  # on a CPU the store loop runs over the whole row (open_loops' row_axes)
+        lanes += L.plan.lanes(LoopKind.UNROLL)
     # a GPU GROUP reduction: every thread of the group has the final value, thread 0 stores it
-    first_thread = group_thread(L).lt(1) if L.gpu and L.plan.lanes(LoopKind.GROUP) else None
+    first_thread = group_thread(L).lt(1) if L.gpu and L.plan.lanes(LoopKind.GROUP) and phase is None else None
     for store in L.kernel.ast.src:
         buf_index, st = store.arg
         buf = L.bufs[buf_index]
-        for o in lane_envs(L.plan.lanes(LoopKind.UPCAST)):
-            value = lower_tree(L, store.src[0], o)
+        for o in lane_envs(lanes):
+            value = lower_tree(L, store.src[0], o, phase)
             make.origins = store.origins  # its index and the STORE itself: the root node's (an ASSIGN, the value op)
             if value.dtype != buf.dtype:
                 raise LinearizeError(f"kernel {L.kernel.name}: STORE of a {value.dtype!r} value into buffer "
                                      f"{buf_index} of {buf.dtype!r}; cast it in the kernel")
-            index, valid = index_and_valid(st, axis_exprs(L, st.shape, o), L.log)
+            index, valid = index_and_valid(st, axis_exprs(L, st.shape, o, phase), L.log)
             if first_thread is not None:
                 valid = simplify(all_of([valid, first_thread]), L.log)
             if valid == Num(0):
@@ -506,50 +587,82 @@ def place_uops(L: Lowering) -> None:
     L.note(f"{len(L.program.uops)} uops")
 
 
-def placements(L: Lowering) -> dict[UOp, tuple[int, int]]:
-    """Where each UOp made so far goes, decided from its operands: `(block, 0)` runs in loop block `block`
-    before the loop nested in it, `(block, 1)` after that loop. Block 0 is outside every loop; RANGE i opens
-    block i+1. A UOp goes in the innermost block any operand is in (loop-invariant code motion); a UOp that
-    reads an accumulator (or a value after the loops) goes after the reduce loops; a DEFINE_ACC goes where
-    the accumulators live, and an accumulator update in the innermost loop."""
+Place = tuple[int, int, int]  # (phase, depth, segment): see `placements`
+
+
+def placements(L: Lowering) -> dict[UOp, Place]:
+    """Where each UOp made so far goes, decided from its operands, as `(phase, depth, segment)`:
+
+    * `(-1, b, 0)`: in output-loop block b, before the loop nested in it (block 0 is outside every loop, RANGE
+      i opens block i+1; the innermost, `acc_block`, holds the accumulators);
+    * `(-1, acc_block, s)`: in the innermost block, after the loops of phases 0..s-1 and before phase s's;
+    * `(p, d, 0)`: inside the first d RANGEs of phase p (a loop over the reduced axes).
+
+    A UOp goes in the innermost place any operand is in (loop-invariant code motion), and after the phase
+    whose accumulator it reads; a DEFINE_ACC goes in the innermost block before every phase, an accumulator
+    update in the innermost loop of its phase. An ordinary reduce kernel has one phase, so its UOps are
+    before the reduce loop, in it, or after it."""
     nest, updates = L.nest, L.make.updates
-    block_of = {r: i + 1 for i, r in enumerate(nest.ranges)}
-    place: dict[UOp, tuple[int, int]] = {}
+    m = nest.acc_block
+    outer = {r: i + 1 for i, r in enumerate(nest.ranges)}
+    in_phase = {r: (p, d + 1) for p, ranges in enumerate(nest.phases) for d, r in enumerate(ranges)}
+    place: dict[UOp, Place] = {}
+
+    def fail(u: UOp, why: str):
+        return LinearizeError(f"kernel {L.kernel.name}: {u!r} {why}")
+
     for u in L.make.made:  # in the order made: every operand is placed before its user
         if u.op is UOps.RANGE:
-            place[u] = (block_of.get(u, 0), 0)
+            place[u] = (-1, outer[u], 0) if u in outer else (*in_phase[u], 0)
         elif u.op is UOps.DEFINE_ACC:
-            place[u] = (nest.acc_block, 0)
-        elif u in updates:
-            place[u] = (len(nest.ranges), 0)  # the innermost loop
+            place[u] = (-1, m, 0)
+        elif u in updates:  # the innermost loop of its phase (its block, if the phase has no loop left)
+            p = L.update_phase[u]
+            place[u] = (p, len(nest.phases[p]), 0) if nest.phases[p] else (-1, m, p)
         else:
-            block = max((place[s][0] for s in u.src), default=0)
-            after = any(place[s][1] == 1 or s.op is UOps.DEFINE_ACC for s in u.src)
-            if after and block != nest.acc_block:
-                raise LinearizeError(f"kernel {L.kernel.name}: {u!r} reads an accumulator's final value but also "
-                                     "depends on a reduce loop")
-            place[u] = (block, 1 if after else 0)
+            phase, depth, segment = -1, 0, 0
+            for s in u.src:
+                sp, sd, ss = place[s]
+                if s.op is UOps.DEFINE_ACC:  # its final value: after its phase
+                    segment = max(segment, L.acc_phase[s] + 1)
+                elif sp == -1 and sd == m:
+                    segment = max(segment, ss)
+                if sp != -1 and phase != -1 and sp != phase:
+                    raise fail(u, f"reads values of two loops over the row (phases {phase} and {sp})")
+                if sp != -1 and phase == -1:
+                    phase, depth = sp, sd
+                elif sp == phase:
+                    depth = max(depth, sd)
+            if phase == -1 and depth < m and segment:
+                raise fail(u, "reads an accumulator's final value outside the block of the accumulators")
+            if phase != -1 and segment > phase:
+                raise fail(u, "reads an accumulator's final value but also depends on a reduce loop")
+            place[u] = (phase, depth, segment if phase == -1 else 0)
     return place
 
 
 def placed(L: Lowering) -> list[UOp]:
     """The UOps made so far in program order: each block (the code inside one loop) holds the UOps placed
-    in it, in the order made, then the next loop's RANGE ... END, then the UOps that run after that loop.
-    A valid program even halfway through lowering (what the step-through shows)."""
-    ranges = L.nest.ranges
-    by_place: dict[tuple[int, int], list[UOp]] = defaultdict(list)
+    in it, in the order made, then the next loop's RANGE ... END; the innermost output block holds its UOps
+    segment by segment, with each phase's loops between two segments. A valid program even halfway through
+    lowering (what the step-through shows)."""
+    nest = L.nest
+    by_place: dict[Place, list[UOp]] = defaultdict(list)
     for u, where in placements(L).items():
         if u.op is not UOps.RANGE:
             by_place[where].append(u)
     out: list[UOp] = []
-    for b in range(len(ranges) + 1):  # open blocks 0..n
-        out.extend(by_place[(b, 0)])
-        if b < len(ranges):
-            out.append(ranges[b])
-    for b in range(len(ranges), -1, -1):  # close them, innermost first
-        if b < len(ranges):
-            out.append(UOp(UOps.END, None, (ranges[b],)))
-        out.extend(by_place[(b, 1)])
+    for b, rng in enumerate(nest.ranges):  # open the output loops
+        out.extend(by_place[(-1, b, 0)])
+        out.append(rng)
+    for p, ranges in enumerate(nest.phases):
+        out.extend(by_place[(-1, nest.acc_block, p)])
+        for d, rng in enumerate(ranges):
+            out.append(rng)
+            out.extend(by_place[(p, d + 1, 0)])
+        out.extend(UOp(UOps.END, None, (rng,)) for rng in reversed(ranges))
+    out.extend(by_place[(-1, nest.acc_block, len(nest.phases))])
+    out.extend(UOp(UOps.END, None, (rng,)) for rng in reversed(nest.ranges))  # close them, innermost first
     return out
 
 

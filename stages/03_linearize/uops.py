@@ -72,8 +72,9 @@ class UOps(Enum):
 class LoopKind(Enum):
     """What one part of a kernel axis is for: the one vocabulary of the loop plan (opts.py) and of RANGEs.
 
-    The plan's parts have every kind; a Program's RANGEs have the first three (the lanes are written out
-    by the lowering, so they never become loops). Backends and dumps read a RANGE's kind: OpenMP on the
+    The plan's parts have the first six; a Program's RANGEs have GLOBAL, LOCAL, REDUCE and ROW (the lanes
+    are written out by the lowering, so they never become loops; ROW is a row kernel's store loop, made by
+    the lowering, not by a plan). Backends and dumps read a RANGE's kind: OpenMP on the
     outermost GLOBAL loop, the interpreter's vectorized GLOBAL/LOCAL loops. A hand-built Program may
     mark a RANGE UPCAST to ask the C backend to unroll it (`#pragma GCC unroll`)."""
 
@@ -83,6 +84,7 @@ class LoopKind(Enum):
     UPCAST = auto()  # unrolled output lanes, one accumulator each
     UNROLL = auto()  # unrolled reduce lanes folding into the same accumulator, in order
     GROUP = auto()  # unrolled reduce lanes, one partial accumulator each (GPU: threads of the block)
+    ROW = auto()  # a row kernel's store loop over the reduced axes, after its reduce loops: a sequential RANGE
 
     def __repr__(self) -> str:
         return f"LoopKind.{self.name}"

@@ -5,7 +5,7 @@ Each test checks the kernel count, the rule recorded for each kernel, and (throu
 
 import numpy as np
 import pytest
-from schedule_programs import exp, inp, relu, softmax, sum_
+from schedule_programs import REFERENCE_PROGRAMS, exp, inp, relu, softmax, sum_
 from schedule_strategies import check_against_evaluator
 
 from shrimpgrad.graph import (
@@ -118,7 +118,8 @@ def test_B3_assign_writes_in_place():
     assert s.info(x.arg).kind == "assigned"
 
 
-def test_B4_softmax_materializes_the_reduces_read_through_expand():
+def test_B4_softmax_materializes_the_reduces_read_through_expand(monkeypatch):
+    monkeypatch.setenv(rules.FUSE_ROWS_ENV, "0")  # F5 off: otherwise softmax is one row kernel
     roots, bufs = softmax()
     s = check_against_evaluator(roots, bufs)
     assert [k.name for k in s.kernels] == ["R_4_8", "R_4_8n1", "E_4_8"]
@@ -126,13 +127,110 @@ def test_B4_softmax_materializes_the_reduces_read_through_expand():
     assert "EXPAND" in s.kernels[0].reason
 
 
-def test_B4_the_elementwise_consumers_of_the_reduce_stay_in_its_kernel():
+def test_B4_the_elementwise_consumers_of_the_reduce_stay_in_its_kernel(monkeypatch):
+    monkeypatch.setenv(rules.FUSE_ROWS_ENV, "0")
     bufs = {}
     x = inp((4, 8), bufs)
     shifted = alu(Ops.ADD, sum_(x, 1), broadcast_const(1.0, F32, (4, 1)))  # (sum(x) + 1) read through EXPAND
     s = check_against_evaluator([alu(Ops.MUL, x, movement(Ops.EXPAND, shifted, (4, 8)))], bufs)
     assert len(s.kernels) == 2
     assert Ops.ADD in ops_in(s.kernels[0])  # the +1 ran once per row, inside the reduce kernel
+
+
+def test_B4_still_fires_when_the_reduce_is_read_through_more_than_a_broadcast():
+    bufs = {}
+    x = inp((4, 8), bufs)
+    m = movement(Ops.PERMUTE, movement(Ops.EXPAND, reduce(x, Ops.MAX, (1,)), (4, 8)), (1, 0))  # (8, 4): transposed
+    s = check_against_evaluator([alu(Ops.SUB, movement(Ops.PERMUTE, x, (1, 0)), m)], bufs)
+    assert rules_of(s) == ["reduce_behind_view", "output"]
+
+
+# ---- F5: row kernels ---------------------------------------------------------------------------------
+
+def fired(s, rule: str) -> list[int]:
+    return [dict(f).get(rule, 0) for f in s.fused]
+
+
+def test_F5_softmax_is_one_row_kernel():
+    roots, bufs = softmax()
+    s = check_against_evaluator(roots, bufs)
+    assert [k.name for k in s.kernels] == ["R_4_8"] and rules_of(s) == ["output"]
+    assert fired(s, "row_fuses") == [3]  # the max joined twice (read by the sum's loop and the store's), the sum once
+    (k,) = s.kernels
+    assert k.stores_rows and k.output_shape == k.full_shape == (4, 8) and k.reduce_axes == (1,)
+    assert len(s.buffers) == 2  # no temporaries: x in, softmax out
+
+
+def test_F5_the_elementwise_consumers_of_the_reduce_run_along_the_row():
+    bufs = {}
+    x = inp((4, 8), bufs)
+    shifted = alu(Ops.ADD, sum_(x, 1), broadcast_const(1.0, F32, (4, 1)))  # (sum(x) + 1) read through EXPAND
+    s = check_against_evaluator([alu(Ops.MUL, x, movement(Ops.EXPAND, shifted, (4, 8)))], bufs)
+    assert [k.name for k in s.kernels] == ["R_4_8"] and fired(s, "row_fuses") == [1]
+
+
+def test_F5_a_reduce_of_a_row_kernel_stored_per_row():
+    """logsumexp's shape: the sum of exp(x - max) is stored at (4, 1); the max runs in its own loop first."""
+    bufs = {}
+    x = inp((4, 8), bufs)
+    m = movement(Ops.EXPAND, reduce(x, Ops.MAX, (1,)), (4, 8))
+    lse = alu(Ops.LOG2, sum_(exp(alu(Ops.SUB, x, m)), 1))
+    s = check_against_evaluator([lse], bufs)
+    (k,) = s.kernels
+    assert not k.stores_rows and k.output_shape == (4, 1) and fired(s, "row_fuses") == [1]
+
+
+def test_F5_layernorm_is_one_kernel_with_three_loops_per_row():
+    roots, bufs = REFERENCE_PROGRAMS["layernorm"]()
+    s = check_against_evaluator(roots, bufs)
+    assert len(s.kernels) == 1 and s.kernels[0].stores_rows
+
+
+def test_F5_switch_off_gives_the_three_kernels(monkeypatch):
+    monkeypatch.setenv(rules.FUSE_ROWS_ENV, "0")
+    roots, bufs = softmax()
+    assert len(check_against_evaluator(roots, bufs).kernels) == 3
+    monkeypatch.setenv(rules.FUSE_ROWS_ENV, "1")
+    assert len(check_against_evaluator(roots, bufs).kernels) == 1
+
+
+def test_F5_rows_longer_than_MAX_ROW_are_not_fused(monkeypatch):
+    monkeypatch.setattr(rules, "MAX_ROW", 4)
+    roots, bufs = softmax()  # rows of 8
+    s = check_against_evaluator(roots, bufs)
+    assert rules_of(s) == ["reduce_behind_view", "reduce_behind_view", "output"]
+    monkeypatch.setattr(rules, "MAX_ROW", 8)
+    assert len(check_against_evaluator(roots, bufs).kernels) == 1
+
+
+def test_F5_not_for_a_reduce_over_another_loop():
+    """sum(y, 1) of y (4, 3) read back over x's (4, 8) rows: another row, so B4 stores it."""
+    bufs = {}
+    x, y = inp((4, 8), bufs), inp((4, 3), bufs)
+    s = check_against_evaluator([alu(Ops.ADD, x, movement(Ops.EXPAND, sum_(y, 1), (4, 8)))], bufs)
+    assert rules_of(s) == ["reduce_behind_view", "output"]
+
+
+def test_F5_not_for_an_in_place_assign():
+    """x.assign(softmax(x)): the row loops would read what other rows' stores already overwrote; the reduces
+    keep their own kernels and the assigned value is computed before it is written."""
+    x = buffer(BufferRef(32, F32), (4, 8))
+    m = movement(Ops.EXPAND, reduce(x, Ops.MAX, (1,)), (4, 8))
+    e = exp(alu(Ops.SUB, x, m))
+    value = alu(Ops.DIV, e, movement(Ops.EXPAND, sum_(e, 1), (4, 8)))
+    s = check_against_evaluator([assign(x, value)], {x.arg: np.linspace(-1, 1, 32, dtype=np.float32)})
+    assert sum(fired(s, "row_fuses")) == 0 and rules_of(s)[-1] == "assign"
+
+
+def test_F5_condition_is_the_broadcast_back_along_the_reduced_axes():
+    x = buffer(BufferRef(32, F32), (4, 8))
+    m = reduce(x, Ops.MAX, (1,))
+    loop = ((4, 8), (1,))
+    assert rules.fuse_rows(m, (Move(Ops.EXPAND, (4, 8)),), loop, x)
+    assert rules.fuse_rows(m, (Move(Ops.RESHAPE, (4,)), Move(Ops.RESHAPE, (4, 1)), Move(Ops.EXPAND, (4, 8))), loop, x)
+    assert not rules.fuse_rows(m, (), loop, x)  # no view: F2's plain case
+    assert not rules.fuse_rows(m, (Move(Ops.EXPAND, (4, 8)), Move(Ops.PERMUTE, (1, 0))), loop, x)
+    assert not rules.fuse_rows(m, (Move(Ops.EXPAND, (4, 8)),), ((4, 8), (0,)), x)  # another loop
 
 
 def test_B5_pad_through_an_op_that_does_not_keep_zero():

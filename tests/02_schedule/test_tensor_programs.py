@@ -34,16 +34,28 @@ def test_elementwise_chain_is_one_kernel():
     assert names(schedule_of((a * b + c).relu())) == ["E_4_4"]
 
 
-def test_softmax_is_three_kernels_like_tinygrad():
+def test_softmax_is_one_row_kernel():
+    s = schedule_of(Tensor.rand(4, 8).softmax())
+    assert names(s) == ["R_4_8"]
+
+
+def test_softmax_is_three_kernels_like_tinygrad_without_row_kernels(monkeypatch):
+    monkeypatch.setenv("SHRIMPGRAD_FUSE_ROWS", "0")
     s = schedule_of(Tensor.rand(4, 8).softmax())
     assert names(s) == ["R_4_8", "R_4_8n1", "E_4_8"]
 
 
-def test_layernorm_is_three_kernels():
+def test_layernorm_is_one_row_kernel():
     x = Tensor.rand(4, 8)
     y = x - x.mean(axis=-1, keepdim=True)
     out = y * (y * y).mean(axis=-1, keepdim=True).add(1e-5).rsqrt()
-    assert len(schedule_of(out).kernels) == 3
+    assert len(schedule_of(out).kernels) == 1
+
+
+def test_log_softmax_and_logsumexp_are_one_row_kernel():
+    x = Tensor.rand(4, 8)
+    assert len(schedule_of(x.log_softmax()).kernels) == 1
+    assert len(schedule_of(x.logsumexp(axis=-1)).kernels) == 1
 
 
 def test_matmul_bias_relu_is_one_kernel():
