@@ -265,7 +265,8 @@ class _Builder:
         rules.fuse_rows holds the whole condition) joins this kernel: its input runs in a loop of its own over
         the row (below it, possibly inside another REDUCE's loop), and every position of the row reads its
         value. The moves are dropped: the value is one number per row, which needs no view."""
-        self.draft.fired["row_fuses"] += 1
+        if all(r is not node for r in self.draft.reduces):  # once per REDUCE (the walk may meet it on two paths)
+            self.draft.fired["row_fuses"] += 1
         self.draft.nodes.append(node)
         self.draft.reduces.append(node)
         if self.loop_key is None:  # the first REDUCE of a kernel stored at its loop shape fixes the loop

@@ -40,7 +40,7 @@ the walk is on; schedule.py's grow_boundaries asks B8 and B10 once every kernel 
                              (softmax's `x - max(x)` reads max through EXPAND)
     B5 pad_needs_zero        a PAD pushed down through an op that doesn't turn zeros into zero
                              (pad(exp(x)) is 0 in the border, exp(pad(x)) would be 1)
-    B6 reduce_inside_reduce  a REDUCE under another REDUCE: one kernel is one loop nest
+    B6 reduce_inside_reduce  a REDUCE under another REDUCE (not read back along the same row: F5)
     B7 loop_mismatch         two REDUCEs of one kernel with different loops
     B8 shared_reduce         a REDUCE that several kernels would each recompute
     B9 assign_reads_target   an in-place ASSIGN whose value reads the target through another
@@ -177,9 +177,10 @@ def reduce_behind_view(reduce: Node, above: Node, moves: Sequence[Move]) -> Boun
     movement ops: the REDUCE or an elementwise op on top of it) is materialized and the movement
     ops become the view of a LOAD of it. Reshapes that end at the REDUCE's own shape are no view.
 
-    x - max(x, axis=1).expand(4, 8): kernel R_4_8 stores max; the next kernel LOADs it with a
-    stride-0 view. Recomputing the max for every one of the 8 expanded elements would repeat
-    the reduce 8 times; a permute or pad of it is no cheaper to recompute."""
+    x - max(x, axis=1).expand(4, 8) with F5 off (SHRIMPGRAD_FUSE_ROWS=0): kernel R_4_8 stores max;
+    the next kernel LOADs it with a stride-0 view. Recomputing the max for every one of the 8
+    expanded elements would repeat the reduce 8 times; a permute or pad of it is no cheaper to
+    recompute. (With F5 on, that expand back over the row is a row kernel instead: fuse_rows.)"""
     if only_reshapes_back(moves, reduce.shape):
         return None
     moves_text = ", ".join(str(m) for m in moves)
@@ -211,7 +212,8 @@ def reduce_inside_reduce(reduce: Node, below_reduce: bool) -> Boundary | None:
     """B6. A REDUCE feeding (through elementwise ops) another REDUCE, that is one met `below_reduce`,
     is materialized: a kernel is one loop nest with one set of reduced axes.
 
-    sum(x - mean(x)) in layernorm's variance: mean gets its own kernel (B4 usually fires first)."""
+    (x @ w).relu().sum(): the matmul's sum gets its own kernel. (A REDUCE read back along its own
+    row inside another REDUCE over the same row, layernorm's sum((x - mean(x))^2), is F5's instead.)"""
     if not below_reduce:
         return None
     return Boundary("reduce_inside_reduce", f"REDUCE {reduce.arg[0].name} over {reduce.arg[1]} of "

@@ -98,7 +98,8 @@ def format_schedule(s) -> str:
 
 
 _FUSED_WORDS = (("elementwise_fuses", "elementwise", "elementwise"), ("reduce_fuses", "reduce", "reduces"),
-                ("movement_is_a_view", "view", "views"), ("const_is_inlined", "const", "consts"))
+                ("movement_is_a_view", "view", "views"), ("const_is_inlined", "const", "consts"),
+                ("row_fuses", "reduce along the row", "reduces along the row"))
 
 
 def fused_text(fired) -> str:

@@ -13,13 +13,14 @@ from shrimpgrad.graph.notebook import attach_reprs, viz_exports
 
 from .index import index_and_valid
 from .interpret import InterpretError, interpret
-from .lower import PASSES, LinearizeError, LoopNest, Lowering, UOpMaker, linearize, lower
+from .lower import PASSES, LinearizeError, LoopNest, Lowering, RowPhases, UOpMaker, linearize, lower, row_phases
 from .opts import LoopPlan, Opt, OptError, OptKind, apply_opts, default_opts
 from .symbolic import RULES, simplify
 from .uops import NO_VALUE, LoopKind, Program, ProgramError, UOp, UOps, verify
 
 __all__ = ["NO_VALUE", "LoopKind", "Program", "ProgramError", "UOp", "UOps", "verify",
-           "linearize", "lower", "Lowering", "LoopNest", "UOpMaker", "LinearizeError", "PASSES",
+           "linearize", "lower", "Lowering", "LoopNest", "UOpMaker", "LinearizeError", "PASSES", "RowPhases",
+           "row_phases",
            "interpret", "InterpretError",
            "Opt", "OptKind", "OptError", "LoopPlan", "apply_opts", "default_opts",
            "index_and_valid", "simplify", "RULES",

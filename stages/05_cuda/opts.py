@@ -17,12 +17,21 @@ default_opts(gpu=False)): the C compiler vectorizes and OpenMP spreads the outer
           through shared memory. Without it, `x.sum()` of a million floats is ONE thread looping a
           million times while 16,895 others idle. (A column sum instead gets LOCAL threads along
           its columns: neighbouring threads then read neighbouring elements of each row.)
+          A row kernel (stage 02's F5: softmax, layernorm, whose loops run over each row several
+          times) gets GROUP whatever its number of rows: one block per row, its threads striped
+          over every loop of the row (the reduces and the store), so each pass reads the row
+          coalesced and the row stays in L2 between passes. Without it a kernel of many rows gives
+          each thread a whole row: its loads 1 row apart, uncoalesced, three times. Its G is at most
+          ROW_GROUP = 64: after each reduce loop every thread folds all G partials from shared
+          memory (stage 03's combine, G - 1 reads), once per reduce of the row, so with thousands
+          of rows a G of 256 spends about as long combining as reading the rows; rule 2 then puts
+          256 / G rows in a block.
 2. LOCAL  the innermost output axis: the largest divisor of its size up to 256 threads per block
           (with GROUP: LOCAL x GROUP <= 256), accepted when it is a full warp (>= 32), the whole
           axis, or adds to a GROUP's threads. Neighbouring threads then touch neighbouring elements
           (coalesced loads). A size with no good divisor (a prime, 2 * prime) gets no LOCAL: the
           launch is rounded up to whole blocks instead, with a bounds guard (launch.py).
-3. UPCAST register blocking, for reduce kernels with at least two output axes (a matmul, a
+3. UPCAST register blocking, for reduce kernels (not row kernels) with at least two output axes (a matmul, a
    (outputs)      convolution) and outputs to spare (>= 4 x busy_threads): each thread computes
           8 x 2 outputs and loads once what they share. The 8 lanes go to the output axis along
           which the biggest input is broadcast (its loads are shared: matmul's B along rows, a
@@ -60,7 +69,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shrimpgrad.c.opts import largest_divisor, pick_policy
-from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts, default_opts
+from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts, default_opts, row_phases
 from shrimpgrad.schedule import Kernel, KOps
 
 RULES = ("group", "local", "upcast_outputs", "upcast_elementwise")  # heuristic_opts' rules 1-4, by name
@@ -71,6 +80,7 @@ BLOCK_LANES = (8, 2)  # rule 3: UPCAST amounts on the two output axes whose lane
 BLOCK_UNROLL = 4  # rule 3: the innermost reduce loop unrolled by 4 when an input is contiguous along it (float4)
 MIN_GROUP = 16  # fewer partial sums than this are not worth a shared-memory combine
 MAX_GROUP = 256  # the combine is unrolled G times per thread (and stage 03 caps lanes at 256)
+ROW_GROUP = 64  # rule 1 for row kernels: threads per row (each reduce of each row combines G partials per thread)
 MAX_LOCAL = 256  # threads per block from LOCAL: enough warps to hide memory latency, room for registers
 WARP = 32
 POLICY_ENV = "SHRIMPGRAD_CUDA_OPTS"
@@ -100,6 +110,11 @@ def _reductions(kernel: Kernel) -> int:
 
 def _itemsize(kernel: Kernel) -> int:
     return max((n.dtype.itemsize for n in kernel.ast.toposort() if n.op is KOps.REDUCE), default=4)
+
+
+def _row_kernel(kernel: Kernel) -> bool:
+    """Stage 02's F5 kernel: nested REDUCEs or a STORE at the loop shape, so each row is looped over more than once."""
+    return row_phases(kernel).count > 1
 
 
 def _applies(kernel: Kernel, opts: list[Opt]) -> bool:
@@ -167,12 +182,15 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
     shared_per_thread = _reductions(kernel) * _itemsize(kernel)  # bytes of GROUP partials per thread
     group = 1
     innermost = reduces and all(o.axis < reduces[-1].axis for o in outputs)  # its G threads read neighbours
-    if "group" not in off and innermost and n_out < limits.busy_threads and reduces[-1].size >= 2 * MIN_GROUP:  # 1
-        g = largest_divisor(reduces[-1].size, min(MAX_GROUP, limits.max_shared_bytes // shared_per_thread))
+    rows = bool(reduces) and _row_kernel(kernel)  # a block per row, whatever the number of rows
+    if "group" not in off and innermost and (n_out < limits.busy_threads or rows) \
+            and reduces[-1].size >= 2 * MIN_GROUP:  # 1
+        g = largest_divisor(reduces[-1].size, min(ROW_GROUP if rows else MAX_GROUP,
+                                                  limits.max_shared_bytes // shared_per_thread))
         if g >= MIN_GROUP and add(Opt(OptKind.GROUP, reduces[-1].axis, g)):
             group = g
     local = 1
-    blocking = "upcast_outputs" not in off and reduces and group == 1 and len(outputs) >= 2 \
+    blocking = "upcast_outputs" not in off and reduces and not rows and group == 1 and len(outputs) >= 2 \
         and n_out >= 4 * limits.busy_threads  # rule 3 will follow: fewer threads per block, more outputs each
     if "local" not in off and outputs:  # rule 2
         inner = outputs[-1]
