@@ -23,12 +23,20 @@ field by field, is the complete answer to "what is different about the CUDA sour
     barrier            None                                   a BARRIER (__syncthreads();)
     wrap_signed        False (-fwrapv makes + - * wrap)       spell signed int + - * via unsigned
     vector_math        True (SHRIMPGRAD_C_VECTOR_MATH=0: False)  float exp2/log2 by alu.py's vectorizable helpers
+    fma                True (SHRIMPGRAD_FMA=0: False)         an accumulation acc + a*b as one fused fmaf(a, b, acc)
+    fma_chains         False                                  a chain acc + a0*b0 + a1*b1 fused too (else: no FMA)
 
 `vector_math` is a switch: alu.py's exp2/log2 are within 1 ulp of the correctly rounded result (glibc's exp2f/log2f
 too, off by one more rarely; numpy's own float32 loops: 3 and 2 ulp), and a loop that calls them vectorizes, where a
 call to exp2f keeps it scalar. SHRIMPGRAD_C_VECTOR_MATH=0 in the environment (read once, at import: every kernel of
 a process is rendered the same way, which the kernel caches rely on) gives the math library's functions, which are
 what the C library computes bit for bit; `render(program, dialect=C_LIBM_DIALECT)` does it for one kernel.
+
+`fma` is a switch too (the renderer's `fma_accumulations` says which lines it fuses): `acc0 = fmaf(val0, val1, acc0)`
+rounds once where `alu0 = val0 * val1; acc0 = alu0 + acc0` rounds twice, and a CPU or GPU does a fused multiply-add
+in one instruction at the rate of one add. SHRIMPGRAD_FMA=0 (read once, at import, like vector_math) turns it off in
+both dialects (SHRIMPGRAD_FMA=1 or unset: on). `C_NO_FMA_DIALECT` is C with it off, for one kernel (`render(program,
+dialect=...)`); `C_FMA_DIALECT` has it on, chains included (the CUDA dialect's choice; see C_DIALECT for why C's isn't).
 """
 
 from __future__ import annotations
@@ -68,6 +76,8 @@ class Dialect:
     barrier: str | None = None
     wrap_signed: bool = False
     vector_math: bool = False  # float exp2/log2 as the vectorizable helpers of alu.py, not the math library's
+    fma: bool = False  # an accumulation acc + a*b (float32/float64) as one fused multiply-add, fmaf(a, b, acc)
+    fma_chains: bool = True  # False: a kernel whose accumulations chain (a conv's unrolled window) gets no FMA
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"
@@ -86,5 +96,25 @@ def vector_math_setting(value: str | None = None) -> bool:
     return value == "1"
 
 
-C_DIALECT = Dialect("C", vector_math=vector_math_setting())
+FMA_ENV = "SHRIMPGRAD_FMA"
+
+
+def fma_setting(default: bool, value: str | None = None) -> bool:
+    """`value`, else $SHRIMPGRAD_FMA: "1" -> accumulations acc + a*b as fused multiply-adds (one rounding), "0" -> a
+    multiply and an add (two roundings, numpy's), unset -> `default` (on in C and CUDA)."""
+    value = os.environ.get(FMA_ENV) if value is None else value
+    if value is None or value == "":
+        return default
+    if value not in ("0", "1"):
+        raise ValueError(f"{FMA_ENV}={value!r}: use 1 (accumulations as fused multiply-adds) or 0 (a multiply and "
+                         f"an add, rounded twice as numpy does); unset: 1")
+    return value == "1"
+
+
+# C's FMA, measured on one core of an AVX2 EPYC (gcc 12): W4's matmul 66-104 -> 48-52 ms; but gcc's vectorizer builds
+# no vectors from chains of fmaf (a conv's window unrolled into lanes: acc + a0*b0 + a1*b1 + a2*b2), and W5 ran 2x
+# slower with them, so fma_chains=False: such a kernel is rendered without FMA.
+C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True), fma_chains=False)
 C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
+C_FMA_DIALECT = replace(C_DIALECT, name="C (FMA)", fma=True, fma_chains=True)  # every acc + a*b as fmaf(a, b, acc)
+C_NO_FMA_DIALECT = replace(C_DIALECT, name="C (no FMA)", fma=False)  # every a*b + c rounded twice

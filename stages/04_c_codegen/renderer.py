@@ -23,6 +23,10 @@ The pass also checks what C needs and the IR's `verify` does not: every operand 
 STOREs only target output buffers, and the kernel name is a C identifier. Anything else raises
 RenderError naming the UOp.
 
+FMA (the Dialect's `fma`, on unless SHRIMPGRAD_FMA=0): an accumulation `acc + a*b` in float32/float64, whose
+multiply has no other use, is one line, `float alu1 = fmaf(val0, val1, acc0);`, and the MUL's own line is left out
+(see `fma_accumulations`).
+
 OpenMP: the outermost GLOBAL loop gets `#pragma omp parallel for` when the kernel does at least
 OPENMP_MIN_ITERATIONS iterations (see `openmp_loops`).
 
@@ -54,7 +58,7 @@ from .alu import (
     render_store_value,
     render_wrapping,
 )
-from .ctype import RenderError, compute_type, literal, storage_type
+from .ctype import RenderError, compute_type, literal, math_suffix, storage_type
 from .dialect import C_DIALECT, Dialect
 
 # Starting and joining a team of threads costs a few microseconds in libgomp (more for the very
@@ -207,6 +211,9 @@ def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DI
     if not _is_c_identifier(program.name):
         raise RenderError(f"kernel name {program.name!r} is not a C identifier (letters, digits, _; not a keyword)")
     r = _Renderer(program, openmp_loops(program) if openmp and dialect.openmp else frozenset(), dialect)
+    if dialect.fma:
+        r.fma = fma_accumulations(program, chains=dialect.fma_chains)
+        r.fused_muls = frozenset(r.fma.values())
     for i, u in enumerate(program.uops):
         rule = UOP_RULES.get(u.op)
         if rule is None:
@@ -251,6 +258,8 @@ class _Renderer:
         # proves these fit the index dtype, so they are written plainly even where signed ints need wrapping.
         self.index_values: set[UOp] = set()
         self.parallel_var: str | None = None  # the OpenMP loop's variable (split_rows calls the row function with it)
+        self.fma: dict[UOp, UOp] = {}  # ADD -> the MUL it fuses (fma_accumulations), when the dialect has fma
+        self.fused_muls: frozenset[UOp] = frozenset()
 
     # naming and scope
     def new_name(self, prefix: str) -> str:
@@ -477,6 +486,10 @@ def render_alu(r: _Renderer, u: UOp) -> None:
     """<type> alu0 = <expression from alu.py>; float16 results get their rounding: (half)(a + b)."""
     if u.arg is Ops.CAST:  # a CAST may also arrive as ALU(Ops.CAST): render it the same way
         return render_cast_uop(r, u)
+    if u in r.fused_muls:
+        return  # its product is computed by the fmaf of the ADD that accumulates it (fma_accumulations)
+    if u in r.fma:
+        return render_fma(r, u, r.fma[u])
     rule = ALU_RULES.get(u.arg)
     if rule is None:
         raise RenderError(f"{u.arg!r} is not an ALU op with a C rule")
@@ -495,6 +508,17 @@ def render_alu(r: _Renderer, u: UOp) -> None:
         r.index_values.add(u)
 
 
+def render_fma(r: _Renderer, add: UOp, mul: UOp) -> None:
+    """float alu1 = fmaf(val0, val1, acc0);  for ADD(MUL(val0, val1), acc0): a*b + c rounded once (fma for double)."""
+    acc = add.src[1] if add.src[0] is mul else add.src[0]
+    a, b, c = r.ref(mul.src[0]), r.ref(mul.src[1]), r.ref(acc)
+    r.needs_math = True
+    name = r.new_name("alu")
+    r.emit(f"{compute_type(add.dtype)} {name} = fma{math_suffix(add.dtype)}({a}, {b}, {c});", add,
+           "FMA: the MUL's product, fused")
+    r.define(add, name)
+
+
 def render_cast_uop(r: _Renderer, u: UOp) -> None:
     """int cast0 = (int)val0;  bool cast1 = val0 != 0;  float cast2 = (half)val3;"""
     r.declare(u, "cast", render_cast(r.ref(u.src[0]), u.src[0].dtype, u.dtype, r.helpers))
@@ -507,6 +531,45 @@ UOP_RULES: dict[UOps, Callable[[_Renderer, UOp], None]] = {
     UOps.ASSIGN: render_assign, UOps.ALU: render_alu, UOps.CAST: render_cast_uop,
     UOps.DEFINE_LOCAL: render_define_local, UOps.BARRIER: render_barrier,
 }
+
+
+# ---- FMA ---------------------------------------------------------------------------------------
+
+FMA_DTYPES = (dtypes.float32, dtypes.float64)  # float16/bfloat16 round the product first (numpy's rule): not fused
+
+
+def fma_accumulations(program: Program, chains: bool = True) -> dict[UOp, UOp]:
+    """The accumulations to render as fused multiply-adds: ADD -> MUL, for every `ADD(MUL(a, b), acc)` (either order)
+    of float32/float64 where `acc` is a DEFINE_ACC (a reduce's running value: a matmul's, a conv's, a dot product's)
+    or an ADD fused so already (a chain of products added to it), and the MUL has no other use.
+
+    Why: `fmaf(a, b, acc)` is one instruction where a multiply and an add are two (a GPU's multiply-add rate
+    doubles; a CPU's vfmadd does what took vmulps and vaddps), and it rounds once. The result differs from numpy's
+    twice-rounded a*b + c within float rounding (BLAS, behind numpy's own matmul, fuses too); a reduce's opts
+    (BLOCK, SPLIT) already sum in another order than numpy's. Only accumulations: an elementwise a*b + c keeps
+    numpy's rounding bit for bit. The switch: the Dialect's `fma` (SHRIMPGRAD_FMA).
+
+    chains=False (the C dialect's `fma_chains`): a kernel whose accumulations chain (acc + a0*b0 + a1*b1: a conv's
+    window unrolled into lanes) gets no FMA at all; gcc 12's vectorizer builds no vectors from chains of fmaf
+    ("different interleaving chains in one node") and the conv ran 2x slower with them, scalar."""
+    uses: dict[UOp, int] = {}
+    for u in program.uops:
+        for s in u.src:
+            uses[s] = uses.get(s, 0) + 1
+    fused: dict[UOp, UOp] = {}
+    for u in program.uops:
+        if u.op is not UOps.ALU or u.arg is not Ops.ADD or u.dtype not in FMA_DTYPES or len(u.src) != 2:
+            continue
+        for mul, acc in (u.src, u.src[::-1]):
+            # acc: the accumulator, or the fused ADD before this one in its chain (a reduce axis unrolled into lanes
+            # adds several products in a row: acc + a0*b0 + a1*b1 + ...)
+            if (mul.op is UOps.ALU and mul.arg is Ops.MUL and mul.dtype == u.dtype and uses.get(mul) == 1
+                    and mul not in fused.values() and (acc.op is UOps.DEFINE_ACC or acc in fused)):
+                fused[u] = mul
+                break
+    if not chains and any(s in fused for add in fused for s in add.src):
+        return {}
+    return fused
 
 
 # ---- OpenMP ------------------------------------------------------------------------------------

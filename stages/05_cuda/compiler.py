@@ -10,7 +10,9 @@ the CUDA compiler as a library: no nvcc, no shell, no temporary files; it ships 
 fixed and logged (logger "shrimpgrad.cuda", level INFO):
 
     --gpu-architecture=sm_90   the CUBIN's architecture (a CUBIN only runs on that compute capability)
-    --fmad=false               never fuse a*b+c into an FMA (the C backend's -ffp-contract=off: numpy rounds twice)
+    --fmad=false               the compiler fuses no a*b+c into an FMA on its own (C: -ffp-contract=off; numpy rounds
+                               twice); only the fmaf(a, b, acc) that stage 04's FMA rule writes for an accumulation
+                               is fused (an explicit fmaf always is; SHRIMPGRAD_FMA=0: none)
     --prec-div=true --prec-sqrt=true --ftz=false   IEEE division, square root and denormals (the defaults, stated)
     --include-path=<dir>       only for float16 kernels: the folder of cuda_fp16.h (NVRTC has no built-in
                                copy; the header ships in the nvidia-cuda-runtime wheel, found by cuda.pathfinder)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from shrimpgrad.c.dialect import Dialect
+from shrimpgrad.c.dialect import Dialect, fma_setting
 from shrimpgrad.c.renderer import render_kernel, to_text
 from shrimpgrad.linearize import Program
 
@@ -63,6 +63,9 @@ CUDA_DIALECT = Dialect(
     shared="__shared__",
     barrier="__syncthreads();",
     wrap_signed=True,
+    # an accumulation acc + a*b as fmaf(a, b, acc): a GPU's multiply-add is one instruction, at the rate of an add
+    # (SHRIMPGRAD_FMA=0 turns it off; NVRTC's --fmad=false still keeps every other a*b + c apart)
+    fma=fma_setting(default=True),
 )
 
 

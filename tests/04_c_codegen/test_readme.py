@@ -33,3 +33,9 @@ def test_tensor_to_c_example_output_is_real():
     """The README's "From Tensor code to C" section: Tensor code through stages 02-04, output as shown."""
     printed, shown = run_example("tensor-example")
     assert printed == shown
+
+
+def test_fma_example_output_is_real():
+    """The README's FMA section: the dot product's loop without and with the FMA rule, as shown."""
+    printed, shown = run_example("fma")
+    assert printed == shown

@@ -1,5 +1,6 @@
 """On the GPU (marker `cuda`; skipped without one; `make test-cuda` runs them): CUDA computes what the other
-devices compute. Random kernels with random GPU opts equal the interpreter bit for bit; random graphs equal
+devices compute. Random kernels with random GPU opts equal the interpreter bit for bit (with FMA off; on, within float
+rounding); random graphs equal
 stage 01's numpy evaluator (ints exactly); every ALU op and cast on every dtype matches stage 01's semantics
 (floor div/mod, NaN max, wrap-around, float16 rounding); the launch guard keeps a rounded-up grid in bounds;
 an MLP trains on CUDA to the loss it reaches on C; each rule of the opts policy, on and off, gives device C's values."""
@@ -52,9 +53,16 @@ def bits_equal(got, want, what):
 
 # ---- random kernels: CUDA == the interpreter, bit for bit ---------------------------------------------------
 
-@settings(max_examples=40)
-@given(st.data())
-def test_random_kernels_with_random_gpu_opts_equal_the_interpreter(data):
+def fma_off(monkeypatch):
+    """Render every CUDA kernel without the FMA rule (as SHRIMPGRAD_FMA=0 would): numpy's twice-rounded a*b + c."""
+    from dataclasses import replace
+
+    import shrimpgrad.cuda.dialect as cuda_dialect
+
+    monkeypatch.setattr(cuda_dialect, "CUDA_DIALECT", replace(cuda_dialect.CUDA_DIALECT, fma=False))
+
+
+def _random_kernel_vs_interpreter(data):
     from kernel_strategies import kernels, opts_for
 
     dtype = data.draw(st.sampled_from([dtypes.float32, dtypes.int32]), label="dtype")
@@ -64,8 +72,30 @@ def test_random_kernels_with_random_gpu_opts_equal_the_interpreter(data):
     want = [a.copy() for a in arrays]
     interpret(program, want)
     got = run_cuda(program, arrays, extra=3)
+    return kernel, program, opts, got, want
+
+
+@settings(max_examples=40)
+@given(st.data())
+def test_random_kernels_with_random_gpu_opts_equal_the_interpreter(data):
+    with pytest.MonkeyPatch.context() as mp:
+        fma_off(mp)
+        kernel, program, opts, got, want = _random_kernel_vs_interpreter(data)
     for k in range(kernel.n_outputs):
         bits_equal(got[k], want[k], f"output {k} of {program.name} with {opts}, launch {launch_for(program)}")
+
+
+@settings(max_examples=20)
+@given(st.data())
+def test_random_kernels_with_fma_equal_the_interpreter_within_rounding(data):
+    """FMA on (CUDA's default): an accumulation acc + a*b rounds once, the interpreter twice."""
+    kernel, program, opts, got, want = _random_kernel_vs_interpreter(data)
+    for k in range(kernel.n_outputs):
+        if got[k].dtype.kind == "f":  # one rounding per product less: off by a few ulps of the largest values
+            scale = max(1.0, float(np.nanmax(np.abs(want[k]), initial=0.0)))
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-4 * scale, err_msg=f"{program.name} {opts}")
+        else:
+            bits_equal(got[k], want[k], f"output {k} of {program.name} with {opts}")
 
 
 # ---- random graphs: CUDA == stage 01's evaluator ------------------------------------------------------------
