@@ -12,7 +12,8 @@ What is timed, and how:
 * Wall time: what a user waits for, from Python: the expression on CUDA Tensors, `.realize()` (which waits for
   its kernels), median of many calls (schedule and runner caches warm).
 * Each heuristic rule that shaped a workload's kernels is switched off once (SHRIMPGRAD_CUDA_RULES_OFF; for
-  matmul also VECTORIZE, SHRIMPGRAD_CUDA_VECTORIZE=0) to show what it is worth.
+  matmul also VECTORIZE, SHRIMPGRAD_CUDA_VECTORIZE=0; for matmul and conv stage 04's FMA rule, as SHRIMPGRAD_FMA=0)
+  to show what it is worth. `--only G4,G5` runs only those workloads.
 * Values: ShrimpGrad's result is checked against torch's (float64 for matmul and conv) before anything is
   printed; a wrong result stops the benchmark.
 """
@@ -20,6 +21,8 @@ What is timed, and how:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import statistics
 import time
@@ -58,11 +61,11 @@ def workloads(rng):
         ("G3", "softmax(-1) 8192^2 f32", lambda p: p.softmax(-1), lambda p: p.softmax(-1), [sq], 2 * sq.nbytes, 0,
          ["upcast_elementwise"], ">= 75% of copy"),
         ("G4", "matmul 4096^3 f32", lambda p, q: p @ q, lambda p, q: p @ q, [ma, mb], 3 * ma.nbytes, 2 * 4096**3,
-         ["upcast_outputs", "vectorize"], ">= 25 TFLOP/s"),
+         ["upcast_outputs", "vectorize", "fma"], ">= 25 TFLOP/s"),
         ("G4", "matmul 4096^3 f16", lambda p, q: p @ q, lambda p, q: p @ q,
          [ma.astype(np.float16), mb.astype(np.float16)], 3 * ma.nbytes // 2, 2 * 4096**3, [], ">= 330 TFLOP/s"),
         ("G5", "conv2d 64x64x56x56, 3x3 f32", lambda p, q: p.conv2d(q, padding=1),
-         lambda p, q: F.conv2d(p, q, padding=1), [x, w], 2 * x.nbytes, conv_flops, ["upcast_outputs"],
+         lambda p, q: F.conv2d(p, q, padding=1), [x, w], 2 * x.nbytes, conv_flops, ["upcast_outputs", "fma"],
          ">= 50% of torch"),
     ]
 
@@ -96,6 +99,19 @@ class GPUWorkload:
     def free(self) -> None:
         for p in self.ptr.values():
             self.alloc.free(p)
+
+
+@contextlib.contextmanager
+def fma_off():
+    """CUDA rendered without stage 04's FMA rule, as SHRIMPGRAD_FMA=0 would at import."""
+    import shrimpgrad.cuda.dialect as cuda_dialect
+
+    saved = cuda_dialect.CUDA_DIALECT
+    cuda_dialect.CUDA_DIALECT = dataclasses.replace(saved, fma=False)
+    try:
+        yield
+    finally:
+        cuda_dialect.CUDA_DIALECT = saved
 
 
 def kernel_seconds(timer: EventTimer, progs, args) -> float:
@@ -168,7 +184,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--only", help="comma-separated workload ids to run (e.g. G4,G5; default: all, G6 too)")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     limits = device_limits()
     copy, f16 = measure_ceilings()
     header = (f"{limits.name}, {limits.sm_count} SMs, CUDA driver {driver_version()}, {nvrtc_version()}, "
@@ -180,6 +198,8 @@ def main() -> None:
     lines = ["| id | workload | torch (kernel) | ShrimpGrad kernel | ShrimpGrad wall (realize) | target | "
              "ShrimpGrad opts (rule off: kernel time) |", "|---|---|---|---|---|---|---|"]
     for wid, name, build, torch_fn, inputs, nbytes, flops, rules, target in workloads(rng):
+        if only is not None and wid not in only:
+            continue
         t_in = [torch.from_numpy(v).cuda() for v in inputs]
         t_s = torch_seconds(lambda fn=torch_fn, t_in=t_in: fn(*t_in))
         precise = [t.double() for t in t_in] if flops else t_in
@@ -193,6 +213,12 @@ def main() -> None:
         opts = "; ".join(f"{k.name}: {', '.join(str(o) for o in choose_opts(k)) or 'none'}" for k in work.kernels)
         offs = []
         for rule in rules:
+            if rule == "fma":  # stage 04's FMA rule (SHRIMPGRAD_FMA=0 is read at import: here, the dialect itself)
+                with fma_off():
+                    p_off, a_off = work.programs()
+                offs.append(f"fma off: {kernel_seconds(timer, p_off, a_off) * 1e6:.0f} us")
+                check(work.output(), want, name)
+                continue
             env, value = (VECTORIZE_ENV, "0") if rule == "vectorize" else (RULES_OFF_ENV, rule)
             os.environ[env] = value
             try:
@@ -209,6 +235,9 @@ def main() -> None:
                f"{rate(nbytes, flops, s, copy)} | {wall * 1e6:.0f} us | {target} | {opts} ({'; '.join(offs)}) |")
         print(row, f"(rel. error vs torch {err:.1e})", flush=True)
         lines.append(row)
+    if only is not None and "G6" not in only:
+        print("\n" + header + "\n\n" + "\n".join(lines) + "\n")
+        return
     # G6: one small op from Python, synchronized
     small = np.arange(1024, dtype=np.float32)
     t = Tensor(small, device="CUDA")
