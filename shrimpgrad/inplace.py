@@ -47,15 +47,19 @@ class _LiveTensors:
     tensors make k! orders: a model with a few parameters missed on nearly every step)."""
 
     def __init__(self):
-        self._by_id: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # a dict: insertion-ordered
+        self._by_id: dict[int, weakref.ref] = {}  # id -> weak reference: a dict is insertion-ordered
 
     def add(self, t) -> None:
-        self._by_id[id(t)] = t  # a live tensor's id is its own; a dead one's entry is gone with it
+        # A live tensor's id is its own; a dead one's entry is removed by its reference's callback, which runs while
+        # the tensor is being freed, before its id can be given to a new one. (A WeakValueDictionary does the same
+        # with three Python calls per entry: every Tensor made passes here, ~70 per training step.)
+        key = id(t)
+        self._by_id[key] = weakref.ref(t, lambda _, key=key, live=self._by_id: live.pop(key, None))
 
     def __iter__(self):
-        # valuerefs() copies the dict's weak references at once (values() is a generator that guards the dict
-        # against changes between its steps: several times slower, and a realize iterates the live tensors twice)
-        return iter([t for r in self._by_id.valuerefs() if (t := r()) is not None])
+        # copy() takes the references at once, in C: a callback (a tensor dying) can't change the dict under a
+        # Python loop over it
+        return iter([t for r in self._by_id.copy().values() if (t := r()) is not None])
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -63,6 +67,11 @@ class _LiveTensors:
 
 # Every Tensor alive, so a realize can find the pending readers of a buffer it overwrites.
 LIVE = _LiveTensors()
+
+# How many writes Tensor.assign has made: every tensor whose node is an ASSIGN got it there (or from a tensor that
+# did, later), so a TinyJit replay looks for pending writes only when one was made since it last looked
+# (jit._protect_pending) instead of walking every live tensor on every call.
+assigns_made = 0
 
 # Write ids of the ASSIGNs that ran, forgotten with the node (a graph holding the node keeps it alive).
 _finished: dict[int, weakref.ref] = {}

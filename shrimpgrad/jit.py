@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from shrimpgrad import inplace, realize
-from shrimpgrad.graph import BufferRef, DType, Ops, buffer, toposort
+from shrimpgrad.graph import BufferRef, DType, Node, Ops, buffer, toposort
 from shrimpgrad.helpers import emit_enabled
 from shrimpgrad.realize import Buffer, ExecItem, _storage, buffer_value, copy_buffer, new_buffer
 from shrimpgrad.tensor import Tensor
@@ -66,7 +66,7 @@ class _Kernel:
     item: ExecItem
 
     def run(self, new: dict[BufferRef, BufferRef]) -> None:
-        self.item.rebind(new).run()
+        self.item.run_rebound(new)
 
 
 @dataclass(frozen=True)
@@ -187,6 +187,42 @@ class _Signature:
         return None
 
 
+class _Expected:
+    """The captured call's arguments, as a replay checks them first: a few comparisons per argument, no _Signature
+    built (a replay is all a JIT does after its second call). Per position, a Tensor's shape, dtype and device, or
+    the other value itself; then the keyword names and the modes. `tensors_of` answers None when anything differs
+    or a Tensor argument is not realized: the full check (`TinyJit._arguments`) then realizes it, or says what
+    changed."""
+
+    def __init__(self, args: tuple, kwargs: dict):
+        values = (*args, *kwargs.values())
+        self.count, self.keywords, self.modes = len(values), tuple(kwargs), (Tensor.training, Tensor.no_grad)
+        self.tensors = tuple((i, v.shape, v.dtype, v.device) for i, v in enumerate(values) if isinstance(v, Tensor))
+        self.others = tuple((i, v) for i, v in enumerate(values) if not isinstance(v, Tensor))
+
+    def tensors_of(self, args: tuple, kwargs: dict) -> list[Tensor] | None:
+        values = (*args, *kwargs.values()) if kwargs else args
+        if (len(values) != self.count or tuple(kwargs) != self.keywords
+                or (Tensor.training, Tensor.no_grad) != self.modes):
+            return None
+        tensors = []
+        for i, shape, dtype, device in self.tensors:
+            t = values[i]
+            if not isinstance(t, Tensor):
+                return None
+            node = t.node
+            if node.op is not Ops.BUFFER or node.shape != shape or node.dtype != dtype or t.device != device:
+                return None
+            tensors.append(t)
+        for i, value in self.others:
+            v = values[i]
+            if v is not value and (isinstance(v, Tensor) or not _same(v, value)):
+                return None
+        if len(tensors) > 1 and len({id(t.node.arg) for t in tensors}) < len(tensors):
+            return None  # the same buffer twice: the full check names the arguments
+        return tensors
+
+
 def _same(a: Any, b: Any) -> bool:
     plain = (int, float, bool, str, bytes, type(None), tuple, frozenset)
     return a == b if isinstance(a, plain) and isinstance(b, plain) else a is b
@@ -210,7 +246,8 @@ class _Replay:
         new = dict(zip(self.inputs, (t.node.arg for t in args)))
         new.update((ref, BufferRef(ref.size, ref.dtype)) for ref in self.fresh)
         _protect_pending()
-        _protect(self.written, {i for i, r in self.owners.items() if r() is not None})
+        if self.written:  # nothing that lives across calls is overwritten (a pure function): nothing to protect
+            _protect(self.written, {i for i, r in self.owners.items() if r() is not None})
         for step in self.steps:
             step.run(new)
         inplace.mark_written(self.written)
@@ -231,7 +268,9 @@ def _protect(written, owners: set[int]) -> None:
 
 
 def _new_tensor(ref: BufferRef, shape: tuple[int, ...], device: str) -> Tensor:
-    return Tensor._from_node(buffer(ref, shape), device, False)
+    # The node is made directly, not through graph.buffer(): `shape` and `ref` come from a captured tensor of that
+    # buffer (this replay's ref has its size), so buffer()'s checks of them would pass every call.
+    return Tensor._from_node(Node(Ops.BUFFER, (), ref.dtype, shape, ref), device, False)
 
 
 def _map_output(value: Any, fn: Callable[[Any], Any]) -> Any:
@@ -291,7 +330,7 @@ class TinyJit:
         self.reset()
 
     def reset(self) -> None:
-        self.calls, self._signature, self._replay = 0, None, None
+        self.calls, self._signature, self._replay, self._expected = 0, None, None, None
         self._warmup_constants: list[tuple[BufferRef, bytes]] = []
 
     @property
@@ -302,17 +341,20 @@ class TinyJit:
         return self if obj is None else functools.partial(self.__call__, obj)
 
     def __call__(self, *args, **kwargs) -> Any:
-        tensors, signature = self._arguments(args, kwargs)
         if self._replay is not None:
-            problem = self._signature.mismatch(signature)
-            if problem is not None:
-                raise JitError(f"TinyJit({self.name}): {problem}. A JIT replays the kernels it captured; call it "
-                               "with what it was captured with (e.g. drop a last, smaller batch), or reset() it")
+            tensors = self._expected.tensors_of(args, kwargs)
+            if tensors is None:  # not the captured call's look, or a lazy argument: the full check decides
+                tensors, signature = self._arguments(args, kwargs)
+                problem = self._signature.mismatch(signature)
+                if problem is not None:
+                    raise JitError(f"TinyJit({self.name}): {problem}. A JIT replays the kernels it captured; call "
+                                   "it with what it was captured with (e.g. drop a last, smaller batch), or reset() it")
             self.calls += 1
             out = self._replay.run(tensors)
             if emit_enabled("kernels", 1):
                 print(f"TinyJit({self.name}): replayed {len(self._replay.kernels)} kernels")
             return out
+        tensors, signature = self._arguments(args, kwargs)
         self.calls += 1
         if self.calls == 1:  # warm-up: plain, but remember the host data it made (see _check_constants)
             recorder, before = _Recorder(self.name), _census()
@@ -362,6 +404,7 @@ class TinyJit:
         out = _recording(recorder, lambda: self._run_and_finish(args, kwargs, before))
         self._check_constants(recorder.constants)
         self._replay = _finish(recorder, inputs, out, before, self.name)
+        self._expected = _Expected(args, kwargs)
         if emit_enabled("kernels", 1):
             print(f"TinyJit({self.name}): captured {len(self._replay.kernels)} kernels "
                   f"({len(self._replay.steps)} steps)")
@@ -389,11 +432,22 @@ def _existed(t: Tensor, before: dict[int, weakref.ref]) -> bool:
     return ref is not None and ref() is t
 
 
+_assigns_checked = -1  # inplace.assigns_made when _protect_pending last left no write pending
+
+
 def _protect_pending() -> None:
-    """Writes left pending before the capture are done now, so they are not captured (and repeated)."""
+    """Writes left pending before the capture (or a replay) are done now, so they are not captured (and repeated)
+    and a replay reads what they wrote. Every pending write comes from a Tensor.assign, so when none was made since
+    the last look there is none, and the walk over every live tensor is skipped: it made each replay cost more the
+    more tensors a program keeps (a list of returned losses: 3000 kept outputs, ~480 us per replay)."""
+    global _assigns_checked
+    made = inplace.assigns_made
+    if made == _assigns_checked:
+        return
     pending = [t for t in list(inplace.LIVE) if t.node.op is Ops.ASSIGN and not inplace.is_finished(t.node)]
     if pending:
         Tensor.realize(*pending)
+    _assigns_checked = made
 
 
 def _finish(recorder: _Recorder, inputs: tuple[BufferRef, ...], out: Any, before: dict[int, weakref.ref],

@@ -138,6 +138,7 @@ class LifecycleMixin:
             self.node = x.node
             return self
         self.node = assign(target, x.node, _provenance())
+        inplace.assigns_made += 1
         if not inplace.writes_whole_buffer(self.node):
             self.realize()  # a write into a view: the viewed tensor must show it now (see the docstring)
         return self

@@ -183,12 +183,22 @@ class ExecItem:
     lines: tuple[RunGraph, int] | None = field(default=None, compare=False, repr=False)
 
     def run(self) -> float:
-        for b in self.allocate:
+        return self._run(self.bufs, self.allocate, self.release)
+
+    def run_rebound(self, new: dict[BufferRef, BufferRef]) -> float:
+        """`rebind(new).run()`, without making the rebound ExecItem: a TinyJit replay runs every captured item
+        this way on each call, and building a 9-field frozen dataclass per item was a good part of its time."""
+        get = new.get
+        return self._run([get(b, b) for b in self.bufs], [get(b, b) for b in self.allocate],
+                         [get(b, b) for b in self.release])
+
+    def _run(self, bufs: Sequence[BufferRef], allocate: Sequence[BufferRef], release: Sequence[BufferRef]) -> float:
+        for b in allocate:
             if b not in _storage:
                 _storage[b] = Buffer(b, self.device)
-        seconds = self.runner.run([self._memory(b).handle for b in self.bufs])
+        seconds = self.runner.run([self._memory(b).handle for b in bufs])
         _count(self, seconds)
-        for b in self.release:
+        for b in release:
             buf = _storage.pop(b, None)
             if buf is not None:
                 buf.release()

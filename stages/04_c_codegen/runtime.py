@@ -18,6 +18,7 @@ import ctypes
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -48,6 +49,24 @@ class ArgumentError(ValueError):
 # is already mapped.
 _loaded: OrderedDict[str, ctypes.CDLL] = OrderedDict()
 _lock = threading.Lock()
+
+
+# Each array's data pointer, remembered: `arr.ctypes.data` builds a ctypes helper object (~3 us on the 2-core VM),
+# which was most of what launching a small kernel cost. A live array's pointer changes only when `resize` moves its
+# memory, and that changes its size (numpy doesn't allow assigning `.data`), so an entry is used only for the same
+# array (a weak reference: it doesn't keep the array alive) with the same byte count; it goes when the array does.
+_pointers: dict[int, tuple[weakref.ref, int, int]] = {}
+
+
+def data_pointer(arr: np.ndarray) -> int:
+    """`arr.ctypes.data`, remembered per array (see `_pointers`)."""
+    key = id(arr)
+    entry = _pointers.get(key)
+    if entry is not None and entry[0]() is arr and entry[2] == arr.nbytes:
+        return entry[1]
+    ptr = arr.ctypes.data
+    _pointers[key] = (weakref.ref(arr, lambda _, key=key: _pointers.pop(key, None)), ptr, arr.nbytes)
+    return ptr
 
 
 def clear_loaded() -> None:
@@ -89,32 +108,42 @@ class CProgram:
         self._fn.argtypes = [ctypes.c_void_p] * len(program.globals)
         self._fn.restype = None
         self._globals = program.globals
+        # what each buffer must be, read once (the check below runs before every launch): dtype, output?, elements
+        self._expect = tuple((g.dtype.np, bool(g.arg[2]), g.arg[3]) for g in program.globals)
         log.info("kernel %s: %s (%.1f ms)", self.name, self.origin, self.compile_seconds * 1e3)
 
     def __call__(self, buffers: Sequence[np.ndarray]) -> float:
         """Run the kernel on `buffers` (one per DEFINE_GLOBAL, in index order); returns elapsed seconds."""
-        self.check(buffers)
-        pointers = [b.ctypes.data for b in buffers]
+        pointers = self.check(buffers)
         start = time.perf_counter()
         self._fn(*pointers)
         return time.perf_counter() - start
 
-    def check(self, buffers: Sequence[np.ndarray]) -> None:
-        """Raise ArgumentError if `buffers` can't safely be passed to the kernel."""
+    def check(self, buffers: Sequence[np.ndarray]) -> list[int]:
+        """Raise ArgumentError if `buffers` can't safely be passed to the kernel; else their data pointers."""
         if len(buffers) != len(self._globals):
             raise ArgumentError(f"kernel {self.name} takes {len(self._globals)} buffers "
                                 f"({', '.join(self._describe(g) for g in self._globals)}), got {len(buffers)}")
-        for g, buf in zip(self._globals, buffers):
-            problem = self._problem(g, buf)
-            if problem is not None:  # the message is made only now: this check runs before every kernel launch
-                raise ArgumentError(f"kernel {self.name}, buffer {g.arg[0]} ({self._describe(g)}): {problem}")
-        for g, buf in zip(self._globals, buffers):
-            if not g.arg[2]:
+        pointers = []
+        for (dtype, is_output, size), buf in zip(self._expect, buffers):
+            if not (isinstance(buf, np.ndarray) and buf.dtype == dtype and buf.flags.c_contiguous
+                    and (not is_output or buf.flags.writeable) and buf.size >= size):
+                g = self._globals[len(pointers)]  # the message is made only now: this runs before every launch
+                raise ArgumentError(f"kernel {self.name}, buffer {g.arg[0]} ({self._describe(g)}): "
+                                    f"{self._problem(g, buf)}")
+            pointers.append(data_pointer(buf))
+        # No output may overlap another buffer (they are `restrict`). Each is C-contiguous, so it spans exactly
+        # [pointer, pointer + nbytes): what np.may_share_memory compares, here as integers.
+        for i, ((_, is_output, _), buf) in enumerate(zip(self._expect, buffers)):
+            if not is_output or not buf.size:
                 continue
-            for h, other in zip(self._globals, buffers):
-                if h is not g and buf.size and other.size and np.may_share_memory(buf, other):
-                    raise ArgumentError(f"kernel {self.name}: output buffer {g.arg[0]} overlaps buffer {h.arg[0]}; "
-                                        f"buffers are `restrict` pointers and must not overlap (pass a copy)")
+            start, end = pointers[i], pointers[i] + buf.nbytes
+            for j, other in enumerate(buffers):
+                if j != i and other.size and pointers[j] < end and start < pointers[j] + other.nbytes:
+                    raise ArgumentError(f"kernel {self.name}: output buffer {self._globals[i].arg[0]} overlaps buffer "
+                                        f"{self._globals[j].arg[0]}; buffers are `restrict` pointers and must not "
+                                        "overlap (pass a copy)")
+        return pointers
 
     @staticmethod
     def _problem(g, buf) -> str | None:

@@ -41,6 +41,9 @@ _lock = threading.Lock()
 _state: dict = {}
 _current = threading.local()  # .ctx: the context this thread made current (cuCtxSetCurrent once, not per call)
 _sizes: dict[int, int] = {}  # device pointer -> bytes, for the buffer-size check
+# Bumped by every free: a launch whose pointers equal the last call's skips the size check only while this is
+# unchanged, since a freed pointer may be handed out again, smaller, at the same address (CUDAProgram.enqueue).
+_frees = 0
 
 
 def _driver():
@@ -146,9 +149,11 @@ class CUDAAllocator:
         return ptr
 
     def free(self, ptr: int) -> None:
+        global _frees
         _context()
         _check(self.driver.cuMemFree(self.driver.CUdeviceptr(ptr)), "cuMemFree")
         _sizes.pop(ptr, None)
+        _frees += 1
 
     def copyin(self, ptr: int, host: np.ndarray) -> None:
         host = np.ascontiguousarray(host)
@@ -187,7 +192,8 @@ class CUDAProgram:
     * the kernel's arguments are *prepared*: a ctypes array of the buffer pointers and the `void**` array of
       their addresses that cuLaunchKernel reads, made once; a call with the buffers of the last call passes the
       same array again, other buffers are written into it (no per-call tuples for cuda-bindings to convert);
-    * the buffer-size check runs only when the buffers change;
+    * the buffer-size check runs only when the buffers change, or when memory was freed since it ran (a freed
+      pointer can come back from cuMemAlloc at the same address with a smaller size);
     * the context is made current once per thread (`_context`), not per launch.
     `enqueue(buffers)` only enqueues the kernel (stream 0); `__call__` also waits for it, unless
     $SHRIMPGRAD_CUDA_SYNC=0: then it returns after the launch, its seconds are the launch's (not the
@@ -215,6 +221,7 @@ class CUDAProgram:
             *(ctypes.addressof(self._values) + i * ctypes.sizeof(ctypes.c_void_p) for i in range(n)))
         self._params = ctypes.addressof(self._addresses)  # the void** cuLaunchKernel reads
         self._bound: tuple = ()  # the buffers the arrays hold now
+        self._bound_frees = -1  # _frees when they were checked
         self._args_lock = threading.Lock()  # two threads must not rewrite the arrays between set and launch
         self._launch_args = (self.function, *self.grid, *self.block, 0, 0, self._params, 0)
         self._what = f"cuLaunchKernel({self.name}, grid={self.grid}, block={self.block})"
@@ -234,12 +241,12 @@ class CUDAProgram:
                                  "or set SHRIMPGRAD_CUDA_VECTORIZE=0")
         for i, ptr in enumerate(buffers):
             self._values[i] = int(ptr)
-        self._bound = tuple(buffers)
+        self._bound, self._bound_frees = tuple(buffers), _frees
 
     def enqueue(self, buffers) -> None:
         """Enqueue the kernel on `buffers` (device pointers, DEFINE_GLOBAL order) without waiting for it."""
         with self._args_lock:
-            if tuple(buffers) != self._bound:
+            if self._bound_frees != _frees or tuple(buffers) != self._bound:
                 self._bind(buffers)
             (err,) = self._driver.cuLaunchKernel(*self._launch_args)
         if err != self._driver.CUresult.CUDA_SUCCESS:

@@ -246,3 +246,34 @@ def test_memory_stays_flat_over_many_replays():
         for _ in range(50):
             step(Tensor(x), Tensor(y))
     assert len(_storage) <= held
+
+
+def test_a_write_left_pending_between_replays_is_done_before_the_replay_reads_it():
+    """A replay looks for pending writes only when an assign was made since it last looked: this one was."""
+    w = Tensor([1.0, 2.0])
+    step = TinyJit(lambda x: (x * w).realize())
+    for _ in range(3):
+        step(Tensor([1.0, 1.0]))
+    w.assign(w + 10)  # lazy: still pending when the replay starts
+    np.testing.assert_array_equal(step(Tensor([1.0, 1.0])).numpy(), [11.0, 12.0])
+    np.testing.assert_array_equal(step(Tensor([2.0, 2.0])).numpy(), [22.0, 24.0])
+    np.testing.assert_array_equal(w.numpy(), [11.0, 12.0])
+
+
+def test_keyword_and_lazy_arguments_replay_like_plain_calls():
+    """The replay's quick argument check (same look as the captured call, every Tensor realized) and its full
+    check (anything else) give the same results; a different call still raises."""
+    def fn(x, scale, y=None):
+        return (x * scale + y).realize()
+
+    step = TinyJit(fn)
+    for k in range(4):
+        out = step(Tensor([1.0, float(k)]), 2, y=Tensor([0.5, 0.5]))
+        np.testing.assert_array_equal(out.numpy(), fn(Tensor([1.0, float(k)]), 2, y=Tensor([0.5, 0.5])).numpy())
+    lazy = Tensor([1.0, 2.0]) + 1  # not realized: the full check realizes it first
+    np.testing.assert_array_equal(step(lazy, 2, y=Tensor([0.5, 0.5])).numpy(), [4.5, 6.5])
+    with pytest.raises(JitError, match="Tensor arguments were"):
+        step(Tensor([1.0, 2.0]), 2, Tensor([0.5, 0.5]))  # y by position: another call
+    with pytest.raises(JitError, match="argument 1 was 2 when captured, now 2.5"):
+        step(Tensor([1.0, 2.0]), 2.5, y=Tensor([0.5, 0.5]))
+    assert len(step.kernels) == 1
