@@ -13,6 +13,7 @@ PyTorch's bfloat16 kernels do and what the C and CUDA renderers print.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +27,23 @@ class DType:
     np_name: str  # numpy's name for the type of its memory, e.g. "float32" (bfloat16: "uint16", its bits)
     c_name: str  # the C type of its memory ("half" and bfloat16's bits are handled by the C backend)
 
-    @property
+    # Hashing and comparing: dtypes key many dicts (buffer pools, promotion, kernel caches) and are compared on
+    # every op, so instead of the generated methods (a tuple of all five fields each time) the hash is the name's
+    # (Python caches a string's hash; equal dtypes have equal names) and equality answers `is` at once.
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __eq__(self, other) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is not DType:
+            return NotImplemented
+        return (self.priority, self.itemsize, self.name, self.np_name, self.c_name) == (
+            other.priority, other.itemsize, other.name, other.np_name, other.c_name)
+
+    @functools.cached_property
     def np(self) -> np.dtype:
-        """The numpy type of this dtype's memory (buffers): bfloat16's is uint16, its bits."""
+        """The numpy type of this dtype's memory (buffers): bfloat16's is uint16, its bits. Made once per dtype."""
         return np.dtype(self.np_name)
 
     @property

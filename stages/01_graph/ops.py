@@ -74,6 +74,11 @@ class Ops(Enum):
     ASSIGN = auto()  # src: (target BUFFER-backed node, value); arg: write id; result is the target's new value
     COPY = auto()  # arg: (from_device, to_device); the same value, in memory of another device
 
+    # Members are singletons and compare by identity, so the identity hash agrees with ==. Enum's own __hash__ is
+    # a Python function (hash of the name), called for every Node made (a node's hash includes its op) and every
+    # lookup keyed by an op: thousands of calls per training step.
+    __hash__ = object.__hash__
+
     def __repr__(self) -> str:
         return f"Ops.{self.name}"
 
@@ -100,7 +105,7 @@ class GraphError(ValueError):
 _buffer_ids = itertools.count()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class BufferRef:
     """Names a flat piece of memory of `size` elements of `dtype`.
 
@@ -111,6 +116,10 @@ class BufferRef:
     size: int
     dtype: DType
     id: int = field(default_factory=lambda: next(_buffer_ids))
+
+    def __init__(self, size: int, dtype: DType, id: int | None = None):  # noqa: A002 - the field's name
+        # written out as Node's is (a realize and a JIT replay make their fresh buffers' refs every time)
+        self.__dict__.update(size=size, dtype=dtype, id=next(_buffer_ids) if id is None else id)
 
     def __repr__(self) -> str:
         return f"BufferRef(id={self.id}, size={self.size}, dtype={self.dtype!r})"
@@ -147,7 +156,7 @@ def merge_origins(*groups) -> tuple[Provenance, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Node:
     op: Ops
     src: tuple[Node, ...]
@@ -160,8 +169,13 @@ class Node:
     # field by field would walk the whole graph (and recurse as deep as it is) each time. Sources are
     # built before their users and already know their hash, so computing it once at construction costs
     # O(len(src)).
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.op, self.src, self.dtype, self.shape, self.arg)))
+    # The constructor is written out (init=False) because a training step makes hundreds of nodes: the generated
+    # frozen one sets each field with object.__setattr__ and then calls __post_init__; filling the instance's dict
+    # at once does the same in about half the time. (dataclasses.replace still works: it calls this with every field.)
+    def __init__(self, op: Ops, src: tuple[Node, ...], dtype: DType, shape: tuple[int, ...], arg: Any = None,
+                 meta: Provenance | None = None):
+        self.__dict__.update(op=op, src=src, dtype=dtype, shape=shape, arg=arg, meta=meta,
+                             _hash=hash((op, src, dtype, shape, arg)))
 
     def __hash__(self) -> int:
         return self._hash

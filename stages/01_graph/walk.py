@@ -39,6 +39,8 @@ _src = attrgetter("src")
 def toposort(roots: Iterable[T], sources: Callable[[T], Iterable[T]] | None = None,
              key: Callable[[T], Hashable] = id) -> list[T]:
     """Every node reachable from `roots` once (by `key`), each after its `sources` (see the module docstring)."""
+    if sources is None and key is id:
+        return _toposort_nodes(roots)
     sources = _src if sources is None else sources
     order: list[T] = []
     done: set = set()
@@ -54,4 +56,26 @@ def toposort(roots: Iterable[T], sources: Callable[[T], Iterable[T]] | None = No
             continue
         stack.append((node, True))
         stack.extend((s, False) for s in reversed(tuple(sources(node))) if key(s) not in done)
+    return order
+
+
+def _toposort_nodes(roots: Iterable[T]) -> list[T]:
+    """toposort of graph nodes by identity, the case every realize and backward asks for: the same walk and the
+    same order, with `key` and `sources` written in (a generator per node was a third of the walk's time)."""
+    order: list[T] = []
+    done: set[int] = set()
+    stack: list[tuple[T, bool]] = [(r, False) for r in reversed(list(roots))]
+    while stack:
+        node, expanded = stack.pop()
+        k = id(node)
+        if k in done:
+            continue
+        if expanded:
+            done.add(k)
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for s in reversed(node.src):
+            if id(s) not in done:
+                stack.append((s, False))
     return order
