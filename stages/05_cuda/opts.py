@@ -21,11 +21,14 @@ default_opts(gpu=False)): the C compiler vectorizes and OpenMP spreads the outer
           times) gets GROUP whatever its number of rows: one block per row, its threads striped
           over every loop of the row (the reduces and the store), so each pass reads the row
           coalesced and the row stays in L2 between passes. Without it a kernel of many rows gives
-          each thread a whole row: its loads 1 row apart, uncoalesced, three times. Its G is at most
-          ROW_GROUP = 64: after each reduce loop every thread folds all G partials from shared
-          memory (stage 03's combine, G - 1 reads), once per reduce of the row, so with thousands
-          of rows a G of 256 spends about as long combining as reading the rows; rule 2 then puts
-          256 / G rows in a block.
+          each thread a whole row: its loads 1 row apart, uncoalesced, three times. G is chosen so
+          each thread takes ROW_ELEMENTS = 32 elements of the row per loop (G = row / 32, at least a
+          warp, at most 256; rule 2 then puts 256 / G rows in a block): the rows in flight on the
+          GPU are then 2048 threads x 32 elements per SM, about 34 MB on the H200, which its L2
+          (60 MB) holds until the row's last loop has read it again. Measured on the H200 (softmax,
+          kernel time, % of copy bandwidth): 8192^2: G=256 76% (G=64 with LOCAL 4: 41%, the L2
+          overflows; 3 kernels: 41%); 2048^2: G=64 84% (G=256: 23%, too few threads per SM);
+          65536 x 512: G=32 92% (G=64: 74%; 3 kernels: 17%).
 2. LOCAL  the innermost output axis: the largest divisor of its size up to 256 threads per block
           (with GROUP: LOCAL x GROUP <= 256), accepted when it is a full warp (>= 32), the whole
           axis, or adds to a GROUP's threads. Neighbouring threads then touch neighbouring elements
@@ -80,7 +83,7 @@ BLOCK_LANES = (8, 2)  # rule 3: UPCAST amounts on the two output axes whose lane
 BLOCK_UNROLL = 4  # rule 3: the innermost reduce loop unrolled by 4 when an input is contiguous along it (float4)
 MIN_GROUP = 16  # fewer partial sums than this are not worth a shared-memory combine
 MAX_GROUP = 256  # the combine is unrolled G times per thread (and stage 03 caps lanes at 256)
-ROW_GROUP = 64  # rule 1 for row kernels: threads per row (each reduce of each row combines G partials per thread)
+ROW_ELEMENTS = 32  # rule 1 for row kernels: elements of the row each of its G threads takes per loop
 MAX_LOCAL = 256  # threads per block from LOCAL: enough warps to hide memory latency, room for registers
 WARP = 32
 POLICY_ENV = "SHRIMPGRAD_CUDA_OPTS"
@@ -185,8 +188,8 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
     rows = bool(reduces) and _row_kernel(kernel)  # a block per row, whatever the number of rows
     if "group" not in off and innermost and (n_out < limits.busy_threads or rows) \
             and reduces[-1].size >= 2 * MIN_GROUP:  # 1
-        g = largest_divisor(reduces[-1].size, min(ROW_GROUP if rows else MAX_GROUP,
-                                                  limits.max_shared_bytes // shared_per_thread))
+        most = min(MAX_GROUP, max(WARP, reduces[-1].size // ROW_ELEMENTS)) if rows else MAX_GROUP
+        g = largest_divisor(reduces[-1].size, min(most, limits.max_shared_bytes // shared_per_thread))
         if g >= MIN_GROUP and add(Opt(OptKind.GROUP, reduces[-1].axis, g)):
             group = g
     local = 1

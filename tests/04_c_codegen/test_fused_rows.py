@@ -100,7 +100,7 @@ def test_backward_through_row_kernels(name, device):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_softmax_of_a_wide_row(device):
-    """A row of 4096 (the GPU's 64 threads each take 64 elements of it per loop)."""
+    """A row of 4096 (on the GPU 128 threads each take 32 elements of it per loop)."""
     x = (np.random.default_rng(1).standard_normal((3, 4096)) * 4).astype(np.float32)
     with Context(DEVICE=device):
         got = Tensor(x).softmax(-1).numpy()
