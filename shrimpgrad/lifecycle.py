@@ -84,7 +84,7 @@ class LifecycleMixin:
                         "cast to float first")
         root, order = _unrealized(self.node)
         targets = _grad_targets(order, self._requires_grad)
-        for t, g in zip(targets, self._gradient(root, targets, gradient)):
+        for t, g in zip(targets, self._gradient(root, targets, gradient, order)):
             t.grad = g if t.grad is None else t.grad + g
         return self
 
@@ -92,12 +92,13 @@ class LifecycleMixin:
         """d(self)/d(target) for each target, as lazy Tensors (zeros where a target doesn't affect self)."""
         return self._gradient(_unrealized(self.node)[0], list(targets), gradient)
 
-    def _gradient(self, root: Node, targets: list[Tensor], gradient: Tensor | None) -> list[Tensor]:
+    def _gradient(self, root: Node, targets: list[Tensor], gradient: Tensor | None,
+                  order: list[Node] | None = None) -> list[Tensor]:
         seed = self._const(1) if gradient is None else gradient
         if not isinstance(seed, type(self)) or seed.shape != self.shape:
             raise _fail(ShapeError, "backward", f"gradient must be a Tensor of the output's shape {self.shape}, got "
                         f"{getattr(seed, 'shape', type(seed).__name__)}")
-        grads = graph_gradient(root, [t.node for t in targets], seed.cast(self.dtype).node)
+        grads = graph_gradient(root, [t.node for t in targets], seed.cast(self.dtype).node, order)
         return [t._const(0) if g is None else type(self)._from_node(g, t.device, False) for t, g in zip(targets, grads)]
 
     def detach(self) -> Tensor:

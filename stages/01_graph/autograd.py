@@ -47,11 +47,13 @@ from .walk import toposort
 Grads = tuple[Node | None, ...]  # one gradient (or None) per source of the node
 
 
-def gradient(root: Node, targets: Sequence[Node], seed: Node | None = None) -> list[Node | None]:
+def gradient(root: Node, targets: Sequence[Node], seed: Node | None = None,
+             order: Sequence[Node] | None = None) -> list[Node | None]:
     """d root / d target for each target, as graphs of Nodes (None: no path, or not differentiable).
 
     `seed` is the gradient flowing into `root` (ones when None, which makes the result the gradient
-    of `sum(root)`); it must have root's shape and dtype."""
+    of `sum(root)`); it must have root's shape and dtype. `order`: `toposort([root])`, when the caller
+    walked the graph already (the front end's backward does: the walk is not done twice)."""
     if not root.dtype.is_float:
         raise GraphError(f"gradient: the root is {root.dtype!r}; only float graphs have gradients (cast to float)")
     if seed is None:
@@ -60,7 +62,7 @@ def gradient(root: Node, targets: Sequence[Node], seed: Node | None = None) -> l
         raise GraphError(f"gradient: seed is {seed.shape} {seed.dtype!r} but the root is {root.shape} "
                          f"{root.dtype!r}; pass a seed of the root's shape and dtype")
 
-    forward = list(dict.fromkeys(toposort([root])))  # equal nodes are one value: keep the first of each
+    forward = list(dict.fromkeys(toposort([root]) if order is None else order))  # equal nodes: keep the first
     wanted = _leads_to(forward, set(targets))
     known: dict[Node, Node] = {n: n for n in forward}  # nodes that already exist (and so keep their meta)
     known.setdefault(seed, seed)
@@ -94,7 +96,13 @@ def _leads_to(forward: list[Node], targets: set[Node]) -> dict[Node, bool]:
     """For each node: is some target among it and its sources? Only those need gradients."""
     wanted: dict[Node, bool] = {}
     for n in forward:
-        wanted[n] = n in targets or any(wanted[s] for s in n.src)
+        leads = n in targets
+        if not leads:
+            for s in n.src:  # a loop, not any(generator): this runs for every node of every backward
+                if wanted[s]:
+                    leads = True
+                    break
+        wanted[n] = leads
     return wanted
 
 

@@ -214,3 +214,13 @@ def test_every_op_has_a_documented_rule():
     assert set(DERIVATIVES) == set(Ops)
     for op, rule in DERIVATIVES.items():
         assert rule.__doc__, f"the rule for {op!r} needs a one-line docstring of its math"
+
+
+def test_a_given_forward_order_gives_the_same_gradients():
+    """gradient(..., order=toposort([root])) (the front end's backward walks the graph first) builds the same
+    gradient graphs as gradient() walking it itself."""
+    (x, _), (w, _) = leaf(np.ones((3, 4))), leaf(np.ones((4, 2)))
+    y = reduce(alu(Ops.MUL, movement(Ops.EXPAND, movement(Ops.RESHAPE, x, (3, 4, 1)), (3, 4, 2)),
+                   movement(Ops.EXPAND, movement(Ops.RESHAPE, w, (1, 4, 2)), (3, 4, 2))), Ops.ADD, (1,))
+    root = alu(Ops.EXP2, y)
+    assert gradient(root, [x, w], order=toposort([root])) == gradient(root, [x, w])

@@ -79,3 +79,14 @@ def test_key_walks_states_once_each():
                      key=lambda s: (id(s[0]), s[1]))
     assert [(n.op, flag) for n, flag in order] == [(Ops.BUFFER, True), (Ops.NEG, False), (Ops.BUFFER, False),
                                                   (Ops.ADD, False), (Ops.ADD, False)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs())
+def test_the_written_out_walk_of_nodes_gives_the_general_walks_order(case):
+    """toposort(roots) takes a written-out walk for nodes by identity; a key of its own takes the general one."""
+    roots, _ = case
+    fast = toposort(roots)
+    general = toposort(roots, key=lambda n: id(n))
+    assert [id(n) for n in fast] == [id(n) for n in general]
+    assert [id(n) for n in toposort(roots[::-1])] == [id(n) for n in toposort(roots[::-1], sources=lambda n: n.src)]
