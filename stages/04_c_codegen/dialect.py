@@ -23,6 +23,7 @@ field by field, is the complete answer to "what is different about the CUDA sour
     barrier            None                                   a BARRIER (__syncthreads();)
     wrap_signed        False (-fwrapv makes + - * wrap)       spell signed int + - * via unsigned
     vector_math        True (SHRIMPGRAD_C_VECTOR_MATH=0: False)  float exp2/log2 by alu.py's vectorizable helpers
+    vector_loads       None (C's vectorizer finds its own)    which LOADs to read as one vector load (CUDA: float4)
     fma                True (SHRIMPGRAD_FMA=0: False)         an accumulation acc + a*b as one fused fmaf(a, b, acc)
     fma_chains         False                                  a chain acc + a0*b0 + a1*b1 fused too (else: no FMA)
 
@@ -45,8 +46,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from shrimpgrad.graph import Ops
+
+if TYPE_CHECKING:
+    from shrimpgrad.linearize import Program, UOp
 
 # math.h's names; the renderer adds `f` for float (and float16, computed in float): sqrtf, sqrt (double)
 C_MATH_NAMES: Mapping[Ops, str] = MappingProxyType(
@@ -78,6 +83,11 @@ class Dialect:
     vector_math: bool = False  # float exp2/log2 as the vectorizable helpers of alu.py, not the math library's
     fma: bool = False  # an accumulation acc + a*b (float32/float64) as one fused multiply-add, fmaf(a, b, acc)
     fma_chains: bool = True  # False: a kernel whose accumulations chain (a conv's unrolled window) gets no FMA
+    # vector loads: Program -> {LOAD: (the LOAD of its group's lane 0, lane)} for the groups of neighbouring loads to
+    # read in one vector load (stage 05's VECTORIZE: float4), spelled by `vector_load` and `vector_lanes`; None: none
+    vector_loads: Callable[[Program], Mapping[UOp, tuple[UOp, int]]] | None = None
+    vector_load: str = ""  # e.g. "float4 {name} = *((const float4*)({buf} + {index}));"
+    vector_lanes: str = "xyzw"
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"

@@ -211,6 +211,8 @@ def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DI
     if not _is_c_identifier(program.name):
         raise RenderError(f"kernel name {program.name!r} is not a C identifier (letters, digits, _; not a keyword)")
     r = _Renderer(program, openmp_loops(program) if openmp and dialect.openmp else frozenset(), dialect)
+    if dialect.vector_loads is not None:
+        r.vector_lanes = dict(dialect.vector_loads(program))
     if dialect.fma:
         r.fma = fma_accumulations(program, chains=dialect.fma_chains)
         r.fused_muls = frozenset(r.fma.values())
@@ -260,6 +262,8 @@ class _Renderer:
         self.parallel_var: str | None = None  # the OpenMP loop's variable (split_rows calls the row function with it)
         self.fma: dict[UOp, UOp] = {}  # ADD -> the MUL it fuses (fma_accumulations), when the dialect has fma
         self.fused_muls: frozenset[UOp] = frozenset()
+        self.vector_lanes: dict[UOp, tuple[UOp, int]] = {}  # LOAD -> (its group's lane-0 LOAD, lane): dialect's
+        self.vectors: dict[UOp, str] = {}  # a group's lane-0 LOAD -> the vector variable all four lanes read
 
     # naming and scope
     def new_name(self, prefix: str) -> str:
@@ -445,6 +449,8 @@ def render_load(r: _Renderer, u: UOp) -> None:
     """val0 = data1[idx]; gated: val0 = gate ? data1[idx] : alt. C evaluates only the chosen side of
     `?:`, so the (possibly out-of-bounds) address is never read when the gate is false."""
     buf, idx = r.ref(u.src[0]), r.ref(u.src[1])
+    if u in r.vector_lanes:
+        return render_vector_lane(r, u, buf, idx)
     value = render_load_value(f"{buf}[{idx}]", u.dtype, r.helpers)  # bfloat16: bf16_to_float(data1[idx])
     if len(u.src) == 4:
         if u.dtype == dtypes.float16:  # half: convert it first, so both sides of ?: are
@@ -454,6 +460,22 @@ def render_load(r: _Renderer, u: UOp) -> None:
         r.declare(u, "val", value)
     else:
         raise RenderError("LOAD takes (buf, index), (buf, index, gate, alt) or (local buf, index, BARRIER)")
+
+
+def render_vector_lane(r: _Renderer, u: UOp, buf: str, idx: str) -> None:
+    """One lane of a vector load (the dialect's `vector_loads`: stage 05's VECTORIZE). Lane 0 first loads the
+    whole group once, `float4 vec0 = *((const float4*)(data1 + alu21));`, then every lane reads its part:
+    `float val0 = vec0.x;`. The Program still has four scalar LOADs: only their spelling changes."""
+    first, lane = r.vector_lanes[u]
+    if lane == 0:
+        name = r.new_name("vec")
+        r.emit(r.dialect.vector_load.format(name=name, buf=buf, index=idx), None,
+               f"VECTORIZE: {buf}[{idx} .. +{len(r.dialect.vector_lanes) - 1}] in one "
+               f"{4 * len(r.dialect.vector_lanes)}-byte load")
+        r.vectors[u] = name
+    if first not in r.vectors:
+        raise RenderError(f"vector lane {lane} comes before its lane 0 {first!r}")
+    r.declare(u, "val", f"{r.vectors[first]}.{r.dialect.vector_lanes[lane]}")
 
 
 def render_store(r: _Renderer, u: UOp) -> None:

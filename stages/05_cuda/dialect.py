@@ -30,7 +30,7 @@ from shrimpgrad.c.renderer import render_kernel, to_text
 from shrimpgrad.linearize import Program
 
 from .launch import Launch, launch_for
-from .vectorize import vectorize, vectorize_enabled
+from .vectorize import VECTOR_LOAD, vector_lanes, vectorize_enabled
 
 _AXES = "xyz"
 
@@ -70,18 +70,20 @@ CUDA_DIALECT = Dialect(
 
 
 def dialect_for(launch: Launch) -> Dialect:
-    """CUDA_DIALECT with the SPECIAL spelling of this launch (the gidx0 split and its guard)."""
-    return replace(CUDA_DIALECT, special=partial(special_lines, launch=launch)) if launch.split_x else CUDA_DIALECT
+    """CUDA_DIALECT with the SPECIAL spelling of this launch (the gidx0 split and its guard), and VECTORIZE's
+    float4 loads (vectorize.py) unless SHRIMPGRAD_CUDA_VECTORIZE=0."""
+    dialect = replace(CUDA_DIALECT, special=partial(special_lines, launch=launch)) if launch.split_x else CUDA_DIALECT
+    if vectorize_enabled():
+        dialect = replace(dialect, vector_loads=vector_lanes, vector_load=VECTOR_LOAD)
+    return dialect
 
 
 def render_cuda(program: Program, comments: bool = True, launch: Launch | None = None) -> str:
     """The CUDA C source of `program` for `launch` (default: launch_for(program)). Linearize the kernel with
     gpu=True for blockIdx/threadIdx indices; a CPU-style Program renders too, as one thread running the loops.
-    Stage 04's renderer writes it; then VECTORIZE (vectorize.py) spells groups of four neighbouring float loads
-    as one float4 load (unless SHRIMPGRAD_CUDA_VECTORIZE=0)."""
+    Stage 04's renderer writes it, groups of four neighbouring float loads as one float4 load (VECTORIZE,
+    vectorize.py, through the dialect's vector_loads hook; unless SHRIMPGRAD_CUDA_VECTORIZE=0)."""
     rendered = render_kernel(program, openmp=False, dialect=dialect_for(launch or launch_for(program)))
-    if vectorize_enabled():
-        rendered = vectorize(rendered, program)
     return to_text(rendered, comments=comments)
 
 

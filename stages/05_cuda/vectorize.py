@@ -1,7 +1,7 @@
 """VECTORIZE: four neighbouring float loads of one input buffer become one 16-byte `float4` load, in CUDA only.
 
     vector_groups(program) -> tuple[VectorGroup, ...]     which LOADs go together (an analysis; nothing changes)
-    vectorize(rendered, program) -> RenderedKernel         the rendered kernel with those loads spelled as float4
+    vector_lanes(program) -> {LOAD: (lane-0 LOAD, lane)}    the same, as the CUDA dialect's `vector_loads` hook
 
 Why: an UPCAST (or UNROLL) lane is a copy of the loop body, so four lanes that read data1[i], data1[i+1],
 data1[i+2], data1[i+3] issue four load instructions. A GPU multiprocessor issues loads at a quarter of the
@@ -23,23 +23,22 @@ runtime checks each vectorized buffer's pointer); and lane 0 comes first in the 
 variable exists where the float4 is loaded.
 
 The Program is not changed: the UOp dump and the UOp interpreter see the four scalar LOADs, and only the CUDA
-spells them differently, so the values are the same bit for bit by construction. Switch: SHRIMPGRAD_CUDA_VECTORIZE=0.
+spells them differently, so the values are the same bit for bit by construction. The spelling is stage 04's
+renderer's, through a hook of the Dialect (`vector_loads`, `vector_load`, `vector_lanes`): when it renders a
+group's lane-0 LOAD it writes the float4 load once, and every lane's LOAD as a read of it (`render_vector_lane`);
+this module only says which loads go together. Switch: SHRIMPGRAD_CUDA_VECTORIZE=0.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from shrimpgrad.c.renderer import Line, RenderedKernel
 from shrimpgrad.graph import Ops, dtypes
 from shrimpgrad.linearize import Program, UOp, UOps
 
 VECTORIZE_ENV = "SHRIMPGRAD_CUDA_VECTORIZE"
 WIDTH = 4  # float4: 16 bytes, the widest load a thread issues
-_LANES = "xyzw"
-_LOAD_LINE = re.compile(r"float (?P<name>\w+) = (?P<buf>\w+)\[(?P<index>[^\[\]]+)\];")
 
 
 def vectorize_enabled() -> bool:
@@ -115,31 +114,14 @@ def vectorized_buffers(program: Program) -> frozenset[int]:
     return frozenset(g.buffer.arg[0] for g in vector_groups(program))
 
 
-def vectorize(rendered: RenderedKernel, program: Program) -> RenderedKernel:
-    """`rendered` with every vector group's four loads spelled as one float4 load and four `.x .y .z .w` reads.
-    A group whose lines are not the renderer's plain `float v = buf[i];` is left as it is."""
-    groups = vector_groups(program)
-    if not groups:
-        return rendered
-    where = {line.uop: n for n, line in enumerate(rendered.body) if line.uop is not None}
-    body: list[list[Line]] = [[line] for line in rendered.body]
-    used = {m.group(0) for line in rendered.body for m in re.finditer(r"\bvec\d+\b", line.code)}
-    count = 0
-    for g in groups:
-        matches = [_LOAD_LINE.fullmatch(rendered.body[where[u]].code) if u in where else None for u in g.loads]
-        if not all(matches) or len({m["buf"] for m in matches}) != 1:
-            continue
-        while f"vec{count}" in used:
-            count += 1
-        vec, first = f"vec{count}", rendered.body[where[g.loads[0]]]
-        count += 1
-        m0 = matches[0]
-        load = Line(first.depth, f"float4 {vec} = *((const float4*)({m0['buf']} + {m0['index']}));", None,
-                    f"VECTORIZE: {m0['buf']}[{m0['index']} .. +3] in one 16-byte load")
-        for lane, (u, m) in enumerate(zip(g.loads, matches)):
-            read = replace(rendered.body[where[u]], code=f"float {m['name']} = {vec}.{_LANES[lane]};")
-            body[where[u]] = [load, read] if lane == 0 else [read]
-    return replace(rendered, body=tuple(line for lines in body for line in lines))
+def vector_lanes(program: Program) -> dict[UOp, tuple[UOp, int]]:
+    """Every LOAD of a vector group -> (the group's lane-0 LOAD, its lane): what stage 04's renderer asks the CUDA
+    dialect (`Dialect.vector_loads`), so that it writes lane 0 as the one float4 load and each lane as a read of it."""
+    return {u: (g.loads[0], lane) for g in vector_groups(program) for lane, u in enumerate(g.loads)}
 
 
-__all__ = ["VECTORIZE_ENV", "VectorGroup", "vector_groups", "vectorize", "vectorize_enabled", "vectorized_buffers"]
+VECTOR_LOAD = "float4 {name} = *((const float4*)({buf} + {index}));"  # the Dialect's vector_load for CUDA
+
+
+__all__ = ["VECTORIZE_ENV", "VECTOR_LOAD", "VectorGroup", "vector_groups", "vector_lanes", "vectorize_enabled",
+           "vectorized_buffers"]

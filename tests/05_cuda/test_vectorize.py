@@ -50,3 +50,29 @@ def test_misaligned_and_gated_runs_stay_scalar():
     aligned = one_kernel(lambda x: x * 2, (4096,))  # lanes innermost and aligned: vectorized (when chosen)
     program = linearize(aligned, (Opt(OptKind.UPCAST, 0, 4), Opt(OptKind.LOCAL, 0, 256)), gpu=True)
     assert len(vector_groups(program)) == 1
+
+
+def test_the_float4_load_is_stage_04s_renderer_hook():
+    """VECTORIZE is no text rewrite: stage 04's renderer, given the dialect's vector_loads hook, writes each group's
+    float4 load once at its lane-0 LOAD (the same source render_cuda gives), and refuses a lane before its lane 0."""
+    from dataclasses import replace
+
+    import pytest as _pytest
+
+    from shrimpgrad.c import render
+    from shrimpgrad.c.ctype import RenderError
+    from shrimpgrad.cuda.dialect import CUDA_DIALECT
+    from shrimpgrad.cuda.vectorize import VECTOR_LOAD, vector_lanes
+
+    kernel = one_kernel(lambda a, b: a @ b, (64, 16), (16, 64))
+    program = linearize(kernel, (Opt(OptKind.LOCAL, 1, 16), Opt(OptKind.UPCAST, 2, 4)), gpu=True)
+    hooked = replace(CUDA_DIALECT, vector_loads=vector_lanes, vector_load=VECTOR_LOAD)
+    assert render(program, comments=False, dialect=hooked) == render_cuda(program, comments=False)
+    lines = render(program, dialect=hooked).splitlines()
+    first = next(n for n, line in enumerate(lines) if "float4 vec0" in line)
+    assert "VECTORIZE: data1[" in lines[first]
+    reads = [line.split("//")[0].split("=")[1].strip() for line in lines[first + 1:] if "= vec0." in line]
+    assert reads == ["vec0.x;", "vec0.y;", "vec0.z;", "vec0.w;"] and "= vec0.x;" in lines[first + 1]
+    backwards = {u: (first_, 3 - lane) for u, (first_, lane) in vector_lanes(program).items()}
+    with _pytest.raises(RenderError, match="vector lane 3 comes before its lane 0"):
+        render(program, dialect=replace(hooked, vector_loads=lambda p: backwards))
