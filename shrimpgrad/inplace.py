@@ -178,7 +178,9 @@ def _reads_any(root: Node, bufs: set[BufferRef], memo: dict[int, bool]) -> bool:
             memo[id(n)] = True
             return True
         stack.append((n, True))
-        stack.extend((s, False) for s in ((n.src[0],) if is_finished(n) else n.src) if memo.get(id(s)) is not False)
+        for s in (n.src[0],) if is_finished(n) else n.src:  # a loop, not a generator per node
+            if memo.get(id(s)) is not False:
+                stack.append((s, False))
     return False
 
 

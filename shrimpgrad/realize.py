@@ -345,9 +345,9 @@ class _Walk:
 
 
 def _structure(roots: list[Node]) -> _Walk:
-    """Walk the graph once, sources first (the order of graph.toposort): each node becomes a row (op, dtype,
-    shape, arg, source rows) with a buffer as ("buf", its position, size, dtype) and an ASSIGN's write id dropped
-    (new every step, same plan). Written out rather than toposort + a second loop, since it runs every realize:
+    """Walk the graph once, sources first (the order of graph.toposort): each node becomes a row (op, dtype name,
+    shape, arg, source rows) with a buffer as ("buf", its position, size, dtype name) and an ASSIGN's write id
+    dropped (new every step, same plan). Written out rather than toposort + a second loop, since it runs every realize:
     the stack holds each node once, with an iterator over its sources that resumes where it stopped."""
     index: dict[int, int] = {}  # id(node) -> its row
     position: dict[BufferRef, int] = {}
@@ -371,13 +371,15 @@ def _structure(roots: list[Node]) -> _Walk:
                     if arg not in position:
                         position[arg] = len(bufs)
                         bufs.append(arg)
-                    arg = ("buf", position[arg], arg.size, arg.dtype)
+                    arg = ("buf", position[arg], arg.size, arg.dtype.name)
                 elif op is Ops.ASSIGN:
                     arg = None
                 elif op is Ops.COPY:
                     has_copy = True
                 index[id(n)] = len(rows)
-                rows.append((op, n.dtype, n.shape, arg, tuple([index[id(s)] for s in n.src])))
+                # A dtype by its name (which names it): the key is hashed, and compared on a hit, row by row, and a
+                # str does both in C where a DType calls Python. The sources' rows through map: no frame per node.
+                rows.append((op, n.dtype.name, n.shape, arg, tuple(map(index.__getitem__, map(id, n.src)))))
     return _Walk(_Key((tuple(rows), tuple([index[id(r)] for r in roots]))), bufs, has_copy)
 
 

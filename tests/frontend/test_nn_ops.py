@@ -377,3 +377,18 @@ def test_class_index_losses_and_pooling_work_on_a_device_other_than_the_default(
     np.testing.assert_array_equal(y.one_hot(4).numpy(), np.eye(4, dtype=np.int32)[labels])
     ones = Tensor(np.ones((1, 1, 4, 4), np.float32), device=other)
     np.testing.assert_array_equal(ones.avg_pool2d(2, padding=1, count_include_pad=False).numpy(), np.ones((1, 1, 3, 3)))
+
+
+def test_the_losses_class_indices_are_made_once_and_name_each_callers_line():
+    """one_hot and the losses compare labels with 0..n-1: one buffer per (n, dtype, device), each call's node on it
+    naming that call's line (the kernels' comments do), and the values are those of a fresh arange."""
+    def class_index_leaves(t):
+        return [n for n in t.node.toposort() if n.op is Ops.BUFFER and n.shape == (5,)]
+
+    y = Tensor([4, 0, 2])
+    first = y.one_hot(5)
+    second = y.one_hot(5)
+    (a,), (b,) = class_index_leaves(first), class_index_leaves(second)
+    assert a.arg is b.arg and a.meta.line + 1 == b.meta.line
+    np.testing.assert_array_equal(second.numpy(), np.eye(5, dtype=np.int32)[[4, 0, 2]])
+    np.testing.assert_array_equal(Tensor([1, 3]).one_hot(5).numpy(), np.eye(5, dtype=np.int32)[[1, 3]])

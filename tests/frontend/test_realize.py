@@ -164,6 +164,8 @@ def test_the_schedule_caches_walk_is_toposorts_order_and_keys_structure_not_buff
     assert _structure(graph(b)).key == walk.key
     assert _structure([(a * 2).node]).key != walk.key
     assert _structure([alu(Ops.NEG, copy((a + 1).node, "C", "PYTHON"))]).has_copy
+    wide = Tensor(np.ones((3, 4), np.float64))  # the same graph on a float64 buffer: another structure
+    assert _structure([(wide + 1).node]).key != _structure([(a + 1).node]).key
 
 
 def test_a_training_step_hits_the_schedule_cache_every_step():
