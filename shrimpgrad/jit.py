@@ -243,14 +243,16 @@ class _Replay:
         return [s.item for s in self.steps if isinstance(s, _Kernel)]
 
     def run(self, args: list[Tensor]) -> Any:
-        new = dict(zip(self.inputs, (t.node.arg for t in args)))
-        new.update((ref, BufferRef(ref.size, ref.dtype)) for ref in self.fresh)
+        new = dict(zip(self.inputs, [t.node.arg for t in args]))
+        for ref in self.fresh:
+            new[ref] = BufferRef(ref.size, ref.dtype)
         _protect_pending()
         if self.written:  # nothing that lives across calls is overwritten (a pure function): nothing to protect
             _protect(self.written, {i for i, r in self.owners.items() if r() is not None})
         for step in self.steps:
             step.run(new)
-        inplace.mark_written(self.written)
+        if self.written:
+            inplace.mark_written(self.written)
         for ref_t, ref in self.rebound:
             t = ref_t()
             if t is not None:

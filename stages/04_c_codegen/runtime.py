@@ -53,8 +53,9 @@ _lock = threading.Lock()
 
 # Each array's data pointer, remembered: `arr.ctypes.data` builds a ctypes helper object (~3 us on the 2-core VM),
 # which was most of what launching a small kernel cost. A live array's pointer changes only when `resize` moves its
-# memory, and that changes its size (numpy doesn't allow assigning `.data`), so an entry is used only for the same
-# array (a weak reference: it doesn't keep the array alive) with the same byte count; it goes when the array does.
+# memory (numpy doesn't allow assigning `.data`), and numpy refuses to resize an array that has a weak reference,
+# which each entry holds (so it doesn't keep the array alive either); the byte count is compared as well. An entry
+# is used only for the same array, and goes when the array does.
 _pointers: dict[int, tuple[weakref.ref, int, int]] = {}
 
 
@@ -110,6 +111,7 @@ class CProgram:
         self._globals = program.globals
         # what each buffer must be, read once (the check below runs before every launch): dtype, output?, elements
         self._expect = tuple((g.dtype.np, bool(g.arg[2]), g.arg[3]) for g in program.globals)
+        self._outputs = tuple(i for i, g in enumerate(program.globals) if g.arg[2])
         log.info("kernel %s: %s (%.1f ms)", self.name, self.origin, self.compile_seconds * 1e3)
 
     def __call__(self, buffers: Sequence[np.ndarray]) -> float:
@@ -124,22 +126,24 @@ class CProgram:
         if len(buffers) != len(self._globals):
             raise ArgumentError(f"kernel {self.name} takes {len(self._globals)} buffers "
                                 f"({', '.join(self._describe(g) for g in self._globals)}), got {len(buffers)}")
-        pointers = []
+        pointers, ends = [], []
         for (dtype, is_output, size), buf in zip(self._expect, buffers):
             if not (isinstance(buf, np.ndarray) and buf.dtype == dtype and buf.flags.c_contiguous
                     and (not is_output or buf.flags.writeable) and buf.size >= size):
                 g = self._globals[len(pointers)]  # the message is made only now: this runs before every launch
                 raise ArgumentError(f"kernel {self.name}, buffer {g.arg[0]} ({self._describe(g)}): "
                                     f"{self._problem(g, buf)}")
-            pointers.append(data_pointer(buf))
+            pointer = data_pointer(buf)
+            pointers.append(pointer)
+            ends.append(pointer + buf.nbytes)
         # No output may overlap another buffer (they are `restrict`). Each is C-contiguous, so it spans exactly
-        # [pointer, pointer + nbytes): what np.may_share_memory compares, here as integers.
-        for i, ((_, is_output, _), buf) in enumerate(zip(self._expect, buffers)):
-            if not is_output or not buf.size:
+        # [pointer, end): what np.may_share_memory compares, here as integers. An empty buffer overlaps nothing.
+        for i in self._outputs:
+            start, end = pointers[i], ends[i]
+            if start == end:
                 continue
-            start, end = pointers[i], pointers[i] + buf.nbytes
-            for j, other in enumerate(buffers):
-                if j != i and other.size and pointers[j] < end and start < pointers[j] + other.nbytes:
+            for j, (other, other_end) in enumerate(zip(pointers, ends)):
+                if j != i and other < end and start < other_end and other != other_end:
                     raise ArgumentError(f"kernel {self.name}: output buffer {self._globals[i].arg[0]} overlaps buffer "
                                         f"{self._globals[j].arg[0]}; buffers are `restrict` pointers and must not "
                                         "overlap (pass a copy)")
