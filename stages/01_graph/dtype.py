@@ -52,19 +52,21 @@ class DType:
         (its bits widened exactly), the memory's type `np` for every other dtype."""
         return np.dtype(np.float32) if self.name == "bfloat16" else self.np
 
-    @property
+    # The kind tests below are asked for every op built (checks, promotion, rules): each is worked out once per
+    # dtype and then read as a plain attribute (cached_property stores it in the instance's dict).
+    @functools.cached_property
     def is_float(self) -> bool:
         return self.name.startswith(("float", "bfloat"))
 
-    @property
+    @functools.cached_property
     def is_int(self) -> bool:
         return self.name.startswith(("int", "uint"))
 
-    @property
+    @functools.cached_property
     def is_unsigned(self) -> bool:
         return self.name.startswith("uint")
 
-    @property
+    @functools.cached_property
     def is_bool(self) -> bool:
         return self.name == "bool"
 

@@ -125,13 +125,16 @@ class BufferRef:
         return f"BufferRef(id={self.id}, size={self.size}, dtype={self.dtype!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Provenance:
     """Where a node came from: the user's file:line and the Tensor method. Not part of equality."""
 
     file: str
     line: int
     method: str
+
+    def __init__(self, file: str, line: int, method: str):  # written out as Node's is: one per op and per gradient
+        self.__dict__.update(file=file, line=line, method=method)
 
     def __str__(self) -> str:
         return f"{self.method} at {self.file}:{self.line}"
@@ -259,15 +262,21 @@ def alu(op: Ops, *src: Node, dtype: DType | None = None, meta: Provenance | None
         raise GraphError(f"{op.name} is not an ALU op")
     if len(src) != arity:
         raise GraphError(f"{op.name} takes {arity} source(s), got {len(src)}")
+    # (loops, not any() over a generator: every op of every graph and every gradient passes here)
     shape = src[0].shape
-    if any(s.shape != shape for s in src[1:]):
-        raise GraphError(f"{op.name}: sources have different shapes {[s.shape for s in src]}; broadcast them first")
+    for s in src[1:]:
+        if s.shape != shape:
+            raise GraphError(f"{op.name}: sources have different shapes {[s.shape for s in src]}; broadcast them "
+                             "first")
     values = src[1:] if op is Ops.WHERE else src
     if op is Ops.WHERE and not src[0].dtype.is_bool:
         raise GraphError(f"WHERE: the condition must be bool, got {src[0].dtype!r}")
     in_dtype = values[0].dtype
-    if op is not Ops.CAST and any(s.dtype is not in_dtype and s.dtype != in_dtype for s in values[1:]):
-        raise GraphError(f"{op.name}: sources have different dtypes {[s.dtype for s in values]}; cast them first")
+    if op is not Ops.CAST:
+        for s in values[1:]:
+            if s.dtype is not in_dtype and s.dtype != in_dtype:
+                raise GraphError(f"{op.name}: sources have different dtypes {[s.dtype for s in values]}; cast them "
+                                 "first")
     if op is Ops.CAST:
         if dtype is None:
             raise GraphError("CAST needs a target dtype")
@@ -313,8 +322,8 @@ def movement_shape(op: Ops, shape: tuple[int, ...], arg: tuple) -> tuple[int, ..
     """The shape after a movement op, or GraphError naming what is wrong."""
     n = len(shape)
     if op is Ops.RESHAPE:
-        new = tuple(int(s) for s in arg)
-        if any(s < 0 for s in new) or math.prod(new) != math.prod(shape):
+        new = tuple(map(int, arg))
+        if (new and min(new) < 0) or math.prod(new) != math.prod(shape):
             raise GraphError(f"RESHAPE: can't reshape {shape} ({math.prod(shape)} elements) to {new}")
         return new
     if op is Ops.PERMUTE:
@@ -322,7 +331,7 @@ def movement_shape(op: Ops, shape: tuple[int, ...], arg: tuple) -> tuple[int, ..
             raise GraphError(f"PERMUTE: {tuple(arg)} is not a permutation of the {n} axes of {shape}")
         return tuple(shape[a] for a in arg)
     if op is Ops.EXPAND:
-        new = tuple(int(s) for s in arg)
+        new = tuple(map(int, arg))
         if len(new) != n or any(s != t and s != 1 for s, t in zip(shape, new)):
             raise GraphError(f"EXPAND: can't expand {shape} to {new}: only size-1 axes can grow")
         return new
