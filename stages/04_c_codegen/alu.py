@@ -183,6 +183,19 @@ _LOG2 = """/* log2(x) = e + log2(1 + f), x = (1 + f) * 2^e, 1 + f in [sqrt(1/2),
 }}"""
 
 
+_ORDERED = """/* a float's bits as an int whose signed order is the float order (-0 just below +0; NaNs: unused):
+   a max of these is an integer max, which the vectorizer reduces without any fast-math flag */
+{s} int ordered_float32(float f) {{ int b = float_to_bits(f); return b ^ ((b >> 31) & 0x7fffffff); }}
+{s} float unordered_float32(int k) {{ return bits_to_float(k ^ ((k >> 31) & 0x7fffffff)); }}"""
+
+def ordered_float_helpers(h: Helpers) -> tuple[str, str]:
+    """The two helpers of the renderer's vectorized max (`vector_max_loops`): ordered_float32, unordered_float32."""
+    s = h.dialect.helper_prefix
+    h.use("bits_to_float", _BITS.format(s=s))
+    h.use("ordered_float32", _ORDERED.format(s=s))
+    return "ordered_float32", "unordered_float32"
+
+
 def _vector_math(name: str, definition: str, libm: Callable[[list[str], DType, Helpers], str]):
     def rule(x: list[str], dt: DType, h: Helpers) -> str:
         if not h.dialect.vector_math or dt == dtypes.float64:

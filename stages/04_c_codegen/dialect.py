@@ -24,6 +24,7 @@ field by field, is the complete answer to "what is different about the CUDA sour
     wrap_signed        False (-fwrapv makes + - * wrap)       spell signed int + - * via unsigned
     vector_math        True (SHRIMPGRAD_C_VECTOR_MATH=0: False)  float exp2/log2 by alu.py's vectorizable helpers
     vector_loads       None (C's vectorizer finds its own)    which LOADs to read as one vector load (CUDA: float4)
+    vector_max         True (SHRIMPGRAD_C_VECTOR_MAX=0: False)  a float32 max reduce loop as a vectorizable int max
     fma                True (SHRIMPGRAD_FMA=0: False)         an accumulation acc + a*b as one fused fmaf(a, b, acc)
     fma_chains         False                                  a chain acc + a0*b0 + a1*b1 fused too (else: no FMA)
 
@@ -81,6 +82,7 @@ class Dialect:
     barrier: str | None = None
     wrap_signed: bool = False
     vector_math: bool = False  # float exp2/log2 as the vectorizable helpers of alu.py, not the math library's
+    vector_max: bool = False  # a float32 max reduce loop as an integer max the vectorizer takes (renderer.py)
     fma: bool = False  # an accumulation acc + a*b (float32/float64) as one fused multiply-add, fmaf(a, b, acc)
     fma_chains: bool = True  # False: a kernel whose accumulations chain (a conv's unrolled window) gets no FMA
     # vector loads: Program -> {LOAD: (the LOAD of its group's lane 0, lane)} for the groups of neighbouring loads to
@@ -124,7 +126,21 @@ def fma_setting(default: bool, value: str | None = None) -> bool:
 # C's FMA, measured on one core of an AVX2 EPYC (gcc 12): W4's matmul 66-104 -> 48-52 ms; but gcc's vectorizer builds
 # no vectors from chains of fmaf (a conv's window unrolled into lanes: acc + a0*b0 + a1*b1 + a2*b2), and W5 ran 2x
 # slower with them, so fma_chains=False: such a kernel is rendered without FMA.
-C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True), fma_chains=False)
+VECTOR_MAX_ENV = "SHRIMPGRAD_C_VECTOR_MAX"
+
+
+def vector_max_setting(value: str | None = None) -> bool:
+    """`value`, else $SHRIMPGRAD_C_VECTOR_MAX: "1" or unset -> a float32 max reduce loop as the renderer's
+    vectorizable integer max (vector_max_loops), "0" -> the plain max_float32 loop."""
+    value = os.environ.get(VECTOR_MAX_ENV, "1") if value is None else value
+    if value not in ("0", "1"):
+        raise ValueError(f"{VECTOR_MAX_ENV}={value!r}: use 1 (the vectorizable max loop, the default) or 0")
+    return value == "1"
+
+
+C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True), fma_chains=False,
+                    vector_max=vector_max_setting())
 C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
 C_FMA_DIALECT = replace(C_DIALECT, name="C (FMA)", fma=True, fma_chains=True)  # every acc + a*b as fmaf(a, b, acc)
 C_NO_FMA_DIALECT = replace(C_DIALECT, name="C (no FMA)", fma=False)  # every a*b + c rounded twice
+C_SCALAR_MAX_DIALECT = replace(C_DIALECT, name="C (scalar max)", vector_max=False)  # max loops as max_float32 only

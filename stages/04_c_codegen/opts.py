@@ -178,9 +178,10 @@ _COSTLY = {Ops.SIN, Ops.SQRT} | (set() if C_DIALECT.vector_math else {Ops.EXP2, 
 
 
 def _plain_sums(kernel: Kernel) -> bool:
-    """Are the kernel's reductions sums of cheap values (SPLIT's case)? A max isn't split: gcc keeps a NaN-propagating
-    max reduction scalar either way (measured: softmax's max no faster with SPLIT), and a sum of math-library calls
-    is bound by the calls, which 32 unrolled copies don't speed up (measured: 1.1x slower with SPLIT)."""
+    """Are the kernel's reductions sums of cheap values (SPLIT's case)? A max isn't split: the renderer vectorizes a
+    plain max loop as it is (renderer.py's vector_max_loops; 32 partial maxima would be 32 ASSIGNs, which it leaves
+    scalar, and measured no faster before), and a sum of math-library calls is bound by the calls, which 32 unrolled
+    copies don't speed up (measured: 1.1x slower with SPLIT)."""
     reduces = [n for n in kernel.ast.toposort() if n.op is KOps.REDUCE]
     return all(r.arg[0] is Ops.ADD and not any(n.op is KOps.ALU and n.arg in _COSTLY for n in r.src[0].toposort())
                for r in reduces)

@@ -52,6 +52,7 @@ from .alu import (
     MATH_OPS,
     Helpers,
     needs_wrapping,
+    ordered_float_helpers,
     render_cast,
     render_load_value,
     render_round,
@@ -213,6 +214,8 @@ def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DI
     r = _Renderer(program, openmp_loops(program) if openmp and dialect.openmp else frozenset(), dialect)
     if dialect.vector_loads is not None:
         r.vector_lanes = dict(dialect.vector_loads(program))
+    if dialect.vector_max:
+        r.max_loops = vector_max_loops(program)
     if dialect.fma:
         r.fma = fma_accumulations(program, chains=dialect.fma_chains)
         r.fused_muls = frozenset(r.fma.values())
@@ -264,6 +267,8 @@ class _Renderer:
         self.fused_muls: frozenset[UOp] = frozenset()
         self.vector_lanes: dict[UOp, tuple[UOp, int]] = {}  # LOAD -> (its group's lane-0 LOAD, lane): dialect's
         self.vectors: dict[UOp, str] = {}  # a group's lane-0 LOAD -> the vector variable all four lanes read
+        self.max_loops: dict[UOp, tuple[UOp, UOp, UOp]] = {}  # RANGE -> (DEFINE_ACC, MAX, ASSIGN): vector_max_loops
+        self.max_values: dict[UOp, str] = {}  # such a MAX -> its value operand's C text
 
     # naming and scope
     def new_name(self, prefix: str) -> str:
@@ -435,6 +440,8 @@ def render_range(r: _Renderer, u: UOp) -> None:
 
 def render_end(r: _Renderer, u: UOp) -> None:
     r.close_block(u, UOps.RANGE)
+    if u.src[0] in r.max_loops:
+        render_vector_max(r, u.src[0])
 
 
 def render_if(r: _Renderer, u: UOp) -> None:
@@ -516,6 +523,8 @@ def render_alu(r: _Renderer, u: UOp) -> None:
     if rule is None:
         raise RenderError(f"{u.arg!r} is not an ALU op with a C rule")
     operands = [r.ref(s) for s in u.src]
+    if u.arg is Ops.MAX and any(mx is u for _, mx, _ in r.max_loops.values()):
+        r.max_values[u] = next(text for s, text in zip(u.src, operands) if s.op is not UOps.DEFINE_ACC)
     value_dtype = u.src[-1].dtype  # WHERE's condition is src[0]; its values, like every other op's, are src[-1]
     is_index = all(s in r.index_values for s in u.src)
     if r.dialect.wrap_signed and needs_wrapping(u.arg, u.dtype) and not is_index:
@@ -592,6 +601,91 @@ def fma_accumulations(program: Program, chains: bool = True) -> dict[UOp, UOp]:
     if not chains and any(s in fused for add in fused for s in add.src):
         return {}
     return fused
+
+
+# ---- a max reduction that vectorizes --------------------------------------------------------------
+
+def vector_max_loops(program: Program) -> dict[UOp, tuple[UOp, UOp, UOp]]:
+    """The max reduce loops `render_vector_max` rewrites: RANGE -> (DEFINE_ACC, MAX, ASSIGN), for each REDUCE loop
+    whose body has no block, no STORE and one ASSIGN, `acc = MAX(value, acc)` (either order) of float32, where acc is
+    a DEFINE_ACC (declared anywhere before: a max pool's inner window loop continues the outer one's max) read
+    nowhere else in the loop (softmax's max, `x.max(axis=-1)`, max pooling)."""
+    found: dict[UOp, tuple[UOp, UOp, UOp]] = {}
+    open_loops: list[tuple[UOp, list[UOp]]] = []  # the RANGEs open here, and the UOps inside each
+    for u in program.uops:
+        for _, inside in open_loops:
+            inside.append(u)
+        if u.op is UOps.RANGE:
+            open_loops.append((u, []))
+        elif u.op is UOps.END and open_loops and open_loops[-1][0] is u.src[0]:
+            rng, inside = open_loops.pop()
+            match = _max_loop(rng, inside[:-1])
+            if match is not None:
+                found[rng] = match
+    return found
+
+
+def _max_loop(rng: UOp, inside: list[UOp]) -> tuple[UOp, UOp, UOp] | None:
+    if rng.arg[1] is not LoopKind.REDUCE:
+        return None
+    if any(u.op in (UOps.RANGE, UOps.IF, UOps.STORE, UOps.DEFINE_ACC, UOps.BARRIER, UOps.DEFINE_LOCAL)
+           for u in inside):
+        return None
+    assigns = [u for u in inside if u.op is UOps.ASSIGN]
+    if len(assigns) != 1:
+        return None
+    assign = assigns[0]
+    acc, mx = assign.src[0], assign.src[1]
+    if not (mx.op is UOps.ALU and mx.arg is Ops.MAX and mx.dtype == dtypes.float32 and acc in mx.src
+            and acc.op is UOps.DEFINE_ACC):
+        return None
+    if any(acc in u.src for u in inside if u is not mx and u is not assign) or mx.src[0] is mx.src[1]:
+        return None
+    return acc, mx, assign
+
+
+def render_vector_max(r: _Renderer, rng: UOp) -> None:
+    """Rewrite the just-closed max loop `rng` (see vector_max_loops) so gcc vectorizes it, with the same result.
+
+    gcc keeps `acc = max_float32(val, acc)` scalar (a NaN-propagating max is no reduction it knows without
+    -ffast-math), but it vectorizes an integer max. So the loop becomes, with the same body:
+
+        float start0 = acc0; int max0 = ordered_float32(acc0); int nan0 = acc0 != acc0;
+        for (...) { ...; int key0 = ordered_float32(val0); max0 = key0 > max0 ? key0 : max0; nan0 |= val0 != val0; }
+        acc0 = unordered_float32(max0);
+        if (nan0 || acc0 == 0.0f) { acc0 = start0; for (...) { the loop as it was } }
+
+    `ordered_float32` maps a float's bits to an int of the same order, so the integer max is the float max when no
+    value is NaN; the loop as it was runs again only where the max's exact rule decides what comes out: a NaN (which
+    payload) or a zero max (which of 0.0 and -0.0). Rare rows pay twice; every row gets max_float32's bits."""
+    acc, mx, assign = r.max_loops[rng]
+    start = next(n for n in range(len(r.lines) - 1, -1, -1) if r.lines[n].uop is rng)
+    loop = r.lines[start:]
+    depth = loop[0].depth
+    to_key, from_key = ordered_float_helpers(r.helpers)
+    best, nan, start_value = r.new_name("max"), r.new_name("nan"), r.new_name("start")
+    value = r.max_values[mx]  # the text of MAX's other operand, kept when it was rendered (now out of scope)
+    fast: list[Line] = []
+    for line in loop:
+        if line.uop is mx:
+            key = r.new_name("key")
+            fast += [Line(line.depth, f"int {key} = {to_key}({value});", mx, "VECTOR MAX: the value as an ordered int"),
+                     Line(line.depth, f"{best} = {key} > {best} ? {key} : {best};", None, "an integer max: vectorizes"),
+                     Line(line.depth, f"{nan} = {nan} | ({value} != {value});", None, "any NaN?")]
+        elif line.uop is not assign:
+            fast.append(line)
+    name = r.ref(acc)
+    r.lines[start:] = [
+        Line(depth, f"float {start_value} = {name};", None, "VECTOR MAX: the accumulator before the loop"),
+        Line(depth, f"int {best} = {to_key}({name});", None, "the max so far, as an ordered int"),
+        Line(depth, f"int {nan} = {name} != {name};", None, "whether a NaN was seen"),
+        *fast,
+        Line(depth, f"{name} = {from_key}({best});", acc, "the max, when no NaN was seen"),
+        Line(depth, f"if ({nan} || {name} == 0.0f) {{", None, "a NaN or a zero max: the loop again, as it was"),
+        Line(depth + 1, f"{name} = {start_value};", acc),
+        *(Line(line.depth + 1, line.code, line.uop, line.note) for line in loop),
+        Line(depth, "}", None),
+    ]
 
 
 # ---- OpenMP ------------------------------------------------------------------------------------
