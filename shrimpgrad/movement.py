@@ -153,17 +153,22 @@ class MovementMixin:
     def reshape(self, shape, *args) -> Tensor:
         """A new shape with the same elements; one entry may be -1 (inferred), None keeps that axis."""
         new = _argfix(shape, *args)
-        new = tuple(self.shape[i] if s is None else s for i, s in enumerate(new))
-        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= -1 for s in new):
-            raise _fail(ShapeError, "reshape", f"shape {new} must be ints >= 0 (one may be -1)")
-        if list(new).count(-1) > 1:
+        keeps = False  # a None keeps that axis
+        for s in new:  # a loop, not all() over a generator: every reshape and broadcast passes here
+            if s is None:
+                keeps = True
+            elif not (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= -1):
+                raise _fail(ShapeError, "reshape", f"shape {new} must be ints >= 0 (one may be -1)")
+        if keeps:
+            new = tuple(self.shape[i] if s is None else s for i, s in enumerate(new))
+        if new.count(-1) > 1:
             raise _fail(ShapeError, "reshape", f"shape {new} has more than one -1", "only one size can be inferred")
         if -1 in new:
             known = math.prod(s for s in new if s != -1)
             if known == 0 or self.numel() % known:
                 raise _fail(ShapeError, "reshape", f"can't reshape {self.shape} ({self.numel()} elements) into {new}")
             new = tuple(self.numel() // known if s == -1 else int(s) for s in new)
-        new = tuple(int(s) for s in new)
+        new = tuple(map(int, new))
         if math.prod(new) != self.numel():
             raise _fail(ShapeError, "reshape", f"can't reshape {self.shape} ({self.numel()} elements) into {new} "
                         f"({math.prod(new)} elements)", "the number of elements must stay the same")

@@ -194,7 +194,7 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
         return Tensor._from_node(node, self.device, rg)
 
     def _alu(self, op: Ops, *others: Tensor, dtype: DType | None = None) -> Tensor:
-        return self._wrap(alu(op, self.node, *(o.node for o in others), dtype=dtype, meta=_provenance()), *others)
+        return self._wrap(alu(op, self.node, *[o.node for o in others], dtype=dtype, meta=_provenance()), *others)
 
     def _move(self, op: Ops, arg: tuple) -> Tensor:
         return self._wrap(movement(op, self.node, arg, meta=_provenance()))

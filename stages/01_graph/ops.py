@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import operator
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,8 +216,8 @@ def rewrite(roots: list[Node], fn: Callable[[Node], Node]) -> list[Node]:
     keep their objects (and whatever is remembered about them)."""
     new: dict[int, Node] = {}
     for n in toposort(roots):
-        src = tuple(new[id(s)] for s in n.src)
-        new[id(n)] = fn(n if all(a is b for a, b in zip(src, n.src)) else dataclasses.replace(n, src=src))
+        src = tuple([new[id(s)] for s in n.src])
+        new[id(n)] = fn(n if all(map(operator.is_, src, n.src)) else dataclasses.replace(n, src=src))
     return [new[id(r)] for r in roots]
 
 
@@ -226,7 +227,7 @@ def rewrite(roots: list[Node], fn: Callable[[Node], Node]) -> list[Node]:
 
 def buffer(ref: BufferRef, shape: tuple[int, ...], meta: Provenance | None = None) -> Node:
     """A leaf reading `ref` as a contiguous (row-major) array of `shape`."""
-    shape = tuple(int(s) for s in shape)
+    shape = tuple(map(int, shape))
     if math.prod(shape) != ref.size:
         raise GraphError(f"BUFFER: shape {shape} has {math.prod(shape)} elements but the buffer holds {ref.size}")
     return Node(Ops.BUFFER, (), ref.dtype, shape, ref, meta)
@@ -305,8 +306,8 @@ def reduce(src: Node, op: Ops, axes: tuple[int, ...], meta: Provenance | None = 
     """Combine `src` over `axes` with ADD or MAX. Reduced axes stay, with size 1."""
     if op not in REDUCE_OPS:
         raise GraphError(f"REDUCE combines with ADD or MAX, not {op.name}")
-    axes = tuple(sorted(set(int(a) for a in axes)))
-    if any(not 0 <= a < src.ndim for a in axes):
+    axes = tuple(sorted(set(map(int, axes))))
+    if axes and (axes[0] < 0 or axes[-1] >= src.ndim):  # sorted: the first and the last are the ones to check
         raise GraphError(f"REDUCE: axes {axes} out of range for shape {src.shape}")
     shape = tuple(1 if i in axes else s for i, s in enumerate(src.shape))
     return Node(Ops.REDUCE, (src,), src.dtype, shape, (op, axes), meta)
