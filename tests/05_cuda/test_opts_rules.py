@@ -7,7 +7,7 @@ import pytest
 
 from shrimpgrad import Tensor
 from shrimpgrad.cuda import GPULimits, choose_opts, cuda_kernel
-from shrimpgrad.cuda.opts import RULES, RULES_OFF_ENV, rules_off
+from shrimpgrad.cuda.opts import BLOCK_LANES, BLOCKED_LOCAL, RULES, RULES_OFF_ENV, rules_off
 from shrimpgrad.linearize import OptKind, interpret, linearize
 from shrimpgrad.schedule import create_schedule
 
@@ -61,10 +61,10 @@ def test_each_rule_fires_and_its_kernel_nvrtc_compiles(case):
                 "group": [OptKind.GROUP]}[case]
     assert kinds == expected, k.opts
     assert k.cubin is not None and k.cubin.cubin[:4] == b"\x7fELF"
-    if _rule(case) == "upcast_outputs":  # 8 x 2 outputs per thread, at most 64 threads per block
+    if _rule(case) == "upcast_outputs":  # BLOCK_LANES (8 x 2) outputs per thread, at most BLOCKED_LOCAL threads
         outputs = [o.amount for o in k.opts if o.kind is OptKind.UPCAST and o.axis not in kernel.reduce_axes]
-        assert sorted(outputs) == [2, 8]
-        assert k.launch.block[0] * k.launch.block[1] <= 64
+        assert sorted(outputs) == sorted(BLOCK_LANES)
+        assert k.launch.block[0] * k.launch.block[1] <= BLOCKED_LOCAL
     for o in k.opts:  # the dump names every opt
         assert str(o) in str(k)
 
