@@ -165,7 +165,7 @@ _graph_watchers: list[Callable[[list[Node], str], None]] = []
 
 # ---- ExecItems ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ExecItem:
     """One kernel ready to run: its runner (built for `device`) and the buffers it takes, in DEFINE_GLOBAL order.
     `allocate` are the fresh buffers it writes first; `release` the temporaries nobody reads after it."""
@@ -181,6 +181,14 @@ class ExecItem:
     # A reused plan's kernel was scheduled from an earlier graph, which may come from other user lines: `lines`
     # is this run's graph (and the kernel's index in its schedule), so `source` can name this run's lines.
     lines: tuple[RunGraph, int] | None = field(default=None, compare=False, repr=False)
+
+    # Written out (init=False), as stage 01's Node: a schedule-cache hit binds one item per kernel every realize
+    # (16 per W6 step), and the generated frozen __init__ sets its nine fields one object.__setattr__ at a time.
+    def __init__(self, kernel: Kernel, runner: KernelRunner, device: str, bufs: tuple[BufferRef, ...],
+                 allocate: tuple[BufferRef, ...] = (), release: tuple[BufferRef, ...] = (), nbytes: int = 0,
+                 origin: str = "", lines: tuple[RunGraph, int] | None = None):
+        self.__dict__.update(kernel=kernel, runner=runner, device=device, bufs=bufs, allocate=allocate,
+                             release=release, nbytes=nbytes, origin=origin, lines=lines)
 
     def run(self) -> float:
         return self._run(self.bufs, self.allocate, self.release)
