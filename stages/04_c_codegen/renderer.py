@@ -85,6 +85,7 @@ class Line:
     code: str
     uop: UOp | None = None
     note: str = ""  # extra comment text (e.g. why a loop is parallel)
+    fused: UOp | None = None  # a UOp this line computes too, without a line of its own (FMA: the MUL)
 
 
 @dataclass(frozen=True)
@@ -164,9 +165,12 @@ def _comment(line: Line) -> str:
     """What a line's comment says: the UOp, where it came from (its `origins`, else its `meta`), and any note."""
     parts = []
     if line.uop is not None:
-        parts.append(uop_label(line.uop))
-        if where := provenance_text(line.uop):
-            parts.append(f"from {where}")
+        fused = f"+{uop_label(line.fused).removeprefix('ALU ')}" if line.fused is not None else ""
+        parts.append(uop_label(line.uop) + fused)  # ALU ADD+MUL
+        # a fused MUL's provenance first: it happened first (`from __mul__ at x.py:3; sum at x.py:3`)
+        where = [w for w in (line.fused and provenance_text(line.fused), provenance_text(line.uop)) if w]
+        if where:
+            parts.append("from " + "; ".join(dict.fromkeys("; ".join(where).split("; "))))
     if line.note:
         parts.append(line.note)
     return " | ".join(parts)
@@ -545,8 +549,9 @@ def render_fma(r: _Renderer, add: UOp, mul: UOp) -> None:
     a, b, c = r.ref(mul.src[0]), r.ref(mul.src[1]), r.ref(acc)
     r.needs_math = True
     name = r.new_name("alu")
-    r.emit(f"{compute_type(add.dtype)} {name} = fma{math_suffix(add.dtype)}({a}, {b}, {c});", add,
-           "FMA: the MUL's product, fused")
+    # the MUL has no line of its own: the comment names it and its provenance too (ALU ADD+MUL | from __mul__; sum)
+    r.lines.append(Line(len(r.blocks) + 1, f"{compute_type(add.dtype)} {name} = fma{math_suffix(add.dtype)}({a}, {b}, "
+                                           f"{c});", add, "FMA", fused=mul))
     r.define(add, name)
 
 

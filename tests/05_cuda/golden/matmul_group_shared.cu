@@ -9,7 +9,7 @@ extern "C" __global__ void R_4_4_32(float* __restrict__ data0, const float* __re
   int alu2 = lidx0 * 4;                         // ALU MUL
   int alu3 = lidx1 + alu2;                      // ALU ADD
   float val1 = data2[alu3];                     // LOAD
-  float alu4 = fmaf(val0, val1, acc0);          // ALU ADD | FMA: the MUL's product, fused
+  float alu4 = fmaf(val0, val1, acc0);          // ALU ADD+MUL | FMA
   acc0 = alu4;                                  // ASSIGN
   int alu5 = lidx1 * 32;                        // ALU MUL
   int alu6 = alu5 + lidx0;                      // ALU ADD
