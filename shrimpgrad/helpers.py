@@ -110,14 +110,14 @@ EMIT_NAMES = ("kernels", "schedule", "uops", "c", "graph", "cuda")
 
 def emit_enabled(stage: str, level: int | None) -> bool:
     """Whether to print `stage`'s dump: DEBUG >= level (level None: only by name), or the stage is named in EMIT."""
-    names = _emit_names(EMIT.value)  # first: a wrong EMIT is an error whatever DEBUG says
+    names = _emit_names(str(EMIT.value))  # first: a wrong EMIT is an error whatever DEBUG says
     return (level is not None and DEBUG.value >= level) or stage in names
 
 
 @functools.lru_cache(maxsize=16)
-def _emit_names(value) -> frozenset[str]:
+def _emit_names(value: str) -> frozenset[str]:
     """The dump names in an EMIT value, checked; parsed once per value (each kernel a realize runs asks)."""
-    names = frozenset(s.strip() for s in str(value).split(",") if s.strip())
+    names = frozenset(s.strip() for s in value.split(",") if s.strip())
     unknown = names - set(EMIT_NAMES)
     if unknown:
         raise ValueError(f"EMIT={value!r}: unknown dump name(s) {sorted(unknown)}; valid names: "
