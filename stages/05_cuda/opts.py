@@ -36,16 +36,18 @@ default_opts(gpu=False)): the C compiler vectorizes and OpenMP spreads the outer
           launch is rounded up to whole blocks instead, with a bounds guard (launch.py).
 3. UPCAST register blocking, for reduce kernels (not row kernels) with at least two output axes (a matmul, a
    (outputs)      convolution) and outputs to spare (>= 4 x busy_threads): each thread computes
-          8 x 2 outputs and loads once what they share. The 8 lanes go to the output axis along
+          16 x 4 outputs and loads once what they share. The 16 lanes go to the output axis along
           which the biggest input is broadcast (its loads are shared: matmul's B along rows, a
-          convolution's image along output channels), the 2 to the next such axis; LOCAL then
-          takes at most BLOCKED_LOCAL = 64 threads, since each thread holds 16 accumulators.
+          convolution's image along output channels), the 4 to the next such axis; LOCAL then
+          takes at most BLOCKED_LOCAL = 64 threads, since each thread holds 64 accumulators.
           When an input is read contiguously along the innermost reduce axis (matmul's A along k),
           that loop is also unrolled by 4 (UPCAST of a reduce axis: the same order of additions),
           so VECTORIZE (vectorize.py) reads those 4 elements with one float4 load.
-          H200, 4096^3 f32 matmul: 11.1 -> 16.5 TFLOP/s (LOCAL 256 x UPCAST 4 before); conv2d
-          64x64x56x56 by 64x3x3: 2.1 -> 9.8 TFLOP/s. Without a broadcast input: UPCAST 4 on the
-          next output axis, for the instruction-level parallelism alone.
+          H200, 4096^3 f32 matmul: 11.1 -> 16.5 TFLOP/s with 8 x 2 lanes (LOCAL 256 x UPCAST 4
+          before), 24.0 with FMA; 16 x 4 lanes: 35.3 (each pair of loaded values now feeds 64 FMAs
+          instead of 16; 8 x 4: 29.6, 8 x 8: 29.2, 16 x 2: 23.2). conv2d 64x64x56x56 by 64x3x3:
+          2.1 -> 9.8 (8 x 2) -> 19.0 (FMA, affine window index) -> 25.1 TFLOP/s (16 x 4). Without a
+          broadcast input: UPCAST 4 on the next output axis, for the instruction-level parallelism alone.
 4. UPCAST the innermost output axis of an elementwise kernel (no reduce) by 4 (or 2), *after* its
    (elementwise   LOCAL, when the GPU stays busy with 4x fewer threads (>= ELEMENTWISE_WAVES x
     ILP)          `busy_threads` left): `i = (gidx*4 + up)*256 + lidx`, so each thread computes 4
@@ -78,8 +80,8 @@ from shrimpgrad.schedule import Kernel, KOps
 RULES = ("group", "local", "upcast_outputs", "upcast_elementwise")  # heuristic_opts' rules 1-4, by name
 RULES_OFF_ENV = "SHRIMPGRAD_CUDA_RULES_OFF"
 ELEMENTWISE_WAVES = 4  # rule 4 keeps at least 4 x busy_threads threads after dividing them by the UPCAST
-BLOCKED_LOCAL = 64  # rule 3's kernels: threads per block (each thread keeps 16 accumulators in registers)
-BLOCK_LANES = (8, 2)  # rule 3: UPCAST amounts on the two output axes whose lanes share the most loads
+BLOCKED_LOCAL = 64  # rule 3's kernels: threads per block (each thread keeps 64 accumulators in registers)
+BLOCK_LANES = (16, 4)  # rule 3: UPCAST amounts on the two output axes sharing the most loads (best of 6 measured)
 BLOCK_UNROLL = 4  # rule 3: the innermost reduce loop unrolled by 4 when an input is contiguous along it (float4)
 MIN_GROUP = 16  # fewer partial sums than this are not worth a shared-memory combine
 MAX_GROUP = 256  # the combine is unrolled G times per thread (and stage 03 caps lanes at 256)
@@ -209,10 +211,9 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
         # first the axis whose lanes share the most loaded elements, preferring axes other than the threads' own
         # (its loads are already coalesced) and then the inner one; then the next such axis
         ranked = sorted(shared, key=lambda a: (-shared[a], a == outputs[-1].axis, -a))
-        for axis, amount in zip(ranked, BLOCK_LANES):
-            for lanes in (amount, amount // 2, 2):
-                if lanes >= 2 and add(Opt(OptKind.UPCAST, axis, lanes)):
-                    break
+        for axis, lanes in zip(ranked, BLOCK_LANES):
+            while lanes >= 2 and not add(Opt(OptKind.UPCAST, axis, lanes)):  # 16, 8, 4, 2: what divides the axis
+                lanes //= 2
         inner = reduces[-1]  # unrolled by 4 where an input is contiguous along it: 4 loads become one float4
         if ranked and inner.size % BLOCK_UNROLL == 0 and _contiguous_along(kernel, inner.axis):
             add(Opt(OptKind.UPCAST, inner.axis, BLOCK_UNROLL))

@@ -32,7 +32,7 @@ CASES = {
     "upcast_elementwise": (lambda a, b, c: (a * b + c).relu(), [(4096,)] * 3, [(1 << 19,)] * 3),
     "upcast_outputs": (lambda a, b: a @ b, [(32, 8), (8, 32)], [(512, 64), (64, 512)]),
     "upcast_outputs (conv)": (lambda x, w: x.conv2d(w, padding=1), [(2, 4, 8, 8), (4, 4, 3, 3)],
-                              [(4, 16, 34, 34), (16, 16, 3, 3)]),
+                              [(8, 16, 32, 32), (16, 16, 3, 3)]),
     "group": (lambda a: a.sum(axis=1), [(4, 512)], [(8, 4096)]),
 }
 
@@ -61,7 +61,7 @@ def test_each_rule_fires_and_its_kernel_nvrtc_compiles(case):
                 "group": [OptKind.GROUP]}[case]
     assert kinds == expected, k.opts
     assert k.cubin is not None and k.cubin.cubin[:4] == b"\x7fELF"
-    if _rule(case) == "upcast_outputs":  # BLOCK_LANES (8 x 2) outputs per thread, at most BLOCKED_LOCAL threads
+    if _rule(case) == "upcast_outputs":  # BLOCK_LANES (16 x 4) outputs per thread, at most BLOCKED_LOCAL threads
         outputs = [o.amount for o in k.opts if o.kind is OptKind.UPCAST and o.axis not in kernel.reduce_axes]
         assert sorted(outputs) == sorted(BLOCK_LANES)
         assert k.launch.block[0] * k.launch.block[1] <= BLOCKED_LOCAL

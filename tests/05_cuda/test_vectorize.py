@@ -7,6 +7,7 @@ import pytest
 
 from shrimpgrad import Tensor
 from shrimpgrad.cuda import cuda_kernel, render_cuda
+from shrimpgrad.cuda.opts import BLOCK_LANES
 from shrimpgrad.cuda.vectorize import VECTORIZE_ENV, vector_groups
 from shrimpgrad.linearize import Opt, OptKind, linearize
 from shrimpgrad.schedule import create_schedule
@@ -23,8 +24,10 @@ def test_a_register_blocked_matmul_reads_a_through_float4():
     k = cuda_kernel(one_kernel(lambda a, b: a @ b, (512, 64), (64, 512)))  # rule 3: UNROLL 4 on k
     assert Opt(OptKind.UPCAST, 2, 4) in k.opts
     groups = vector_groups(k.program)
-    assert len(groups) == 8 and all(g.buffer.arg[0] == 1 for g in groups)  # A's 8 rows; B is not contiguous in k
-    assert k.source.count("float4 vec") == 8 and "= vec0.w;" in k.source
+    rows = next(o.amount for o in k.opts if o.kind is OptKind.UPCAST and o.axis == 0)  # BLOCK_LANES[0] rows of A
+    assert rows == BLOCK_LANES[0]
+    assert len(groups) == rows and all(g.buffer.arg[0] == 1 for g in groups)  # one per row; B isn't contiguous in k
+    assert k.source.count("float4 vec") == rows and "= vec0.w;" in k.source
     assert k.cubin is not None and k.cubin.cubin[:4] == b"\x7fELF"
 
 
