@@ -52,6 +52,7 @@ from shrimpgrad.graph import (
 from shrimpgrad.graph.dtype import dtypes, to_storage
 from shrimpgrad.helpers import NOOPT, GlobalCounters, dump_console, emit_enabled, getenv
 from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes
+from shrimpgrad.schedule.rules import fuse_rows_enabled
 
 # ---- memory ------------------------------------------------------------------------------------------------
 
@@ -441,7 +442,9 @@ def _plan(roots: list[Node], device: str, walk: _Walk) -> tuple[_Plan, bool]:
     _check_devices(walk.bufs, device)
     if not SCHEDULE_CACHE:
         return _make_plan(roots, tuple(walk.bufs), device), False
-    key = (device, bool(NOOPT), walk.key)  # NOOPT changes the kernels a device builds
+    # NOOPT changes the kernels a device builds, SHRIMPGRAD_FUSE_ROWS how many there are (stage 02's rule F5): a
+    # plan made under the other setting is another plan (a notebook switches them between cells)
+    key = (device, bool(NOOPT), fuse_rows_enabled(), walk.key)
     plan = _plans.get(key)
     if plan is not None:
         _plans.move_to_end(key)

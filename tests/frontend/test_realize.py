@@ -191,3 +191,17 @@ def test_a_training_step_hits_the_schedule_cache_every_step():
             opt.step()
             misses.append(GlobalCounters.schedule_misses - before)
     assert sum(misses[2:]) == 0, misses
+
+
+def test_the_row_fusion_switch_takes_effect_between_realizes(monkeypatch):
+    # the schedule cache keys its plans by SHRIMPGRAD_FUSE_ROWS: flipping it in a running program (a notebook cell)
+    # schedules the same graph again instead of replaying the plan made under the other setting
+    x = Tensor(np.arange(12, dtype=np.float32).reshape(3, 4)).realize()
+    counts = {}
+    for setting in ("1", "0", "1"):
+        monkeypatch.setenv("SHRIMPGRAD_FUSE_ROWS", setting)
+        before = GlobalCounters.kernel_count
+        got = x.softmax(-1).numpy()
+        counts.setdefault(setting, []).append(GlobalCounters.kernel_count - before)
+        np.testing.assert_allclose(got, np.exp(x.numpy()) / np.exp(x.numpy()).sum(-1, keepdims=True), rtol=1e-6)
+    assert counts == {"1": [1, 1], "0": [3]}
