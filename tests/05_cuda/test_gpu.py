@@ -320,3 +320,26 @@ def test_vectorized_loads_give_the_same_bits_and_need_aligned_pointers(monkeypat
     finally:
         for p in ptrs:
             alloc.free(p)
+
+
+def test_the_launch_fast_path_checks_buffer_sizes_again_after_any_free():
+    # A launch with the pointers of the last one skips the size check, unless something was freed since: a freed
+    # pointer can come back from the driver smaller, at the same address (runtime._frees counts the frees)
+    from test_opts_rules import f32, kernel_and_buffers
+
+    from shrimpgrad.cuda import runtime
+
+    kernel, _ = kernel_and_buffers(lambda x, y: x + y, f32(8), f32(8))  # three buffers of 8 floats: 32 bytes each
+    prog = CUDAProgram(linearize(kernel, (), gpu=True))
+    alloc = CUDAAllocator()
+    ptrs = [alloc.alloc(32) for _ in range(3)]
+    try:
+        prog(ptrs)  # checked once; the same pointers again would not be
+        runtime._sizes[ptrs[1]] = 16  # as if freed and handed out again with 16 bytes at the same address
+        alloc.free(alloc.alloc(4))  # any free makes the next launch check again
+        with pytest.raises(ValueError, match="needs 32 bytes"):
+            prog(ptrs)
+    finally:
+        runtime._sizes[ptrs[1]] = 32
+        for p in ptrs:
+            alloc.free(p)
