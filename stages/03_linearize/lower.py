@@ -195,7 +195,8 @@ class LoopNest:
     the reduced axes (the plan's REDUCE loops), and `phase_values[p]` gives those loops' values in phase p. An
     ordinary reduce kernel has one phase (its reduce loop); a row kernel one per level of nested REDUCEs and,
     when it stores rows, a last one that stores (see `row_phases`). On a CPU that store phase loops over each
-    reduced axis whole (`row_axes`: a plain loop, which the C compiler vectorizes), not over the plan's parts.
+    reduced axis whole (`row_axes[phase]`: a plain loop, which the C compiler vectorizes), not over the plan's
+    parts; with GROUP_SUMS so does every phase that doesn't only sum (`Lowering.grouped`).
     `loop_values`: the value of every other loop of the plan (its variable, or on a GPU an expression of the
     SPECIAL indices), and the launch dimensions."""
 
@@ -206,7 +207,8 @@ class LoopNest:
     local_size: tuple[int, ...] | None = None
     phases: tuple[tuple[UOp, ...], ...] = ()
     phase_values: tuple[Mapping[str, Expr], ...] = ()
-    row_axes: Mapping[int, Expr] = field(default_factory=dict)  # CPU store phase: reduced axis -> its loop variable
+    # CPU phases over the whole row (the store; with GROUP_SUMS, a max): phase -> reduced axis -> its loop variable
+    row_axes: Mapping[int, Mapping[int, Expr]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,16 @@ class Lowering:
     def index_dtype(self) -> DType:
         return self.make.index_dtype
 
+    def grouped(self, phase: int) -> bool:
+        """Does `phase` loop over the plan's REDUCE parts, with its GROUP and UNROLL lanes? Every reduce phase does,
+        except with GROUP_SUMS (a CPU opt) a phase whose REDUCEs are not all sums: it loops over each reduced axis
+        whole, one accumulator, as a CPU store phase does (a max loop vectorizes as it is, a sum doesn't)."""
+        if phase == self.phases.store:
+            return self.gpu
+        if not self.plan.group_sums_only:
+            return True
+        return all(r.arg[0] is Ops.ADD for r, p in self.phases.of.items() if p == phase)
+
     def note(self, line: str) -> None:
         """Report a step to the step-through (steps.py), if one is watching."""
         if self.trace is not None:
@@ -285,7 +297,7 @@ def axis_exprs(L: Lowering, shape: tuple[int, ...], lanes: dict[str, int], phase
     values = {**L.nest.loop_values, **(L.nest.phase_values[phase] if phase is not None else {}),
               **{name: Num(v) for name, v in lanes.items()}}
     if shape == k.full_shape:
-        row_axes = L.nest.row_axes if phase is not None and phase == L.phases.store else {}
+        row_axes = L.nest.row_axes.get(phase, {}) if phase is not None else {}
         return [row_axes[a] if a in row_axes else L.plan.axis_expr(a, values) for a in range(len(shape))]
     if shape == k.output_shape:
         return [Num(0) if a in k.reduce_axes else L.plan.axis_expr(a, values) for a in range(len(shape))]
@@ -367,6 +379,9 @@ def plan_loops(L: Lowering) -> None:
     the loop nest has more than 2**31 - 1 elements)."""
     verify_kernel(L.kernel)
     L.plan = apply_opts(L.kernel, L.opts)
+    if L.gpu and L.plan.group_sums_only:
+        raise LinearizeError(f"kernel {L.kernel.name}: GROUP_SUMS is a CPU opt (its lanes are partial sums in "
+                             f"registers); on a GPU GROUP's lanes are threads of a block: use GROUP")
     L.phases = row_phases(L.kernel)
     biggest = max([b.size for b in L.kernel.bufs] + [math.prod(L.kernel.full_shape)])
     L.make = UOpMaker(L.kernel.name, dtypes.int64 if biggest > INT32_MAX else dtypes.int32)
@@ -409,15 +424,18 @@ def open_loops(L: Lowering) -> None:
     ranges = [open_range(loop, loop.name, loop.kind) for loop in serial]
     loop_values.update({loop.name: loop.var for loop in serial})
     # the loops over the reduced axes, once per phase: phase 0 keeps the plan's names (ridx0), phase p > 0 adds
-    # _p (ridx0_1); a row kernel's store phase is a ROW loop (it stores, it updates no accumulator)
+    # _p (ridx0_1); a row kernel's store phase is a ROW loop (it stores, it updates no accumulator). A phase that
+    # isn't `grouped` (the CPU store; with GROUP_SUMS, a max) loops over each reduced axis whole: row<axis> for
+    # the store, row<axis>_<phase> for a reduce
     phases, phase_values, row_axes = [], [], {}
     for p in range(L.phases.count):
-        if p == L.phases.store and not L.gpu:  # a plain loop per reduced axis, whole: the C compiler vectorizes it
-            loops = [Loop(LoopKind.ROW, a, L.kernel.full_shape[a], f"row{a}") for a in L.kernel.reduce_axes
+        if not L.grouped(p):  # a plain loop per reduced axis, whole: the C compiler vectorizes it
+            kind, suffix = (LoopKind.ROW, "") if p == L.phases.store else (LoopKind.REDUCE, f"_{p}")
+            loops = [Loop(kind, a, L.kernel.full_shape[a], f"row{a}{suffix}") for a in L.kernel.reduce_axes
                      if L.kernel.full_shape[a] > 1]
             phases.append(tuple(open_range(loop, loop.name, loop.kind) for loop in loops))
             phase_values.append({})
-            row_axes = {a: Num(0) for a in L.kernel.reduce_axes} | {loop.axis: loop.var for loop in loops}
+            row_axes[p] = {a: Num(0) for a in L.kernel.reduce_axes} | {loop.axis: loop.var for loop in loops}
             continue
         kind = LoopKind.ROW if p == L.phases.store else LoopKind.REDUCE
         names = {loop.name: loop.name if p == 0 else f"{loop.name}_{p}" for loop in plan.ordered((LoopKind.REDUCE,))}
@@ -463,13 +481,16 @@ def lower_reduces(L: Lowering) -> None:
     plan, make = L.plan, L.make
     reduces = list(dict.fromkeys(n for n in L.kernel.ast.toposort() if n.op is KOps.REDUCE))
     out_lanes = lane_envs(plan.lanes(LoopKind.UPCAST))
-    group_lanes = [{}] if L.gpu else lane_envs(plan.lanes(LoopKind.GROUP))  # on a GPU they are threads
-    unroll_lanes = lane_envs(plan.lanes(LoopKind.UNROLL))
+    # on a GPU the GROUP lanes are threads; a phase over the whole row (not `grouped`) has no GROUP or UNROLL lanes
+    group_lanes = {p: [{}] if L.gpu or not L.grouped(p) else lane_envs(plan.lanes(LoopKind.GROUP))
+                   for p in range(L.phases.count)}
+    unroll_lanes = {p: lane_envs(plan.lanes(LoopKind.UNROLL)) if L.grouped(p) else [{}]
+                    for p in range(L.phases.count)}
     accs: dict[tuple, UOp] = {}
     for r in reduces:
         make.origins = r.origins
         for o in out_lanes:
-            for g in group_lanes:
+            for g in group_lanes[L.phases.of[r]]:
                 init = make.const(reduce_identity(r.arg[0], r.dtype), r.dtype)
                 acc = accs[(r, _key(o), _key(g))] = make.uop(UOps.DEFINE_ACC, r.dtype, (init,), len(accs))
                 L.acc_phase[acc] = L.phases.of[r]
@@ -481,22 +502,22 @@ def lower_reduces(L: Lowering) -> None:
         for r in in_phase:
             op = r.arg[0]
             for o in out_lanes:
-                for g in group_lanes:
+                for g in group_lanes[phase]:
                     acc = accs[(r, _key(o), _key(g))]
                     value = acc
-                    for u in unroll_lanes:
+                    for u in unroll_lanes[phase]:
                         x = lower_tree(L, r.src[0], {**o, **g, **u}, phase)
                         make.origins = r.origins  # the update is the REDUCE's (lower_tree left its input's origins)
                         value = make.update(UOps.ALU, r.dtype, (x, value), op)
                         L.update_phase[value] = phase
                     L.update_phase[make.update(UOps.ASSIGN, None, (acc, value))] = phase
                     L.note(f"REDUCE {op.name} into acc{acc.arg}" + _lanes_text({**o, **g}))
-                final = accs[(r, _key(o), _key(group_lanes[0]))]
-                for g in group_lanes[1:]:  # combine the partial accumulators, after the loop
+                final = accs[(r, _key(o), _key(group_lanes[phase][0]))]
+                for g in group_lanes[phase][1:]:  # combine the partial accumulators, after the loop
                     final = make.uop(UOps.ALU, r.dtype, (accs[(r, _key(o), _key(g))], final), op)
                 L.finals[(r, output_lane_key(plan, o))] = final
-                if len(group_lanes) > 1:
-                    L.note(f"combine {len(group_lanes)} GROUP partials of {op.name}" + _lanes_text(o))
+                if len(group_lanes[phase]) > 1:
+                    L.note(f"combine {len(group_lanes[phase])} GROUP partials of {op.name}" + _lanes_text(o))
         if L.gpu and plan.lanes(LoopKind.GROUP) and in_phase:
             combine_in_shared_memory(L, in_phase, out_lanes)
 

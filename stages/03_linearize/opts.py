@@ -18,14 +18,23 @@ part into a loop, a GPU index, or unrolled copies of the loop body.
     GROUP     REDUCE                GROUP lanes                  `amount` partial accumulators, each summing
                                                                  every amount-th element, combined after
                                                                  the loop (breaks the serial dependency)
+    GROUP_SUMS REDUCE               GROUP lanes, for the sum     a row kernel's GROUP (CPU only): only the
+                                    phases only                  loops over the row that just sum get the
+                                                                 lanes; its other loops (a max, the store)
+                                                                 run over each reduced axis whole
 
 `Opt.axis` names an axis of the kernel's `full_shape`; the split takes the inner `amount` of
 what is still the axis's GLOBAL/REDUCE loop, so opts on one axis compose: LOCAL(0, 16) then
 UPCAST(0, 4) on a 256-long axis gives `i = (gidx*4 + up)*16 + lidx`.
 
+GROUP_SUMS exists for row kernels (lower.py's phases: softmax's max loop, sum loop, store loop): a GROUP would
+split all three, but only the sum needs it (a float sum is one serial chain the C compiler may not reorder; a max
+loop and a store loop it vectorizes as they are, and 32 lanes of them are only longer code). On an ordinary reduce
+kernel, one phase, it is GROUP when that phase sums and does nothing when it doesn't.
+
 Results: every opt gives the same values, and bit-identical ones except where it reorders a
-float reduction: GROUP always does; UPCAST of a reduce axis does when another reduce axis is
-inside it (its lanes then run after the inner axis's loop).
+float reduction: GROUP always does (GROUP_SUMS in the phases it groups); UPCAST of a reduce axis does
+when another reduce axis is inside it (its lanes then run after the inner axis's loop).
 
 tinygrad: `Opt(OptOps.UPCAST | UNROLL | LOCAL | GROUP, axis, arg)` applied by `Kernel.apply_opt`
 (`codegen/opt/kernel.py`), which reshapes every view with `shift_to`. We split loop variables
@@ -54,6 +63,7 @@ class OptKind(Enum):
     UPCAST = auto()
     LOCAL = auto()
     GROUP = auto()
+    GROUP_SUMS = auto()
 
     def __repr__(self) -> str:
         return f"OptKind.{self.name}"
@@ -152,6 +162,11 @@ class LoopPlan:
             expr = sum_of([expr * p.size, values[p.name]])
         return expr
 
+    @property
+    def group_sums_only(self) -> bool:
+        """Do the GROUP lanes split only the phases that sum (GROUP_SUMS), not every reduce loop (GROUP)?"""
+        return any(o.kind is OptKind.GROUP_SUMS for o in self.applied)
+
     def describe(self) -> str:
         """One line: `gidx0:4 lidx0:16 ridx0:32 up0:4` and the opts that made it."""
         loops = " ".join(str(p) for p in self.ordered())
@@ -214,13 +229,28 @@ def apply_local(plan: LoopPlan, opt: Opt) -> LoopPlan:
 def apply_group(plan: LoopPlan, opt: Opt) -> LoopPlan:
     """GROUP: `amount` partial accumulators for a reduce axis; partial j sums the elements j, j+amount,
     j+2*amount, ... and the partials are combined after the loop."""
-    return _split(plan, opt, (LoopKind.REDUCE,), lambda k: LoopKind.GROUP)
+    return _split(_one_group_kind(plan, opt), opt, (LoopKind.REDUCE,), lambda k: LoopKind.GROUP)
+
+
+def apply_group_sums(plan: LoopPlan, opt: Opt) -> LoopPlan:
+    """GROUP_SUMS: GROUP's split, with GROUP lanes that only the phases that sum use (`LoopPlan.group_sums_only`)."""
+    return _split(_one_group_kind(plan, opt), opt, (LoopKind.REDUCE,), lambda k: LoopKind.GROUP)
+
+
+def _one_group_kind(plan: LoopPlan, opt: Opt) -> LoopPlan:
+    """GROUP and GROUP_SUMS don't mix in one kernel: the lowering reads its GROUP lanes one way or the other."""
+    other = OptKind.GROUP if opt.kind is OptKind.GROUP_SUMS else OptKind.GROUP_SUMS
+    if any(o.kind is other for o in plan.applied):
+        raise OptError(f"{opt} on kernel {plan.kernel.name}: a kernel takes GROUP or GROUP_SUMS opts, not both "
+                       f"(applied so far: {', '.join(str(o) for o in plan.applied)})")
+    return plan
 
 
 OPTIMIZATIONS: dict[OptKind, Callable[[LoopPlan, Opt], LoopPlan]] = {
     OptKind.UPCAST: apply_upcast,
     OptKind.LOCAL: apply_local,
     OptKind.GROUP: apply_group,
+    OptKind.GROUP_SUMS: apply_group_sums,
 }
 
 

@@ -188,7 +188,9 @@ def opts_for(draw, kernel: Kernel, gpu: bool = False, max_opts: int = 3) -> tupl
             if not parts or parts[0].kind not in (LoopKind.GLOBAL, LoopKind.REDUCE):
                 continue
             size = parts[0].size
-            kinds = [OptKind.UPCAST] + ([OptKind.LOCAL] if parts[0].kind is LoopKind.GLOBAL else [OptKind.GROUP])
+            # a reduce axis: GROUP, and on a CPU GROUP_SUMS (a kernel takes one of the two: the other raises OptError)
+            reduce_kinds = [OptKind.GROUP] + ([] if gpu else [OptKind.GROUP_SUMS])
+            kinds = [OptKind.UPCAST] + ([OptKind.LOCAL] if parts[0].kind is LoopKind.GLOBAL else reduce_kinds)
             candidates += [Opt(k, axis, d) for k in kinds for d in range(2, size + 1) if size % d == 0]
         if not candidates:
             break

@@ -138,3 +138,48 @@ def test_the_schedule_evaluator_and_the_interpreter_agree_on_layernorm():
     for gpu, opts in ((False, ()), (True, (Opt(OptKind.GROUP, 1, 8),)), (False, (Opt(OptKind.GROUP, 1, 4),))):
         got = run_python(s, inputs, lambda k, opts=opts: opts, gpu)
         np.testing.assert_allclose(got, read_outputs(s, want)[0], **TOLERANCE)
+
+
+def test_group_sums_splits_only_the_loop_that_sums():
+    """GROUP_SUMS (CPU): softmax's sum loop gets 4 partial sums (ridx0_1 over 16/4, GROUP lanes), its max loop and
+    its store loop run over the row whole (row1_0, row1), with one accumulator for the max; a plain GROUP splits
+    the max loop too. Both give the evaluator's values."""
+    x, out = softmax_graph((4, 16))
+    (k,) = create_schedule([out]).kernels
+    sums = linearize(k, [Opt(OptKind.GROUP_SUMS, 1, 4)])
+    assert [(u.arg[0], u.arg[1], u.src[1].arg) for u in sums.uops if u.op is UOps.RANGE] == [
+        ("gidx0", LoopKind.GLOBAL, 4), ("row1_0", LoopKind.REDUCE, 16), ("ridx0_1", LoopKind.REDUCE, 4),
+        ("row1", LoopKind.ROW, 16)]
+    assert sum(u.op is UOps.DEFINE_ACC for u in sums.uops) == 1 + 4
+    assert sums.applied_opts == ("GROUP_SUMS(axis=1, amount=4)",)
+    group = linearize(k, [Opt(OptKind.GROUP, 1, 4)])
+    assert sum(u.op is UOps.DEFINE_ACC for u in group.uops) == 4 + 4
+    inputs = {x.arg: np.random.default_rng(2).standard_normal(64).astype(np.float32) * 3}
+    want = evaluate(out, inputs)
+    for opts in ((), (Opt(OptKind.GROUP, 1, 4),), (Opt(OptKind.GROUP_SUMS, 1, 4),),
+                 (Opt(OptKind.GROUP_SUMS, 1, 8), Opt(OptKind.UPCAST, 1, 2)), (Opt(OptKind.UPCAST, 0, 2),
+                                                                            Opt(OptKind.GROUP_SUMS, 1, 2))):
+        np.testing.assert_allclose(run_python(create_schedule([out]), inputs, lambda k, o=opts: o), want, **TOLERANCE)
+
+
+def test_group_sums_on_layernorm_groups_both_sums():
+    """Every reduce loop of a layernorm sums: GROUP_SUMS groups them all, as GROUP does (same program)."""
+    x = buffer(BufferRef(6 * 8, F32), (6, 8))
+    mean = alu(Ops.MUL, reduce(x, Ops.ADD, (1,)), broadcast_const(1 / 8, F32, (6, 1)))
+    y = alu(Ops.SUB, x, movement(Ops.EXPAND, mean, (6, 8)))
+    out = alu(Ops.MUL, y, movement(Ops.EXPAND, reduce(alu(Ops.MUL, y, y), Ops.ADD, (1,)), (6, 8)))
+    (k,) = create_schedule([out]).kernels
+    sums, group = linearize(k, [Opt(OptKind.GROUP_SUMS, 1, 4)]), linearize(k, [Opt(OptKind.GROUP, 1, 4)])
+    assert sums.uops == group.uops
+
+
+def test_group_sums_is_a_cpu_opt_and_does_not_mix_with_group():
+    from shrimpgrad.linearize import OptError
+    from shrimpgrad.linearize.lower import LinearizeError
+
+    _, out = softmax_graph((4, 16))
+    (k,) = create_schedule([out]).kernels
+    with pytest.raises(LinearizeError, match="GROUP_SUMS is a CPU opt"):
+        linearize(k, [Opt(OptKind.GROUP_SUMS, 1, 4)], gpu=True)
+    with pytest.raises(OptError, match="GROUP or GROUP_SUMS opts, not both"):
+        linearize(k, [Opt(OptKind.GROUP_SUMS, 1, 4), Opt(OptKind.GROUP, 1, 2)])

@@ -114,3 +114,20 @@ def test_assign_of_a_softmax_in_place(device):
         x = Tensor(X.copy()).realize()
         x.assign(x.softmax(-1)).realize()
         np.testing.assert_allclose(x.numpy(), np_softmax(X), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["softmax", "softmax axis 0", "log_softmax", "logsumexp", "layernorm"])
+def test_row_split_on_or_off_computes_what_numpy_computes(name, monkeypatch):
+    """Stage 04's rule 4 (GROUP_SUMS: 32 partial sums in the row kernel's sum loops only) on the C device: on and off
+    (SHRIMPGRAD_C_ROW_SPLIT=0) give numpy's values within float rounding, and each other's."""
+    build, want, _ = FORWARD[name]
+    x = (RNG.standard_normal((5, 256)) * 3).astype(np.float32)
+    values = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv("SHRIMPGRAD_C_ROW_SPLIT", switch)
+        clear_schedule_cache()
+        with Context(DEVICE="C"):
+            values[switch] = build(Tensor(x).realize()).numpy()
+        clear_schedule_cache()
+    np.testing.assert_allclose(values["1"], want(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(values["1"], values["0"], rtol=1e-5, atol=1e-6)

@@ -189,3 +189,24 @@ def test_openmp_threads_sleep_between_kernels_unless_the_user_says_otherwise(pre
     code = "import os, shrimpgrad.c; print(os.environ['OMP_WAIT_POLICY'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == want
+
+
+def test_row_split_groups_only_the_sum_loops_of_a_row_kernel(monkeypatch):
+    """Rule 4: a row kernel with a loop that sums cheap values gets GROUP_SUMS (32 partial sums in that loop only);
+    SHRIMPGRAD_C_ROW_SPLIT=0 gives rule 3 (a row kernel whose loops all sum) or nothing, as before the rule."""
+    from shrimpgrad.c.opts import ROW_SPLIT_ENV
+    from shrimpgrad.linearize import LoopKind, linearize
+
+    x = _t(64, 256)
+    layernorm = lambda: (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True)  # noqa: E731
+    assert _opts(x.softmax(-1)) == [[("GROUP_SUMS", 1, 32)]]
+    assert _opts(x.log_softmax(-1)) == [[("GROUP_SUMS", 1, 32)]]
+    assert _opts(layernorm()) == [[("GROUP_SUMS", 1, 32)]]
+    assert _opts(x.max(axis=1)) == [[]]  # one loop: not a row kernel
+    (k,) = _kernels(x.softmax(-1))
+    ranges = [(u.arg[0], u.src[1].arg) for u in linearize(k, choose_c_opts(k)).uops if u.arg and u.op.name == "RANGE"
+              and u.arg[1] is not LoopKind.GLOBAL]
+    assert ranges == [("row1_0", 256), ("ridx0_1", 8), ("row1", 256)]  # the max and the store: the whole row
+    monkeypatch.setenv(ROW_SPLIT_ENV, "0")
+    assert _opts(x.softmax(-1)) == [[]]
+    assert _opts(layernorm()) == [[("GROUP", 1, 32)]]
