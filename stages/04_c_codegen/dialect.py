@@ -39,6 +39,7 @@ rounds once where `alu0 = val0 * val1; acc0 = alu0 + acc0` rounds twice, and a C
 in one instruction at the rate of one add. SHRIMPGRAD_FMA=0 (read once, at import, like vector_math) turns it off in
 both dialects (SHRIMPGRAD_FMA=1 or unset: on). `C_NO_FMA_DIALECT` is C with it off, for one kernel (`render(program,
 dialect=...)`); `C_FMA_DIALECT` has it on, chains included (the CUDA dialect's choice; see C_DIALECT for why C's isn't).
+With vector_math, `fma` also fuses the Horner steps of alu.py's exp2 helper (`p = fmaf(p, f, c)`, still within 1 ulp).
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ class Dialect:
     wrap_signed: bool = False
     vector_math: bool = False  # float exp2/log2 as the vectorizable helpers of alu.py, not the math library's
     vector_max: bool = False  # a float32 max reduce loop as an integer max the vectorizer takes (renderer.py)
-    fma: bool = False  # an accumulation acc + a*b (float32/float64) as one fused multiply-add, fmaf(a, b, acc)
+    fma: bool = False  # an accumulation acc + a*b (float32/float64) as one fused multiply-add, fmaf(a, b, acc); and
+    # the Horner steps of alu.py's exp2 helper
     fma_chains: bool = True  # False: a kernel whose accumulations chain (a conv's unrolled window) gets no FMA
     # vector loads: Program -> {LOAD: (the LOAD of its group's lane 0, lane)} for the groups of neighbouring loads to
     # read in one vector load (stage 05's VECTORIZE: float4), spelled by `vector_load` and `vector_lanes`; None: none

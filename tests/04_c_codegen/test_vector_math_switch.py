@@ -127,3 +127,27 @@ def test_readme_example_output_is_real():
     spec.loader.exec_module(readme)
     printed, shown = readme.run_example("vector-math")
     assert printed == shown
+
+
+def test_exp2_horner_steps_are_fused_with_the_dialects_fma_and_within_one_ulp_either_way(tmp_path):
+    """With `fma` (the C default) each Horner step of exp2_float32 is one fmaf(p, f, c); SHRIMPGRAD_FMA=0 writes
+    p = p * f + c. Both within 1 ulp of the correctly rounded result (the fused run in this process, the unfused in
+    a child, as the switch is read at import)."""
+    from shrimpgrad.c.dialect import C_FMA_DIALECT, C_NO_FMA_DIALECT
+
+    t = Tensor(np.ones(64, np.float32)).exp2()
+    assert _source(t, C_FMA_DIALECT).count("p = fmaf(p, f, ") == 6
+    assert "fmaf" not in _source(t, C_NO_FMA_DIALECT) and _source(t, C_NO_FMA_DIALECT).count("p = p * f + ") == 6
+    if not C_DIALECT.fma:
+        pytest.skip("SHRIMPGRAD_FMA=0 in this process: nothing fused to compare with")
+    x = SAMPLES["exp2"]()[::7]
+    np.save(tmp_path / "x.npy", x)
+    child = ("import sys, numpy as np; from shrimpgrad import Tensor; "
+             "np.save(sys.argv[2], Tensor(np.load(sys.argv[1]), device='C').exp2().numpy())")
+    done = subprocess.run([sys.executable, "-c", child, str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+                          env={**os.environ, "SHRIMPGRAD_FMA": "0"}, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    unfused, fused = np.load(tmp_path / "y.npy"), Tensor(x, device="C").exp2().numpy()
+    want = _correctly_rounded("exp2", x)
+    assert ulps(unfused, want).max() <= 1 and ulps(fused, want).max() <= 1
+    assert not np.array_equal(unfused, fused)  # the switch reached the child: one rounding fewer changes some results
