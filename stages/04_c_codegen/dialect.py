@@ -27,6 +27,7 @@ field by field, is the complete answer to "what is different about the CUDA sour
     vector_max         True (SHRIMPGRAD_C_VECTOR_MAX=0: False)  a float32 max reduce loop as a vectorizable int max
     fma                True (SHRIMPGRAD_FMA=0: False)         an accumulation acc + a*b as one fused fmaf(a, b, acc)
     fma_chains         False                                  a chain acc + a0*b0 + a1*b1 fused too (else: no FMA)
+    fma_partials       False                                  a GROUP's partial sums (CPU only) fused too
 
 `vector_math` is a switch: alu.py's exp2/log2 are within 1 ulp of the correctly rounded result (glibc's exp2f/log2f
 too, off by one more rarely; numpy's own float32 loops: 3 and 2 ulp), and a loop that calls them vectorizes, where a
@@ -87,6 +88,9 @@ class Dialect:
     fma: bool = False  # an accumulation acc + a*b (float32/float64) as one fused multiply-add, fmaf(a, b, acc); and
     # the Horner steps of alu.py's exp2 helper
     fma_chains: bool = True  # False: a kernel whose accumulations chain (a conv's unrolled window) gets no FMA
+    # True: a GROUP's partial sums (renderer.py's group_partials) are fused too. Only a CPU program has them (on a GPU
+    # GROUP lanes are threads, combined through shared memory), so CUDA's setting is moot and left at the default
+    fma_partials: bool = False
     # vector loads: Program -> {LOAD: (the LOAD of its group's lane 0, lane)} for the groups of neighbouring loads to
     # read in one vector load (stage 05's VECTORIZE: float4), spelled by `vector_load` and `vector_lanes`; None: none
     vector_loads: Callable[[Program], Mapping[UOp, tuple[UOp, int]]] | None = None
@@ -127,7 +131,8 @@ def fma_setting(default: bool, value: str | None = None) -> bool:
 
 # C's FMA, measured on one core of an AVX2 EPYC (gcc 12): W4's matmul 66-104 -> 48-52 ms; but gcc's vectorizer builds
 # no vectors from chains of fmaf (a conv's window unrolled into lanes: acc + a0*b0 + a1*b1 + a2*b2), and W5 ran 2x
-# slower with them, so fma_chains=False: such a kernel is rendered without FMA.
+# slower with them, so fma_chains=False: such a kernel is rendered without FMA. Nor does it vectorize a loop of fmaf
+# partial sums (SPLIT's 32 accumulators; `(x * x).sum(-1)` of 2048² 2.0 ms fused, 1.1 unfused), so fma_partials=False.
 VECTOR_MAX_ENV = "SHRIMPGRAD_C_VECTOR_MAX"
 
 
@@ -141,8 +146,9 @@ def vector_max_setting(value: str | None = None) -> bool:
 
 
 C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True), fma_chains=False,
-                    vector_max=vector_max_setting())
+                    fma_partials=False, vector_max=vector_max_setting())
 C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
-C_FMA_DIALECT = replace(C_DIALECT, name="C (FMA)", fma=True, fma_chains=True)  # every acc + a*b as fmaf(a, b, acc)
+# every acc + a*b as fmaf(a, b, acc)
+C_FMA_DIALECT = replace(C_DIALECT, name="C (FMA)", fma=True, fma_chains=True, fma_partials=True)
 C_NO_FMA_DIALECT = replace(C_DIALECT, name="C (no FMA)", fma=False)  # every a*b + c rounded twice
 C_SCALAR_MAX_DIALECT = replace(C_DIALECT, name="C (scalar max)", vector_max=False)  # max loops as max_float32 only

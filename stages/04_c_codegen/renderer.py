@@ -221,7 +221,7 @@ def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DI
     if dialect.vector_max:
         r.max_loops = vector_max_loops(program)
     if dialect.fma:
-        r.fma = fma_accumulations(program, chains=dialect.fma_chains)
+        r.fma = fma_accumulations(program, chains=dialect.fma_chains, partials=dialect.fma_partials)
         r.fused_muls = frozenset(r.fma.values())
     for i, u in enumerate(program.uops):
         rule = UOP_RULES.get(u.op)
@@ -574,7 +574,7 @@ UOP_RULES: dict[UOps, Callable[[_Renderer, UOp], None]] = {
 FMA_DTYPES = (dtypes.float32, dtypes.float64)  # float16/bfloat16 round the product first (numpy's rule): not fused
 
 
-def fma_accumulations(program: Program, chains: bool = True) -> dict[UOp, UOp]:
+def fma_accumulations(program: Program, chains: bool = True, partials: bool = True) -> dict[UOp, UOp]:
     """The accumulations to render as fused multiply-adds: ADD -> MUL, for every `ADD(MUL(a, b), acc)` (either order)
     of float32/float64 where `acc` is a DEFINE_ACC (a reduce's running value: a matmul's, a conv's, a dot product's)
     or an ADD fused so already (a chain of products added to it), and the MUL has no other use.
@@ -587,7 +587,13 @@ def fma_accumulations(program: Program, chains: bool = True) -> dict[UOp, UOp]:
 
     chains=False (the C dialect's `fma_chains`): a kernel whose accumulations chain (acc + a0*b0 + a1*b1: a conv's
     window unrolled into lanes) gets no FMA at all; gcc 12's vectorizer builds no vectors from chains of fmaf
-    ("different interleaving chains in one node") and the conv ran 2x slower with them, scalar."""
+    ("different interleaving chains in one node") and the conv ran 2x slower with them, scalar.
+
+    partials=False (the C dialect's `fma_partials`): the partial sums of a GROUP (stage 04's SPLIT and ROW SPLIT: the
+    accumulators that `group_partials` finds added together after the loop) are not fused. gcc 12 vectorizes the
+    loop of 32 `acc_j = a_j*b_j + acc_j` but not of 32 `fmaf(a_j, b_j, acc_j)` ("no vectype"); measured on one
+    core, 2048² rows: `(x * x).sum(-1)` 2.0 -> 1.1 ms, the layernorm row kernel (its variance) 5.0 -> 3.6 ms."""
+    skip = set() if partials else group_partials(program)
     uses: dict[UOp, int] = {}
     for u in program.uops:
         for s in u.src:
@@ -600,12 +606,26 @@ def fma_accumulations(program: Program, chains: bool = True) -> dict[UOp, UOp]:
             # acc: the accumulator, or the fused ADD before this one in its chain (a reduce axis unrolled into lanes
             # adds several products in a row: acc + a0*b0 + a1*b1 + ...)
             if (mul.op is UOps.ALU and mul.arg is Ops.MUL and mul.dtype == u.dtype and uses.get(mul) == 1
-                    and mul not in fused.values() and (acc.op is UOps.DEFINE_ACC or acc in fused)):
+                    and mul not in fused.values() and (acc.op is UOps.DEFINE_ACC or acc in fused)
+                    and acc not in skip):
                 fused[u] = mul
                 break
     if not chains and any(s in fused for add in fused for s in add.src):
         return {}
     return fused
+
+
+def group_partials(program: Program) -> set[UOp]:
+    """The DEFINE_ACCs that are partial results of one reduction: those that stage 03 adds together after the loop
+    (a GROUP's combine, `acc1 + acc0`, then `acc2 + that`, ...)."""
+    combines: set[UOp] = set()
+    found: set[UOp] = set()
+    for u in program.uops:
+        if u.op is UOps.ALU and u.arg is Ops.ADD and len(u.src) == 2 and any(s.op is UOps.DEFINE_ACC for s in u.src) \
+                and all(s.op is UOps.DEFINE_ACC or s in combines for s in u.src):
+            combines.add(u)
+            found.update(s for s in u.src if s.op is UOps.DEFINE_ACC)
+    return found
 
 
 # ---- a max reduction that vectorizes --------------------------------------------------------------

@@ -2,7 +2,7 @@
 renders as one `fmaf(a, b, acc)` when it is on, as a multiply and an add when it is off; on and off agree within
 float rounding (and with the interpreter, which rounds twice as numpy does), and an elementwise a*b + c is never
 fused. Both dialects have it on unless SHRIMPGRAD_FMA=0; C's leaves out a kernel whose accumulations chain (a conv's
-unrolled window), which gcc then doesn't vectorize."""
+unrolled window) and a GROUP's partial sums, which gcc then doesn't vectorize."""
 
 import os
 import re
@@ -140,3 +140,30 @@ def test_c_leaves_chained_accumulations_unfused_and_cuda_fuses_them():
     assert "fmaf(" not in render(conv, comments=False, dialect=replace(C_DIALECT, fma=True))
     matmul = _program(CASES["matmul"]())  # no chain: C fuses it
     assert fma_accumulations(matmul, chains=False) == fma_accumulations(matmul) != {}
+
+
+def test_c_leaves_a_groups_partial_sums_unfused():
+    """SPLIT's 32 partial sums of `(x * x).sum(-1)` are `group_partials`: C (fma_partials=False) writes them as a
+    multiply and an add, which gcc vectorizes; C_FMA_DIALECT fuses them. A matmul's BLOCK accumulators are no
+    GROUP's partials: C still fuses them. A GPU program has none (its GROUP lanes are threads)."""
+    from shrimpgrad.c.renderer import group_partials
+    from shrimpgrad.linearize import Opt, OptKind
+
+    x = _t(16, 256)
+    split = _program((x * x).sum(-1))
+    assert split.applied_opts == ("GROUP(axis=1, amount=32)",)
+    assert len(group_partials(split)) == 32 and fma_accumulations(split, partials=False) == {}
+    assert len(fma_accumulations(split)) == 32
+    assert not C_DIALECT.fma_partials and C_FMA_DIALECT.fma_partials
+    (kernel,) = create_schedule([(x * x).sum(-1).node]).kernels
+    assert group_partials(linearize(kernel, [Opt(OptKind.GROUP, 1, 32)], gpu=True)) == set()
+    assert "fmaf(" not in render(split, comments=False, dialect=replace(C_DIALECT, fma=True))
+    assert render(split, comments=False, dialect=C_FMA_DIALECT).count("fmaf(") == 32
+    matmul = _program(CASES["matmul"]())
+    assert group_partials(matmul) == set() and "fmaf(" in render(matmul, comments=False,
+                                                                dialect=replace(C_DIALECT, fma=True))
+    buffers = _buffers(split)
+    want = [b.copy() for b in buffers]
+    interpret(split, want)
+    for dialect in (replace(C_DIALECT, fma=True), C_FMA_DIALECT):
+        np.testing.assert_allclose(_run_c(split, buffers, dialect), want[0], rtol=1e-5, atol=1e-5)
