@@ -40,7 +40,10 @@ inputs with a large stride. `heuristic_opts`, rule by rule (each one fixes the f
           sums cheap values: rule 3's 32 partial sums in that loop only. A plain GROUP would split the max loop and
           the store loop too, which gcc vectorizes as they are (measured: GROUP 8/16 on every loop, softmax 2048^2
           14-22 ms against 12.7 ms without); without a split the sum loop is one serial float chain, which gcc
-          may not reorder (no -ffast-math). `SHRIMPGRAD_C_ROW_SPLIT=0` turns it off (then rule 3 or nothing).
+          may not reorder (no -ffast-math). A row kernel over a contiguous axis gets nothing else (the rule is
+          checked first): rule 1's lanes along output axes would each run a whole row's loops (measured: (x +
+          b).softmax(-1) of 8x256x2048, b broadcast along the rows, one core: BLOCK 16 x 4 97 ms, ROW SPLIT 8.5 ms).
+          `SHRIMPGRAD_C_ROW_SPLIT=0` turns it off: row kernels then get rules 1-3 as other kernels do.
 
 Elementwise kernels get no opts: gcc vectorizes their loop as it is. All opts compute the same values,
 except that SPLIT, ROW SPLIT (and BLOCK/VECTOR when another reduce axis is inside) reorders a float sum: results
@@ -163,6 +166,10 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
                           default=None)
     window = _window_axis(strides, first, inner_reduce) if first is not None and os.environ.get(WINDOW_ENV) != "0" \
         else None
+    if _row_kernel(kernel) and _contiguous(strides, inner_reduce.axis):  # rule 4: ROW SPLIT, and no lanes
+        if _has_sum_phase(kernel):
+            add(OptKind.GROUP_SUMS, inner_reduce.axis, inner_reduce.size, SPLIT)
+        return tuple(opts)
     if first is not None and len(outputs) >= 2 and window is not None:  # rule 1b: WINDOW (a convolution)
         add(OptKind.UPCAST, first.axis, first.size, WINDOW_ROW)
         add(OptKind.UPCAST, window.axis, window.size, WINDOW_MAX)
@@ -176,8 +183,6 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
             add(OptKind.UPCAST, other.axis, other.size, BLOCK_OUTER)
     elif vector is not None and not _contiguous(strides, inner_reduce.axis):  # rule 2: VECTOR
         add(OptKind.UPCAST, vector.axis, vector.size, BLOCK_INNER)
-    elif _row_split(kernel) and _contiguous(strides, inner_reduce.axis):  # rule 4: ROW SPLIT
-        add(OptKind.GROUP_SUMS, inner_reduce.axis, inner_reduce.size, SPLIT)
     elif _contiguous(strides, inner_reduce.axis) and _plain_sums(kernel):  # rule 3: SPLIT
         add(OptKind.GROUP, inner_reduce.axis, inner_reduce.size, SPLIT)
     return tuple(opts)
@@ -188,14 +193,15 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
 _COSTLY = {Ops.SIN, Ops.SQRT} | (set() if C_DIALECT.vector_math else {Ops.EXP2, Ops.LOG2})
 
 
-def _row_split(kernel: Kernel) -> bool:
-    """Rule 4's case: a row kernel (more than one loop over the row) with a loop whose REDUCEs all sum cheap values
-    (`_plain_sum`), unless $SHRIMPGRAD_C_ROW_SPLIT is "0"."""
+def _row_kernel(kernel: Kernel) -> bool:
+    """Rule 4's kernels: a row kernel (more than one loop over the row), unless $SHRIMPGRAD_C_ROW_SPLIT is "0"."""
+    return row_phases(kernel).count >= 2 and os.environ.get(ROW_SPLIT_ENV) != "0"
+
+
+def _has_sum_phase(kernel: Kernel) -> bool:
+    """Has the kernel a loop over the row whose REDUCEs all sum cheap values (`_plain_sum`)?"""
     phases = row_phases(kernel)
-    if phases.count < 2 or os.environ.get(ROW_SPLIT_ENV) == "0":
-        return False
-    return any(all(_plain_sum(r) for r, p in phases.of.items() if p == phase)
-               for phase in set(phases.of.values()))
+    return any(all(_plain_sum(r) for r, p in phases.of.items() if p == phase) for phase in set(phases.of.values()))
 
 
 def _plain_sum(reduce) -> bool:

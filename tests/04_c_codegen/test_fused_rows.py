@@ -131,3 +131,16 @@ def test_row_split_on_or_off_computes_what_numpy_computes(name, monkeypatch):
         clear_schedule_cache()
     np.testing.assert_allclose(values["1"], want(x), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(values["1"], values["0"], rtol=1e-5, atol=1e-6)
+
+
+def test_row_split_of_a_softmax_with_a_broadcast_bias(monkeypatch):
+    """(x + b).softmax(-1) of 3 dims, b broadcast along the rows: ROW SPLIT (no output lanes) and, switched off, rule
+    1's lanes along the rows give numpy's values."""
+    x, b = (RNG.standard_normal((3, 16, 64)) * 3).astype(np.float32), RNG.standard_normal(64).astype(np.float32)
+    for switch in ("1", "0"):
+        monkeypatch.setenv("SHRIMPGRAD_C_ROW_SPLIT", switch)
+        clear_schedule_cache()
+        with Context(DEVICE="C"):
+            got = (Tensor(x) + Tensor(b)).softmax(-1).numpy()
+        clear_schedule_cache()
+        np.testing.assert_allclose(got, np_softmax(x + b), rtol=1e-5, atol=1e-6)

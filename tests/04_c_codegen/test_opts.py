@@ -192,8 +192,8 @@ def test_openmp_threads_sleep_between_kernels_unless_the_user_says_otherwise(pre
 
 
 def test_row_split_groups_only_the_sum_loops_of_a_row_kernel(monkeypatch):
-    """Rule 4: a row kernel with a loop that sums cheap values gets GROUP_SUMS (32 partial sums in that loop only);
-    SHRIMPGRAD_C_ROW_SPLIT=0 gives rule 3 (a row kernel whose loops all sum) or nothing, as before the rule."""
+    """Rule 4: a row kernel with a loop that sums cheap values gets GROUP_SUMS (32 partial sums in that loop only) and
+    nothing else; SHRIMPGRAD_C_ROW_SPLIT=0 gives the other rules, as before the rule."""
     from shrimpgrad.c.opts import ROW_SPLIT_ENV
     from shrimpgrad.linearize import LoopKind, linearize
 
@@ -207,6 +207,10 @@ def test_row_split_groups_only_the_sum_loops_of_a_row_kernel(monkeypatch):
     ranges = [(u.arg[0], u.src[1].arg) for u in linearize(k, choose_c_opts(k)).uops if u.arg and u.op.name == "RANGE"
               and u.arg[1] is not LoopKind.GLOBAL]
     assert ranges == [("row1_0", 256), ("ridx0_1", 8), ("row1", 256)]  # the max and the store: the whole row
-    monkeypatch.setenv(ROW_SPLIT_ENV, "0")
+    # a row kernel gets no lanes along its output axes (rule 1 would: b is broadcast along the rows, a shared load)
+    x3, bias = _t(4, 16, 256), _t(256)
+    assert _opts((x3 + bias).softmax(-1)) == [[("GROUP_SUMS", 2, 32)]]
+    monkeypatch.setenv(ROW_SPLIT_ENV, "0")  # off: the rules as for any kernel
     assert _opts(x.softmax(-1)) == [[]]
     assert _opts(layernorm()) == [[("GROUP", 1, 32)]]
+    assert _opts((x3 + bias).softmax(-1)) == [[("UPCAST", 1, 16), ("UPCAST", 0, 4)]]
