@@ -131,3 +131,20 @@ def test_empty_loop_needs_no_elements():
     b.store(out, i, b.const(1.0, dtypes.float32))
     b.end(i)
     CProgram(b.build("E_empty"))([np.zeros(0, F32)])
+
+
+def test_data_pointers_are_remembered_per_live_array_only():
+    # CProgram reads each buffer's address through runtime.data_pointer (arr.ctypes.data costs microseconds): it must
+    # be the array's address, and the memo entry must go with the array (a new array may get the same id)
+    import gc
+
+    a = np.zeros(16, np.float32)
+    assert runtime_module.data_pointer(a) == a.ctypes.data
+    assert runtime_module.data_pointer(a) == a.ctypes.data  # the remembered answer
+    key = id(a)
+    assert key in runtime_module._pointers
+    del a
+    gc.collect()
+    assert key not in runtime_module._pointers
+    b = np.ones(4, np.float64)
+    assert runtime_module.data_pointer(b) == b.ctypes.data
