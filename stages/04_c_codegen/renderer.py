@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shrimpgrad.graph import DType, Ops, dtypes
 from shrimpgrad.linearize import LoopKind, Program, UOp, UOps
@@ -220,6 +220,7 @@ def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DI
         r.vector_lanes = dict(dialect.vector_loads(program))
     if dialect.vector_max:
         r.max_loops = vector_max_loops(program)
+        r.max_ops = frozenset(mx for _, mx, _ in r.max_loops.values())
     if dialect.fma:
         r.fma = fma_accumulations(program, chains=dialect.fma_chains, partials=dialect.fma_partials)
         r.fused_muls = frozenset(r.fma.values())
@@ -272,6 +273,7 @@ class _Renderer:
         self.vector_lanes: dict[UOp, tuple[UOp, int]] = {}  # LOAD -> (its group's lane-0 LOAD, lane): dialect's
         self.vectors: dict[UOp, str] = {}  # a group's lane-0 LOAD -> the vector variable all four lanes read
         self.max_loops: dict[UOp, tuple[UOp, UOp, UOp]] = {}  # RANGE -> (DEFINE_ACC, MAX, ASSIGN): vector_max_loops
+        self.max_ops: frozenset[UOp] = frozenset()  # the MAXes of those loops
         self.max_values: dict[UOp, str] = {}  # such a MAX -> its value operand's C text
 
     # naming and scope
@@ -527,7 +529,7 @@ def render_alu(r: _Renderer, u: UOp) -> None:
     if rule is None:
         raise RenderError(f"{u.arg!r} is not an ALU op with a C rule")
     operands = [r.ref(s) for s in u.src]
-    if u.arg is Ops.MAX and any(mx is u for _, mx, _ in r.max_loops.values()):
+    if u in r.max_ops:
         r.max_values[u] = next(text for s, text in zip(u.src, operands) if s.op is not UOps.DEFINE_ACC)
     value_dtype = u.src[-1].dtype  # WHERE's condition is src[0]; its values, like every other op's, are src[-1]
     is_index = all(s in r.index_values for s in u.src)
@@ -606,7 +608,7 @@ def fma_accumulations(program: Program, chains: bool = True, partials: bool = Tr
             # acc: the accumulator, or the fused ADD before this one in its chain (a reduce axis unrolled into lanes
             # adds several products in a row: acc + a0*b0 + a1*b1 + ...)
             if (mul.op is UOps.ALU and mul.arg is Ops.MUL and mul.dtype == u.dtype and uses.get(mul) == 1
-                    and mul not in fused.values() and (acc.op is UOps.DEFINE_ACC or acc in fused)
+                    and (acc.op is UOps.DEFINE_ACC or acc in fused)
                     and acc not in skip):
                 fused[u] = mul
                 break
@@ -708,7 +710,7 @@ def render_vector_max(r: _Renderer, rng: UOp) -> None:
         Line(depth, f"{name} = {from_key}({best});", acc, "the max, when no NaN was seen"),
         Line(depth, f"if ({nan} || {name} == 0.0f) {{", None, "a NaN or a zero max: the loop again, as it was"),
         Line(depth + 1, f"{name} = {start_value};", acc),
-        *(Line(line.depth + 1, line.code, line.uop, line.note) for line in loop),
+        *(replace(line, depth=line.depth + 1) for line in loop),
         Line(depth, "}", None),
     ]
 
