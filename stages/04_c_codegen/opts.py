@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping
 from shrimpgrad.graph import Ops
 from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts
 from shrimpgrad.linearize.index import index_and_valid
-from shrimpgrad.linearize.lower import row_phases
+from shrimpgrad.linearize.lower import RowPhases, row_phases
 from shrimpgrad.linearize.symbolic import Add, Mul, Var
 from shrimpgrad.schedule import Kernel, KOps
 
@@ -166,8 +166,9 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
                           default=None)
     window = _window_axis(strides, first, inner_reduce) if first is not None and os.environ.get(WINDOW_ENV) != "0" \
         else None
-    if _row_kernel(kernel) and _contiguous(strides, inner_reduce.axis):  # rule 4: ROW SPLIT, and no lanes
-        if _has_sum_phase(kernel):
+    phases = row_phases(kernel)
+    if _row_kernel(phases) and _contiguous(strides, inner_reduce.axis):  # rule 4: ROW SPLIT, and no lanes
+        if _has_sum_phase(phases):
             add(OptKind.GROUP_SUMS, inner_reduce.axis, inner_reduce.size, SPLIT)
         return tuple(opts)
     if first is not None and len(outputs) >= 2 and window is not None:  # rule 1b: WINDOW (a convolution)
@@ -193,14 +194,14 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
 _COSTLY = {Ops.SIN, Ops.SQRT} | (set() if C_DIALECT.vector_math else {Ops.EXP2, Ops.LOG2})
 
 
-def _row_kernel(kernel: Kernel) -> bool:
-    """Rule 4's kernels: a row kernel (more than one loop over the row), unless $SHRIMPGRAD_C_ROW_SPLIT is "0"."""
-    return row_phases(kernel).count >= 2 and os.environ.get(ROW_SPLIT_ENV) != "0"
+def _row_kernel(phases: RowPhases) -> bool:
+    """Rule 4's kernels: a row kernel (more than one loop over the row: its `row_phases`), unless
+    $SHRIMPGRAD_C_ROW_SPLIT is "0"."""
+    return phases.count >= 2 and os.environ.get(ROW_SPLIT_ENV) != "0"
 
 
-def _has_sum_phase(kernel: Kernel) -> bool:
+def _has_sum_phase(phases: RowPhases) -> bool:
     """Has the kernel a loop over the row whose REDUCEs all sum cheap values (`_plain_sum`)?"""
-    phases = row_phases(kernel)
     return any(all(_plain_sum(r) for r, p in phases.of.items() if p == phase) for phase in set(phases.of.values()))
 
 
