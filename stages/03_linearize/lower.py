@@ -224,6 +224,11 @@ class RowPhases:
     count: int
     store: int | None
 
+    @property
+    def several(self) -> bool:
+        """Is it a row kernel (stage 02's F5): more than one loop over each row?"""
+        return self.count > 1
+
 
 def row_phases(kernel: Kernel) -> RowPhases:
     """The phases of `kernel` (see RowPhases): a REDUCE's phase is the number of REDUCE levels inside it."""
@@ -496,7 +501,7 @@ def lower_reduces(L: Lowering) -> None:
                 L.acc_phase[acc] = L.phases.of[r]
     if reduces:
         L.note(f"{len(accs)} accumulators" + (f" in {L.phases.count} loops over the row"
-                                              if L.phases.count > 1 else ""))
+                                              if L.phases.several else ""))
     for phase in range(L.phases.count):
         in_phase = [r for r in reduces if L.phases.of[r] == phase]
         for r in in_phase:

@@ -197,7 +197,7 @@ _COSTLY = {Ops.SIN, Ops.SQRT} | (set() if C_DIALECT.vector_math else {Ops.EXP2, 
 def _row_kernel(phases: RowPhases) -> bool:
     """Rule 4's kernels: a row kernel (more than one loop over the row: its `row_phases`), unless
     $SHRIMPGRAD_C_ROW_SPLIT is "0"."""
-    return phases.count >= 2 and os.environ.get(ROW_SPLIT_ENV) != "0"
+    return phases.several and os.environ.get(ROW_SPLIT_ENV) != "0"
 
 
 def _has_sum_phase(phases: RowPhases) -> bool:

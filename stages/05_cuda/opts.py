@@ -117,11 +117,6 @@ def _itemsize(kernel: Kernel) -> int:
     return max((n.dtype.itemsize for n in kernel.ast.toposort() if n.op is KOps.REDUCE), default=4)
 
 
-def _row_kernel(kernel: Kernel) -> bool:
-    """Stage 02's F5 kernel: nested REDUCEs or a STORE at the loop shape, so each row is looped over more than once."""
-    return row_phases(kernel).count > 1
-
-
 def _applies(kernel: Kernel, opts: list[Opt]) -> bool:
     try:
         apply_opts(kernel, opts)
@@ -187,7 +182,7 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
     shared_per_thread = _reductions(kernel) * _itemsize(kernel)  # bytes of GROUP partials per thread
     group = 1
     innermost = reduces and all(o.axis < reduces[-1].axis for o in outputs)  # its G threads read neighbours
-    rows = bool(reduces) and _row_kernel(kernel)  # a block per row, whatever the number of rows
+    rows = bool(reduces) and row_phases(kernel).several  # a row kernel (F5): a block per row, however many
     if "group" not in off and innermost and (n_out < limits.busy_threads or rows) \
             and reduces[-1].size >= 2 * MIN_GROUP:  # 1
         most = min(MAX_GROUP, max(WARP, reduces[-1].size // ROW_ELEMENTS)) if rows else MAX_GROUP
