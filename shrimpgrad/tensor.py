@@ -189,8 +189,15 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
     def _wrap(self, node: Node, *others: Tensor) -> Tensor:
         """A Tensor for `node`, computed from self and `others`: it needs a gradient if any input does
         (tinygrad's rule: True if any is True, else None if any is None, else False)."""
-        flags = [t._requires_grad for t in (self, *others)]
-        rg = False if Tensor.no_grad else True if any(f is True for f in flags) else None if None in flags else False
+        if Tensor.no_grad:
+            return Tensor._from_node(node, self.device, False)
+        rg = self._requires_grad
+        for t in others:  # a loop, not a list and any(generator): every op of every step comes through here
+            f = t._requires_grad
+            if f is True or rg is True:
+                rg = True
+            elif f is None:
+                rg = None
         return Tensor._from_node(node, self.device, rg)
 
     def _alu(self, op: Ops, *others: Tensor, dtype: DType | None = None) -> Tensor:
