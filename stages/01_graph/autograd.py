@@ -116,9 +116,14 @@ def _accumulate_provenance(node: Node) -> Provenance:
     return Provenance(where.file if where else "<autograd>", where.line if where else 0, _ACCUMULATE)
 
 
+# Each rule's method name, made once per op: formatting it per node called Enum.__repr__ (Python) for every node
+# of every backward.
+_BACKWARD_OF = {op: f"backward of {op!r}" for op in Ops}
+
+
 def _backward_provenance(node: Node) -> Provenance:
     where = node.meta
-    return Provenance(where.file if where else "<autograd>", where.line if where else 0, f"backward of {node.op!r}")
+    return Provenance(where.file if where else "<autograd>", where.line if where else 0, _BACKWARD_OF[node.op])
 
 
 def _stamp(grad: Node, provenance: Provenance, known: dict[Node, Node]) -> Node:
