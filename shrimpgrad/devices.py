@@ -140,8 +140,11 @@ class DeviceSpec:
 
     name: str
     allocator: Any
-    build: Callable[[Program], KernelRunner]
+    build: Callable[..., KernelRunner]  # build(program), or build(program, tile) for a kernel `tile` planned
     opts: Callable[[Kernel], tuple[Opt, ...]]
+    # A plan of the device's own for some kernels instead of stage 03's loop nest, or None (CUDA: stage 05's rule
+    # 5, a float16 matmul on the tensor cores). The plan is part of the runner cache's key.
+    tile: Callable[[Kernel], Any] | None = None
     dtypes: frozenset[DType] = field(default=frozenset(ALL_DTYPES))
     is_gpu: bool = False
     pool: BufferPool = field(init=False, compare=False)
@@ -198,13 +201,14 @@ def _cuda_device() -> DeviceSpec:
                             "use device 'C' (default) or 'PYTHON'. Without a GPU you can still read and "
                             "NVRTC-compile the CUDA for a program: EMIT=cuda, or shrimpgrad.cuda.source_for(tensor)")
 
-    def build(program: Program) -> KernelRunner:
-        prog = cuda.CUDAProgram(program)
+    def build(program: Program, tile=None) -> KernelRunner:
+        prog = cuda.CUDAProgram(program, tile=tile)
         return KernelRunner(program, prog.origin, prog, f"// {program.name}: {prog.launch}\n{prog.source}")
 
     limits = cuda.device_limits()  # the opts policy (stage 05 opts.py, SHRIMPGRAD_CUDA_OPTS) stays within these
     return DeviceSpec("CUDA", _BytesAllocator(cuda.CUDAAllocator()), build,
-                      lambda kernel: cuda.choose_opts(kernel, limits=limits), is_gpu=True)
+                      lambda kernel: cuda.choose_opts(kernel, limits=limits), is_gpu=True,
+                      tile=lambda kernel: cuda.choose_tile(kernel, limits=limits))
 
 
 class _Devices:
@@ -272,12 +276,16 @@ def lookup_runner(kernel: Kernel, device: str) -> tuple[KernelRunner, str]:
     """(runner, where it came from this time): the runner's own origin when it was built now ("compiled", "disk
     cache", "memory" for a library already loaded, "interpreted"), RUNNER_CACHE when it was built before."""
     spec = Device[device]
-    opts = () if NOOPT else spec.opts(kernel)  # NOOPT=1 (tinygrad's switch): the plain loop nest on every device
-    key = (spec.name, kernel.name, _ast_key(kernel.ast), tuple(b.size for b in kernel.bufs), opts)  # sizes: the globals
+    # NOOPT=1 (tinygrad's switch): the plain loop nest on every device. A tile plan (CUDA's tensor cores) replaces
+    # the opts: the Program then only names the kernel and its buffers.
+    tile = spec.tile(kernel) if spec.tile is not None and not NOOPT else None
+    opts = () if NOOPT or tile is not None else spec.opts(kernel)
+    sizes = tuple(b.size for b in kernel.bufs)  # the globals' sizes are part of the code
+    key = (spec.name, kernel.name, _ast_key(kernel.ast), sizes, opts, tile)
     runner = _runners.get(key)
     if runner is None:
         program = linearize(kernel, opts, gpu=spec.is_gpu)  # a GPU's loops are blockIdx/threadIdx
-        runner = spec.build(program)
+        runner = spec.build(program) if tile is None else spec.build(program, tile)
         runner.flops = kernel_flops(kernel)
         runner.origins = _ast_origins(kernel)
         _runners[key] = runner

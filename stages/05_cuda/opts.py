@@ -57,8 +57,17 @@ default_opts(gpu=False)): the C compiler vectorizes and OpenMP spreads the outer
           bandwidth with LOCAL alone, 103% with this rule -- as fast as a hand-written float4 kernel
           (103.4%), so no vector types are needed (benchmarks/bench_cuda.py, BENCHMARKS.md).
 
+5. TENSOR_CORES  a float16 / bfloat16 matmul (tensor_cores.py) is not a loop nest at all: `choose_tile`
+   (rule 5)       matches its AST against the tensor-core template (cp.async tiles in shared memory, ldmatrix,
+          mma.sync.m16n8k16, float32 accumulators) and the kernel is rendered from that plan instead of
+          from stage 03's Program (which then only names the kernel and its buffers). Rule 3's register
+          blocking gets 19 TFLOP/s on the H200 for a 4096^3 float16 matmul: every multiply-add is a
+          scalar instruction on the float32 units. The tensor cores do a 16x8x16 tile per warp-wide instruction.
+          Measured numbers: README.md, "Rule 5".
+
 Each rule can be switched off by name for every CUDA kernel: `SHRIMPGRAD_CUDA_RULES_OFF=upcast_elementwise`
-(a comma-separated list of RULES: group, local, upcast_outputs, upcast_elementwise), to see what it is worth.
+(a comma-separated list of RULES: group, local, upcast_outputs, upcast_elementwise, tensor_cores), to see what
+it is worth.
 
 Limits kept: threads per block, shared memory per block (the GROUP partials: G x LOCAL x
 reductions x UPCAST lanes x itemsize), stage 03's MAX_LANES; every candidate opt is applied with
@@ -77,7 +86,9 @@ from shrimpgrad.c.opts import largest_divisor, pick_policy
 from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts, default_opts, row_phases
 from shrimpgrad.schedule import Kernel, KOps
 
-RULES = ("group", "local", "upcast_outputs", "upcast_elementwise")  # heuristic_opts' rules 1-4, by name
+from .tensor_cores import TileMatmul, tile_matmul
+
+RULES = ("group", "local", "upcast_outputs", "upcast_elementwise", "tensor_cores")  # rules 1-5, by name
 RULES_OFF_ENV = "SHRIMPGRAD_CUDA_RULES_OFF"
 ELEMENTWISE_WAVES = 4  # rule 4 keeps at least 4 x busy_threads threads after dividing them by the UPCAST
 BLOCKED_LOCAL = 64  # rule 3's kernels: threads per block (each thread keeps 64 accumulators in registers)
@@ -99,6 +110,7 @@ class GPULimits:
     max_threads_per_block: int = 1024
     max_shared_bytes: int = 48 * 1024  # static __shared__ per block
     sm_count: int = 132
+    max_dynamic_shared_bytes: int = 227 * 1024  # dynamic shared memory a kernel may opt in to (rule 5's tiles)
 
     @property
     def busy_threads(self) -> int:
@@ -243,6 +255,14 @@ def choose_opts(kernel: Kernel, policy: str | None = None, limits: GPULimits = H
     return POLICIES[policy_name(policy)](kernel, limits)
 
 
+def choose_tile(kernel: Kernel, policy: str | None = None, limits: GPULimits = H200) -> TileMatmul | None:
+    """Rule 5: the tensor-core plan of `kernel` under the heuristic policy (unless the rule is switched off), or
+    None: the kernel is then a loop nest with `choose_opts`' opts. `why_not_tiled(kernel)` says why not."""
+    if policy_name(policy) != "heuristic" or "tensor_cores" in rules_off():
+        return None
+    return tile_matmul(kernel, limits.max_dynamic_shared_bytes)
+
+
 __all__ = ["GPULimits", "H200", "RULES", "RULES_OFF_ENV", "rules_off",
-           "POLICIES", "DEFAULT_POLICY", "POLICY_ENV", "choose_opts", "heuristic_opts",
+           "POLICIES", "DEFAULT_POLICY", "POLICY_ENV", "choose_opts", "choose_tile", "heuristic_opts",
            "policy_name"]

@@ -26,6 +26,7 @@ from .compiler import compile_cuda
 from .dialect import render_cuda
 from .launch import Launch, launch_for
 from .opts import GPULimits
+from .tensor_cores import TileMatmul, render_tile_matmul
 from .vectorize import vectorized_buffers
 
 
@@ -125,7 +126,8 @@ def device_limits() -> GPULimits:
         _state["limits"] = GPULimits(f"{name} ({_state['arch']})",
                                      get(attr.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK),
                                      get(attr.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK),
-                                     get(attr.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT))
+                                     get(attr.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+                                     get(attr.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN))
     return _state["limits"]
 
 
@@ -200,21 +202,32 @@ class CUDAProgram:
     kernel's), and a failing kernel is reported by the next call that waits (a copy to the host, say).
     Stream 0 runs kernels and copies in order, so not waiting never lets a copy see a half-written buffer."""
 
-    def __init__(self, program: Program, launch: Launch | None = None):
+    def __init__(self, program: Program, launch: Launch | None = None, tile: TileMatmul | None = None):
         driver = _context()
-        self.program, self.name = program, program.name
-        self.launch = launch or launch_for(program)
-        self.source = render_cuda(program, launch=self.launch)
-        compiled = compile_cuda(render_cuda(program, comments=False, launch=self.launch), program.name,
-                                _state["arch"], display_source=self.source)
+        self.program, self.name, self.tile = program, program.name, tile
+        if tile is None:  # the Program's loop nest, rendered by stage 04 in the CUDA dialect
+            self.launch = launch or launch_for(program)
+            self.source = render_cuda(program, launch=self.launch)
+            compiled_source = render_cuda(program, comments=False, launch=self.launch)
+            shared = 0
+        else:  # rule 5: the tensor-core template (its source names no user lines: one text to show and compile)
+            self.launch = tile.launch
+            self.source = compiled_source = render_tile_matmul(tile, program.name)
+            shared = tile.shared_bytes
+        compiled = compile_cuda(compiled_source, program.name, _state["arch"], display_source=self.source)
         self.cubin, self.origin = compiled.cubin, compiled.origin
         self.module = _check(driver.cuModuleLoadData(self.cubin), f"cuModuleLoadData({self.name})")
         self.function = _check(driver.cuModuleGetFunction(self.module, self.name.encode()),
                                f"cuModuleGetFunction({self.name})")
+        if shared > 48 * 1024:  # past 48 KB a kernel must ask for its dynamic shared memory (the driver's opt-in)
+            _check(driver.cuFuncSetAttribute(
+                self.function, driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared),
+                f"cuFuncSetAttribute({self.name}, MAX_DYNAMIC_SHARED_SIZE_BYTES={shared})")
         self.grid, self.block = self.launch.grid, self.launch.block
         self._globals = program.globals
         self._needs = tuple(g.arg[3] * g.dtype.itemsize for g in self._globals)  # bytes each buffer must hold
-        self._aligned = vectorized_buffers(program)  # read through float4: 16-byte aligned pointers only
+        # read through float4 (VECTORIZE) or cp.async's 16-byte copies (rule 5): 16-byte aligned pointers only
+        self._aligned = vectorized_buffers(program) if tile is None else tuple(range(len(self._globals)))
         n = len(self._globals)
         self._values = (ctypes.c_void_p * max(n, 1))()  # the pointers, as the kernel's parameters
         self._addresses = (ctypes.c_void_p * max(n, 1))(
@@ -223,7 +236,7 @@ class CUDAProgram:
         self._bound: tuple = ()  # the buffers the arrays hold now
         self._bound_frees = -1  # _frees when they were checked
         self._args_lock = threading.Lock()  # two threads must not rewrite the arrays between set and launch
-        self._launch_args = (self.function, *self.grid, *self.block, 0, 0, self._params, 0)
+        self._launch_args = (self.function, *self.grid, *self.block, shared, 0, self._params, 0)
         self._what = f"cuLaunchKernel({self.name}, grid={self.grid}, block={self.block})"
         self._driver = driver
 
@@ -236,9 +249,10 @@ class CUDAProgram:
                                  f"has {_sizes[ptr]}")
         for i in self._aligned:
             if int(buffers[i]) % 16:
-                raise ValueError(f"kernel {self.name}, buffer {i}: the kernel reads it as float4 (VECTORIZE), so its "
-                                 f"pointer must be 16-byte aligned, got {int(buffers[i]):#x}; pass whole allocations "
-                                 "or set SHRIMPGRAD_CUDA_VECTORIZE=0")
+                why, fix = (("as float4 (VECTORIZE)", "SHRIMPGRAD_CUDA_VECTORIZE=0") if self.tile is None else
+                            ("with 16-byte copies (tensor cores)", "SHRIMPGRAD_CUDA_RULES_OFF=tensor_cores"))
+                raise ValueError(f"kernel {self.name}, buffer {i}: the kernel reads it {why}, so its pointer must be "
+                                 f"16-byte aligned, got {int(buffers[i]):#x}; pass whole allocations or set {fix}")
         for i, ptr in enumerate(buffers):
             self._values[i] = int(ptr)
         self._bound, self._bound_frees = tuple(buffers), _frees

@@ -25,7 +25,8 @@ from shrimpgrad.schedule import Kernel, create_schedule
 from .compiler import DEFAULT_ARCH, CompiledCUBIN, compile_cuda
 from .dialect import render_cuda
 from .launch import Launch, launch_for
-from .opts import H200, GPULimits, choose_opts, policy_name
+from .opts import H200, GPULimits, choose_opts, choose_tile, policy_name
+from .tensor_cores import TileMatmul, render_tile_matmul
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class CUDAKernel:
     source: str
     cubin: CompiledCUBIN | None = None
     policy: str = ""
+    tile: TileMatmul | None = None  # rule 5: the tensor-core plan it was rendered from, or None (a loop nest)
 
     @property
     def name(self) -> str:
@@ -46,7 +48,7 @@ class CUDAKernel:
 
     def header(self) -> str:
         """Three comment lines: the kernel and its opts, the launch, the CUBIN."""
-        opts = ", ".join(str(o) for o in self.opts) or "none"
+        opts = ", ".join(str(o) for o in self.opts) or ("tensor cores, rule 5" if self.tile else "none")
         cubin = f"CUBIN {len(self.cubin.cubin)} bytes ({self.cubin.origin})" if self.cubin else "not compiled"
         return f"// kernel {self.name}: opts [{opts}] ({self.policy} policy)\n// launch {self.launch}\n// {cubin}"
 
@@ -66,14 +68,20 @@ class CUDAKernels(list):
 
 def cuda_kernel(kernel: Kernel, policy: str | None = None, limits: GPULimits = H200, compile: bool = True,
                 arch: str = DEFAULT_ARCH) -> CUDAKernel:
-    """One scheduled kernel, linearized with the GPU opts policy, rendered, and (compile=True) NVRTC-compiled."""
-    opts = choose_opts(kernel, policy, limits)
+    """One scheduled kernel, linearized with the GPU opts policy, rendered, and (compile=True) NVRTC-compiled;
+    a float16 matmul rendered from the tensor-core template instead (rule 5, opts.choose_tile)."""
+    tile = choose_tile(kernel, policy, limits)
+    opts = choose_opts(kernel, policy, limits) if tile is None else ()
     program = linearize(kernel, opts, gpu=True)
-    launch = launch_for(program)
-    source = render_cuda(program, launch=launch)
-    cubin = compile_cuda(render_cuda(program, comments=False, launch=launch), program.name, arch,
-                         display_source=source) if compile else None
-    return CUDAKernel(kernel, program, opts, launch, source, cubin, policy_name(policy))
+    if tile is None:
+        launch = launch_for(program)
+        source = render_cuda(program, launch=launch)
+        compiled_source = render_cuda(program, comments=False, launch=launch)
+    else:
+        launch, source = tile.launch, render_tile_matmul(tile, program.name)
+        compiled_source = source
+    cubin = compile_cuda(compiled_source, program.name, arch, display_source=source) if compile else None
+    return CUDAKernel(kernel, program, opts, launch, source, cubin, policy_name(policy), tile)
 
 
 def _roots(items: Sequence) -> list[Node]:

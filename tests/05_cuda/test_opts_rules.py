@@ -94,7 +94,7 @@ def test_rule_names_are_checked(monkeypatch):
     monkeypatch.setenv(RULES_OFF_ENV, "upcast")
     with pytest.raises(ValueError, match="unknown rule.*upcast.*the rules are group, local"):
         rules_off()
-    assert set(RULES) == {"group", "local", "upcast_outputs", "upcast_elementwise"}
+    assert set(RULES) == {"group", "local", "upcast_outputs", "upcast_elementwise", "tensor_cores"}
 
 
 def test_rule_4_keeps_the_gpu_busy():

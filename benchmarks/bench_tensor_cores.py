@@ -1,0 +1,85 @@
+"""Rule 5's tile configs side by side on the GPU: each TileConfig of stage 05's tensor-core template
+(`shrimpgrad.cuda.tensor_cores.CONFIGS`) on float16 and bfloat16 matmuls, against torch (cuBLAS) in the same process.
+
+    python3 benchmarks/bench_tensor_cores.py [--sizes 4096,8192] [--markdown out.md]
+
+Kernel time with CUDA events (median of 5 trials of 20 launches), TFLOP/s, and the relative error of each result
+against torch's (both accumulate in float32). The config rule 5 picks (the first that fits: `plan_tile_matmul`) is
+marked. Needs a GPU and torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from bench_cuda import TRIALS, check, kernel_seconds, torch_seconds
+
+from shrimpgrad import Tensor, dtypes
+from shrimpgrad.cuda import CUDAAllocator, CUDAProgram, EventTimer, device_arch, driver_version
+from shrimpgrad.cuda.tensor_cores import CONFIGS, plan_tile_matmul
+from shrimpgrad.linearize import linearize
+from shrimpgrad.schedule import create_schedule
+
+
+def bits(values: np.ndarray, dtype) -> np.ndarray:
+    """`values` stored as `dtype`, as 16-bit patterns (bfloat16: float32's top half, rounded to nearest even)."""
+    if dtype == dtypes.float16:
+        return values.astype(np.float16).view(np.uint16)
+    u = values.astype(np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="4096,8192", help="square matmul sizes, comma-separated")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args()
+    rng, alloc, timer = np.random.default_rng(5), CUDAAllocator(), EventTimer()
+    header = (f"{torch.cuda.get_device_name()} ({device_arch()}), driver {driver_version()}, torch "
+              f"{torch.__version__}; median of {TRIALS} trials")
+    lines = [header, "", "| matmul | torch (cuBLAS) | " + " | ".join(str(c) for c in CONFIGS) + " |",
+             "|---|---|" + "---|" * len(CONFIGS)]
+    print(header, flush=True)
+    for size in (int(s) for s in args.sizes.split(",")):
+        for dtype, tdtype in ((dtypes.float16, torch.float16), (dtypes.bfloat16, torch.bfloat16)):
+            name = f"{size}^3 {'f16' if dtype == dtypes.float16 else 'bf16'}"  # check()'s 16-bit bound
+            a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
+            ta = torch.from_numpy(bits(a, dtype).view(np.int16)).cuda().view(tdtype)
+            tb = torch.from_numpy(bits(b, dtype).view(np.int16)).cuda().view(tdtype)
+            want = (ta @ tb).float().cpu().numpy()
+            flops = 2 * size**3
+            cells = [f"{flops / torch_seconds(lambda ta=ta, tb=tb: ta @ tb) / 1e12:.0f} TFLOP/s"]
+            kernel = create_schedule([(Tensor.empty(size, size, dtype=dtype) @
+                                       Tensor.empty(size, size, dtype=dtype)).node]).kernels[-1]
+            chosen = plan_tile_matmul(kernel).config
+            ptrs = [alloc.alloc(size * size * 2) for _ in range(3)]
+            alloc.copyin(ptrs[1], bits(a, dtype))
+            alloc.copyin(ptrs[2], bits(b, dtype))
+            for config in CONFIGS:
+                plan = plan_tile_matmul(kernel, configs=(config,))
+                prog = CUDAProgram(linearize(kernel, (), gpu=True), tile=plan)
+                seconds = kernel_seconds(timer, [prog], [ptrs])
+                got = np.empty(size * size, np.uint16)
+                alloc.copyout(got, ptrs[0])
+                got = torch.from_numpy(got.view(np.int16)).view(tdtype).float().numpy()
+                err = check(got, want, name)
+                mark = " (rule 5)" if config == chosen else ""
+                cells.append(f"{flops / seconds / 1e12:.0f} TFLOP/s{mark}, err {err:.0e}")
+            for p in ptrs:
+                alloc.free(p)
+            row = f"| {name} | " + " | ".join(cells) + " |"
+            print(row, flush=True)
+            lines.append(row)
+            torch.cuda.empty_cache()
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
