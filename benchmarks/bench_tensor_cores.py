@@ -2,6 +2,7 @@
 (`shrimpgrad.cuda.tensor_cores.CONFIGS`) on float16 and bfloat16 matmuls, against torch (cuBLAS) in the same process.
 
     python3 benchmarks/bench_tensor_cores.py [--sizes 4096,8192] [--markdown out.md]
+    python3 benchmarks/bench_tensor_cores.py --sweep [--sizes 4096]   # every config that fits, best first
 
 Kernel time with CUDA events (median of 5 trials of 20 launches), TFLOP/s, and the relative error of each result
 against torch's (both accumulate in float32). The config rule 5 picks (the first that fits: `plan_tile_matmul`) is
@@ -11,13 +12,14 @@ marked. Needs a GPU and torch.
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 from bench_cuda import TRIALS, check, kernel_seconds, torch_seconds
 
 from shrimpgrad import Tensor, dtypes
 from shrimpgrad.cuda import CUDAAllocator, CUDAProgram, EventTimer, device_arch, driver_version
-from shrimpgrad.cuda.tensor_cores import CONFIGS, plan_tile_matmul
+from shrimpgrad.cuda.tensor_cores import CONFIGS, NotTiled, TileConfig, plan_tile_matmul
 from shrimpgrad.linearize import linearize
 from shrimpgrad.schedule import create_schedule
 
@@ -30,14 +32,58 @@ def bits(values: np.ndarray, dtype) -> np.ndarray:
     return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
 
 
+def sweep_configs(kernel) -> list[TileConfig]:
+    """Every TileConfig that fits `kernel`, with warp tiles from 32x32 to 64x128 (a 64x64 warp tile keeps 128
+    accumulators per thread; larger ones spill registers)."""
+    found = []
+    for bm, bn, bk, (wm, wn), stages, group in itertools.product(
+            (64, 128, 256), (64, 128, 256), (32, 64), ((2, 2), (1, 4), (4, 1), (2, 4), (4, 2)), (2, 3, 4), (1, 8)):
+        config = TileConfig(bm, bn, bk, wm, wn, stages, group)
+        tm, tn = config.warp_tile
+        if 32 * 32 <= tm * tn <= 64 * 128:
+            try:
+                plan_tile_matmul(kernel, configs=(config,))
+            except NotTiled:
+                continue
+            found.append(config)
+    return found
+
+
+def sweep(sizes, alloc, timer) -> list[str]:
+    lines = []
+    for size in sizes:
+        kernel = create_schedule([(Tensor.empty(size, size, dtype=dtypes.float16) @
+                                   Tensor.empty(size, size, dtype=dtypes.float16)).node]).kernels[-1]
+        ptrs = [alloc.alloc(size * size * 2) for _ in range(3)]
+        rng = np.random.default_rng(5)
+        for p in ptrs[1:]:
+            alloc.copyin(p, bits(rng.standard_normal(size * size), dtypes.float16))
+        results = []
+        for config in sweep_configs(kernel):
+            prog = CUDAProgram(linearize(kernel, (), gpu=True), tile=plan_tile_matmul(kernel, configs=(config,)))
+            results.append((2 * size**3 / kernel_seconds(timer, [prog], [ptrs]) / 1e12, config))
+        for p in ptrs:
+            alloc.free(p)
+        results.sort(key=lambda r: -r[0])
+        lines += [f"{size}^3 f16, {len(results)} configs, best first:",
+                  *(f"  {tflops:6.1f} TFLOP/s  {config!r}" for tflops, config in results[:15]),
+                  f"  ... worst {results[-1][0]:.1f} TFLOP/s", ""]
+        print("\n".join(lines[-18:]), flush=True)
+    return lines
+
+
 def main() -> None:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="4096,8192", help="square matmul sizes, comma-separated")
     parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--sweep", action="store_true", help="time every config that fits (float16), best first")
     args = parser.parse_args()
     rng, alloc, timer = np.random.default_rng(5), CUDAAllocator(), EventTimer()
+    if args.sweep:
+        sweep([int(s) for s in args.sizes.split(",")], alloc, timer)
+        return
     header = (f"{torch.cuda.get_device_name()} ({device_arch()}), driver {driver_version()}, torch "
               f"{torch.__version__}; median of {TRIALS} trials")
     lines = [header, "", "| matmul | torch (cuBLAS) | " + " | ".join(str(c) for c in CONFIGS) + " |",

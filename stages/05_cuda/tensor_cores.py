@@ -65,6 +65,7 @@ class TileConfig:
     warps_m: int = 2
     warps_n: int = 4
     stages: int = 3
+    group_m: int = 1  # blocks walk C in groups of group_m tile rows, column by column (1: row by row); see _tile_lines
 
     @property
     def threads(self) -> int:
@@ -76,13 +77,18 @@ class TileConfig:
 
     def __str__(self) -> str:
         tm, tn = self.warp_tile
+        group = f", groups of {self.group_m} tile rows" if self.group_m > 1 else ""
         return (f"block tile {self.bm}x{self.bn}x{self.bk}, {self.warps_m}x{self.warps_n} warps of {tm}x{tn}, "
-                f"{self.stages} stages")
+                f"{self.stages} stages{group}")
 
 
-# Tried in this order: the first that divides the matmul (and fits the GPU's shared memory) is used. 128x256 with
-# 8 warps of 64x64 is the classic large tile (each loaded fragment feeds 8 or 4 mma); 128x128 for smaller matmuls.
-CONFIGS = (TileConfig(128, 256, 32, 2, 4, 3), TileConfig(128, 128, 32, 2, 2, 4), TileConfig(64, 128, 32, 2, 2, 4))
+# Tried in this order: the first that divides the matmul (and fits the GPU's shared memory) is used. Chosen by
+# `benchmarks/bench_tensor_cores.py --sweep` (476 configs on the H200, 4096^3 float16): 128x128x64 with 4 warps of
+# 64x64, 3 stages, groups of 8 tile rows was the best (348 TFLOP/s; 128x256x32, the classic large tile, 284); most of
+# the top 15 share bk = 64 (half the barriers per flop of bk = 32) and 64x64 warp tiles (each loaded fragment feeds
+# 4 or 8 mma). The others cover k a multiple of 32 only, and matmuls too small for 128-row tiles.
+CONFIGS = (TileConfig(128, 128, 64, 2, 2, 3, group_m=8), TileConfig(128, 128, 32, 2, 2, 4, group_m=8),
+           TileConfig(64, 128, 32, 2, 2, 4))
 
 
 @dataclass(frozen=True)
@@ -347,6 +353,19 @@ def _batch_lines(plan: TileMatmul) -> list[str]:
     return lines
 
 
+def _tile_lines(plan: TileMatmul) -> list[str]:
+    """m0, n0: the block's tile of C. Row by row, the blocks running at once read a few rows of A tiles and all
+    of B; in groups of group_m tile rows walked column by column (Triton's GROUP_SIZE_M), they read group_m rows
+    of A and fewer columns of B, so more of both stays in L2 between the blocks that share them."""
+    group, rows, cols = plan.config.group_m, plan.m // plan.config.bm, plan.n // plan.config.bn
+    if group == 1 or rows <= 1:
+        return ["  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;  /* the block's tile of C */"]
+    return [f"  /* the block's tile of C: block i of the grid, in groups of {group} tile rows, column by column */",
+            f"  const int i = blockIdx.y * {cols} + blockIdx.x, first = i / {group * cols} * {group};",
+            f"  const int rows = min({rows} - first, {group}), j = i % {group * cols};",
+            "  const int m0 = (first + j % rows) * BM, n0 = j / rows * BN;"]
+
+
 def _copy_lines(plan: TileMatmul, x: str) -> list[str]:
     """The cp.async loop that stages operand x's tile for k-step `kt` into shared tile `dst`."""
     view = plan.a if x == "a" else plan.b
@@ -463,7 +482,7 @@ def render_tile_matmul(plan: TileMatmul, name: str) -> str:
         "  extern __shared__ __align__(16) unsigned short smem[];  /* STAGES x (A tile, B tile) */",
         "  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;",
         f"  const int wm = warp / {cfg.warps_n}, wn = warp % {cfg.warps_n};  /* this warp's tile in the block's */",
-        "  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;  /* the block's tile of C */",
+        *_tile_lines(plan),
         f"  long long a_off = {plan.a.offset}, b_off = {plan.b.offset}, c_off = {plan.c.offset};",
         *_batch_lines(plan),
         "  const unsigned short* A = " + f"data{plan.a.buf};",

@@ -174,7 +174,8 @@ def test_the_tensor_cores_compute_the_matmul(shape, layout, dtype, out, monkeypa
     np.testing.assert_array_less(np.abs(got - off), 2e-5 * scale + 2 * ulp * np.abs(want) + 1e-6)
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=str)
+# the last: 4 tile rows in groups of 3 (a group of 3, then one of 1)
+@pytest.mark.parametrize("config", (*CONFIGS, TileConfig(64, 128, 32, 2, 2, 4, group_m=3)), ids=str)
 @pytest.mark.cuda
 @needs_gpu
 def test_every_tile_config_computes_the_same_matmul(config):
@@ -206,3 +207,17 @@ def test_every_tile_config_computes_the_same_matmul(config):
 
 def test_tile_config_is_named():
     assert str(TileConfig()) == "block tile 128x256x32, 2x4 warps of 64x64, 3 stages"
+    assert str(TileConfig(group_m=4)).endswith("3 stages, groups of 4 tile rows")
+
+
+def test_grouped_tiles_render_the_block_mapping_and_compile():
+    from shrimpgrad.cuda import compile_cuda
+
+    kernel = kernel_of(Tensor.empty(512, 64, dtype=F16) @ Tensor.empty(64, 512, dtype=F16))
+    plan = plan_tile_matmul(kernel, configs=(TileConfig(128, 128, 32, 2, 2, 4, group_m=3),))
+    source = render_tile_matmul(plan, kernel.name)
+    # 4 tile rows x 4 tile columns, groups of 3 rows: block i's group starts at row i / 12 * 3
+    assert "first = i / 12 * 3" in source and "min(4 - first, 3)" in source
+    compile_cuda(source, kernel.name)
+    plain = render_tile_matmul(plan_tile_matmul(kernel, configs=(TileConfig(128, 128, 32, 2, 2, 4),)), kernel.name)
+    assert "m0 = blockIdx.y * BM" in plain and "first = " not in plain
