@@ -148,8 +148,11 @@ def _load_of(node: KNode) -> KNode:
     """LOAD under `CAST float32(LOAD float16/bfloat16)`."""
     if node.op is KOps.LOAD:  # a float32 matmul multiplies its LOADs directly: say which dtype it is
         raise NotTiled(f"an operand is {node.dtype.name}: tensor cores take float16 or bfloat16")
-    if not (node.op is KOps.ALU and node.arg is Ops.CAST and node.dtype == dtypes.float32 and node.src
-            and node.src[0].op is KOps.LOAD):
+    inner = node.src[0] if node.op is KOps.ALU and node.arg is Ops.CAST and node.src else None
+    if inner is not None and inner.op is KOps.ALU and inner.arg is Ops.CAST and inner.dtype in INPUT_DTYPES:
+        raise NotTiled(f"an operand is cast to {inner.dtype.name} in this kernel, so it is read as "
+                       f"{inner.src[0].dtype.name}: realize the {inner.dtype.name} tensor first")
+    if not (inner is not None and node.dtype == dtypes.float32 and inner.op is KOps.LOAD):
         raise NotTiled("a product's operand is not a float16/bfloat16 LOAD cast to float32")
     load = node.src[0]
     if load.dtype not in INPUT_DTYPES:

@@ -91,6 +91,7 @@ def test_float32_of_float16_inputs_is_tiled_too():
     (lambda: Tensor.empty(256, 64) @ Tensor.empty(64, 256), "float32: tensor cores take float16 or bfloat16"),
     (lambda: Tensor.empty(100, 64, dtype=F16) @ Tensor.empty(64, 256, dtype=F16), "not a multiple of any block"),
     (lambda: Tensor.empty(256, 40, dtype=F16) @ Tensor.empty(40, 256, dtype=F16), "not a multiple of any block"),
+    (lambda: Tensor.empty(256, 64).half() @ Tensor.empty(64, 256, dtype=F16), "realize the float16 tensor first"),
     (lambda: Tensor.empty(256, 64, dtype=F16).sum(axis=1), "not of products"),
     (lambda: Tensor.empty(256, 64, dtype=F16).max(axis=1), "not a float32 sum"),
     (lambda: Tensor.empty(256, 62, dtype=F16).pad(((0, 0), (0, 2))) @ Tensor.empty(64, 256, dtype=F16), "masked"),
