@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from shrimpgrad import Tensor, TinyJit
+from shrimpgrad.conv_ops import IM2COL_ENV
 from shrimpgrad.cuda import (
     CUDAAllocator,
     CUDAProgram,
@@ -76,6 +77,9 @@ def workloads(rng):
         ("G5", "conv2d 64x64x56x56, 3x3 f32", lambda p, q: p.conv2d(q, padding=1),
          lambda p, q: F.conv2d(p, q, padding=1), [x, w], 2 * x.nbytes, conv_flops, ["upcast_outputs", "fma"],
          ">= 50% of torch"),
+        ("G5", "conv2d 64x64x56x56, 3x3 f16", lambda p, q: p.conv2d(q, padding=1),
+         lambda p, q: F.conv2d(p, q, padding=1), [x.astype(np.float16), w.astype(np.float16)], x.nbytes,
+         conv_flops, ["im2col", "tensor_cores"], ">= 50% of torch"),
     ]
 
 
@@ -83,7 +87,7 @@ class GPUWorkload:
     """One expression's kernels as device CUDA builds them, on device buffers, with their inputs copied in."""
 
     def __init__(self, build, inputs, alloc: CUDAAllocator):
-        tensors = [Tensor(v) for v in inputs]
+        tensors = [Tensor(v, device="CUDA") for v in inputs]  # on CUDA: conv2d chooses its graph by device
         values = {t.node.arg: v.reshape(-1) for t, v in zip(tensors, inputs)}
         self.kernels = create_schedule([build(*tensors).node]).kernels
         self.alloc, self.ptr = alloc, {}
@@ -234,7 +238,25 @@ def main() -> None:
         err = check(work.output(), want, name)
         opts = "; ".join(opts_text(k) for k in work.kernels)
         offs = []
+        if "conv2d" in name and name.endswith("f32"):  # cuDNN rounds float32 inputs to TF32 unless told not to
+            torch.backends.cudnn.allow_tf32 = False
+            t_in = [torch.from_numpy(v).cuda() for v in inputs]
+            strict = torch_seconds(lambda fn=torch_fn, t_in=t_in: fn(*t_in))
+            offs.append(f"torch without TF32: {rate(nbytes, flops, strict, copy)}")
+            torch.backends.cudnn.allow_tf32 = True
+            t_in = None
         for rule in rules:
+            if rule == "im2col":  # conv2d's graph itself (conv_ops._as_matmul): the fused kernel instead
+                os.environ[IM2COL_ENV] = "0"
+                try:
+                    fused = GPUWorkload(build, inputs, alloc)
+                    p_off, a_off = fused.programs()
+                    offs.append(f"im2col off: {kernel_seconds(timer, p_off, a_off) * 1e6:.0f} us")
+                    check(fused.output(), want, name)
+                    fused.free()
+                finally:
+                    del os.environ[IM2COL_ENV]
+                continue
             if rule == "fma":  # stage 04's FMA rule (SHRIMPGRAD_FMA=0 is read at import: here, the dialect itself)
                 with fma_off():
                     p_off, a_off = work.programs()

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
+import os
 
 import numpy as np
 from bench_cuda import TRIALS, check, kernel_seconds, torch_seconds
 
 from shrimpgrad import Tensor, dtypes
+from shrimpgrad.conv_ops import IM2COL_ENV
 from shrimpgrad.cuda import CUDAAllocator, CUDAProgram, EventTimer, device_arch, driver_version
 from shrimpgrad.cuda.tensor_cores import CONFIGS, NotTiled, TileConfig, plan_tile_matmul
 from shrimpgrad.linearize import linearize
@@ -37,7 +40,8 @@ def sweep_configs(kernel) -> list[TileConfig]:
     accumulators per thread; larger ones spill registers)."""
     found = []
     for bm, bn, bk, (wm, wn), stages, group in itertools.product(
-            (64, 128, 256), (64, 128, 256), (32, 64), ((2, 2), (1, 4), (4, 1), (2, 4), (4, 2)), (2, 3, 4), (1, 8)):
+            (64, 128, 256), (64, 128, 256), (32, 64), ((1, 2), (2, 1), (2, 2), (1, 4), (4, 1), (2, 4), (4, 2)),
+            (2, 3, 4), (1, 8)):
         config = TileConfig(bm, bn, bk, wm, wn, stages, group)
         tm, tn = config.warp_tile
         if 32 * 32 <= tm * tn <= 64 * 128:
@@ -49,23 +53,39 @@ def sweep_configs(kernel) -> list[TileConfig]:
     return found
 
 
-def sweep(sizes, alloc, timer) -> list[str]:
+def sweep_kernel(name: str):
+    """The float16 matmul kernel to sweep: "4096" is 4096^3; "G5" the matmul of bench_cuda's G5 convolution
+    (conv2d as im2col + matmul: 64 output channels x 56*56 positions x 64*9, for each of 64 images)."""
+    f16 = dtypes.float16
+    if name == "G5":
+        os.environ[IM2COL_ENV] = "1"  # (this script's own process: its tensors are on device C)
+        conv = Tensor.empty(64, 64, 56, 56, dtype=f16).conv2d(Tensor.empty(64, 64, 3, 3, dtype=f16), padding=1)
+        return "G5 conv2d's matmul (64 x 64x3136x576) f16", create_schedule([conv.node]).kernels[-1]
+    size = int(name)
+    return f"{size}^3 f16", create_schedule([(Tensor.empty(size, size, dtype=f16) @
+                                              Tensor.empty(size, size, dtype=f16)).node]).kernels[-1]
+
+
+def sweep(names, alloc, timer) -> list[str]:
     lines = []
-    for size in sizes:
-        kernel = create_schedule([(Tensor.empty(size, size, dtype=dtypes.float16) @
-                                   Tensor.empty(size, size, dtype=dtypes.float16)).node]).kernels[-1]
-        ptrs = [alloc.alloc(size * size * 2) for _ in range(3)]
+    for name in names:
+        label, kernel = sweep_kernel(name)
+        plan = plan_tile_matmul(kernel, configs=sweep_configs(kernel))
+        flops = 2 * plan.m * plan.n * plan.k * math.prod(plan.batch)
+        ptrs = [alloc.alloc(b.size * 2) for b in kernel.bufs]
         rng = np.random.default_rng(5)
-        for p in ptrs[1:]:
-            alloc.copyin(p, bits(rng.standard_normal(size * size), dtypes.float16))
+        for p, b in zip(ptrs[1:], kernel.bufs[1:]):
+            alloc.copyin(p, bits(rng.standard_normal(b.size), dtypes.float16))
         results = []
         for config in sweep_configs(kernel):
             prog = CUDAProgram(linearize(kernel, (), gpu=True), tile=plan_tile_matmul(kernel, configs=(config,)))
-            results.append((2 * size**3 / kernel_seconds(timer, [prog], [ptrs]) / 1e12, config))
+            results.append((flops / kernel_seconds(timer, [prog], [ptrs]) / 1e12, config))
         for p in ptrs:
             alloc.free(p)
         results.sort(key=lambda r: -r[0])
-        lines += [f"{size}^3 f16, {len(results)} configs, best first:",
+        chosen = plan_tile_matmul(kernel).config
+        rank = next((f"#{i + 1}" for i, r in enumerate(results) if r[1] == chosen), "one not swept")
+        lines += [f"{label}, {len(results)} configs, best first (rule 5's CONFIGS pick {rank}: {chosen!r}):",
                   *(f"  {tflops:6.1f} TFLOP/s  {config!r}" for tflops, config in results[:15]),
                   f"  ... worst {results[-1][0]:.1f} TFLOP/s", ""]
         print("\n".join(lines[-18:]), flush=True)
@@ -76,13 +96,14 @@ def main() -> None:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="4096,8192", help="square matmul sizes, comma-separated")
+    parser.add_argument("--sizes", default="4096,8192", help="square matmul sizes, comma-separated (--sweep: also "
+                        "G5, the G5 convolution's matmul)")
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument("--sweep", action="store_true", help="time every config that fits (float16), best first")
     args = parser.parse_args()
     rng, alloc, timer = np.random.default_rng(5), CUDAAllocator(), EventTimer()
     if args.sweep:
-        sweep([int(s) for s in args.sizes.split(",")], alloc, timer)
+        sweep(args.sizes.split(","), alloc, timer)
         return
     header = (f"{torch.cuda.get_device_name()} ({device_arch()}), driver {driver_version()}, torch "
               f"{torch.__version__}; median of {TRIALS} trials")

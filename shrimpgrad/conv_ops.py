@@ -37,6 +37,7 @@ elementwise.py and reduce.py, the index checks indexing.py.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -322,6 +323,45 @@ _MODES = ("nearest", "nearest-exact", "area", *_INTERPOLATING)
 # ------------------------------------------------------------------------------------------------
 
 
+# ------------------------------------------------------------------------------------------------
+# Convolution as a matmul (im2col), for the tensor cores
+# ------------------------------------------------------------------------------------------------
+
+IM2COL_ENV = "SHRIMPGRAD_CONV_IM2COL"  # auto (default): 16-bit float convolutions on CUDA; 1: every 16-bit one; 0: none
+
+
+def _as_matmul(device: str, out_dtype) -> bool:
+    """Whether conv2d copies its windows into a matrix and multiplies (`_conv_as_matmul`) instead of summing
+    the windowed products in one kernel. Worth it where a matmul is much faster than the fused loop nest: a 16-bit
+    float convolution on CUDA, whose matmul runs on the tensor cores (stage 05's rule 5; a window view is not one
+    view per operand, so the convolution's own kernel cannot be tiled). The copy costs k1 x k2 times the input's
+    memory; on the CPU the fused kernel is better, so `auto` keeps it there."""
+    mode = os.environ.get(IM2COL_ENV, "auto")
+    if mode not in ("auto", "0", "1"):
+        raise ValueError(f"{IM2COL_ENV}={mode!r}: expected auto, 0 or 1")
+    if out_dtype not in (dtypes.float16, dtypes.bfloat16) or mode == "0":
+        return False
+    return mode == "1" or device.split(":")[0] == "CUDA"
+
+
+def _conv_as_matmul(x, weight, groups: int, outs: tuple[int, ...], kernel: tuple[int, ...]):
+    """conv2d as im2col + matmul: the windows x (bs, groups*cin, *outs, *kernel) copied (`contiguous`, one kernel)
+    into the matrix cols (bs, groups, cin * k, P) (k = prod(kernel), P = prod(outs): one column per output
+    position), then out (bs, groups, rcout, P) = w (groups, rcout, cin * k) @ cols, batched over bs and groups,
+    which is already (bs, cout, *outs) in memory. The sum runs over (cin, *kernel) in the same order as the fused
+    kernel's, float16 products added in float32 (the matmul's rule)."""
+    bs, n = x.shape[0], len(kernel)
+    cin, rcout = weight.shape[1], weight.shape[0] // groups
+    k, positions = cin * math.prod(kernel), math.prod(outs)
+    windows = x.reshape((bs, groups, cin) + outs + kernel)
+    cols = windows.permute((0, 1, 2) + tuple(range(3 + n, 3 + 2 * n)) + tuple(range(3, 3 + n)))
+    # copied before the axes are merged: the copy kernel keeps one loop per window axis and its index stays affine
+    # (merged first, it would unravel k and P by division and modulo, per element: most of its time on a GPU)
+    cols = cols.contiguous().reshape(bs, groups, k, positions)
+    out = weight.reshape(1, groups, rcout, k) @ cols
+    return out.reshape((bs, groups * rcout) + outs)
+
+
 class ConvMixin:
     """conv2d, conv_transpose2d, max_pool2d, avg_pool2d, max_unpool2d and interpolate (tinygrad's names and
     semantics, PyTorch's values and errors)."""
@@ -344,11 +384,14 @@ class ConvMixin:
         _check_windows(x, kernel, dilation_, "conv2d")
         x = _pool(x, kernel, stride_, dilation_)  # (bs, groups*cin, *out, *kernel)
         outs, rcout = x.shape[2:2 + n], cout // groups
+        out_dtype = promote(self.dtype, weight.dtype) if dtype is None else None
+        if _as_matmul(self.device, out_dtype):
+            out = _conv_as_matmul(x, weight, groups, outs, kernel)
+            return out if bias is None else out + bias.reshape((1, cout) + (1,) * n)
         # line the windows up with the weight: (bs, groups, rcout, *out, cin, *kernel)
         x = x.reshape((bs, groups, cin, 1) + outs + kernel).expand((bs, groups, cin, rcout) + outs + kernel)
         x = x.permute((0, 1, 3) + tuple(range(4, 4 + n)) + (2,) + tuple(range(4 + n, 4 + 2 * n)))
         w = weight.reshape((1, groups, rcout) + (1,) * n + (cin,) + kernel)
-        out_dtype = promote(self.dtype, weight.dtype) if dtype is None else None
         if out_dtype in (dtypes.float16, dtypes.bfloat16):  # as matmul: 16-bit float products added in float32
             x, w = x.cast(dtypes.float32), w.cast(dtypes.float32)
         out = (x * w).sum(axis=tuple(range(-1 - n, 0)), dtype=dtype).reshape((bs, cout) + outs)

@@ -34,6 +34,10 @@ default_opts(gpu=False)): the C compiler vectorizes and OpenMP spreads the outer
           axis, or adds to a GROUP's threads. Neighbouring threads then touch neighbouring elements
           (coalesced loads). A size with no good divisor (a prime, 2 * prime) gets no LOCAL: the
           launch is rounded up to whole blocks instead, with a bounds guard (launch.py).
+   2b.    When that is the whole innermost axis and fewer than MIN_BLOCK = 128 threads (a 56-wide image
+          row), the next output axis joins the block (LOCAL on it too, threadIdx.y, up to 256 threads).
+          H200, the im2col copy of a 64x64x56x56 float16 convolution (rows of 56): 1246 us with blocks
+          of 56 threads, 327 us with 56 x 4 (90 us with rule 4 after it).
 3. UPCAST register blocking, for reduce kernels (not row kernels) with at least two output axes (a matmul, a
    (outputs)      convolution) and outputs to spare (>= 4 x busy_threads): each thread computes
           16 x 4 outputs and loads once what they share. The 16 lanes go to the output axis along
@@ -48,14 +52,17 @@ default_opts(gpu=False)): the C compiler vectorizes and OpenMP spreads the outer
           instead of 16; 8 x 4: 29.6, 8 x 8: 29.2, 16 x 2: 23.2). conv2d 64x64x56x56 by 64x3x3:
           2.1 -> 9.8 (8 x 2) -> 19.0 (FMA, affine window index) -> 25.1 TFLOP/s (16 x 4). Without a
           broadcast input: UPCAST 4 on the next output axis, for the instruction-level parallelism alone.
-4. UPCAST the innermost output axis of an elementwise kernel (no reduce) by 4 (or 2), *after* its
-   (elementwise   LOCAL, when the GPU stays busy with 4x fewer threads (>= ELEMENTWISE_WAVES x
-    ILP)          `busy_threads` left): `i = (gidx*4 + up)*256 + lidx`, so each thread computes 4
-          outputs 256 apart. Every lane's load is still coalesced (neighbouring threads, neighbouring
-          elements) and each thread has 4 independent loads in flight instead of 1: the memory
-          latency is hidden by fewer threads. H200, relu(a*b+c) of 2^26 floats: 92.6% of the copy
-          bandwidth with LOCAL alone, 103% with this rule -- as fast as a hand-written float4 kernel
-          (103.4%), so no vector types are needed (benchmarks/bench_cuda.py, BENCHMARKS.md).
+4. UPCAST the innermost output axis of an elementwise kernel (no reduce) that has a GLOBAL loop left
+   (elementwise   after its LOCAL, *after* the LOCAL, by the largest divisor of what is left up to 4 lanes
+    ILP)          (ELEMENTWISE_LANES), or 16 bytes' worth of a narrower dtype (8 float16 lanes), when the GPU
+          stays busy with that many times fewer threads (>= ELEMENTWISE_WAVES x `busy_threads` left):
+          `i = (gidx*4 + up)*256 + lidx`, so each thread computes 4 outputs 256 apart. Every lane's
+          load is still coalesced (neighbouring threads, neighbouring elements) and each thread has 4
+          independent loads in flight instead of 1: the memory latency is hidden by fewer threads.
+          H200, relu(a*b+c) of 2^26 floats: 92.6% of the copy bandwidth with LOCAL alone, 103% with
+          this rule -- as fast as a hand-written float4 kernel (103.4%), so no vector types are needed
+          (benchmarks/bench_cuda.py, BENCHMARKS.md). The im2col copy above (float16, 56 x 4 threads,
+          14 rows left): 2 lanes 179 us, 7 lanes 90 us, 14 lanes 118 us.
 
 5. TENSOR_CORES  a float16 / bfloat16 matmul (tensor_cores.py) is not a loop nest at all: `choose_tile`
    (rule 5)       matches its AST against the tensor-core template (cp.async tiles in shared memory, ldmatrix,
@@ -91,6 +98,8 @@ from .tensor_cores import TileMatmul, tile_matmul
 RULES = ("group", "local", "upcast_outputs", "upcast_elementwise", "tensor_cores")  # rules 1-5, by name
 RULES_OFF_ENV = "SHRIMPGRAD_CUDA_RULES_OFF"
 ELEMENTWISE_WAVES = 4  # rule 4 keeps at least 4 x busy_threads threads after dividing them by the UPCAST
+ELEMENTWISE_LANES, ELEMENTWISE_BYTES = 4, 16  # rule 4: 4 lanes, or 16 bytes' worth of a narrower dtype (8 halves)
+MIN_BLOCK = 128  # rule 2b: a block of fewer threads than this along the innermost axis takes in the next axis
 BLOCKED_LOCAL = 64  # rule 3's kernels: threads per block (each thread keeps 64 accumulators in registers)
 BLOCK_LANES = (16, 4)  # rule 3: UPCAST amounts on the two output axes sharing the most loads (best of 6 measured)
 BLOCK_UNROLL = 4  # rule 3: the innermost reduce loop unrolled by 4 when an input is contiguous along it (float4)
@@ -123,6 +132,10 @@ H200 = GPULimits()
 
 def _reductions(kernel: Kernel) -> int:
     return len({n for n in kernel.ast.toposort() if n.op is KOps.REDUCE})
+
+
+def _store_itemsize(kernel: Kernel) -> int:
+    return min(n.dtype.itemsize for n in kernel.ast.toposort() if n.op is KOps.STORE)
 
 
 def _itemsize(kernel: Kernel) -> int:
@@ -201,7 +214,7 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
         g = largest_divisor(reduces[-1].size, min(most, limits.max_shared_bytes // shared_per_thread))
         if g >= MIN_GROUP and add(Opt(OptKind.GROUP, reduces[-1].axis, g)):
             group = g
-    local = 1
+    local, locals_ = 1, {}  # threads per block; LOCAL amount per axis
     blocking = "upcast_outputs" not in off and reduces and not rows and group == 1 and len(outputs) >= 2 \
         and n_out >= 4 * limits.busy_threads  # rule 3 will follow: fewer threads per block, more outputs each
     if "local" not in off and outputs:  # rule 2
@@ -213,6 +226,14 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
         if amount > 1 and (group > 1 or amount >= WARP or amount == inner.size):
             if add(Opt(OptKind.LOCAL, inner.axis, amount)):
                 local = amount
+                locals_[inner.axis] = amount
+        # 2b: a short innermost axis (a 56-wide image row) fills only a small block: the next axis joins it
+        if local == inner.size < MIN_BLOCK and group == 1 and not blocking and len(outputs) >= 2:
+            nxt = outputs[-2]
+            more = largest_divisor(nxt.size, room // local)
+            if more > 1 and add(Opt(OptKind.LOCAL, nxt.axis, more)):
+                local *= more
+                locals_[nxt.axis] = more
     if blocking:  # rule 3: register blocking, BLOCK_LANES[0] x BLOCK_LANES[1] outputs per thread
         shared = _shared_loads(kernel, [o.axis for o in outputs])
         # first the axis whose lanes share the most loaded elements, preferring axes other than the threads' own
@@ -229,11 +250,13 @@ def heuristic_opts(kernel: Kernel, limits: GPULimits = H200) -> tuple[Opt, ...]:
                 if outputs[-2].size % amount == 0 and add(Opt(OptKind.UPCAST, outputs[-2].axis, amount)):
                     break
     if "upcast_elementwise" not in off and not reduces and local > 1:  # rule 4: after LOCAL, so lanes are outer
-        rest = outputs[-1].size // local  # what is left of the innermost axis's GLOBAL loop
-        for amount in (4, 2):
-            if rest % amount == 0 and n_out // amount >= ELEMENTWISE_WAVES * limits.busy_threads \
-                    and add(Opt(OptKind.UPCAST, outputs[-1].axis, amount)):
-                break
+        # the innermost axis with a GLOBAL loop left after LOCAL; lanes to keep 16 bytes of loads in flight
+        rests = [(o.axis, o.size // locals_.get(o.axis, 1)) for o in reversed(outputs)]
+        axis, rest = next(((a, r) for a, r in rests if r > 1), (None, 1))
+        lanes = largest_divisor(rest, max(ELEMENTWISE_LANES, ELEMENTWISE_BYTES // _store_itemsize(kernel)))
+        while lanes > 1 and not (n_out // lanes >= ELEMENTWISE_WAVES * limits.busy_threads
+                                 and add(Opt(OptKind.UPCAST, axis, lanes))):
+            lanes = largest_divisor(rest, lanes - 1)
     return tuple(opts)
 
 

@@ -88,7 +88,7 @@ class TileConfig:
 # the top 15 share bk = 64 (half the barriers per flop of bk = 32) and 64x64 warp tiles (each loaded fragment feeds
 # 4 or 8 mma). The others cover k a multiple of 32 only, and matmuls too small for 128-row tiles.
 CONFIGS = (TileConfig(128, 128, 64, 2, 2, 3, group_m=8), TileConfig(128, 128, 32, 2, 2, 4, group_m=8),
-           TileConfig(64, 128, 32, 2, 2, 4))
+           TileConfig(64, 128, 32, 2, 2, 4), TileConfig(64, 64, 64, 1, 2, 4))
 
 
 @dataclass(frozen=True)

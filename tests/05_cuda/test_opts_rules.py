@@ -5,7 +5,7 @@ stage 03's UOp interpreter, bit for bit (an UPCAST of an output axis never reord
 import numpy as np
 import pytest
 
-from shrimpgrad import Tensor
+from shrimpgrad import Tensor, dtypes
 from shrimpgrad.cuda import GPULimits, choose_opts, cuda_kernel
 from shrimpgrad.cuda.opts import BLOCK_LANES, BLOCKED_LOCAL, RULES, RULES_OFF_ENV, rules_off
 from shrimpgrad.linearize import OptKind, interpret, linearize
@@ -101,3 +101,33 @@ def test_rule_4_keeps_the_gpu_busy():
     """An elementwise kernel too small to keep 4 x busy_threads threads after the UPCAST gets LOCAL only."""
     kernel, _ = kernel_and_buffers(lambda a: a * 2, np.zeros(1 << 16, np.float32))
     assert [o.kind for o in choose_opts(kernel)] == [OptKind.LOCAL]
+
+
+def test_rule_2b_and_rule_4_fill_a_block_from_short_rows(monkeypatch):
+    """A 56-wide innermost axis gives a block of 56 threads: rule 2b adds 4 rows (224 threads); rule 4 then gives
+    each thread 16 bytes of loads in flight: 8 halves (7, the largest divisor of the 14 rows left; float32: 4 lanes)."""
+    monkeypatch.setenv("SHRIMPGRAD_CONV_IM2COL", "1")
+    x, w = Tensor.empty(8, 64, 56, 56, dtype=dtypes.float16), Tensor.empty(64, 64, 3, 3, dtype=dtypes.float16)
+    copy = create_schedule([x.conv2d(w, padding=1).node]).kernels[0]
+    assert copy.full_shape[-2:] == (56, 56)
+    assert [(o.kind, o.axis, o.amount) for o in choose_opts(copy)] == [
+        (OptKind.LOCAL, 6, 56), (OptKind.LOCAL, 5, 4), (OptKind.UPCAST, 5, 7)]
+
+
+def test_rule_2b_and_4_off_give_the_same_values_in_the_interpreter(monkeypatch):
+    monkeypatch.setenv("SHRIMPGRAD_CONV_IM2COL", "1")
+    x, w = RNG.standard_normal((2, 4, 14, 14)).astype(np.float16), RNG.standard_normal((4, 4, 3, 3)).astype(np.float16)
+    tx, tw = Tensor(x), Tensor(w)
+    values = {tx.node.arg: x.reshape(-1), tw.node.arg: w.reshape(-1)}
+    copy = create_schedule([tx.conv2d(tw, padding=1).node]).kernels[0]
+    buffers = [values[r].copy() if r in values else np.zeros(r.size, r.dtype.np) for r in copy.bufs]
+    on = choose_opts(copy, "heuristic", ONE_SM)
+    assert [o.kind for o in on] == [OptKind.LOCAL, OptKind.LOCAL, OptKind.UPCAST], on
+    results = []
+    for opts in (on, _with_rule_off(monkeypatch, "upcast_elementwise", copy, ONE_SM),
+                 _with_rule_off(monkeypatch, "local", copy, ONE_SM), ()):
+        bufs = [b.copy() for b in buffers]
+        interpret(linearize(copy, opts, gpu=True), bufs)
+        results.append(bufs[0].view(np.uint16))
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
