@@ -28,6 +28,7 @@ field by field, is the complete answer to "what is different about the CUDA sour
     fma                True (SHRIMPGRAD_FMA=0: False)         an accumulation acc + a*b as one fused fmaf(a, b, acc)
     fma_chains         False                                  a chain acc + a0*b0 + a1*b1 fused too (else: no FMA)
     fma_partials       False                                  a GROUP's partial sums (CPU only) fused too
+    offsets            True (SHRIMPGRAD_C_OFFSETS=0: False)   an index `base + 3` that only addresses read: [base + 3L]
 
 `vector_math` is a switch: alu.py's exp2/log2 are within 1 ulp of the correctly rounded result (glibc's exp2f/log2f
 too, off by one more rarely; numpy's own float32 loops: 3 and 2 ulp), and a loop that calls them vectorizes, where a
@@ -96,6 +97,9 @@ class Dialect:
     vector_loads: Callable[[Program], Mapping[UOp, tuple[UOp, int]]] | None = None
     vector_load: str = ""  # e.g. "float4 {name} = *((const float4*)({buf} + {index}));"
     vector_lanes: str = "xyzw"
+    # an index `base + c` that only LOADs and STOREs use is written into them as data1[base + cL] (a 64-bit add that
+    # the compiler folds into the address) instead of a line `int alu7 = base + c;` (renderer.py's constant_offsets)
+    offsets: bool = False
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"
@@ -136,6 +140,18 @@ def fma_setting(default: bool, value: str | None = None) -> bool:
 VECTOR_MAX_ENV = "SHRIMPGRAD_C_VECTOR_MAX"
 
 
+OFFSETS_ENV = "SHRIMPGRAD_C_OFFSETS"
+
+
+def offsets_setting(value: str | None = None) -> bool:
+    """`value`, else $SHRIMPGRAD_C_OFFSETS: "1" or unset -> constant index offsets in the address (renderer.py's
+    constant_offsets), "0" -> each index its own int line, as stage 03 wrote it."""
+    value = os.environ.get(OFFSETS_ENV, "1") if value is None else value
+    if value not in ("0", "1"):
+        raise ValueError(f"{OFFSETS_ENV}={value!r}: use 1 (offsets in the address, the default) or 0")
+    return value == "1"
+
+
 def vector_max_setting(value: str | None = None) -> bool:
     """`value`, else $SHRIMPGRAD_C_VECTOR_MAX: "1" or unset -> a float32 max reduce loop as the renderer's
     vectorizable integer max (vector_max_loops), "0" -> the plain max_float32 loop."""
@@ -146,9 +162,10 @@ def vector_max_setting(value: str | None = None) -> bool:
 
 
 C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True), fma_chains=False,
-                    fma_partials=False, vector_max=vector_max_setting())
+                    fma_partials=False, vector_max=vector_max_setting(), offsets=offsets_setting())
 C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
 # every acc + a*b as fmaf(a, b, acc)
 C_FMA_DIALECT = replace(C_DIALECT, name="C (FMA)", fma=True, fma_chains=True, fma_partials=True)
 C_NO_FMA_DIALECT = replace(C_DIALECT, name="C (no FMA)", fma=False)  # every a*b + c rounded twice
 C_SCALAR_MAX_DIALECT = replace(C_DIALECT, name="C (scalar max)", vector_max=False)  # max loops as max_float32 only
+C_NO_OFFSETS_DIALECT = replace(C_DIALECT, name="C (no offsets)", offsets=False)  # every index an int line of its own

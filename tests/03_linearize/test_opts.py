@@ -93,6 +93,51 @@ def test_upcast_of_output_axes_shares_loads_between_lanes():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+def test_upcast_overlap_covers_an_axis_its_lanes_do_not_divide_with_equally_spaced_tiles():
+    from shrimpgrad.linearize.opts import overlap_tiles
+
+    assert overlap_tiles(30, 16) == (2, 14) and overlap_tiles(26, 16) == (2, 10) and overlap_tiles(32, 16) == (2, 16)
+    assert overlap_tiles(7, 3) == (3, 2) and overlap_tiles(16, 16) is None and overlap_tiles(54, 16) == (20, 2)
+    # a row of 6 outputs in tiles of 4 lanes: at 0 and 2 (outputs 2 and 3 computed by both tiles, stored twice)
+    plan = apply_opts(matmul(3, 6, 4), (Opt(OptKind.UPCAST_OVERLAP, 1, 4),))
+    assert [str(p) for p in plan.parts[1]] == ["gidx0:2", "up0:4"] and plan.parts[1][1].step == 2
+    p = linearize(matmul(3, 6, 4), (Opt(OptKind.UPCAST_OVERLAP, 1, 4),))
+    assert p.applied_opts == ("UPCAST_OVERLAP(axis=1, amount=4)",) and count(p, UOps.STORE) == 4
+    got, want = run_matmul(p, 3, 6, 4)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    plain = run_matmul(linearize(matmul(3, 6, 4)), 3, 6, 4)[0]
+    np.testing.assert_array_equal(got, plain)  # an output's sum runs in the same order: bit-identical
+
+
+@pytest.mark.parametrize("m, n, amount, gpu", [(5, 7, 3, False), (5, 7, 4, False), (4, 30, 16, False),
+                                               (3, 9, 5, True), (2, 26, 16, True)])
+def test_upcast_overlap_gives_the_plain_loops_results(m, n, amount, gpu):
+    opts = (Opt(OptKind.UPCAST_OVERLAP, 1, amount), Opt(UPCAST, 0, m)) if not gpu else \
+        (Opt(LOCAL, 0, m), Opt(OptKind.UPCAST_OVERLAP, 1, amount))
+    got, _ = run_matmul(linearize(matmul(m, n, 8), opts, gpu), m, n, 8)
+    np.testing.assert_array_equal(got, run_matmul(linearize(matmul(m, n, 8)), m, n, 8)[0])
+
+
+@pytest.mark.parametrize("opt, message", [
+    (Opt(OptKind.UPCAST_OVERLAP, 1, 6), "the whole loop of 6 or more; use UPCAST"),
+    (Opt(OptKind.UPCAST_OVERLAP, 2, 4), "GLOBAL"),  # a reduce axis: its lanes would sum some elements twice
+    (Opt(OptKind.UPCAST_OVERLAP, 1, 1), "at least 2"),
+])
+def test_bad_upcast_overlaps_are_clear_errors(opt, message):
+    with pytest.raises(OptError, match=message):
+        linearize(matmul(3, 6, 8), (opt,))
+
+
+def test_upcast_overlap_refuses_a_kernel_that_reads_its_own_output():
+    """x.assign(x + 1) in place: a second tile would load outputs the first one has already stored."""
+    buf = BufferRef(6, F32)
+    st6 = ShapeTracker.from_shape((6,))
+    add = KNode(KOps.ALU, (KNode(KOps.LOAD, (), F32, (0, st6)), KNode(KOps.CONST, (), F32, (1.0, st6))), F32, Ops.ADD)
+    k = Kernel("inplace", KNode(KOps.SINK, (KNode(KOps.STORE, (add,), F32, (0, st6)),), F32), (buf,))
+    with pytest.raises(OptError, match="reads a buffer it writes"):
+        apply_opts(k, (Opt(OptKind.UPCAST_OVERLAP, 0, 4),))
+
+
 def test_upcast_of_a_reduce_axis_unrolls_into_one_accumulator_in_order():
     plain, unrolled = linearize(matmul()), linearize(matmul(), (Opt(UPCAST, 2, 4),))
     assert count(unrolled, UOps.DEFINE_ACC) == 1 and count(unrolled, UOps.ASSIGN) == 1
@@ -166,7 +211,7 @@ def test_bad_opts_are_clear_errors(opt, message):
 
 def test_too_many_lanes_is_an_error():
     with pytest.raises(OptError, match="MAX_LANES"):
-        linearize(matmul(16, 16, 8), (Opt(UPCAST, 0, 16), Opt(UPCAST, 1, 16), Opt(UPCAST, 2, 2)))
+        linearize(matmul(16, 16, 8), (Opt(UPCAST, 0, 16), Opt(UPCAST, 1, 16), Opt(UPCAST, 2, 4)))
 
 
 def test_opts_on_one_axis_compose_inner_first():
