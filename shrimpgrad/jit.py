@@ -50,7 +50,16 @@ import numpy as np
 from shrimpgrad import inplace, realize
 from shrimpgrad.graph import BufferRef, DType, Node, Ops, buffer, toposort
 from shrimpgrad.helpers import emit_enabled
-from shrimpgrad.realize import Buffer, ExecItem, _storage, buffer_value, copy_buffer, new_buffer
+from shrimpgrad.realize import (
+    Buffer,
+    ExecItem,
+    SlotKernel,
+    SlotRun,
+    _storage,
+    buffer_value,
+    copy_buffer,
+    new_buffer,
+)
 from shrimpgrad.tensor import Tensor
 
 
@@ -59,55 +68,94 @@ class JitError(RuntimeError):
 
 
 # ---- the recorded steps --------------------------------------------------------------------------------------
-# Each step runs on `new`, the map from the captured BufferRefs to this replay's (unmapped ones stay as they are).
+# While recording, each step names the captured BufferRefs. A replay runs them on new buffers by slot (see
+# realize.SlotRun): `_finish` numbers every buffer the steps name (the inputs, then the fresh buffers, then those
+# that live across calls) and turns each step into its slot form, which runs on `refs`, the replay's BufferRef of
+# each slot. Consecutive kernels become one `_Kernels` step that runs them in a tight loop.
 
 @dataclass(frozen=True)
 class _Kernel:
     item: ExecItem
 
-    def run(self, new: dict[BufferRef, BufferRef]) -> None:
-        self.item.run_rebound(new)
-
 
 @dataclass(frozen=True)
 class _Fill:
     """Host data into a new buffer: random numbers drawn again, or a constant the kernels overwrite."""
-    ref: BufferRef
+    ref: BufferRef | int  # a captured BufferRef while recording, its slot in the replay's form (so in each step)
     device: str
     draw: Callable[[], np.ndarray]
 
-    def run(self, new: dict[BufferRef, BufferRef]) -> None:
-        new_buffer(self.draw(), self.ref.dtype, self.device, out=new[self.ref])
+    def by_slot(self, slot: dict[BufferRef, int]) -> _Fill:
+        return _Fill(slot[self.ref], self.device, self.draw)
+
+    def run(self, refs: list[BufferRef], held: list) -> None:
+        new_buffer(self.draw(), refs[self.ref].dtype, self.device, out=refs[self.ref])
 
 
 @dataclass(frozen=True)
 class _Copy:
-    src: BufferRef
-    dst: BufferRef
+    src: BufferRef | int
+    dst: BufferRef | int
     device: str
 
-    def run(self, new: dict[BufferRef, BufferRef]) -> None:
-        copy_buffer(new.get(self.src, self.src), self.device, out=new[self.dst])
+    def by_slot(self, slot: dict[BufferRef, int]) -> _Copy:
+        return _Copy(slot[self.src], slot[self.dst], self.device)
+
+    def run(self, refs: list[BufferRef], held: list) -> None:
+        copy_buffer(refs[self.src], self.device, out=refs[self.dst])
 
 
 @dataclass(frozen=True)
 class _Check:
     """A host-side check of a value (index bounds), run on this replay's value."""
-    ref: BufferRef
+    ref: BufferRef | int
     check: Callable[[np.ndarray], None]
 
-    def run(self, new: dict[BufferRef, BufferRef]) -> None:
-        self.check(buffer_value(new.get(self.ref, self.ref)))
+    def by_slot(self, slot: dict[BufferRef, int]) -> _Check:
+        return _Check(slot[self.ref], self.check)
+
+    def run(self, refs: list[BufferRef], held: list) -> None:
+        self.check(buffer_value(refs[self.ref]))
 
 
 @dataclass(frozen=True)
 class _Alloc:
     """Memory for an output no kernel writes (an empty tensor)."""
-    ref: BufferRef
+    ref: BufferRef | int
     device: str
 
-    def run(self, new: dict[BufferRef, BufferRef]) -> None:
-        _storage[new[self.ref]] = Buffer(new[self.ref], self.device)
+    def by_slot(self, slot: dict[BufferRef, int]) -> _Alloc:
+        return _Alloc(slot[self.ref], self.device)
+
+    def run(self, refs: list[BufferRef], held: list) -> None:
+        _storage[refs[self.ref]] = Buffer(refs[self.ref], self.device)
+
+
+@dataclass(frozen=True)
+class _Kernels:
+    """Consecutive captured kernels, by slot. A step outside the kernels writes `_storage`, not `held`: a kernel
+    looks a slot's memory up there on its first use (realize.SlotRun)."""
+    run_: SlotRun
+
+    def run(self, refs: list[BufferRef], held: list) -> None:
+        self.run_.run(refs, held, count_each=emit_enabled("kernels", 1))
+
+
+def _by_slot(steps: tuple, slot: dict[BufferRef, int]) -> tuple:
+    """The recorded steps in slot form, each run of consecutive kernels one _Kernels step."""
+    out, kernels = [], []
+    for step in (*steps, None):
+        if isinstance(step, _Kernel):
+            item = step.item
+            kernels.append(SlotKernel(item, tuple(slot[b] for b in item.bufs), tuple(slot[b] for b in item.allocate),
+                                      tuple(slot[b] for b in item.release)))
+            continue
+        if kernels:
+            out.append(_Kernels(SlotRun(kernels)))
+            kernels = []
+        if step is not None:
+            out.append(step.by_slot(slot))
+    return tuple(out)
 
 
 # ---- recording -------------------------------------------------------------------------------------------------
@@ -230,34 +278,38 @@ def _same(a: Any, b: Any) -> bool:
 
 @dataclass
 class _Replay:
-    steps: tuple
-    inputs: tuple[BufferRef, ...]  # the captured inputs' buffers, in argument order
-    fresh: tuple[BufferRef, ...]  # buffers made during the capture: made anew by every replay
+    """A captured call in slot form. Slots: the inputs (in argument order), then the buffers made during the capture
+    (`fresh`: made anew by every replay), then `kept`, the buffers that live across calls (weights, optimizer state,
+    host constants), which every replay uses as they are."""
+    steps: tuple  # in slot form (_by_slot)
+    kernels: tuple[ExecItem, ...]  # the captured ExecItems, in order
+    fresh: tuple[BufferRef, ...]  # the captured fresh buffers: each replay makes one of each size and dtype
+    kept: tuple[BufferRef, ...]
     written: frozenset[BufferRef]  # buffers that live across calls and that the kernels overwrite
     owners: dict[int, weakref.ref]  # tensors that hold a written buffer (the weights themselves): no snapshot
-    rebound: list[tuple[weakref.ref, BufferRef]]  # tensors left on a fresh or input buffer (a .grad): moved
-    output: Any  # the return value with each fresh Tensor replaced by (ref, shape, device)
+    rebound: list[tuple[weakref.ref, int]]  # tensors left on a fresh or input buffer (a .grad) and its slot: moved
+    output: Any  # the return value with each fresh Tensor replaced by an _Out (slot, shape, device)
 
     @property
-    def kernels(self) -> list[ExecItem]:
-        return [s.item for s in self.steps if isinstance(s, _Kernel)]
+    def recorded_steps(self) -> int:
+        """How many steps were recorded (each kernel one)."""
+        return sum(len(s.run_) if isinstance(s, _Kernels) else 1 for s in self.steps)
 
     def run(self, args: list[Tensor]) -> Any:
-        new = dict(zip(self.inputs, [t.node.arg for t in args]))
-        for ref in self.fresh:
-            new[ref] = BufferRef(ref.size, ref.dtype)
+        refs = [*[t.node.arg for t in args], *[BufferRef(ref.size, ref.dtype) for ref in self.fresh], *self.kept]
+        held = [None] * len(refs)  # each slot's Buffer, once a kernel made it or looked it up (realize.SlotRun)
         _protect_pending()
         if self.written:  # nothing that lives across calls is overwritten (a pure function): nothing to protect
             _protect(self.written, {i for i, r in self.owners.items() if r() is not None})
         for step in self.steps:
-            step.run(new)
+            step.run(refs, held)
         if self.written:
             inplace.mark_written(self.written)
-        for ref_t, ref in self.rebound:
+        for ref_t, i in self.rebound:
             t = ref_t()
             if t is not None:
-                t.node = buffer(new[ref], t.shape, t.node.meta)
-        return _map_output(self.output, lambda o: _new_tensor(new[o[0]], o[1], o[2]))
+                t.node = buffer(refs[i], t.shape, t.node.meta)
+        return _map_output(self.output, lambda o: _new_tensor(refs[o[0]], o[1], o[2]))
 
 
 def _protect(written, owners: set[int]) -> None:
@@ -288,7 +340,7 @@ def _map_output(value: Any, fn: Callable[[Any], Any]) -> Any:
 
 @dataclass(frozen=True)
 class _Out:
-    record: tuple[BufferRef, tuple[int, ...], str]
+    record: tuple[int, tuple[int, ...], str]  # the output's slot, its shape and device
 
 
 def tensors_in(value: Any) -> list[Tensor]:
@@ -303,15 +355,15 @@ def tensors_in(value: Any) -> list[Tensor]:
     return []
 
 
-def _template(value: Any, fresh: set[BufferRef]) -> Any:
-    """The return value with each Tensor on a fresh or input buffer replaced by an _Out record (others, such as a
-    weight, stay as they are)."""
+def _template(value: Any, slot: dict[BufferRef, int]) -> Any:
+    """The return value with each Tensor on a fresh or input buffer (one in `slot`) replaced by an _Out record
+    (others, such as a weight, stay as they are)."""
     if isinstance(value, Tensor):
-        return _Out((value.node.arg, value.shape, value.device)) if value.node.arg in fresh else value
+        return _Out((slot[value.node.arg], value.shape, value.device)) if value.node.arg in slot else value
     if isinstance(value, (list, tuple)):
-        return type(value)(_template(v, fresh) for v in value)
+        return type(value)(_template(v, slot) for v in value)
     if isinstance(value, dict):
-        return {k: _template(v, fresh) for k, v in value.items()}
+        return {k: _template(v, slot) for k, v in value.items()}
     return value
 
 
@@ -337,7 +389,7 @@ class TinyJit:
 
     @property
     def kernels(self) -> list[ExecItem]:
-        return self._replay.kernels if self._replay is not None else []
+        return list(self._replay.kernels) if self._replay is not None else []
 
     def __get__(self, obj, objtype=None):  # a decorated method: bind its self
         return self if obj is None else functools.partial(self.__call__, obj)
@@ -409,7 +461,7 @@ class TinyJit:
         self._expected = _Expected(args, kwargs)
         if emit_enabled("kernels", 1):
             print(f"TinyJit({self.name}): captured {len(self._replay.kernels)} kernels "
-                  f"({len(self._replay.steps)} steps)")
+                  f"({self._replay.recorded_steps} steps)")
         return out
 
     def _check_constants(self, constants: list[tuple[BufferRef, bytes]]) -> None:
@@ -475,7 +527,30 @@ def _finish(recorder: _Recorder, inputs: tuple[BufferRef, ...], out: Any, before
                                "every replay would read the old value. Use assign() for state kept across calls")
     owners = {id(t): weakref.ref(t) for t in live if t.node.op is Ops.BUFFER and t.node.arg in persistent_written}
     returned = {id(t) for t in tensors_in(out)}
-    movable = fresh_set | set(inputs)  # e.g. a .grad that *is* an input's buffer (the gradient of w * x is x)
-    rebound = [(weakref.ref(t), t.node.arg) for t in live if not _existed(t, before) and id(t) not in returned
+    # the slots: inputs, fresh, then every other buffer a step names (kept across calls)
+    slot = {ref: i for i, ref in enumerate((*inputs, *fresh))}
+    if len(slot) != len(inputs) + len(fresh):  # the arguments' buffers were made before the call, never during it
+        raise RuntimeError(f"TinyJit({name}): an input buffer was also made during the capture; this is a ShrimpGrad "
+                           "bug, please report it with the program")
+    movable = dict(slot)  # e.g. a .grad that *is* an input's buffer (the gradient of w * x is x)
+    for ref in _named(steps):
+        slot.setdefault(ref, len(slot))
+    kept = tuple(list(slot)[len(movable):])
+    rebound = [(weakref.ref(t), slot[t.node.arg]) for t in live if not _existed(t, before) and id(t) not in returned
                and t.node.op is Ops.BUFFER and t.node.arg in movable]
-    return _Replay(steps, inputs, fresh, persistent_written, owners, rebound, _template(out, movable))
+    return _Replay(_by_slot(steps, slot), tuple(kernels), fresh, kept, persistent_written, owners,
+                   rebound, _template(out, movable))
+
+
+def _named(steps: tuple) -> list[BufferRef]:
+    """Every buffer the recorded steps name, in order."""
+    refs: list[BufferRef] = []
+    for step in steps:
+        if isinstance(step, _Kernel):
+            refs.extend(step.item.bufs)
+            refs.extend(step.item.allocate)
+        elif isinstance(step, _Copy):
+            refs.extend((step.src, step.dst))
+        else:
+            refs.append(step.ref)
+    return refs

@@ -50,7 +50,7 @@ from shrimpgrad.graph import (
     rewrite,
 )
 from shrimpgrad.graph.dtype import dtypes, to_storage
-from shrimpgrad.helpers import NOOPT, GlobalCounters, dump_console, emit_enabled, getenv
+from shrimpgrad.helpers import DEBUG, EMIT, NOOPT, GlobalCounters, dump_console, emit_enabled, getenv
 from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes
 from shrimpgrad.schedule.rules import fuse_rows_enabled
 
@@ -304,6 +304,94 @@ def run_items(items: Sequence[ExecItem]) -> None:
         item.run()
 
 
+# ---- running kernels by slot ---------------------------------------------------------------------------------
+# A schedule-cache hit and a TinyJit replay run the same kernels on new buffers every time, and both know each
+# kernel's buffers as positions ("slots") in one list of the run's BufferRefs, worked out once. Running by slot
+# skips what run_items pays per kernel per run: an ExecItem bound to the run's buffers, a lookup of each buffer's
+# memory in the weak `_storage` (here `held[slot]` is the Buffer, set when it is made), GlobalCounters updated and
+# EMIT/DEBUG asked per kernel (here once per run; a run with a dump on takes run_items, which prints them).
+
+@dataclass(frozen=True)
+class SlotKernel:
+    """One kernel of a plan (or a TinyJit capture) by slot: `item` is the ExecItem it was made from (its runner,
+    device and counters; its buffers are placeholders or the captured ones), `use` its buffers' slots in
+    DEFINE_GLOBAL order, `allocate` the slots it writes first, `release` the temporaries nobody reads after it."""
+
+    item: ExecItem
+    use: tuple[int, ...]
+    allocate: tuple[int, ...]
+    release: tuple[int, ...]
+
+
+def quiet() -> bool:
+    """No DEBUG level and no EMIT name is set, so no kernel dump can be on (what emit_enabled answers for each
+    kernel, asked once: the slot runner is for quiet runs)."""
+    return not DEBUG.value and not EMIT.value
+
+
+class SlotRun:
+    """Kernels to run by slot, in order, with their GlobalCounters totals (added up once, not per run)."""
+
+    __slots__ = ("kernels", "flops", "nbytes")
+
+    def __init__(self, kernels: Sequence[SlotKernel]):
+        self.kernels = tuple(kernels)
+        self.flops = sum(k.item.runner.flops for k in self.kernels)
+        self.nbytes = sum(k.item.nbytes for k in self.kernels)
+
+    def __len__(self) -> int:
+        return len(self.kernels)
+
+    def run(self, refs: list[BufferRef], held: list[Buffer | None], count_each: bool = False) -> None:
+        """Run the kernels on one run's buffers: `refs[slot]` its BufferRef, `held[slot]` its Buffer (None: not
+        looked up yet, or no memory yet: a kernel's `allocate` slots get theirs from the pool, its `release` slots
+        go back after it). Same effects as ExecItem.run of each bound item: the same memory in `_storage`, the same
+        GlobalCounters, the same error for a buffer with no memory. `count_each`: count (and with DEBUG=1 print)
+        each kernel as it runs, as ExecItem.run does; else the counters are added up once."""
+        seconds, done = 0.0, 0
+        try:
+            for k in self.kernels:
+                for i in k.allocate:
+                    if held[i] is None:
+                        ref = refs[i]
+                        held[i] = _storage[ref] = Buffer(ref, k.item.device)
+                ran = k.item.runner.run([b.handle if (b := held[i]) is not None else _memory_of(k, refs, held, i)
+                                         for i in k.use])
+                done += 1
+                if count_each:
+                    _count(k.item, ran)
+                else:
+                    seconds += ran
+                for i in k.release:
+                    buf = held[i]
+                    if buf is not None:
+                        held[i] = None
+                        _storage.pop(refs[i], None)
+                        buf.release()
+        finally:
+            if not count_each:
+                self._count(done, seconds)
+
+    def _count(self, done: int, seconds: float) -> None:
+        """GlobalCounters for the first `done` kernels (what _count adds per kernel; for all of them, the totals)."""
+        if done == len(self.kernels):
+            flops, nbytes = self.flops, self.nbytes
+        else:  # a kernel raised: count those that ran, as run_items would have
+            flops, nbytes = sum(k.item.runner.flops for k in self.kernels[:done]), \
+                sum(k.item.nbytes for k in self.kernels[:done])
+        GlobalCounters.kernel_count += done
+        GlobalCounters.global_ops += flops
+        GlobalCounters.global_mem += nbytes
+        GlobalCounters.time_sum_s += seconds
+
+
+def _memory_of(k: SlotKernel, refs: list[BufferRef], held: list[Buffer | None], i: int):
+    """The handle of slot i, which has no Buffer in `held` yet: `_storage`'s (looked up on first use: a buffer of the
+    graph, or one a step outside the kernels made), an empty temporary's, or ExecItem._memory's error."""
+    buf = held[i] = k.item._memory(refs[i])
+    return buf.handle
+
+
 def _count(item: ExecItem, seconds: float) -> None:
     """Update GlobalCounters for one kernel run; DEBUG>=1 (or EMIT=kernels) prints a line about it."""
     runner = item.runner
@@ -403,7 +491,7 @@ class _Plan:
     items: tuple[ExecItem, ...]
     inputs: tuple[BufferRef, ...]  # the placeholders, in the order `_structure` lists the real buffers
     fresh: tuple[BufferRef, ...]  # the outputs and temporaries the plan allocates
-    layout: tuple[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]], ...]  # each item's bufs/allocate/release
+    run: SlotRun  # the items by slot: each one's bufs, allocate and release
     outputs: tuple[int, ...]  # the slots of schedule.outputs
     empty: tuple[int, ...]  # the slots of outputs no kernel writes (an empty tensor): given memory at bind
 
@@ -430,11 +518,11 @@ def _make_plan(roots: list[Node], inputs: tuple[BufferRef, ...], device: str) ->
         if b not in slot:
             raise RuntimeError(f"schedule cache: {b!r} is neither a buffer of the graph nor one the schedule makes; "
                                "this is a ShrimpGrad bug, please report it with the program")
-    layout = tuple((tuple(slot[b] for b in item.bufs), tuple(slot[b] for b in item.allocate),
-                    tuple(slot[b] for b in item.release)) for item in items)
+    run = SlotRun(SlotKernel(item, tuple(slot[b] for b in item.bufs), tuple(slot[b] for b in item.allocate),
+                             tuple(slot[b] for b in item.release)) for item in items)
     written = {b for item in items for b in item.allocate}
     empty = tuple(slot[b] for b in schedule.outputs if b in fresh and b not in written)
-    return _Plan(schedule, items, inputs, fresh, layout, tuple(slot[b] for b in schedule.outputs), empty)
+    return _Plan(schedule, items, inputs, fresh, run, tuple(slot[b] for b in schedule.outputs), empty)
 
 
 def _plan(roots: list[Node], device: str, walk: _Walk) -> tuple[_Plan, bool]:
@@ -462,14 +550,31 @@ def _bind(plan: _Plan, bufs: list[BufferRef], graph: RunGraph | None) -> tuple[l
     """(ExecItems, outputs, empty outputs) of the plan on this run's buffers: `bufs` for the graph's, new ones for
     the fresh.
     `graph`: this run's graph, for a reused plan (nothing was looked up: DEBUG=1 says "schedule cache")."""
-    slots = [*bufs, *[BufferRef(b.size, b.dtype) for b in plan.fresh]]
+    slots = _slots(plan, bufs)
     items = []
-    for i, (item, (use, allocate, release)) in enumerate(zip(plan.items, plan.layout)):
-        items.append(ExecItem(item.kernel, item.runner, item.device, tuple([slots[j] for j in use]),
-                              tuple([slots[j] for j in allocate]), tuple([slots[j] for j in release]), item.nbytes,
+    for i, k in enumerate(plan.run.kernels):
+        item = k.item
+        items.append(ExecItem(item.kernel, item.runner, item.device, tuple([slots[j] for j in k.use]),
+                              tuple([slots[j] for j in k.allocate]), tuple([slots[j] for j in k.release]), item.nbytes,
                               item.origin if graph is None else SCHEDULE_CACHE_ORIGIN,
                               None if graph is None else (graph, i)))
     return items, [slots[j] for j in plan.outputs], [slots[j] for j in plan.empty]
+
+
+def _slots(plan: _Plan, bufs: list[BufferRef]) -> list[BufferRef]:
+    """The run's BufferRef of each slot of `plan`: the graph's own buffers, then a new one for each fresh."""
+    return [*bufs, *[BufferRef(b.size, b.dtype) for b in plan.fresh]]
+
+
+def _run_plan(plan: _Plan, bufs: list[BufferRef], device: str) -> list[BufferRef]:
+    """Run `plan` on the graph's buffers `bufs`, by slot (quiet, no JIT watching: nothing needs the ExecItems that
+    _bind makes); the outputs' BufferRefs."""
+    refs = _slots(plan, bufs)
+    held: list[Buffer | None] = [None] * len(refs)  # each graph buffer's memory is looked up on first use
+    for j in plan.empty:  # an output no kernel writes (an empty tensor) still gets its (empty) memory
+        _storage[refs[j]] = Buffer(refs[j], device)
+    plan.run.run(refs, held)
+    return [refs[j] for j in plan.outputs]
 
 
 def _check_devices(bufs: list[BufferRef], device: str) -> None:
@@ -525,12 +630,15 @@ def run_graph(roots: list[Node], device: str, walk: _Walk | None = None) -> list
         from shrimpgrad.schedule.viz import print_schedule
 
         print_schedule(plan.schedule, console=dump_console())
-    items, outputs, empty = _bind(plan, walk.bufs, RunGraph(roots) if hit else None)
-    for out in empty:  # an output no kernel writes (an empty tensor) still gets its (empty) memory
-        _storage[out] = Buffer(out, device)
-    for rec in _recorders:
-        rec.on_items(items, empty, device)
-    run_items(items)
+    if _recorders or not quiet():  # a JIT watches (it keeps the ExecItems) or a dump is on (run_items prints it)
+        items, outputs, empty = _bind(plan, walk.bufs, RunGraph(roots) if hit else None)
+        for out in empty:  # an output no kernel writes (an empty tensor) still gets its (empty) memory
+            _storage[out] = Buffer(out, device)
+        for rec in _recorders:
+            rec.on_items(items, empty, device)
+        run_items(items)
+    else:
+        outputs = _run_plan(plan, walk.bufs, device)
     return [_as_row_major(ref, view, device) for ref, view in zip(outputs, plan.schedule.output_views)]
 
 

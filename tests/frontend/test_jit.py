@@ -277,3 +277,48 @@ def test_keyword_and_lazy_arguments_replay_like_plain_calls():
     with pytest.raises(JitError, match="argument 1 was 2 when captured, now 2.5"):
         step(Tensor([1.0, 2.0]), 2.5, y=Tensor([0.5, 0.5]))
     assert len(step.kernels) == 1
+
+
+def _counters() -> tuple:
+    return GlobalCounters.kernel_count, GlobalCounters.global_ops, GlobalCounters.global_mem
+
+
+def test_a_replay_counts_like_a_plain_call(capsys):
+    """A replay runs its kernels by slot and adds GlobalCounters up once; the counts are a plain call's. With DEBUG=1
+    it counts and prints each kernel as a plain call does."""
+    step, _ = _trainer(True)
+    plain, _ = _trainer(False)
+    x, y = BATCHES[0]
+    with Tensor.train():
+        for _ in range(3):
+            step(Tensor(x), Tensor(y))
+            plain(Tensor(x), Tensor(y))
+        args = Tensor(x), Tensor(y)
+        GlobalCounters.reset()
+        step(*args)
+        replayed = _counters()
+        GlobalCounters.reset()
+        plain(*args)
+        assert replayed == _counters() and replayed[0] == len(step.kernels)
+        capsys.readouterr()
+        with Context(DEBUG=1):
+            GlobalCounters.reset()
+            step(*args)
+        assert _counters() == replayed
+    assert capsys.readouterr().out.count("*** ") == len(step.kernels)
+
+
+def test_copies_and_host_constants_inside_are_replayed():
+    """A copy between devices (a _Copy step), a constant made from host data (kept) and one random draw (a _Fill
+    step drawn again) between the kernels: each replay gives a plain call's value."""
+    w = Tensor([1.0, 2.0, 3.0], device="C")
+
+    def fn(x):
+        moved = (x * w).to("PYTHON") + Tensor([10.0, 20.0, 30.0], device="PYTHON")
+        return (moved * 2).to("C") + Tensor.rand(3, device="C") * 0
+
+    step = TinyJit(fn)
+    for k in range(4):
+        x = np.full(3, float(k), np.float32)
+        np.testing.assert_array_equal(step(Tensor(x, device="C")).numpy(), (x * [1, 2, 3] + [10, 20, 30]) * 2)
+    assert step.calls == 4 and len(step.kernels) >= 3

@@ -205,3 +205,34 @@ def test_the_row_fusion_switch_takes_effect_between_realizes(monkeypatch):
         counts.setdefault(setting, []).append(GlobalCounters.kernel_count - before)
         np.testing.assert_allclose(got, np.exp(x.numpy()) / np.exp(x.numpy()).sum(-1, keepdims=True), rtol=1e-6)
     assert counts == {"1": [1, 1], "0": [3]}
+
+
+def _counted(fn) -> tuple:
+    GlobalCounters.reset()
+    fn()
+    return GlobalCounters.kernel_count, GlobalCounters.global_ops, GlobalCounters.global_mem
+
+
+def test_a_quiet_realize_runs_by_slot_like_a_dumped_one(capsys):
+    """With no dump on, a realize runs its plan by slot (realize.SlotRun, no ExecItems bound); with DEBUG=1 it binds
+    ExecItems and prints them. Same values, same counters, and only the output is left in memory both ways (the
+    temporaries between the kernels went back to the pool)."""
+    from shrimpgrad.helpers import Context
+
+    x = Tensor(np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32))
+
+    def realized() -> tuple[Tensor, tuple, int]:
+        t = ((x - x.max(axis=1, keepdim=True)).exp().sum(axis=1, keepdim=True) * x).sum(axis=0)
+        held = len(_storage)
+        counts = _counted(t.realize)
+        return t, counts, len(_storage) - held
+
+    expected = realized()[0].numpy()  # compiled and cached here
+    quiet, quiet_counts, quiet_left = realized()
+    with Context(DEBUG=1):
+        dumped, dumped_counts, dumped_left = realized()
+    assert "***" in capsys.readouterr().out
+    assert quiet_counts == dumped_counts and quiet_counts[0] >= 2
+    assert quiet_left == dumped_left == 1
+    np.testing.assert_array_equal(quiet.numpy(), expected)
+    np.testing.assert_array_equal(dumped.numpy(), expected)
