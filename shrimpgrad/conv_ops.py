@@ -14,6 +14,9 @@ several trailing axes at once it returns `(..., o1, o2, k1, k2)`. Then:
 
 * `conv2d` = pad (negative padding cuts, as in tinygrad), `_pool` over the spatial axes, broadcast-multiply with
   the weight, sum over (input channel, kernel window).
+* 16-bit float `conv2d` on CUDA = the windows copied into a matrix (im2col) and a batched matmul with the weight
+  (`_conv_as_matmul`), because a matmul runs on the GPU's tensor cores and the fused kernel cannot
+  (`SHRIMPGRAD_CONV_IM2COL`, `_as_matmul`).
 * `conv_transpose2d` = spread the input out by the stride (zeros between), then an ordinary convolution with the
   flipped, transposed weight and padding `d*(k-1) - p` (the adjoint of conv2d, as tinygrad writes it).
 * `max_pool2d` / `avg_pool2d` = pad, `_pool`, max / mean over the window axes. `ceil_mode` only adds padding on
