@@ -280,7 +280,7 @@ def main() -> None:
         print(row, f"(rel. error vs torch {err:.1e})", flush=True)
         lines.append(row)
     if only is not None and "G6" not in only:
-        print("\n" + header + "\n\n" + "\n".join(lines) + "\n")
+        report(header + "\n\n" + "\n".join(lines) + "\n", args.markdown)
         return
     # G6: one small op from Python, synchronized
     small = np.arange(1024, dtype=np.float32)
@@ -307,10 +307,14 @@ def main() -> None:
            f"{', '.join(prog.program.applied_opts) or 'none'} |")
     print(row, flush=True)
     lines.append(row)
-    text = header + "\n\n" + "\n".join(lines) + "\n"
+    report(header + "\n\n" + "\n".join(lines) + "\n", args.markdown)
+
+
+def report(text: str, markdown: str | None) -> None:
+    """Print the table, and write it to the --markdown file when one is named."""
     print("\n" + text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
+    if markdown:
+        with open(markdown, "w") as f:
             f.write(text)
 
 

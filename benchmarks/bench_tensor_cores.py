@@ -17,7 +17,7 @@ import math
 import os
 
 import numpy as np
-from bench_cuda import TRIALS, check, kernel_seconds, torch_seconds
+from bench_cuda import TRIALS, check, kernel_seconds, report, torch_seconds
 
 from shrimpgrad import Tensor, dtypes
 from shrimpgrad.conv_ops import IM2COL_ENV
@@ -141,11 +141,7 @@ def main() -> None:
             print(row, flush=True)
             lines.append(row)
             torch.cuda.empty_cache()
-    text = "\n".join(lines) + "\n"
-    print("\n" + text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text)
+    report("\n".join(lines) + "\n", args.markdown)
 
 
 if __name__ == "__main__":
