@@ -40,8 +40,8 @@ def sweep_configs(kernel) -> list[TileConfig]:
     accumulators per thread; larger ones spill registers)."""
     found = []
     for bm, bn, bk, (wm, wn), stages, group in itertools.product(
-            (64, 128, 256), (64, 128, 256), (32, 64), ((1, 2), (2, 1), (2, 2), (1, 4), (4, 1), (2, 4), (4, 2)),
-            (2, 3, 4), (1, 8)):
+            (64, 128, 256), (64, 112, 128, 224, 256, 448), (32, 64),  # 7 x 16, 32, 64: n = 56 * 56 (G5)
+            ((1, 2), (2, 1), (2, 2), (1, 4), (4, 1), (2, 4), (4, 2), (1, 7), (2, 7)), (2, 3, 4), (1, 8)):
         config = TileConfig(bm, bn, bk, wm, wn, stages, group)
         tm, tn = config.warp_tile
         if 32 * 32 <= tm * tn <= 64 * 128:

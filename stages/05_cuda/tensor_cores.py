@@ -86,9 +86,12 @@ class TileConfig:
 # `benchmarks/bench_tensor_cores.py --sweep` (476 configs on the H200, 4096^3 float16): 128x128x64 with 4 warps of
 # 64x64, 3 stages, groups of 8 tile rows was the best (348 TFLOP/s; 128x256x32, the classic large tile, 284); most of
 # the top 15 share bk = 64 (half the barriers per flop of bk = 32) and 64x64 warp tiles (each loaded fragment feeds
-# 4 or 8 mma). The others cover k a multiple of 32 only, and matmuls too small for 128-row tiles.
+# 4 or 8 mma). The others cover k a multiple of 32 only, and matmuls too small for 128-row tiles. 64x224 (7 warps)
+# is for a convolution's matmul (m = 64 channels, n = 56 x 56 positions): of 250 configs swept for G5's it was the
+# best (159 TFLOP/s; 64x64: 126), since every block re-reads all of A (the weight) and a wider tile re-reads it less.
 CONFIGS = (TileConfig(128, 128, 64, 2, 2, 3, group_m=8), TileConfig(128, 128, 32, 2, 2, 4, group_m=8),
-           TileConfig(64, 128, 32, 2, 2, 4), TileConfig(64, 64, 64, 1, 2, 4))
+           TileConfig(64, 128, 32, 2, 2, 4), TileConfig(64, 224, 64, 1, 7, 4, group_m=8),
+           TileConfig(64, 64, 64, 1, 2, 4))
 
 
 @dataclass(frozen=True)
@@ -242,8 +245,8 @@ def _fits(fields: dict, config: TileConfig, max_shared: int) -> bool:
     tm, tn = config.warp_tile
     plan = TileMatmul(**fields, config=config)
     return (fields["m"] % config.bm == 0 and fields["n"] % config.bn == 0 and fields["k"] % config.bk == 0
+            and config.bm % config.warps_m == 0 and config.bn % config.warps_n == 0
             and tm % MMA_M == 0 and tn % (2 * MMA_N) == 0 and config.bk % MMA_K == 0
-            and all(_tile_elems(plan, x, padded=False) // CHUNK % config.threads == 0 for x in "ab")
             and plan.shared_bytes <= max_shared)
 
 
@@ -381,10 +384,14 @@ def _copy_lines(plan: TileMatmul, x: str) -> list[str]:
         src = f"{x}_off + ({start} + row) * {view.strides[own]} + kt * BK + col"
     else:  # rows are k, columns m (or n)
         src = f"{x}_off + (kt * BK + row) * {view.strides[kax]} + {start} + col"
-    count = rows * per_row // plan.config.threads
+    total = rows * per_row
+    count = -(-total // plan.config.threads)
+    # a tile whose copies are not a multiple of the threads (7 warps for a 448-wide tile) leaves some idle
+    guard = [] if total % plan.config.threads == 0 else [f"    if (c >= {total}) break;"]
     return ["  #pragma unroll",
             f"  for (int i = 0; i < {count}; i++) {{  /* {rows} rows x {per_row} copies of 16 bytes */",
             f"    int c = threadIdx.x + i * THREADS, row = c / {per_row}, col = c % {per_row} * 8;",
+            *guard,
             f"    cp_async16(smem_address(dst + row * {cols + PAD} + col), {x.upper()} + {src});",
             "  }"]
 

@@ -206,6 +206,22 @@ def test_every_tile_config_computes_the_same_matmul(config):
     np.testing.assert_allclose(got.astype(np.float64), want, rtol=2e-3, atol=2e-2)
 
 
+@pytest.mark.cuda
+@needs_gpu
+def test_a_tile_whose_copies_leave_threads_idle_computes_the_matmul():
+    # 7 warps (224 threads) copy a 64x64 A tile in 512 16-byte pieces: the third round has only 64 of them
+    config = TileConfig(64, 224, 64, 1, 7, 4, group_m=8)
+    a = RNG.standard_normal((64, 128))
+    b = RNG.standard_normal((128, 448))
+    ta, tb = _device_operand(a, F16, False), _device_operand(b, F16, False)
+    kernel = kernel_of(ta @ tb)
+    plan = plan_tile_matmul(kernel, configs=(config,))
+    assert "if (c >= 512) break;" in render_tile_matmul(plan, kernel.name)
+    assert choose_tile(kernel).config == config  # CONFIGS' 128-row tiles do not fit m = 64, 64x128 not n = 448
+    got = (ta @ tb).float().numpy()
+    np.testing.assert_allclose(got, _reference(a, b, F16), rtol=2e-3, atol=2e-2)
+
+
 def test_tile_config_is_named():
     assert str(TileConfig()) == "block tile 128x256x32, 2x4 warps of 64x64, 3 stages"
     assert str(TileConfig(group_m=4)).endswith("3 stages, groups of 4 tile rows")
