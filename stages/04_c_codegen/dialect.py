@@ -26,8 +26,9 @@ field by field, is the complete answer to "what is different about the CUDA sour
     vector_loads       None (C's vectorizer finds its own)    which LOADs to read as one vector load (CUDA: float4)
     vector_max         True (SHRIMPGRAD_C_VECTOR_MAX=0: False)  a float32 max reduce loop as a vectorizable int max
     fma                True (SHRIMPGRAD_FMA=0: False)         an accumulation acc + a*b as one fused fmaf(a, b, acc)
-    fma_chains         False                                  a chain acc + a0*b0 + a1*b1 fused too (else: no FMA)
+    fma_chains         True (as loads_first)                  a chain acc + a0*b0 + a1*b1 fused too (else: no FMA)
     fma_partials       False                                  a GROUP's partial sums (CPU only) fused too
+    loads_first        True (SHRIMPGRAD_C_LOADS_FIRST=0: False)  a straight run's pure LOADs first, by buffer
     offsets            True (SHRIMPGRAD_C_OFFSETS=0: False)   an index `base + 3` that only addresses read: [base + 3L]
 
 `vector_math` is a switch: alu.py's exp2/log2 are within 1 ulp of the correctly rounded result (glibc's exp2f/log2f
@@ -100,6 +101,8 @@ class Dialect:
     # an index `base + c` that only LOADs and STOREs use is written into them as data1[base + cL] (a 64-bit add that
     # the compiler folds into the address) instead of a line `int alu7 = base + c;` (renderer.py's constant_offsets)
     offsets: bool = False
+    # in each straight run of lines, the LOADs of pure addresses first, grouped by buffer (renderer.py's loads_first)
+    loads_first: bool = False
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"
@@ -133,14 +136,27 @@ def fma_setting(default: bool, value: str | None = None) -> bool:
     return value == "1"
 
 
-# C's FMA, measured on one core of an AVX2 EPYC (gcc 12): W4's matmul 66-104 -> 48-52 ms; but gcc's vectorizer builds
-# no vectors from chains of fmaf (a conv's window unrolled into lanes: acc + a0*b0 + a1*b1 + a2*b2), and W5 ran 2x
-# slower with them, so fma_chains=False: such a kernel is rendered without FMA. Nor does it vectorize a loop of fmaf
-# partial sums (SPLIT's 32 accumulators; `(x * x).sum(-1)` of 2048² 2.0 ms fused, 1.1 unfused), so fma_partials=False.
+# C's FMA, measured on one core of an AVX2 EPYC (gcc 12): W4's matmul 66-104 -> 48-52 ms; but gcc's vectorizer built
+# no vectors from chains of fmaf (a conv's window unrolled into lanes: acc + a0*b0 + a1*b1 + a2*b2) whose loads came
+# interleaved, and W5 ran 2x slower with them. With the renderer's loads_first (each run's loads first, by buffer)
+# they vectorize (W5, one AVX-512 core: 3.5 -> 2.6 ms), so fma_chains follows loads_first. Nor does gcc vectorize a
+# loop of fmaf partial sums (SPLIT's 32 accumulators; `(x * x).sum(-1)` of 2048² 2.0 ms fused, 1.1 unfused), so
+# fma_partials=False.
 VECTOR_MAX_ENV = "SHRIMPGRAD_C_VECTOR_MAX"
 
 
 OFFSETS_ENV = "SHRIMPGRAD_C_OFFSETS"
+LOADS_FIRST_ENV = "SHRIMPGRAD_C_LOADS_FIRST"
+
+
+def loads_first_setting(value: str | None = None) -> bool:
+    """`value`, else $SHRIMPGRAD_C_LOADS_FIRST: "1" or unset -> each straight run's LOADs first, by buffer
+    (renderer.py's loads_first), "0" -> every line in the Program's order. Off, the conv's FMA chains don't vectorize:
+    the C dialect then fuses no chain (fma_chains follows this switch)."""
+    value = os.environ.get(LOADS_FIRST_ENV, "1") if value is None else value
+    if value not in ("0", "1"):
+        raise ValueError(f"{LOADS_FIRST_ENV}={value!r}: use 1 (loads first, the default) or 0")
+    return value == "1"
 
 
 def offsets_setting(value: str | None = None) -> bool:
@@ -161,8 +177,9 @@ def vector_max_setting(value: str | None = None) -> bool:
     return value == "1"
 
 
-C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True), fma_chains=False,
-                    fma_partials=False, vector_max=vector_max_setting(), offsets=offsets_setting())
+C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True),
+                    fma_chains=loads_first_setting(), fma_partials=False, vector_max=vector_max_setting(),
+                    offsets=offsets_setting(), loads_first=loads_first_setting())
 C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
 # every acc + a*b as fmaf(a, b, acc)
 C_FMA_DIALECT = replace(C_DIALECT, name="C (FMA)", fma=True, fma_chains=True, fma_partials=True)

@@ -29,6 +29,23 @@ def row_graph(shape, levels):
     return x, v
 
 
+def row_tolerance(levels, x: np.ndarray, shape, want: np.ndarray) -> dict:
+    """TOLERANCE, with an atol widened by how far the evaluator's own float32 result `want` is from the exact one
+    (the levels again in float64, numpy), times 4: a level like v - sum(v) cancels and a sin of a large value
+    amplifies its argument's rounding, so two float32 evaluations that add in different orders (the evaluator's
+    pairwise sums, the loops' sequential ones) can differ by far more than TOLERANCE where the graph is
+    ill-conditioned (measured: 1.3e-4 on results near 5.7; 0.59 near 6716)."""
+    v = x.astype(np.float64).reshape(shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for red, inner, combine in levels:
+            inside = v if inner is None else {Ops.EXP2: np.exp2, Ops.SIN: np.sin}.get(inner, np.square)(v)
+            r = (np.sum if red is Ops.ADD else np.max)(inside, axis=1, keepdims=True)
+            v = {Ops.SUB: np.subtract, Ops.ADD: np.add, Ops.MUL: np.multiply}[combine](v, r)
+        off = np.abs(want.astype(np.float64) - v)
+    off = off[np.isfinite(off)]
+    return dict(TOLERANCE, atol=TOLERANCE["atol"] + 4 * (float(off.max()) if off.size else 0.0))
+
+
 def softmax_graph(shape):
     x = buffer(BufferRef(shape[0] * shape[1], F32), shape)
     e = alu(Ops.EXP2, alu(Ops.SUB, x, movement(Ops.EXPAND, reduce(x, Ops.MAX, (1,)), shape)))
@@ -51,7 +68,8 @@ LEVEL = st.tuples(st.sampled_from([Ops.ADD, Ops.MAX]), st.sampled_from([None, Op
 @given(data=st.data())
 def test_row_kernels_match_the_evaluator_with_any_opts(data):
     shape = (data.draw(st.sampled_from([1, 2, 3, 4])), data.draw(st.sampled_from([2, 4, 6, 8, 12, 16])))
-    x, out = row_graph(shape, data.draw(st.lists(LEVEL, min_size=1, max_size=3)))
+    levels = data.draw(st.lists(LEVEL, min_size=1, max_size=3))
+    x, out = row_graph(shape, levels)
     inputs = {x.arg: data.draw(st.sampled_from([np.linspace(-1, 1, x.arg.size, dtype=np.float32),
                                                 np.random.default_rng(0).standard_normal(x.arg.size)
                                                 .astype(np.float32) * 0.5]))}
@@ -60,7 +78,7 @@ def test_row_kernels_match_the_evaluator_with_any_opts(data):
     want = evaluate(out, inputs)
     gpu = data.draw(st.booleans())
     got = run_python(schedule, inputs, lambda k: data.draw(opts_for(k, gpu), label="opts"), gpu)
-    np.testing.assert_allclose(got, want, **TOLERANCE)
+    np.testing.assert_allclose(got, want, **row_tolerance(levels, inputs[x.arg], shape, want))
 
 
 @given(data=st.data())

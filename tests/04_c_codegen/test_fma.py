@@ -129,15 +129,18 @@ def test_the_environment_switches_both_dialects():
     assert got == {"": ["True", "True"], "0": ["False", "False"], "1": ["True", "True"]}
 
 
-def test_c_leaves_chained_accumulations_unfused_and_cuda_fuses_them():
+def test_c_fuses_chained_accumulations_only_with_its_loads_first_and_cuda_fuses_them():
+    """A conv's chains vectorize in gcc when each run's loads come first (renderer.py's loads_first): C's fma_chains
+    follows that switch (SHRIMPGRAD_C_LOADS_FIRST=0 turns both off)."""
     from shrimpgrad.cuda.dialect import CUDA_DIALECT
 
     conv = _program(CASES["conv2d (the window's lanes chain their products)"]())
     chained = fma_accumulations(conv)
     assert any(s in chained for add in chained for s in add.src)  # a chain: acc + a0*b0 + a1*b1 + a2*b2
     assert fma_accumulations(conv, chains=False) == {}
-    assert not C_DIALECT.fma_chains and CUDA_DIALECT.fma_chains
-    assert "fmaf(" not in render(conv, comments=False, dialect=replace(C_DIALECT, fma=True))
+    assert C_DIALECT.fma_chains == C_DIALECT.loads_first and CUDA_DIALECT.fma_chains
+    assert "fmaf(" in render(conv, comments=False, dialect=replace(C_DIALECT, fma=True, fma_chains=True))
+    assert "fmaf(" not in render(conv, comments=False, dialect=replace(C_DIALECT, fma=True, fma_chains=False))
     matmul = _program(CASES["matmul"]())  # no chain: C fuses it
     assert fma_accumulations(matmul, chains=False) == fma_accumulations(matmul) != {}
 

@@ -1,5 +1,6 @@
 """Rule 1c WINDOW TILES (a conv's output row in 16-lane tiles, stage 03's UPCAST_OVERLAP) and the renderer's OFFSETS
-(`data1[alu4 + 3L]`): what each does to a kernel, and that each switched on or off computes what numpy computes."""
+(`data1[alu4 + 3L]`) and LOADS FIRST (each straight run's loads first, by buffer): what each does to a kernel, and
+that each switched on or off computes what numpy computes."""
 
 import os
 import subprocess
@@ -10,9 +11,9 @@ import pytest
 
 from shrimpgrad import Context, Tensor
 from shrimpgrad.c import choose_c_opts, render
-from shrimpgrad.c.dialect import C_DIALECT, C_NO_OFFSETS_DIALECT, OFFSETS_ENV
+from shrimpgrad.c.dialect import C_DIALECT, C_NO_OFFSETS_DIALECT, LOADS_FIRST_ENV, OFFSETS_ENV
 from shrimpgrad.c.opts import WINDOW_TILES_ENV
-from shrimpgrad.c.renderer import constant_offsets
+from shrimpgrad.c.renderer import constant_offsets, loads_first
 from shrimpgrad.linearize import linearize
 from shrimpgrad.schedule import create_schedule
 
@@ -110,3 +111,46 @@ def test_offsets_on_or_off_compute_the_same_results():
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, OFFSETS_ENV: v}).stdout for v in ("1", "0")]
     assert runs[0] == runs[1] and runs[0]  # the same sums in the same order: bit for bit
+
+
+def test_loads_first_puts_each_runs_loads_ahead_grouped_by_buffer():
+    x, w = _t(1, 2, 32, 32), _t(8, 2, 3, 3)
+    program = linearize(_kernel(x.conv2d(w)), choose_c_opts(_kernel(x.conv2d(w))))
+    order = loads_first(program.uops)
+    assert sorted(map(id, order)) == sorted(map(id, program.uops)) and order != list(program.uops)
+    seen = set()
+    for u in order:  # every operand still comes before its use
+        assert all(s in seen for s in u.src)
+        seen.add(u)
+    inner = [line.strip() for line in render(program, comments=False).split("for (int ridx1")[1].split("\n")[1:]]
+    kinds = [("data1" if "= data1" in t else "data2" if "= data2" in t else "fma" if "fmaf(" in t else "")
+             for t in inner[:inner.index("}")]]
+    kinds = [k for k in kinds if k]
+    # the window row's 18 loads of x, then the 24 of w (8 channels x 3), then the 384 fused multiply-adds
+    assert kinds == ["data1"] * 18 + ["data2"] * 24 + ["fma"] * 384
+
+
+def test_loads_first_keeps_a_gated_load_and_arithmetic_on_loaded_values_in_place():
+    a = _t(6, 5)
+    program = linearize(_kernel((a.pad(((1, 1), (0, 2))) * a.pad(((0, 2), (1, 1)))).relu()), ())
+    order = loads_first(program.uops)
+    loads = [n for n, u in enumerate(order) if u.op.name == "LOAD"]
+    alus_on_values = [n for n, u in enumerate(order) if u.op.name == "ALU" and u.dtype.is_float]
+    assert max(loads) < min(alus_on_values)  # both gated loads (their gates are index math) before the multiply
+    assert [u for u in order if u.op.name in ("RANGE", "END", "STORE")] == \
+        [u for u in program.uops if u.op.name in ("RANGE", "END", "STORE")]
+
+
+def test_loads_first_on_or_off_computes_the_same_results():
+    code = ("import sys, numpy as np; from shrimpgrad import Tensor; r = np.random.default_rng(2); "
+            "a = r.standard_normal((40, 24)).astype(np.float32); b = r.standard_normal((24,)).astype(np.float32); "
+            "x = r.standard_normal((2, 3, 32, 32)).astype(np.float32); w = r.standard_normal((8, 3, 3, 3)).astype("
+            "np.float32); sys.stdout.buffer.write(np.concatenate([((Tensor(a) * Tensor(b) + 1).relu() @ Tensor(a.T))"
+            ".numpy().ravel(), Tensor(a).softmax(-1).numpy().ravel(), Tensor(x).conv2d(Tensor(w)).numpy().ravel()])"
+            ".tobytes())")
+    runs = [np.frombuffer(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
+                                         env={**os.environ, LOADS_FIRST_ENV: v}).stdout, np.float32) for v in "10"]
+    assert len(runs[0]) == len(runs[1]) == 40 * 40 + 40 * 24 + 2 * 8 * 30 * 30
+    n = 40 * 40 + 40 * 24
+    np.testing.assert_array_equal(runs[0][:n], runs[1][:n])  # no FMA chain: the same lines, reordered, bit for bit
+    np.testing.assert_allclose(runs[0][n:], runs[1][n:], rtol=1e-5, atol=1e-5)  # the conv's chains: fmaf or not
