@@ -32,9 +32,10 @@ inputs with a large stride. `heuristic_opts`, rule by rule (each one fixes the f
           twice (stage 03's UPCAST_OVERLAP: a row of 30 is two tiles, at ox 0 and 14): 16 lanes of the row, the window
           unrolled, 8 output channels. gcc vectorizes a tile as whole vectors (one zmm or two ymm per channel) where
           rule 1b's 30 lanes became vectors of 8 + 8 + 8 + 4 + 2 and scalars; the 8 channels (16 x 8 accumulators)
-          share each of the window's three row loads. Measured on one core (AVX-512, W5, with OFFSETS): rule 1b 6.3 ms
-          -> 3.5 ms; -march=znver2 code (AVX2) on the same core 6.0 -> 4.0 ms. `SHRIMPGRAD_C_WINDOW_TILES=0` gives rule
-          1b instead.
+          share each of the window's three row loads. Measured on one core (AVX-512, W5's kernel alone): rule 1b 6.3 ms
+          -> 4.6 ms, 3.5 with the renderer's OFFSETS, 2.6 with its LOADS FIRST (whose FMA chains then vectorize); the
+          same compiled -march=znver2 (AVX2) 7.2 -> 3.0 ms (README, Convolutions). `SHRIMPGRAD_C_WINDOW_TILES=0` gives
+          rule 1b instead.
 2. VECTOR (UPCAST of one output axis) for reduce kernels whose reduced axis is not contiguous but an
           output axis is (`x.sum(axis=0)`): 16 neighbouring outputs per iteration, contiguous loads.
 3. SPLIT  (GROUP of the innermost reduce axis) when a sum of cheap values walks contiguous memory

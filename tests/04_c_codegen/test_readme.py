@@ -39,3 +39,9 @@ def test_fma_example_output_is_real():
     """The README's FMA section: the dot product's loop without and with the FMA rule, as shown."""
     printed, shown = run_example("fma")
     assert printed == shown
+
+
+def test_conv_tiles_example_output_is_real():
+    """The README's Convolutions section: a conv's opts and its inner loop (loads first, offsets, FMA chains)."""
+    printed, shown = run_example("conv-tiles")
+    assert printed == shown
