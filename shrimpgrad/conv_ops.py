@@ -341,8 +341,8 @@ def _as_matmul(device: str, out_dtype) -> bool:
     memory; on the CPU the fused kernel is better, so `auto` keeps it there."""
     mode = os.environ.get(IM2COL_ENV, "auto")
     if mode not in ("auto", "0", "1"):
-        raise ValueError(f"Tensor.conv2d: {IM2COL_ENV}={mode!r}: expected auto (the default: 16-bit float "
-                         f"convolutions on CUDA as im2col + matmul), 0 (never) or 1 (on every device)")
+        raise ValueError(f"Tensor.conv2d: {IM2COL_ENV}={mode!r} is not a mode; set it to auto (the default: "
+                         f"16-bit float convolutions on CUDA as im2col + matmul), 0 (never) or 1 (on every device)")
     if out_dtype not in (dtypes.float16, dtypes.bfloat16) or mode == "0":
         return False
     return mode == "1" or device.split(":")[0] == "CUDA"

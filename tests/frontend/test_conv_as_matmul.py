@@ -65,7 +65,7 @@ def test_which_way_a_convolution_goes(monkeypatch):
     monkeypatch.setenv(IM2COL_ENV, "0")
     assert not _as_matmul("CUDA", dtypes.float16)
     monkeypatch.setenv(IM2COL_ENV, "yes")
-    with pytest.raises(ValueError, match=r"Tensor.conv2d: SHRIMPGRAD_CONV_IM2COL='yes': expected auto \(the default"):
+    with pytest.raises(ValueError, match=r"Tensor.conv2d: SHRIMPGRAD_CONV_IM2COL='yes' is not a mode; set it to auto"):
         Tensor.empty(1, 2, 4, 4, dtype=dtypes.float16).conv2d(Tensor.empty(2, 2, 3, 3, dtype=dtypes.float16))
 
 
