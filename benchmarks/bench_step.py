@@ -8,9 +8,13 @@ the loss together) is run in rounds of `--steps` steps after a warm-up, and thre
 
 1. phases: the CPU time of this thread in each part of a step (mean per step in the fastest round): building the
    graph (forward, loss, backward), the autograd pass inside backward, the in-place bookkeeping of a realize
-   (shrimpgrad/inplace.py), the schedule cache's walk, lookup and bind, and running the kernels (launch included);
+   (shrimpgrad/inplace.py), the schedule cache's walk and lookup, and running the plan's kernels by slot (binding
+   its fresh buffers and launching included);
 2. the schedule cache off vs on (off: every step scheduled and lowered again);
-3. provenance on vs off (off: no Tensor method records its caller's line, autograd's rules make nodes without one).
+3. provenance on vs off (off: no Tensor method records its caller's line, autograd's rules make nodes without one);
+4. the per-call overhead (issue 16's G6, on device C): `(x * 2).realize()` of 1024 floats, the TinyJit replay of
+   the same, and the W6 step under TinyJit, beside the time inside its kernels (GlobalCounters) and the time the
+   same kernels take called straight through ctypes (what is left when every line of Python is gone).
 
 Medians of a round's steps, then the fastest round (the machine is shared: a busy neighbour only adds time).
 Thread CPU time (`time.thread_time`) is reported beside wall time: it leaves out time spent waiting for a core.
@@ -36,20 +40,27 @@ from shrimpgrad.nn.optim import SGD
 
 def w6_step(batch: int = 128):
     """bench_ops.py's W6 step on fresh weights: returns `step()` (one SGD step on the same batch)."""
+    x, y, step_on = w6_parts(batch)
+    return lambda: step_on(Tensor(x), Tensor(y))
+
+
+def w6_parts(batch: int = 128):
+    """(x, y, step_on): a batch as numpy arrays and `step_on(x, y)`, one SGD step of the W6 MLP (fresh weights) on
+    Tensors x and y: the function a TinyJit captures."""
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((batch, 64)).astype(np.float32), rng.integers(0, 10, batch).astype(np.int32)
     w1 = Tensor(rng.standard_normal((64, 128)).astype(np.float32), requires_grad=True)
     w2 = Tensor(rng.standard_normal((128, 10)).astype(np.float32) * 0.1, requires_grad=True)
     opt = SGD([w1, w2], lr=0.01)
 
-    def step() -> Tensor:
+    def step_on(xs: Tensor, ys: Tensor) -> Tensor:
         opt.zero_grad()
-        loss = (Tensor(x) @ w1).relu().matmul(w2).sparse_categorical_crossentropy(Tensor(y))
+        loss = (xs @ w1).relu().matmul(w2).sparse_categorical_crossentropy(ys)
         loss.backward()
         opt.step()
         return loss
 
-    return step
+    return x, y, step_on
 
 
 def timed_round(steps: int, on_warm=None) -> tuple[float, float, float]:
@@ -82,8 +93,7 @@ PHASES = [  # (label, module or class, function): each is timed where it is call
     ("  in-place bookkeeping (plan_realize)", inplace, "plan_realize"),
     ("  schedule cache: walk + key (_structure)", realize, "_structure"),
     ("  schedule cache: lookup (_plan)", realize, "_plan"),
-    ("  schedule cache: bind (_bind)", realize, "_bind"),
-    ("  run the kernels (run_items)", realize, "run_items"),
+    ("  bind the plan's slots and run its kernels (_run_plan)", realize, "_run_plan"),
 ]
 
 
@@ -151,6 +161,58 @@ def provenance(on: bool) -> None:
         setattr(autograd, name, fn if on else (lambda node: None))
 
 
+# ---- 4. per-call overhead ----------------------------------------------------------------------------------------
+
+def _mean_us(fn, calls: int, rounds: int) -> float:
+    """The fastest round's mean time per call of `fn`, in microseconds (after calls // 10 warm-up calls)."""
+    for _ in range(max(calls // 10, 1)):
+        fn()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best * 1e6
+
+
+def overhead(calls: int, rounds: int) -> list[tuple[str, float]]:
+    """(label, us) for a 1-kernel realize and replay on device C, and the W6 TinyJit step: its wall time, the time in
+    its kernels (each timed by its runner) and the same kernels called straight through ctypes."""
+    from shrimpgrad import TinyJit
+
+    x = Tensor(np.arange(1024, dtype=np.float32), device="C").realize()
+    double = TinyJit(lambda a: a * 2)
+    rows = [("(x * 2).realize(), 1024 floats", _mean_us(lambda: (x * 2).realize(), calls, rounds)),
+            ("its TinyJit replay", _mean_us(lambda: double(x), calls * 4, rounds))]
+    xs, ys, step_on = w6_parts()
+    step = TinyJit(step_on)
+    with Tensor.train():
+        rows.append(("W6 step, TinyJit", _mean_us(lambda: step(Tensor(xs), Tensor(ys)), calls // 10, rounds)))
+        GlobalCounters.reset()
+        step(Tensor(xs), Tensor(ys))
+    rows.append((f"  in its {GlobalCounters.kernel_count} kernels (GlobalCounters)", GlobalCounters.time_sum_s * 1e6))
+    rows.append(("  the same kernels through ctypes alone", _raw_kernels_us(step, calls // 10, rounds)))
+    return rows
+
+
+def _raw_kernels_us(step, calls: int, rounds: int) -> float:
+    """The captured kernels called through their C functions on buffers of their own (no checks, no Python per
+    kernel but the call): a floor for the step on this device. Reads stage 04's CProgram._fn (a benchmark may)."""
+    handles: dict = {}
+    calls_of = []
+    for item in step.kernels:
+        arrays = [handles.setdefault(b, np.zeros(b.size, b.dtype.np)) for b in item.bufs]
+        program = item.runner.run
+        calls_of.append((program._fn, program.check(arrays)))
+
+    def run_all():
+        for fn, pointers in calls_of:
+            fn(*pointers)
+
+    return _mean_us(run_all, calls, rounds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=60)
@@ -159,6 +221,9 @@ def main() -> None:
     print("| part of the W6 step (thread CPU, mean per step) | ms |\n|---|---:|")
     for label, ms in phases(args.steps, args.rounds):
         print(f"| {label} | {ms:.2f} |")
+    print("\n| per-call overhead, device C (fastest round's mean) | us |\n|---|---:|")
+    for label, us in overhead(calls=2000, rounds=args.rounds):
+        print(f"| {label} | {us:.1f} |")
     for title, switch in (("schedule cache", schedule_cache), ("provenance", provenance)):
         result = ab(args.steps, args.rounds, switch)
         print(f"\n| {title} | step wall (ms) | step CPU (ms) | in kernels (ms) |\n|---|---:|---:|---:|")

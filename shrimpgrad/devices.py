@@ -74,11 +74,13 @@ class BufferPool:
 
     def __init__(self, allocator, max_bytes: int = 1 << 30):
         self.allocator, self.max_bytes, self.held_bytes = allocator, max_bytes, 0
-        self.free_lists: dict[tuple[int, DType], list[Any]] = {}
+        # keyed by the dtype's name, which names it: a str's hash is cached, a DType's __hash__ is a Python call
+        # (twice per buffer, and a training step or a replay makes and frees its temporaries every time)
+        self.free_lists: dict[tuple[int, str], list[Any]] = {}
         self.reused = self.allocated = 0
 
     def alloc(self, size: int, dtype: DType) -> Any:
-        free = self.free_lists.get((size, dtype))
+        free = self.free_lists.get((size, dtype.name))
         if free:
             self.held_bytes -= size * dtype.itemsize
             self.reused += 1
@@ -91,7 +93,7 @@ class BufferPool:
         if self.held_bytes + nbytes > self.max_bytes:  # keep the pool bounded: give the memory back
             self.allocator.free(handle)
             return
-        self.free_lists.setdefault((size, dtype), []).append(handle)
+        self.free_lists.setdefault((size, dtype.name), []).append(handle)
         self.held_bytes += nbytes
 
     def clear(self) -> None:

@@ -59,6 +59,7 @@ from shrimpgrad.realize import (
     buffer_value,
     copy_buffer,
     new_buffer,
+    quiet,
 )
 from shrimpgrad.tensor import Tensor
 
@@ -137,8 +138,13 @@ class _Kernels:
     looks a slot's memory up there on its first use (realize.SlotRun)."""
     run_: SlotRun
 
-    def run(self, refs: list[BufferRef], held: list) -> None:
-        self.run_.run(refs, held, count_each=emit_enabled("kernels", 1))
+    def run(self, refs: list[BufferRef], held: list, loud: bool = False) -> None:
+        self.run_.run(refs, held, count_each=loud)
+
+
+def _loud() -> bool:
+    """DEBUG=1 or EMIT=kernels: a replay prints each kernel and says it replayed (quiet() asked first: cheaper)."""
+    return not quiet() and emit_enabled("kernels", 1)
 
 
 def _by_slot(steps: tuple, slot: dict[BufferRef, int]) -> tuple:
@@ -259,7 +265,8 @@ class _Expected:
             if not isinstance(t, Tensor):
                 return None
             node = t.node
-            if node.op is not Ops.BUFFER or node.shape != shape or node.dtype != dtype or t.device != device:
+            # dtypes by identity: one that is equal but another object goes to the full check, which compares
+            if node.op is not Ops.BUFFER or node.shape != shape or node.dtype is not dtype or t.device != device:
                 return None
             tensors.append(t)
         for i, value in self.others:
@@ -295,20 +302,29 @@ class _Replay:
         """How many steps were recorded (each kernel one)."""
         return sum(len(s.run_) if isinstance(s, _Kernels) else 1 for s in self.steps)
 
-    def run(self, args: list[Tensor]) -> Any:
-        refs = [*[t.node.arg for t in args], *[BufferRef(ref.size, ref.dtype) for ref in self.fresh], *self.kept]
-        held = [None] * len(refs)  # each slot's Buffer, once a kernel made it or looked it up (realize.SlotRun)
+    def run(self, args: list[Tensor], loud: bool = False) -> Any:
+        """The replay on `args`' buffers; `loud` (_loud(), asked once per call): count and print each kernel."""
+        inputs = [t.node.arg for t in args]
+        refs = [*inputs, *[BufferRef(ref.size, ref.dtype) for ref in self.fresh], *self.kept]
+        # each slot's Buffer: the inputs' now, the others once a kernel made or looked them up (realize.SlotRun)
+        held = [*map(_storage.get, inputs), *[None] * (len(refs) - len(inputs))]
         _protect_pending()
         if self.written:  # nothing that lives across calls is overwritten (a pure function): nothing to protect
             _protect(self.written, {i for i, r in self.owners.items() if r() is not None})
         for step in self.steps:
-            step.run(refs, held)
+            if type(step) is _Kernels:
+                step.run(refs, held, loud)
+            else:
+                step.run(refs, held)
         if self.written:
             inplace.mark_written(self.written)
         for ref_t, i in self.rebound:
             t = ref_t()
             if t is not None:
                 t.node = buffer(refs[i], t.shape, t.node.meta)
+        if type(self.output) is _Out:  # one Tensor returned (the usual step): no walk of a structure
+            slot, shape, device = self.output.record
+            return _new_tensor(refs[slot], shape, device)
         return _map_output(self.output, lambda o: _new_tensor(refs[o[0]], o[1], o[2]))
 
 
@@ -404,8 +420,9 @@ class TinyJit:
                     raise JitError(f"TinyJit({self.name}): {problem}. A JIT replays the kernels it captured; call "
                                    "it with what it was captured with (e.g. drop a last, smaller batch), or reset() it")
             self.calls += 1
-            out = self._replay.run(tensors)
-            if emit_enabled("kernels", 1):
+            loud = _loud()
+            out = self._replay.run(tensors, loud)
+            if loud:
                 print(f"TinyJit({self.name}): replayed {len(self._replay.kernels)} kernels")
             return out
         tensors, signature = self._arguments(args, kwargs)

@@ -10,7 +10,10 @@ and from then on the Tensor points at that BUFFER node, so the work is never don
     2. schedule          stage 02 (cached: the same graph structure on new buffers is not rescheduled)
     3. lower_schedule    each kernel -> an ExecItem: a runner built for the device (stage 03 + 04/05), its buffers
     4. run               the ExecItems in order; fresh buffers come from the device's pool just before
-                         their first writer, temporaries go back right after their last reader
+                         their first writer, temporaries go back right after their last reader. A quiet run
+                         (no DEBUG/EMIT dump, no JIT recording) runs the plan *by slot* instead (`SlotRun`):
+                         the same kernels on the same buffers, without binding an ExecItem per kernel
+                         (SHRIMPGRAD_SLOT_RUN=0: always through ExecItems); a TinyJit replay runs by slot too
 
 `lower_schedule` is separate from running so its list can be printed (DEBUG=1), counted, and replayed: the
 JIT captures these items. Which tensors are realized together, and why lazy in-place updates mean what eager
@@ -39,7 +42,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from shrimpgrad.c import compile_stats
-from shrimpgrad.devices import RUNNER_CACHE, Device, KernelRunner, display_source, lookup_runner, print_cuda_dump
+from shrimpgrad.devices import (
+    RUNNER_CACHE,
+    BufferPool,
+    Device,
+    KernelRunner,
+    display_source,
+    lookup_runner,
+    print_cuda_dump,
+)
 from shrimpgrad.graph import (
     BufferRef,
     DType,
@@ -64,8 +75,10 @@ class Buffer:
     # The pool is looked up once: a training step makes and releases its temporaries every step.
     __slots__ = ("size", "dtype", "device", "handle", "pool", "__weakref__")
 
-    def __init__(self, ref: BufferRef, device: str, handle: Any = None):
-        self.size, self.dtype, self.device, self.pool = ref.size, ref.dtype, device, Device[device].pool
+    def __init__(self, ref: BufferRef, device: str, handle: Any = None, pool: BufferPool | None = None):
+        # `pool`: Device[device].pool, when the caller has it (SlotRun, for each buffer of every run)
+        self.size, self.dtype, self.device = ref.size, ref.dtype, device
+        self.pool = Device[device].pool if pool is None else pool
         self.handle = self.pool.alloc(ref.size, ref.dtype) if handle is None else handle
 
     def release(self) -> None:
@@ -194,13 +207,6 @@ class ExecItem:
     def run(self) -> float:
         return self._run(self.bufs, self.allocate, self.release)
 
-    def run_rebound(self, new: dict[BufferRef, BufferRef]) -> float:
-        """`rebind(new).run()`, without making the rebound ExecItem: a TinyJit replay runs every captured item
-        this way on each call, and building a 9-field frozen dataclass per item was a good part of its time."""
-        get = new.get
-        return self._run([get(b, b) for b in self.bufs], [get(b, b) for b in self.allocate],
-                         [get(b, b) for b in self.release])
-
     def _run(self, bufs: Sequence[BufferRef], allocate: Sequence[BufferRef], release: Sequence[BufferRef]) -> float:
         for b in allocate:
             if b not in _storage:
@@ -324,18 +330,19 @@ class SlotKernel:
 
 
 def quiet() -> bool:
-    """No DEBUG level and no EMIT name is set, so no kernel dump can be on (what emit_enabled answers for each
-    kernel, asked once: the slot runner is for quiet runs)."""
+    """No DEBUG level and no EMIT name is set, so no dump can be on: what emit_enabled would answer for every stage
+    and kernel, in two attribute reads (the slot runner is for quiet runs)."""
     return not DEBUG.value and not EMIT.value
 
 
 class SlotRun:
     """Kernels to run by slot, in order, with their GlobalCounters totals (added up once, not per run)."""
 
-    __slots__ = ("kernels", "flops", "nbytes")
+    __slots__ = ("kernels", "flops", "nbytes", "pools")
 
     def __init__(self, kernels: Sequence[SlotKernel]):
         self.kernels = tuple(kernels)
+        self.pools = tuple(Device[k.item.device].pool for k in self.kernels)  # where its fresh memory comes from
         self.flops = sum(k.item.runner.flops for k in self.kernels)
         self.nbytes = sum(k.item.nbytes for k in self.kernels)
 
@@ -350,11 +357,11 @@ class SlotRun:
         each kernel as it runs, as ExecItem.run does; else the counters are added up once."""
         seconds, done = 0.0, 0
         try:
-            for k in self.kernels:
+            for k, pool in zip(self.kernels, self.pools):
                 for i in k.allocate:
                     if held[i] is None:
                         ref = refs[i]
-                        held[i] = _storage[ref] = Buffer(ref, k.item.device)
+                        held[i] = _storage[ref] = Buffer(ref, k.item.device, pool=pool)
                 ran = k.item.runner.run([b.handle if (b := held[i]) is not None else _memory_of(k, refs, held, i)
                                          for i in k.use])
                 done += 1
@@ -368,17 +375,19 @@ class SlotRun:
                         held[i] = None
                         _storage.pop(refs[i], None)
                         buf.release()
-        finally:
-            if not count_each:
-                self._count(done, seconds)
+        finally:  # (count_each: counted above)
+            if not count_each and done == len(self.kernels):  # what _count adds per kernel, added up
+                GlobalCounters.kernel_count += done
+                GlobalCounters.global_ops += self.flops
+                GlobalCounters.global_mem += self.nbytes
+                GlobalCounters.time_sum_s += seconds
+            elif not count_each:
+                self._count_some(done, seconds)
 
-    def _count(self, done: int, seconds: float) -> None:
-        """GlobalCounters for the first `done` kernels (what _count adds per kernel; for all of them, the totals)."""
-        if done == len(self.kernels):
-            flops, nbytes = self.flops, self.nbytes
-        else:  # a kernel raised: count those that ran, as run_items would have
-            flops, nbytes = sum(k.item.runner.flops for k in self.kernels[:done]), \
-                sum(k.item.nbytes for k in self.kernels[:done])
+    def _count_some(self, done: int, seconds: float) -> None:
+        """GlobalCounters for the first `done` kernels (one raised), as run_items would have counted them."""
+        flops, nbytes = sum(k.item.runner.flops for k in self.kernels[:done]), \
+            sum(k.item.nbytes for k in self.kernels[:done])
         GlobalCounters.kernel_count += done
         GlobalCounters.global_ops += flops
         GlobalCounters.global_mem += nbytes
@@ -447,38 +456,51 @@ def _structure(roots: list[Node]) -> _Walk:
     """Walk the graph once, sources first (the order of graph.toposort): each node becomes a row (op, dtype name,
     shape, arg, source rows) with a buffer as ("buf", its position, size, dtype name) and an ASSIGN's write id
     dropped (new every step, same plan). Written out rather than toposort + a second loop, since it runs every realize:
-    the stack holds each node once, with an iterator over its sources that resumes where it stopped."""
+    the stack holds each node once, with an iterator over its sources that resumes where it stopped, and a leaf
+    (a buffer, a constant: a third of a training step's nodes) is listed as soon as it is seen, never stacked
+    (W6's 135 nodes: 141 -> 94 us a walk)."""
     index: dict[int, int] = {}  # id(node) -> its row
     position: dict[BufferRef, int] = {}
     bufs: list[BufferRef] = []
     rows: list[tuple] = []
     has_copy = False
+
+    def list_node(n: Node) -> None:
+        nonlocal has_copy
+        op, arg = n.op, n.arg
+        if op is Ops.BUFFER:
+            at = position.get(arg)
+            if at is None:
+                at = position[arg] = len(bufs)
+                bufs.append(arg)
+            arg = ("buf", at, arg.size, arg.dtype.name)
+        elif op is Ops.ASSIGN:
+            arg = None
+        elif op is Ops.COPY:
+            has_copy = True
+        src = n.src
+        index[id(n)] = len(rows)
+        # A dtype by its name (which names it): the key is hashed, and compared on a hit, row by row, and a str
+        # does both in C where a DType calls Python. One or no source (most nodes) without a loop.
+        rows.append((op, n.dtype.name, n.shape, arg, () if not src else (index[id(src[0])],) if len(src) == 1
+                     else tuple([index[id(s)] for s in src])))
+
     for root in roots:
+        if id(root) in index:  # listed already, under an earlier root
+            continue
         stack = [(root, iter(root.src))]
         while stack:
             n, sources = stack[-1]
             for s in sources:
-                if id(s) not in index:  # go down into the first source not listed yet; back here after it
-                    stack.append((s, iter(s.src)))
-                    break
-            else:  # every source is listed: list n (a root may be listed already, under an earlier root)
+                if id(s) not in index:
+                    if s.src:  # go down into the first source not listed yet; back here after it
+                        stack.append((s, iter(s.src)))
+                        break
+                    list_node(s)  # a leaf: nothing to go down into
+            else:  # every source is listed: list n
                 stack.pop()
-                if id(n) in index:
-                    continue
-                op, arg = n.op, n.arg
-                if op is Ops.BUFFER:
-                    if arg not in position:
-                        position[arg] = len(bufs)
-                        bufs.append(arg)
-                    arg = ("buf", position[arg], arg.size, arg.dtype.name)
-                elif op is Ops.ASSIGN:
-                    arg = None
-                elif op is Ops.COPY:
-                    has_copy = True
-                index[id(n)] = len(rows)
-                # A dtype by its name (which names it): the key is hashed, and compared on a hit, row by row, and a
-                # str does both in C where a DType calls Python. The sources' rows through map: no frame per node.
-                rows.append((op, n.dtype.name, n.shape, arg, tuple(map(index.__getitem__, map(id, n.src)))))
+                if id(n) not in index:
+                    list_node(n)
     return _Walk(_Key((tuple(rows), tuple([index[id(r)] for r in roots]))), bufs, has_copy)
 
 
@@ -494,11 +516,15 @@ class _Plan:
     run: SlotRun  # the items by slot: each one's bufs, allocate and release
     outputs: tuple[int, ...]  # the slots of schedule.outputs
     empty: tuple[int, ...]  # the slots of outputs no kernel writes (an empty tensor): given memory at bind
+    row_major: tuple[bool, ...]  # per output: its view reads its buffer whole and row-major (_as_row_major: itself)
 
 
 _plans: OrderedDict[tuple, _Plan] = OrderedDict()
 _MAX_PLANS = 256
 SCHEDULE_CACHE = getenv("SCHEDULE_CACHE", 1)
+# 0: every run binds ExecItems and runs them through run_items (the path a dump or a JIT recording takes), as before
+# SlotRun: the same results, counters and memory, slower (issue 16's G6 realize on C: ~63 -> ~60 us with slots)
+SLOT_RUN = getenv("SHRIMPGRAD_SLOT_RUN", 1)
 
 
 def _with_placeholders(roots: list[Node], bufs: list[BufferRef]) -> tuple[list[Node], tuple]:
@@ -522,7 +548,9 @@ def _make_plan(roots: list[Node], inputs: tuple[BufferRef, ...], device: str) ->
                              tuple(slot[b] for b in item.release)) for item in items)
     written = {b for item in items for b in item.allocate}
     empty = tuple(slot[b] for b in schedule.outputs if b in fresh and b not in written)
-    return _Plan(schedule, items, inputs, fresh, run, tuple(slot[b] for b in schedule.outputs), empty)
+    row_major = tuple(view.contiguous and b.size == view.size for b, view in zip(schedule.outputs,
+                                                                                 schedule.output_views))
+    return _Plan(schedule, items, inputs, fresh, run, tuple(slot[b] for b in schedule.outputs), empty, row_major)
 
 
 def _plan(roots: list[Node], device: str, walk: _Walk) -> tuple[_Plan, bool]:
@@ -535,7 +563,10 @@ def _plan(roots: list[Node], device: str, walk: _Walk) -> tuple[_Plan, bool]:
     key = (device, bool(NOOPT), fuse_rows_enabled(), walk.key)
     plan = _plans.get(key)
     if plan is not None:
-        _plans.move_to_end(key)
+        # the LRU order: a loop realizing one graph finds it last already, and move_to_end would hash and compare
+        # the key again (its rows: a whole training step's graph)
+        if next(reversed(_plans.values())) is not plan:
+            _plans.move_to_end(key)
         GlobalCounters.schedule_hits += 1
         return plan, True
     placeholder_roots, holders = _with_placeholders(roots, walk.bufs)
@@ -607,7 +638,7 @@ def realize(roots: list[Node], device: str = "C") -> list[Node]:
         roots = _split_copies(roots, device)
         todo = list(dict.fromkeys(r for r in roots if r.op is not Ops.BUFFER))
         walk = _structure(todo) if todo else None
-    if todo and emit_enabled("graph", 5):
+    if todo and not quiet() and emit_enabled("graph", 5):
         for root in todo:
             from shrimpgrad.graph.viz import print_graph
 
@@ -626,11 +657,12 @@ def run_graph(roots: list[Node], device: str, walk: _Walk | None = None) -> list
     compiled_before = compile_stats.compiled
     plan, hit = _plan(roots, device, walk)
     GlobalCounters.compile_count += compile_stats.compiled - compiled_before
-    if emit_enabled("schedule", 2):
+    loud = not quiet()  # a dump may be on (asked once: most realizes have none)
+    if loud and emit_enabled("schedule", 2):
         from shrimpgrad.schedule.viz import print_schedule
 
         print_schedule(plan.schedule, console=dump_console())
-    if _recorders or not quiet():  # a JIT watches (it keeps the ExecItems) or a dump is on (run_items prints it)
+    if _recorders or loud or not SLOT_RUN:  # a JIT watches (it keeps the ExecItems), a dump is on (run_items prints)
         items, outputs, empty = _bind(plan, walk.bufs, RunGraph(roots) if hit else None)
         for out in empty:  # an output no kernel writes (an empty tensor) still gets its (empty) memory
             _storage[out] = Buffer(out, device)
@@ -639,7 +671,9 @@ def run_graph(roots: list[Node], device: str, walk: _Walk | None = None) -> list
         run_items(items)
     else:
         outputs = _run_plan(plan, walk.bufs, device)
-    return [_as_row_major(ref, view, device) for ref, view in zip(outputs, plan.schedule.output_views)]
+    # whether each output is read whole and row-major is the plan's (no ShapeTracker asked every run)
+    return [ref if whole else _as_row_major(ref, view, device)
+            for ref, view, whole in zip(outputs, plan.schedule.output_views, plan.row_major)]
 
 
 def _split_copies(roots: list[Node], device: str) -> list[Node]:

@@ -81,6 +81,19 @@ from shrimpgrad.nn_ops import NNOpsMixin
 from shrimpgrad.realize import buffer_value, new_buffer
 from shrimpgrad.reduce import ReduceMixin
 
+_FROM_NUMPY: dict[np.dtype, DType] = {}  # numpy dtype -> ours, as dtypes.from_numpy answered it
+
+
+def _dtype_of_array(values: np.ndarray) -> DType:
+    """dtypes.from_numpy(values.dtype), remembered per numpy dtype: it reads numpy's `dtype.name`, which numpy
+    computes in Python (~3 us, a seventh of `Tensor(batch)`; a training step makes its batch's tensors every step).
+    An unsupported dtype raises from_numpy's error every time."""
+    found = _FROM_NUMPY.get(values.dtype)
+    if found is None:
+        found = _FROM_NUMPY[values.dtype] = dtypes.from_numpy(values.dtype)
+    return found
+
+
 # ------------------------------------------------------------------------------------------------
 # The dtype of an elementwise op on Python scalars (numpy 2's weak scalars)
 # ------------------------------------------------------------------------------------------------
@@ -150,7 +163,7 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
             node = data
         else:
             values = _host_array(data, dtype)  # bfloat16: its bits, so the dtype isn't the array's
-            stored = dtype if dtype == dtypes.bfloat16 else dtypes.from_numpy(values.dtype)
+            stored = dtype if dtype == dtypes.bfloat16 else _dtype_of_array(values)
             node = buffer(new_buffer(values, stored, device), values.shape, _provenance())
         self._set(node, device, None)
         self._make_leaf(requires_grad)

@@ -236,3 +236,18 @@ def test_a_quiet_realize_runs_by_slot_like_a_dumped_one(capsys):
     assert quiet_left == dumped_left == 1
     np.testing.assert_array_equal(quiet.numpy(), expected)
     np.testing.assert_array_equal(dumped.numpy(), expected)
+
+
+def test_the_slot_run_switch_gives_the_same_values_and_counts(monkeypatch):
+    """SHRIMPGRAD_SLOT_RUN=0 (realize.SLOT_RUN): quiet runs bind ExecItems as a dumped one does; nothing else
+    changes."""
+    import shrimpgrad.realize as realize_module
+
+    x = Tensor(np.arange(24, dtype=np.float32).reshape(4, 6))
+    results = {}
+    for on in (1, 0, 1):
+        monkeypatch.setattr(realize_module, "SLOT_RUN", on)
+        t = (x.exp() / x.exp().sum(axis=1, keepdim=True)).max(axis=0)
+        counts = _counted(t.realize)
+        results.setdefault(on, []).append((t.numpy().tolist(), counts))
+    assert results[1][0] == results[1][1] == results[0][0]
