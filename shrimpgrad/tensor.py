@@ -177,6 +177,10 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
 
     def _set(self, node: Node, device: str, requires_grad: bool | None) -> None:
         self.node, self.device, self._requires_grad, self.grad = node, device, requires_grad, None
+        # A tensor's shape and dtype are its node's, and stay so: every later node of a tensor is the same value
+        # (realize's BUFFER, assign's ASSIGN or value of self's shape and dtype, a JIT replay's new buffer). Plain
+        # attributes, not properties reading the node: an op asks its inputs' several times (~380 calls a W6 step).
+        self.shape, self.dtype = node.shape, node.dtype
         self._is_leaf = False
         inplace.LIVE.add(self)  # so a realize that overwrites a buffer can find this tensor (shrimpgrad/inplace.py)
 
@@ -252,11 +256,13 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
         except PromotionError as e:  # uint64 with a signed int: the user's call, named
             raise _fail(PromotionError, method, str(e).removeprefix("promote: ")) from None
         shapes = ([] if shape is None else [shape]) + [v.shape for v in items if isinstance(v, Tensor)]
-        out_shape = _broadcast_shape(method, *shapes)
+        # one Tensor and Python scalars (`x * 2`, `lr * g`: most of a step's scalar ops): its shape is the result's
+        out_shape = shapes[0] if len(shapes) == 1 else _broadcast_shape(method, *shapes)
         out = []
         for v in items:
-            if isinstance(v, Tensor):
-                out.append(v.cast(dtype)._broadcast_to(out_shape))
+            if isinstance(v, Tensor):  # cast and broadcast only what needs it (each is a call chain when it doesn't)
+                v = v if v.dtype == dtype else v.cast(dtype)
+                out.append(v if v.shape == out_shape else v._broadcast_to(out_shape))
             else:
                 _check_fits(method, v, dtype)
                 out.append(Tensor._constant(v, dtype, out_shape, self.device))
@@ -314,16 +320,8 @@ class Tensor(IndexingMixin, NNOpsMixin, ConvMixin, ElementwiseMixin, ReduceMixin
         return self
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.node.shape
-
-    @property
-    def dtype(self) -> DType:
-        return self.node.dtype
-
-    @property
     def ndim(self) -> int:
-        return len(self.node.shape)
+        return len(self.shape)
 
     def numel(self) -> int:
         return math.prod(self.shape)
