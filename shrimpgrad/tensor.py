@@ -86,8 +86,8 @@ _FROM_NUMPY: dict[np.dtype, DType] = {}  # numpy dtype -> ours, as dtypes.from_n
 
 def _dtype_of_array(values: np.ndarray) -> DType:
     """dtypes.from_numpy(values.dtype), remembered per numpy dtype: it reads numpy's `dtype.name`, which numpy
-    computes in Python (~3 us, a seventh of `Tensor(batch)`; a training step makes its batch's tensors every step).
-    An unsupported dtype raises from_numpy's error every time."""
+    computes in Python (~3 us, twice per `Tensor(batch)`: _host_array's check and the buffer's dtype; a training step
+    makes its batch's tensors every step). An unsupported dtype raises from_numpy's error every time."""
     found = _FROM_NUMPY.get(values.dtype)
     if found is None:
         found = _FROM_NUMPY[values.dtype] = dtypes.from_numpy(values.dtype)
@@ -392,5 +392,6 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
     if dtype is not None and arr.dtype != dtype.np:
         with np.errstate(over="ignore"):
             arr = arr != 0 if dtype.is_bool else arr.astype(dtype.np)
-    _to_dtype("__init__", arr.dtype)  # a clear error for dtypes we don't support (uint32, complex, ...)
+    if arr.dtype not in _FROM_NUMPY:  # a clear error for dtypes we don't support (complex, ...); one seen is fine
+        _FROM_NUMPY[arr.dtype] = _to_dtype("__init__", arr.dtype)
     return arr
