@@ -154,6 +154,10 @@ class _Builder:
         self.draft.ast = KNode(KOps.SINK, (store,), value.dtype, None, store.origins)
         return self.draft
 
+    def computed_here(self, node: Node) -> bool:
+        """Is `node`'s value computed inside this kernel (not loaded from a buffer)?"""
+        return node is not self.root and self.source(node) is None and node.op is not Ops.BUFFER
+
     def need(self, node: Node, boundary: Boundary) -> KNode:
         """Record that `node` must be materialized; return a stand-in so the walk can go on and
         find the other boundaries of this kernel in the same pass."""
@@ -226,6 +230,9 @@ class _Builder:
         which is exact for every op except a PAD through an op that doesn't keep zeros (B5)."""
         if (b5 := rules.pad_needs_zero(node, path.anchor, path.moves)) is not None:
             return self.need(path.anchor, b5)
+        if node is path.anchor and path.below_reduce and self.loop_key is not None:  # asked once, at the anchor
+            if (b11 := rules.costly_broadcast(node, path.moves, self.loop_key[0], self.computed_here)) is not None:
+                return self.need(node, b11)
         self.draft.fired["elementwise_fuses"] += 1
         self.draft.nodes.append(node)
         src = []

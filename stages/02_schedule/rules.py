@@ -47,16 +47,21 @@ the walk is on; schedule.py's grow_boundaries asks B8 and B10 once every kernel 
                              view (x.assign(x.T)): the value goes to a temporary first
     B10 old_value_overwritten  a kernel needs a buffer's old contents but must run after an ASSIGN
                              that overwrites them: the old contents are copied first
+    B11 costly_broadcast     an elementwise value that a REDUCE reads through a broadcast (EXPAND),
+                             so each element would be recomputed many times, and that is not cheap
+                             (a transcendental op or a division, or more than a few ops): stored once
+                             (a matmul reading the loss gradient; SHRIMPGRAD_STORE_COSTLY_BROADCAST=0
+                             turns it off)
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from shrimpgrad.graph import BufferRef, Node, Ops, ShapeTracker, apply_movement
+from shrimpgrad.graph import ALU, MOVEMENT, BufferRef, Node, Ops, ShapeTracker, apply_movement, toposort
 
 
 @dataclass(frozen=True)
@@ -277,3 +282,77 @@ def old_value_overwritten(leaf: Node, overwrite: Node, reader: Node,
         return None
     return Boundary("old_value_overwritten", f"{leaf.op.name} {leaf.shape} is read after an ASSIGN of "
                                              f"{overwrite.shape} overwrites its buffer: copy the old contents first")
+
+
+# ---- B11: don't recompute a costly value for every element of a broadcast ----------------------
+
+COSTLY_BROADCAST_ENV = "SHRIMPGRAD_STORE_COSTLY_BROADCAST"  # "0": every elementwise producer fuses (F1), as before
+# Ops that cost far more than an add (a call to exp2f/log2f/sinf/sqrtf, a division): one of them makes a value costly.
+COSTLY_OPS = frozenset({Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.SQRT, Ops.RECIP, Ops.DIV, Ops.IDIV, Ops.MOD})
+# More ALU ops than this (CASTs not counted) make a value costly too. A relu mask (CMPLT, WHERE), a cast, a scale
+# by a constant stay under it: recomputing them is cheaper than a store, a load and a kernel launch.
+MAX_CHEAP_OPS = 4
+# The fewest times each element must be recomputed, and the fewest ALU ops the recomputing adds up to (repeats
+# beyond the first x elements x ops), for B11 to fire. Below them recomputing costs less than what storing costs:
+# writing the value out, reading it back, and one more kernel to launch (a few microseconds on device C). The
+# softmax backward's (128,) row values read 10x over a (128, 10) loop stay fused (~5,000 ops); the MLP's loss
+# gradient read 128x by a matmul does not (~3.7 million).
+MIN_REPEATS = 8
+MIN_RECOMPUTED_OPS = 1 << 16
+
+
+def costly_broadcast_enabled() -> bool:
+    """$SHRIMPGRAD_STORE_COSTLY_BROADCAST, read at every call: anything but "0" means on."""
+    return os.environ.get(COSTLY_BROADCAST_ENV, "1") != "0"
+
+
+def elementwise_cost(value: Node, computed_here: Callable[[Node], bool]) -> tuple[int, list[str]] | None:
+    """The ALU ops (CASTs not counted) that computing `value` inside a kernel takes, down to the values already
+    in memory (`computed_here` is False for them), and the names of those in COSTLY_OPS; None when a REDUCE is
+    among them (then `value` is not an elementwise producer: B4, B6 and F5 decide about it)."""
+    def sources(node: Node) -> tuple[Node, ...]:  # through elementwise and movement ops, to what is in memory
+        return tuple(s for s in node.src if computed_here(s)) if node.op in ALU or node.op in MOVEMENT else ()
+
+    nodes = toposort([value], sources)
+    if any(n.op is Ops.REDUCE for n in nodes):
+        return None
+    alu_ops = [n.op for n in nodes if n.op in ALU and n.op is not Ops.CAST]
+    return len(alu_ops), sorted({op.name for op in alu_ops if op in COSTLY_OPS})
+
+
+def costly_broadcast(value: Node, moves: Sequence[Move], loop_shape: tuple[int, ...],
+                     computed_here: Callable[[Node], bool]) -> Boundary | None:
+    """B11. The elementwise `value` is read inside a REDUCE's loop (of shape `loop_shape`) through the movement
+    ops `moves`, which broadcast it (an EXPAND): fused (F1), it is recomputed at every position of the loop, that
+    is loop size / value size times for each of its elements. When that is at least MIN_REPEATS, `value` is
+    not cheap (an op of COSTLY_OPS, or more than MAX_CHEAP_OPS ALU ops down to the buffers it reads) and the
+    repeats add up to at least MIN_RECOMPUTED_OPS ops, it is materialized: its own kernel computes it once and
+    the REDUCE's kernel loads it through the broadcast view (a stride-0 view: no copy). Cheap values (a cast, a
+    scale by a constant, a relu mask) still fuse, so `a.float() @ b.float()` stays one kernel; a value computed
+    from an unmaterialized REDUCE is left to B4, B6 and F5 (softmax's row kernels are unchanged).
+    SHRIMPGRAD_STORE_COSTLY_BROADCAST=0 turns the rule off.
+
+    The MLP's backward: the loss gradient g (128, 10) (log_softmax's backward: exp2, a division, masks, 23 ops)
+    is read by g @ w2.T through EXPAND(128, 10, 128): without B11 the 128x10x128 matmul kernel recomputes g 128
+    times per element (10x the matmul's own work); with it g is one E_128_10 kernel and the matmul loads it.
+
+    The front end's schedule cache does not key its plans by this switch: set it before the program's first
+    realize (or call shrimpgrad.realize.clear_schedule_cache() after changing it)."""
+    if not costly_broadcast_enabled() or not any(m.op is Ops.EXPAND for m in moves):
+        return None
+    repeats = math.prod(loop_shape) // max(value.size, 1)
+    if repeats < MIN_REPEATS:
+        return None
+    cost = elementwise_cost(value, computed_here)
+    if cost is None:
+        return None
+    n_ops, costly_ops = cost
+    if not costly_ops and n_ops <= MAX_CHEAP_OPS:
+        return None
+    if (repeats - 1) * value.size * n_ops < MIN_RECOMPUTED_OPS:  # too little work to be worth a kernel
+        return None
+    what = ", ".join(costly_ops) if costly_ops else f"more than {MAX_CHEAP_OPS}"
+    moves_text = ", ".join(str(m) for m in moves)
+    return Boundary("costly_broadcast", f"{value.op.name} {value.shape} ({n_ops} ops: {what}) is read through "
+                                        f"{moves_text} inside a reduce, {repeats}x per element; storing it once "
+                                        f"is cheaper than recomputing it")
