@@ -227,7 +227,8 @@ class _Builder:
 
     def elementwise_fuses(self, node: Node, path: Path) -> KNode:
         """F1. An ALU op joins this kernel; pending movement ops are pushed down to its sources,
-        which is exact for every op except a PAD through an op that doesn't keep zeros (B5)."""
+        which is exact for every op except a PAD through an op that doesn't keep zeros (B5). A costly value
+        that a REDUCE's loop reads through a broadcast is stored instead of recomputed at every position (B11)."""
         if (b5 := rules.pad_needs_zero(node, path.anchor, path.moves)) is not None:
             return self.need(path.anchor, b5)
         if node is path.anchor and path.below_reduce and self.loop_key is not None:  # asked once, at the anchor

@@ -32,7 +32,7 @@ rule decides. Seeds, decided from the node alone (schedule.py's seed_boundaries 
     B2 contiguous            CONTIGUOUS asks for a buffer
     B3 assign                ASSIGN writes into its target's existing buffer
 
-Found while fusing, when a kernel can't be built as it is (fuse.py asks B4-B7 and B9 at the node
+Found while fusing, when a kernel can't be built as it is (fuse.py asks B4-B7, B9 and B11 at the node
 the walk is on; schedule.py's grow_boundaries asks B8 and B10 once every kernel builds):
 
     B4 reduce_behind_view    a movement op on top of an unmaterialized REDUCE: a reduce's result

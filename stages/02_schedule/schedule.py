@@ -7,7 +7,7 @@ be spread over cores. Then a short list of named passes (`SCHEDULE_PASSES`), eac
 
     1. seed_boundaries   materialize what must be: roots (B1), CONTIGUOUS (B2), ASSIGN (B3)
     2. grow_boundaries   build every kernel by fusing down to the buffers (fuse.py); when a kernel
-                         can't be built, materialize what the walk asked for (B4-B7, B9) and try
+                         can't be built, materialize what the walk asked for (B4-B7, B9, B11) and try
                          again; then materialize REDUCEs that several kernels share (B8) and old
                          buffer contents still needed after an ASSIGN overwrites them (B10)
     3. order_kernels     a kernel runs after the kernels that write what it reads (read after
