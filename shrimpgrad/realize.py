@@ -63,7 +63,7 @@ from shrimpgrad.graph import (
 from shrimpgrad.graph.dtype import dtypes, to_storage
 from shrimpgrad.helpers import DEBUG, EMIT, NOOPT, GlobalCounters, dump_console, emit_enabled, getenv
 from shrimpgrad.schedule import Kernel, Schedule, create_schedule, kernel_bytes
-from shrimpgrad.schedule.rules import fuse_rows_enabled
+from shrimpgrad.schedule.rules import costly_broadcast_enabled, fuse_rows_enabled
 
 # ---- memory ------------------------------------------------------------------------------------------------
 
@@ -558,9 +558,10 @@ def _plan(roots: list[Node], device: str, walk: _Walk) -> tuple[_Plan, bool]:
     _check_devices(walk.bufs, device)
     if not SCHEDULE_CACHE:
         return _make_plan(roots, tuple(walk.bufs), device), False
-    # NOOPT changes the kernels a device builds, SHRIMPGRAD_FUSE_ROWS how many there are (stage 02's rule F5): a
-    # plan made under the other setting is another plan (a notebook switches them between cells)
-    key = (device, bool(NOOPT), fuse_rows_enabled(), walk.key)
+    # NOOPT changes the kernels a device builds, SHRIMPGRAD_FUSE_ROWS and SHRIMPGRAD_STORE_COSTLY_BROADCAST how many
+    # there are (stage 02's rules F5 and B11): a plan made under the other setting is another plan (a notebook
+    # switches them between cells)
+    key = (device, bool(NOOPT), fuse_rows_enabled(), costly_broadcast_enabled(), walk.key)
     plan = _plans.get(key)
     if plan is not None:
         # the LRU order: a loop realizing one graph finds it last already, and move_to_end would hash and compare

@@ -207,6 +207,20 @@ def test_the_row_fusion_switch_takes_effect_between_realizes(monkeypatch):
     assert counts == {"1": [1, 1], "0": [3]}
 
 
+def test_the_costly_broadcast_switch_takes_effect_between_realizes(monkeypatch):
+    # stage 02's rule B11 stores exp(x) once for the matmul that reads it broadcast; the cache keys plans by its switch
+    x = Tensor(np.linspace(-1, 1, 64 * 64, dtype=np.float32).reshape(64, 64)).realize()
+    w = Tensor(np.ones((64, 64), np.float32)).realize()
+    counts = {}
+    for setting in ("1", "0", "1"):
+        monkeypatch.setenv("SHRIMPGRAD_STORE_COSTLY_BROADCAST", setting)
+        before = GlobalCounters.kernel_count
+        got = ((x.exp() / 3) @ w).numpy()
+        counts.setdefault(setting, []).append(GlobalCounters.kernel_count - before)
+        np.testing.assert_allclose(got, (np.exp(x.numpy()) / 3) @ w.numpy(), rtol=1e-5)
+    assert counts == {"1": [2, 2], "0": [1]}
+
+
 def _counted(fn) -> tuple:
     GlobalCounters.reset()
     fn()
