@@ -11,6 +11,8 @@ The semantics are the stage-01 evaluator's (stages/01_graph/evaluate.py), which 
     IDIV    idiv_int32(a, b)                    C's / rounds toward zero and traps on x/0; numpy floors, x//0 = 0
     MOD     mod_int32(a, b)                     C's % takes the dividend's sign; numpy's the divisor's, x%0 = 0
     MAX     max_float32(a, b)                   fmaxf ignores NaN; np.maximum propagates it
+    WHERE   select_float32(c, a, b) (float, C)   the same bits as c ? a : b, through a mask gcc's basic-block
+                                        vectorizer takes (the Dialect's mask_selects; README, Small kernels)
     CAST    x != 0 (to bool)                    (bool)x is the same in C, but `!= 0` says what it means
     others  a + b, a < b, sqrtf(a), ...         same meaning as numpy (IEEE floats, wrapping ints with -fwrapv)
 
@@ -268,9 +270,27 @@ def render_max(x: list[str], dt: DType, h: Helpers) -> str:
 
 # ---- ternary -----------------------------------------------------------------------------
 
+_SELECT = {  # WHERE through a bit mask (the Dialect's mask_selects): m is all ones when c holds, else zero
+    "float": "/* c ? a : b through a bit mask: gcc vectorizes it among an UPCAST's lanes (the ternary: scalar) */\n"
+             "{s} float select_float32(int c, float a, float b) {{ int m = -c; "
+             "return bits_to_float((float_to_bits(a) & m) | (float_to_bits(b) & ~m)); }}",
+    "double": "{s} double select_float64(int c, double a, double b) {{ long long m = -(long long)c, x, y; "
+              "__builtin_memcpy(&x, &a, 8); __builtin_memcpy(&y, &b, 8); x = (x & m) | (y & ~m); "
+              "__builtin_memcpy(&a, &x, 8); return a; }}",
+}
+
+
 def render_where(x: list[str], dt: DType, h: Helpers) -> str:
-    """cond ? a : b (both a and b are already computed: no side effects are skipped)."""
-    return f"{x[0]} ? {x[1]} : {x[2]}"
+    """cond ? a : b (both a and b are already computed: no side effects are skipped). In a dialect with
+    mask_selects (C), a float WHERE is select_float32(cond, a, b): the same bits, through a mask (see _SELECT)."""
+    ctype = compute_type(dt)
+    if not h.dialect.mask_selects or ctype not in _SELECT:
+        return f"{x[0]} ? {x[1]} : {x[2]}"
+    s = h.dialect.helper_prefix
+    if ctype == "float":
+        h.use("bits_to_float", _BITS.format(s=s))
+    name = "select_float32" if ctype == "float" else "select_float64"
+    return f"{h.use(name, _SELECT[ctype].format(s=s))}({x[0]}, {x[1]}, {x[2]})"
 
 
 ALU_RULES: dict[Ops, Callable[[list[str], DType, Helpers], str]] = {

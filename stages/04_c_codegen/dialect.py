@@ -103,6 +103,9 @@ class Dialect:
     offsets: bool = False
     # in each straight run of lines, the LOADs of pure addresses first, grouped by buffer (renderer.py's loads_first)
     loads_first: bool = False
+    # a float WHERE `c ? a : b` as alu.py's select helper, a bit mask the basic-block vectorizer takes (alu.py's
+    # render_where; gcc 12 vectorizes `c ? a : b` in a loop, never among the straight lines of an UPCAST's lanes)
+    mask_selects: bool = False
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"
@@ -147,6 +150,7 @@ VECTOR_MAX_ENV = "SHRIMPGRAD_C_VECTOR_MAX"
 
 OFFSETS_ENV = "SHRIMPGRAD_C_OFFSETS"
 LOADS_FIRST_ENV = "SHRIMPGRAD_C_LOADS_FIRST"
+MASK_SELECTS_ENV = "SHRIMPGRAD_C_MASK_SELECTS"
 
 
 def loads_first_setting(value: str | None = None) -> bool:
@@ -168,6 +172,15 @@ def offsets_setting(value: str | None = None) -> bool:
     return value == "1"
 
 
+def mask_selects_setting(value: str | None = None) -> bool:
+    """$SHRIMPGRAD_C_MASK_SELECTS (or `value`): "1" or unset -> a float WHERE as alu.py's select helper (a bit mask),
+    "0" -> C's `c ? a : b`."""
+    value = os.environ.get(MASK_SELECTS_ENV, "1") if value is None else value
+    if value not in ("0", "1"):
+        raise ValueError(f"{MASK_SELECTS_ENV}={value!r}: use 1 (selects as bit masks, the default) or 0")
+    return value == "1"
+
+
 def vector_max_setting(value: str | None = None) -> bool:
     """`value`, else $SHRIMPGRAD_C_VECTOR_MAX: "1" or unset -> a float32 max reduce loop as the renderer's
     vectorizable integer max (vector_max_loops), "0" -> the plain max_float32 loop."""
@@ -179,10 +192,12 @@ def vector_max_setting(value: str | None = None) -> bool:
 
 C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True),
                     fma_chains=loads_first_setting(), fma_partials=False, vector_max=vector_max_setting(),
-                    offsets=offsets_setting(), loads_first=loads_first_setting())
+                    offsets=offsets_setting(), loads_first=loads_first_setting(),
+                    mask_selects=mask_selects_setting())
 C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
 # every acc + a*b as fmaf(a, b, acc)
 C_FMA_DIALECT = replace(C_DIALECT, name="C (FMA)", fma=True, fma_chains=True, fma_partials=True)
 C_NO_FMA_DIALECT = replace(C_DIALECT, name="C (no FMA)", fma=False)  # every a*b + c rounded twice
 C_SCALAR_MAX_DIALECT = replace(C_DIALECT, name="C (scalar max)", vector_max=False)  # max loops as max_float32 only
 C_NO_OFFSETS_DIALECT = replace(C_DIALECT, name="C (no offsets)", offsets=False)  # every index an int line of its own
+C_TERNARY_DIALECT = replace(C_DIALECT, name="C (ternary selects)", mask_selects=False)  # WHERE as c ? a : b

@@ -61,6 +61,7 @@ equal the plain loop's within float rounding (ints exactly). Lanes stay within s
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 
@@ -85,6 +86,10 @@ TILE_OUTER = 8  # rule 1c: lanes along the output channels (16 x 3 x 8 = 384 lan
 # AVX-512 and by 1.7x with AVX2 code, whose 4 channels leave the loads of the window's rows to dominate)
 TILE_WASTE = 1.25  # rule 1c: the tiles may compute at most this many times the row's outputs (30: 32 lanes, 1.07)
 WINDOW_TILES_ENV = "SHRIMPGRAD_C_WINDOW_TILES"  # "0": convolutions get rule 1b's whole rows instead of rule 1c
+SMALL_WORK = 1 << 21  # rule 1d: kernels of at most this many multiply-adds (W6's matmuls: 128*128*64 = 2^20)
+SMALL_INNER = 64  # rule 1d: lanes along the contiguous output axis (x the other axis's lanes: 64 in all, at least 2)
+SMALL_UNROLL = 256  # rule 1d: the reduce loop unrolled so that lanes x unrolled iterations reach this (at least 2)
+SMALL_BLOCK_ENV = "SHRIMPGRAD_C_SMALL_BLOCK"  # "0": small matmuls get rule 1's BLOCK instead of rule 1d
 SPLIT = 32  # partial sums of a contiguous reduction (16 or fewer: see rule 3)
 POLICY_ENV = "SHRIMPGRAD_C_OPTS"
 ROW_SPLIT_ENV = "SHRIMPGRAD_C_ROW_SPLIT"  # "0": row kernels get no rule 4 (GROUP_SUMS)
@@ -199,6 +204,13 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
         other = _reusing_axis(outputs, strides, first)
         if other is not None:
             add(OptKind.UPCAST, other.axis, other.size, WINDOW_OUTER)
+    elif first is not None and len(outputs) >= 2 and _small_block(kernel, strides, first):  # rule 1d: SMALL BLOCK
+        add(OptKind.UPCAST, first.axis, first.size, SMALL_INNER)
+        other = _reusing_axis(outputs, strides, first)
+        if other is not None:
+            add(OptKind.UPCAST, other.axis, other.size, max(2, SMALL_INNER // opts[-1].amount) if opts else SMALL_INNER)
+        lanes = math.prod(o.amount for o in opts)
+        add(OptKind.UPCAST, inner_reduce.axis, inner_reduce.size, max(2, SMALL_UNROLL // lanes))
     elif first is not None and len(outputs) >= 2:  # rule 1: BLOCK
         add(OptKind.UPCAST, first.axis, first.size, BLOCK_INNER)
         other = _reusing_axis(outputs, strides, first)
@@ -209,6 +221,15 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
     elif _contiguous(strides, inner_reduce.axis) and _plain_sums(kernel):  # rule 3: SPLIT
         add(OptKind.GROUP, inner_reduce.axis, inner_reduce.size, SPLIT)
     return tuple(opts)
+
+
+def _small_block(kernel: Kernel, strides: list[tuple[int | None, ...]], first) -> bool:
+    """Rule 1d's case: a BLOCK kernel of at most SMALL_WORK multiply-adds (output elements x reduced elements: a
+    training step's 128x128x64 matmul and its backward) whose inputs are each read contiguously or broadcast along
+    `first` (64 lanes of a strided read are 64 scalar loads: W6's dh = g @ w2.T, w2 read with stride 10, measured
+    5.9 us with rule 1, 18 with rule 1d), unless $SHRIMPGRAD_C_SMALL_BLOCK is "0"."""
+    return (os.environ.get(SMALL_BLOCK_ENV) != "0" and math.prod(kernel.full_shape) <= SMALL_WORK
+            and all(s[first.axis] in (0, 1) for s in strides))
 
 
 def _tiles_fit(row: int) -> bool:

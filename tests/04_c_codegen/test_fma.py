@@ -129,9 +129,10 @@ def test_the_environment_switches_both_dialects():
     assert got == {"": ["True", "True"], "0": ["False", "False"], "1": ["True", "True"]}
 
 
-def test_c_fuses_chained_accumulations_only_with_its_loads_first_and_cuda_fuses_them():
+def test_c_fuses_chained_accumulations_only_with_its_loads_first_and_cuda_fuses_them(monkeypatch):
     """A conv's chains vectorize in gcc when each run's loads come first (renderer.py's loads_first): C's fma_chains
     follows that switch (SHRIMPGRAD_C_LOADS_FIRST=0 turns both off)."""
+    from shrimpgrad.c.opts import SMALL_BLOCK_ENV
     from shrimpgrad.cuda.dialect import CUDA_DIALECT
 
     conv = _program(CASES["conv2d (the window's lanes chain their products)"]())
@@ -141,8 +142,12 @@ def test_c_fuses_chained_accumulations_only_with_its_loads_first_and_cuda_fuses_
     assert C_DIALECT.fma_chains == C_DIALECT.loads_first and CUDA_DIALECT.fma_chains
     assert "fmaf(" in render(conv, comments=False, dialect=replace(C_DIALECT, fma=True, fma_chains=True))
     assert "fmaf(" not in render(conv, comments=False, dialect=replace(C_DIALECT, fma=True, fma_chains=False))
+    monkeypatch.setenv(SMALL_BLOCK_ENV, "0")  # rule 1's BLOCK (rule 1d unrolls the reduce: its products chain too)
     matmul = _program(CASES["matmul"]())  # no chain: C fuses it
     assert fma_accumulations(matmul, chains=False) == fma_accumulations(matmul) != {}
+    monkeypatch.delenv(SMALL_BLOCK_ENV)
+    small = _program(CASES["matmul"]())  # rule 1d: two iterations unrolled, acc + a0*b0 + a1*b1
+    assert fma_accumulations(small, chains=False) == {} != fma_accumulations(small)
 
 
 def test_c_leaves_a_groups_partial_sums_unfused():

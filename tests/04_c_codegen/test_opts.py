@@ -30,7 +30,10 @@ def _t(*shape, dtype=np.float32):
     return Tensor(RNG.standard_normal(shape).astype(dtype)).realize()
 
 
-def test_block_register_blocks_a_matmul_along_the_contiguous_output_axis():
+def test_block_register_blocks_a_matmul_along_the_contiguous_output_axis(monkeypatch):
+    from shrimpgrad.c.opts import SMALL_BLOCK_ENV
+
+    monkeypatch.setenv(SMALL_BLOCK_ENV, "0")  # this small a matmul would get rule 1d (test_small_kernels.py)
     a, b = _t(64, 32), _t(32, 48)
     assert _opts(a @ b) == [[("UPCAST", 1, 16), ("UPCAST", 0, 8)]]
 
@@ -46,10 +49,11 @@ def test_window_on_a_conv_takes_the_whole_row_its_window_and_two_output_channels
 
 
 def test_without_window_a_conv_gets_block_the_width_then_the_output_channels(monkeypatch):
-    from shrimpgrad.c.opts import WINDOW_ENV
+    from shrimpgrad.c.opts import SMALL_BLOCK_ENV, WINDOW_ENV
 
     x, w = _t(2, 4, 10, 10), _t(8, 4, 3, 3)
     monkeypatch.setenv(WINDOW_ENV, "0")
+    monkeypatch.setenv(SMALL_BLOCK_ENV, "0")  # a conv this small would get rule 1d instead of BLOCK
     # BLOCK: 8 of the contiguous output width, then the output channels (the input is broadcast along them)
     assert _opts(x.conv2d(w)) == [[("UPCAST", 4, 8), ("UPCAST", 2, 8)]]
     # a strided conv has no window (x[2*ox + kx]): BLOCK, the output channels first (no output axis is contiguous)

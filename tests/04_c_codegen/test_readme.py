@@ -45,3 +45,9 @@ def test_conv_tiles_example_output_is_real():
     """The README's Convolutions section: a conv's opts and its inner loop (loads first, offsets, FMA chains)."""
     printed, shown = run_example("conv-tiles")
     assert printed == shown
+
+
+def test_small_kernels_example_output_is_real():
+    """The README's Small kernels section: W6's dw2 kernel, its opts (rule 1d), its selects with and without masks."""
+    printed, shown = run_example("small-kernels")
+    assert printed == shown

@@ -1,0 +1,172 @@
+"""W6's rules (a training step's small kernels): the renderer's MASK SELECTS (a float WHERE as select_float32, a bit
+mask gcc vectorizes among an UPCAST's lanes) and opts rule 1d SMALL BLOCK (64 lanes along the contiguous output axis
+for matmuls of at most 2^21 multiply-adds). What each does to a kernel, and that each on or off computes the same."""
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from dialect_runner import run_c
+
+from shrimpgrad import Context, Tensor
+from shrimpgrad.c import choose_c_opts, render
+from shrimpgrad.c.compiler import FLAGS, c_compiler
+from shrimpgrad.c.dialect import C_DIALECT, C_TERNARY_DIALECT, MASK_SELECTS_ENV, mask_selects_setting
+from shrimpgrad.c.opts import SMALL_BLOCK_ENV
+from shrimpgrad.graph import dtypes
+from shrimpgrad.linearize import interpret, linearize
+from shrimpgrad.schedule import create_schedule
+
+RNG = np.random.default_rng(12)
+
+
+def _t(*shape, dtype=np.float32):
+    return Tensor(RNG.standard_normal(shape).astype(dtype)).realize()
+
+
+def _kernel(t: Tensor):
+    return create_schedule([t.node]).kernels[-1]
+
+
+def _program(t: Tensor, opts=None):
+    kernel = _kernel(t)
+    return linearize(kernel, choose_c_opts(kernel) if opts is None else opts)
+
+
+def _buffers(program) -> list[np.ndarray]:
+    """Random inputs with zeros, negative zeros, NaN and infinities among them; zeroed outputs."""
+    out = []
+    for g in program.globals:
+        if g.arg[2]:
+            out.append(np.zeros(g.arg[3], g.dtype.np))
+            continue
+        values = RNG.standard_normal(g.arg[3]).astype(g.dtype.np)
+        values[:8] = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-40, -1e-40, 1.0])[:min(8, values.size)]
+        out.append(values)
+    return out
+
+
+# ---- MASK SELECTS ------------------------------------------------------------------------------------------------
+
+def _relu_backward(dtype=np.float32):
+    """h.relu()'s gradient path in a matmul: (dh * (h > 0)) @ x, lanes over a WHERE per (b, j)."""
+    h, dh, x = _t(32, 16, dtype=dtype), _t(32, 16, dtype=dtype), _t(32, 24, dtype=dtype)
+    return ((h > 0).where(dh, 0.0)).T @ x
+
+
+SELECT_CASES = {
+    "relu backward matmul float32": lambda: _relu_backward(),
+    "relu backward matmul float64": lambda: _relu_backward(np.float64),
+    "where of two values float32": lambda: (_t(64) < _t(64)).where(_t(64), _t(64)),
+    "where float16": lambda: (_t(64) < 0).where(_t(64).cast(dtypes.float16), 2.5),
+    "relu elementwise": lambda: _t(100).relu(),
+}
+
+
+@pytest.mark.parametrize("case", SELECT_CASES)
+def test_mask_selects_on_equal_ternary_off_and_the_interpreter_bit_for_bit(case):
+    program = _program(SELECT_CASES[case]())
+    on, off = (render(program, comments=False, dialect=d) for d in (C_DIALECT, C_TERNARY_DIALECT))
+    assert "select_float" in on and "select_float" not in off and " ? " in off
+    buffers = _buffers(program)
+    want = [b.copy() for b in buffers]
+    interpret(program, want)
+    got_on, got_off = run_c(program, buffers, C_DIALECT)[0], run_c(program, buffers, C_TERNARY_DIALECT)[0]
+    np.testing.assert_array_equal(got_on.view(np.uint8), got_off.view(np.uint8))  # the same bits, NaN payloads too
+    # and the interpreter's, bit for bit, without the FMA rule (which rounds the matmul's products once)
+    unfused = [run_c(program, buffers, replace(d, fma=False))[0] for d in (C_DIALECT, C_TERNARY_DIALECT)]
+    for got in unfused:
+        np.testing.assert_array_equal(got, want[0])
+
+
+def test_mask_select_keeps_the_sign_of_zero_and_nan():
+    c = np.array([True, False, True, False, True, False])
+    a = np.array([-0.0, 1.0, np.nan, 2.0, np.inf, 3.0], np.float32)
+    b = np.array([5.0, -0.0, 1.0, np.nan, 0.0, -np.inf], np.float32)
+    got = Tensor(c).where(Tensor(a), Tensor(b)).numpy()
+    np.testing.assert_array_equal(got.view(np.uint32), np.where(c, a, b).view(np.uint32))
+
+
+def test_gcc_vectorizes_mask_selects_among_lanes_and_not_the_ternary():
+    """The relu mask of W6's backward matmul (its lanes of `h > 0 ? dh : 0`): packed compares with the mask, scalar
+    vcmpltss (and a blend) for some lanes with the ternary."""
+    h, dh, x = _t(128, 128), _t(128, 128), _t(128, 64)
+    program = _program(((h > 0).where(dh, 0.0)).T @ x)
+
+    def asm(dialect) -> str:
+        return subprocess.run([c_compiler(), *(f for f in FLAGS if f not in ("-shared", "-fPIC")), "-S", "-o", "-",
+                               "-x", "c", "-"], input=render(program, comments=False, dialect=dialect),
+                              capture_output=True, text=True, check=True).stdout
+    on, off = asm(C_DIALECT), asm(C_TERNARY_DIALECT)
+    assert on.count("vcmpltss") == 0 and off.count("vcmpltss") > 0
+
+
+def test_the_mask_selects_setting():
+    assert mask_selects_setting("1") is True and mask_selects_setting("0") is False
+    with pytest.raises(ValueError, match="SHRIMPGRAD_C_MASK_SELECTS='yes'"):
+        mask_selects_setting("yes")
+    env = {k: v for k, v in os.environ.items() if k != MASK_SELECTS_ENV}
+    code = "from shrimpgrad.c.dialect import C_DIALECT; print(C_DIALECT.mask_selects)"
+    got = [subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True, text=True,
+                          check=True).stdout.strip() for extra in ({}, {MASK_SELECTS_ENV: "0"})]
+    assert got == ["True", "False"]
+
+
+# ---- rule 1d: SMALL BLOCK ----------------------------------------------------------------------------------------
+
+def _opts(t: Tensor) -> list[tuple[str, int, int]]:
+    return [(o.kind.name, o.axis, o.amount) for o in choose_c_opts(_kernel(t))]
+
+
+def test_small_matmuls_get_64_lanes_2_rows_and_an_unrolled_reduce(monkeypatch):
+    x, w1 = _t(128, 64), _t(64, 128)
+    assert _kernel(x @ w1).full_shape == (128, 128, 64)
+    assert _opts(x @ w1) == [("UPCAST", 1, 64), ("UPCAST", 0, 2), ("UPCAST", 2, 2)]
+    # W6's second layer: 10 outputs along the contiguous axis, then 4 rows and 4 iterations of the reduce unrolled
+    h, w2 = _t(128, 128), _t(128, 10)
+    assert _opts(h @ w2) == [("UPCAST", 1, 10), ("UPCAST", 0, 4), ("UPCAST", 2, 4)]
+    monkeypatch.setenv(SMALL_BLOCK_ENV, "0")  # the switch: rule 1's 16 x 8
+    assert _opts(x @ w1) == [("UPCAST", 1, 16), ("UPCAST", 0, 8)]
+
+
+def test_rule_1d_leaves_large_matmuls_and_strided_lanes_to_rule_1():
+    assert _opts(_t(256, 256) @ _t(256, 256)) == [("UPCAST", 1, 16), ("UPCAST", 0, 8)]  # 2^24 multiply-adds
+    # dh = g @ w2.T: w2 is read with stride 10 along the output's contiguous axis: 64 lanes would be 64 scalar loads
+    g, w2 = _t(128, 10), _t(128, 10)
+    assert ("UPCAST", 2, 64) not in _opts(g @ w2.T)
+
+
+MATMULS = {  # (a, b) -> the product: plain, transposed operands, a relu mask, W6's shapes and odd ones
+    "128x64 @ 64x128": lambda: (_t(128, 64), _t(64, 128)),
+    "x.T @ dh (W6's dw1)": lambda: (_t(128, 64).T, _t(128, 128)),
+    "h @ w2 (10 outputs)": lambda: (_t(128, 128).relu(), _t(128, 10)),
+    "24x40 @ 40x12": lambda: (_t(24, 40), _t(40, 12)),
+    "batched 4x16x32 @ 32x48": lambda: (_t(4, 16, 32), _t(32, 48)),
+}
+
+
+@pytest.mark.parametrize("small", ["1", "0"])
+@pytest.mark.parametrize("case", MATMULS)
+def test_small_block_on_or_off_computes_numpys_matmul(monkeypatch, small, case):
+    monkeypatch.setenv(SMALL_BLOCK_ENV, small)
+    a, b = MATMULS[case]()
+    got = (a @ b).numpy()
+    want = a.numpy().astype(np.float64) @ b.numpy().astype(np.float64)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    with Context(NOOPT=1):  # UPCAST and UNROLL keep the reduce's order; only FMA's rounding differs from the plain nest
+        plain = (a @ b).numpy()
+    np.testing.assert_allclose(got, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_small_block_equals_the_interpreter():
+    a, b = _t(128, 64), _t(64, 128)
+    program = _program(a @ b)
+    assert [str(o) for o in program.applied_opts] == ["UPCAST(axis=1, amount=64)", "UPCAST(axis=0, amount=2)",
+                                                      "UPCAST(axis=2, amount=2)"]
+    buffers = [np.zeros(128 * 128, np.float32), a.numpy().ravel(), b.numpy().ravel()]
+    want = [x.copy() for x in buffers]
+    interpret(program, want)
+    np.testing.assert_allclose(run_c(program, buffers, C_DIALECT)[0], want[0], rtol=1e-5, atol=1e-5)
