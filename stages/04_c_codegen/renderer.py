@@ -222,6 +222,8 @@ def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DI
     verify_program(program)
     if not _is_c_identifier(program.name):
         raise RenderError(f"kernel name {program.name!r} is not a C identifier (letters, digits, _; not a keyword)")
+    if dialect.mask_selects and not has_lanes(program):  # no straight lines of lanes: the ternary (see has_lanes)
+        dialect = replace(dialect, mask_selects=False)
     r = _Renderer(program, openmp_loops(program) if openmp and dialect.openmp else frozenset(), dialect)
     if dialect.vector_loads is not None:
         r.vector_lanes = dict(dialect.vector_loads(program))
@@ -248,6 +250,14 @@ def render_kernel(program: Program, openmp: bool = True, dialect: Dialect = C_DI
     if len(r.parallel) == 1 and r.parallel_var is not None:
         kernel = split_rows(kernel, r.parallel_var, ", ".join(r.params[i].split()[-1] for i in sorted(r.params)))
     return kernel
+
+
+def has_lanes(program: Program) -> bool:
+    """Has the program UPCAST or GROUP lanes (stage 03's opts)? MASK SELECTS (the Dialect's mask_selects) is for their
+    straight lines, which gcc's basic-block vectorizer reads; a plain loop's `c ? a : b` it vectorizes or not as a
+    loop, and where it doesn't the mask is the slower scalar code (W1's relu(a*b + c), 16M floats, 2 threads:
+    9.1 -> 9.9 ms with the mask), so a program without lanes keeps the ternary."""
+    return any(opt.startswith(("UPCAST", "GROUP")) for opt in program.applied_opts)
 
 
 # ---- state of one walk ---------------------------------------------------------------------
