@@ -183,19 +183,20 @@ def test_every_tile_config_computes_the_same_matmul(config):
     from shrimpgrad.cuda import CUDAAllocator, CUDAProgram
     from shrimpgrad.linearize import linearize
 
-    a = RNG.standard_normal((256, 128)).astype(np.float16)
-    b = RNG.standard_normal((128, 256)).astype(np.float16)
-    kernel = kernel_of(Tensor.empty(256, 128, dtype=F16) @ Tensor.empty(128, 256, dtype=F16))
+    m, n, k = 256, max(256, 2 * config.bn), 128  # two tile rows or more, two tile columns, two k-steps
+    a = RNG.standard_normal((m, k)).astype(np.float16)
+    b = RNG.standard_normal((k, n)).astype(np.float16)
+    kernel = kernel_of(Tensor.empty(m, k, dtype=F16) @ Tensor.empty(k, n, dtype=F16))
     plan = plan_tile_matmul(kernel, configs=(config,))
     prog = CUDAProgram(linearize(kernel, (), gpu=True), tile=plan)
     assert prog.source == render_tile_matmul(plan, kernel.name)
     alloc = CUDAAllocator()
-    ptrs = [alloc.alloc(256 * 256 * 2), alloc.alloc(a.nbytes), alloc.alloc(b.nbytes)]
+    ptrs = [alloc.alloc(m * n * 2), alloc.alloc(a.nbytes), alloc.alloc(b.nbytes)]
     try:
         alloc.copyin(ptrs[1], a)
         alloc.copyin(ptrs[2], b)
         prog(ptrs)
-        got = np.empty((256, 256), np.float16)
+        got = np.empty((m, n), np.float16)
         alloc.copyout(got, ptrs[0])
         with pytest.raises(ValueError, match="16-byte copies"):
             prog([ptrs[0], ptrs[1] + 2, ptrs[2]])
@@ -238,3 +239,14 @@ def test_grouped_tiles_render_the_block_mapping_and_compile():
     compile_cuda(source, kernel.name)
     plain = render_tile_matmul(plan_tile_matmul(kernel, configs=(TileConfig(128, 128, 32, 2, 2, 4),)), kernel.name)
     assert "m0 = blockIdx.y * BM" in plain and "first = " not in plain
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_every_tile_config_renders_and_nvrtc_compiles(config):
+    from shrimpgrad.cuda import compile_cuda
+
+    m, n, k = 256, max(256, 2 * config.bn), 128  # the GPU test's shape for this config
+    kernel = kernel_of(Tensor.empty(m, k, dtype=F16) @ Tensor.empty(k, n, dtype=F16))
+    plan = plan_tile_matmul(kernel, configs=(config,))
+    assert plan.config == config and plan.shared_bytes <= GPULimits("H200").max_dynamic_shared_bytes
+    assert compile_cuda(render_tile_matmul(plan, kernel.name), kernel.name).cubin[:4] == b"\x7fELF"
