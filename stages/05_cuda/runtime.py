@@ -239,6 +239,10 @@ class CUDAProgram:
         self._launch_args = (self.function, *self.grid, *self.block, shared, 0, self._params, 0)
         self._what = f"cuLaunchKernel({self.name}, grid={self.grid}, block={self.block})"
         self._driver = driver
+        # looked up once: a replay of a 1-kernel step is ~20 us, and each attribute, f-string or call counts
+        self._launch, self._sync = driver.cuLaunchKernel, driver.cuCtxSynchronize
+        self._ok = driver.CUresult.CUDA_SUCCESS
+        self._sync_what = f"cuCtxSynchronize after {self.name}"
 
     def _bind(self, buffers) -> None:
         if len(buffers) != len(self._globals):
@@ -262,15 +266,17 @@ class CUDAProgram:
         with self._args_lock:
             if self._bound_frees != _frees or tuple(buffers) != self._bound:
                 self._bind(buffers)
-            (err,) = self._driver.cuLaunchKernel(*self._launch_args)
-        if err != self._driver.CUresult.CUDA_SUCCESS:
+            (err,) = self._launch(*self._launch_args)
+        if err != self._ok:
             _check((err,), self._what)
 
     def __call__(self, buffers) -> float:
         start = time.perf_counter()
         self.enqueue(buffers)
         if SYNC_EACH_LAUNCH:
-            _check(self._driver.cuCtxSynchronize(), f"cuCtxSynchronize after {self.name}")
+            (err,) = self._sync()
+            if err != self._ok:
+                _check((err,), self._sync_what)
         return time.perf_counter() - start
 
 
