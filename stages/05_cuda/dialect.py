@@ -30,6 +30,7 @@ from shrimpgrad.c.renderer import render_kernel, to_text
 from shrimpgrad.linearize import Program
 
 from .launch import Launch, launch_for
+from .tensor_cores import TileMatmul, render_tile_matmul
 from .vectorize import VECTOR_LOAD, vector_lanes, vectorize_enabled
 
 _AXES = "xyz"
@@ -87,4 +88,16 @@ def render_cuda(program: Program, comments: bool = True, launch: Launch | None =
     return to_text(rendered, comments=comments)
 
 
-__all__ = ["CUDA_DIALECT", "dialect_for", "render_cuda", "special_lines"]
+def cuda_sources(program: Program, launch: Launch | None = None,
+                 tile: TileMatmul | None = None) -> tuple[Launch, str, str]:
+    """(launch, the source to show, the source to compile) of a kernel: its Program's loop nest (compiled without
+    the comments, which name user lines: moving a line changes no CUBIN), or, with a rule-5 plan `tile`, the
+    tensor-core template (one text: it names no user lines; the Program only names the kernel)."""
+    if tile is not None:
+        source = render_tile_matmul(tile, program.name)
+        return tile.launch, source, source
+    launch = launch or launch_for(program)
+    return launch, render_cuda(program, launch=launch), render_cuda(program, comments=False, launch=launch)
+
+
+__all__ = ["CUDA_DIALECT", "cuda_sources", "dialect_for", "render_cuda", "special_lines"]

@@ -93,7 +93,7 @@ from shrimpgrad.c.opts import largest_divisor, pick_policy
 from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts, default_opts, row_phases
 from shrimpgrad.schedule import Kernel, KOps
 
-from .tensor_cores import TileMatmul, tile_matmul
+from .tensor_cores import MAX_SHARED, TileMatmul, tile_matmul
 
 RULES = ("group", "local", "upcast_outputs", "upcast_elementwise", "tensor_cores")  # rules 1-5, by name
 RULES_OFF_ENV = "SHRIMPGRAD_CUDA_RULES_OFF"
@@ -119,7 +119,7 @@ class GPULimits:
     max_threads_per_block: int = 1024
     max_shared_bytes: int = 48 * 1024  # static __shared__ per block
     sm_count: int = 132
-    max_dynamic_shared_bytes: int = 227 * 1024  # dynamic shared memory a kernel may opt in to (rule 5's tiles)
+    max_dynamic_shared_bytes: int = MAX_SHARED  # dynamic shared memory a kernel may opt in to (rule 5's tiles)
 
     @property
     def busy_threads(self) -> int:

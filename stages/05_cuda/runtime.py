@@ -23,10 +23,10 @@ import numpy as np
 from shrimpgrad.linearize import Program
 
 from .compiler import compile_cuda
-from .dialect import render_cuda
-from .launch import Launch, launch_for
+from .dialect import cuda_sources
+from .launch import Launch
 from .opts import GPULimits
-from .tensor_cores import TileMatmul, render_tile_matmul
+from .tensor_cores import TileMatmul
 from .vectorize import vectorized_buffers
 
 
@@ -205,15 +205,8 @@ class CUDAProgram:
     def __init__(self, program: Program, launch: Launch | None = None, tile: TileMatmul | None = None):
         driver = _context()
         self.program, self.name, self.tile = program, program.name, tile
-        if tile is None:  # the Program's loop nest, rendered by stage 04 in the CUDA dialect
-            self.launch = launch or launch_for(program)
-            self.source = render_cuda(program, launch=self.launch)
-            compiled_source = render_cuda(program, comments=False, launch=self.launch)
-            shared = 0
-        else:  # rule 5: the tensor-core template (its source names no user lines: one text to show and compile)
-            self.launch = tile.launch
-            self.source = compiled_source = render_tile_matmul(tile, program.name)
-            shared = tile.shared_bytes
+        self.launch, self.source, compiled_source = cuda_sources(program, launch, tile)
+        shared = 0 if tile is None else tile.shared_bytes  # rule 5's tiles are dynamic shared memory
         compiled = compile_cuda(compiled_source, program.name, _state["arch"], display_source=self.source)
         self.cubin, self.origin = compiled.cubin, compiled.origin
         self.module = _check(driver.cuModuleLoadData(self.cubin), f"cuModuleLoadData({self.name})")

@@ -23,10 +23,10 @@ from shrimpgrad.linearize import Opt, Program, linearize
 from shrimpgrad.schedule import Kernel, create_schedule
 
 from .compiler import DEFAULT_ARCH, CompiledCUBIN, compile_cuda
-from .dialect import render_cuda
-from .launch import Launch, launch_for
+from .dialect import cuda_sources
+from .launch import Launch
 from .opts import H200, GPULimits, choose_opts, choose_tile, policy_name
-from .tensor_cores import TileMatmul, render_tile_matmul
+from .tensor_cores import TileMatmul
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,7 @@ def cuda_kernel(kernel: Kernel, policy: str | None = None, limits: GPULimits = H
     tile = choose_tile(kernel, policy, limits)
     opts = choose_opts(kernel, policy, limits) if tile is None else ()
     program = linearize(kernel, opts, gpu=True)
-    if tile is None:
-        launch = launch_for(program)
-        source = render_cuda(program, launch=launch)
-        compiled_source = render_cuda(program, comments=False, launch=launch)
-    else:
-        launch, source = tile.launch, render_tile_matmul(tile, program.name)
-        compiled_source = source
+    launch, source, compiled_source = cuda_sources(program, tile=tile)
     cubin = compile_cuda(compiled_source, program.name, arch, display_source=source) if compile else None
     return CUDAKernel(kernel, program, opts, launch, source, cubin, policy_name(policy), tile)
 

@@ -52,6 +52,7 @@ PAD = 8  # halves of padding per shared-memory row: 16 bytes, so ldmatrix's 8 ro
 CHUNK = 8  # halves per cp.async (16 bytes)
 MMA_M, MMA_N, MMA_K = 16, 8, 16  # mma.sync.m16n8k16
 INPUT_DTYPES = {dtypes.float16: "f16", dtypes.bfloat16: "bf16"}  # the operand types mma.sync takes (PTX names)
+MAX_SHARED = 227 * 1024  # dynamic shared memory a block may opt in to on the H200 (GPULimits reads the GPU's own)
 
 
 @dataclass(frozen=True)
@@ -225,9 +226,8 @@ def _match(kernel: Kernel) -> dict:
                           tuple(view.strides[ax] for ax in batch))
 
     return dict(m=shape[mx], n=shape[nx], k=shape[kax], batch=tuple(shape[ax] for ax in batch), bufs=len(kernel.bufs),
-                dtype=la.dtype,
-                out_dtype=store.dtype, a=matrix(la, va, mx, kax), b=matrix(lb, vb, kax, nx),
-                c=matrix(store, vc, mx, nx))
+                dtype=la.dtype, out_dtype=store.dtype,
+                a=matrix(la, va, mx, kax), b=matrix(lb, vb, kax, nx), c=matrix(store, vc, mx, nx))
 
 
 def _check_layout(name: str, view: MatrixView, *, along: tuple[str, str]) -> None:
@@ -250,7 +250,7 @@ def _fits(fields: dict, config: TileConfig, max_shared: int) -> bool:
             and plan.shared_bytes <= max_shared)
 
 
-def plan_tile_matmul(kernel: Kernel, max_shared: int = 227 * 1024, configs=CONFIGS) -> TileMatmul:
+def plan_tile_matmul(kernel: Kernel, max_shared: int = MAX_SHARED, configs=CONFIGS) -> TileMatmul:
     """The tensor-core plan of `kernel` with the first of `configs` that fits, or NotTiled saying why not."""
     fields = _match(kernel)
     _check_layout("A", fields["a"], along=("m", "k"))
@@ -266,7 +266,7 @@ def plan_tile_matmul(kernel: Kernel, max_shared: int = 227 * 1024, configs=CONFI
                    f"({', '.join(f'{c.bm}x{c.bn}x{c.bk}' for c in configs)}), or it needs more shared memory")
 
 
-def tile_matmul(kernel: Kernel, max_shared: int = 227 * 1024) -> TileMatmul | None:
+def tile_matmul(kernel: Kernel, max_shared: int = MAX_SHARED) -> TileMatmul | None:
     """The tensor-core plan of `kernel`, or None when it is not a matmul the template covers."""
     try:
         return plan_tile_matmul(kernel, max_shared)
@@ -545,5 +545,5 @@ def render_tile_matmul(plan: TileMatmul, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["CONFIGS", "MatrixView", "NotTiled", "TileConfig", "TileMatmul", "plan_tile_matmul",
+__all__ = ["CONFIGS", "MAX_SHARED", "MatrixView", "NotTiled", "TileConfig", "TileMatmul", "plan_tile_matmul",
            "render_tile_matmul", "tile_matmul", "why_not_tiled"]
