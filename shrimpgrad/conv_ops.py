@@ -345,7 +345,7 @@ def _as_matmul(device: str, out_dtype) -> bool:
                          f"16-bit float convolutions on CUDA as im2col + matmul), 0 (never) or 1 (on every device)")
     if out_dtype not in (dtypes.float16, dtypes.bfloat16) or mode == "0":
         return False
-    return mode == "1" or device.split(":")[0] == "CUDA"
+    return mode == "1" or device == "CUDA"  # (a Tensor's device is its canonical name: "C", "PYTHON", "CUDA")
 
 
 def _conv_as_matmul(x, weight, groups: int, outs: tuple[int, ...], kernel: tuple[int, ...]):
@@ -391,15 +391,15 @@ class ConvMixin:
         out_dtype = promote(self.dtype, weight.dtype) if dtype is None else None
         if _as_matmul(self.device, out_dtype):
             out = _conv_as_matmul(x, weight, groups, outs, kernel)
-            return out if bias is None else out + bias.reshape((1, cout) + (1,) * n)
-        # line the windows up with the weight: (bs, groups, rcout, *out, cin, *kernel)
-        x = x.reshape((bs, groups, cin, 1) + outs + kernel).expand((bs, groups, cin, rcout) + outs + kernel)
-        x = x.permute((0, 1, 3) + tuple(range(4, 4 + n)) + (2,) + tuple(range(4 + n, 4 + 2 * n)))
-        w = weight.reshape((1, groups, rcout) + (1,) * n + (cin,) + kernel)
-        if out_dtype in (dtypes.float16, dtypes.bfloat16):  # as matmul: 16-bit float products added in float32
-            x, w = x.cast(dtypes.float32), w.cast(dtypes.float32)
-        out = (x * w).sum(axis=tuple(range(-1 - n, 0)), dtype=dtype).reshape((bs, cout) + outs)
-        out = out if out_dtype is None else out.cast(out_dtype)
+        else:
+            # line the windows up with the weight: (bs, groups, rcout, *out, cin, *kernel)
+            x = x.reshape((bs, groups, cin, 1) + outs + kernel).expand((bs, groups, cin, rcout) + outs + kernel)
+            x = x.permute((0, 1, 3) + tuple(range(4, 4 + n)) + (2,) + tuple(range(4 + n, 4 + 2 * n)))
+            w = weight.reshape((1, groups, rcout) + (1,) * n + (cin,) + kernel)
+            if out_dtype in (dtypes.float16, dtypes.bfloat16):  # as matmul: 16-bit float products added in float32
+                x, w = x.cast(dtypes.float32), w.cast(dtypes.float32)
+            out = (x * w).sum(axis=tuple(range(-1 - n, 0)), dtype=dtype).reshape((bs, cout) + outs)
+            out = out if out_dtype is None else out.cast(out_dtype)
         return out if bias is None else out + bias.reshape((1, cout) + (1,) * n)
 
     def conv_transpose2d(self, weight, bias=None, groups: int = 1, stride=1, dilation=1, padding=0,
