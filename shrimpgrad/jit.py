@@ -152,9 +152,7 @@ def _by_slot(steps: tuple, slot: dict[BufferRef, int]) -> tuple:
     out, kernels = [], []
     for step in (*steps, None):
         if isinstance(step, _Kernel):
-            item = step.item
-            kernels.append(SlotKernel(item, tuple(slot[b] for b in item.bufs), tuple(slot[b] for b in item.allocate),
-                                      tuple(slot[b] for b in item.release)))
+            kernels.append(SlotKernel.of(step.item, slot))
             continue
         if kernels:
             out.append(_Kernels(SlotRun(kernels)))

@@ -328,6 +328,12 @@ class SlotKernel:
     allocate: tuple[int, ...]
     release: tuple[int, ...]
 
+    @classmethod
+    def of(cls, item: ExecItem, slot: dict[BufferRef, int]) -> SlotKernel:
+        """`item` by slot: `slot` numbers every buffer it names."""
+        return cls(item, tuple(slot[b] for b in item.bufs), tuple(slot[b] for b in item.allocate),
+                   tuple(slot[b] for b in item.release))
+
 
 def quiet() -> bool:
     """No DEBUG level and no EMIT name is set, so no dump can be on: what emit_enabled would answer for every stage
@@ -376,18 +382,17 @@ class SlotRun:
                         _storage.pop(refs[i], None)
                         buf.release()
         finally:  # (count_each: counted above)
-            if not count_each and done == len(self.kernels):  # what _count adds per kernel, added up
-                GlobalCounters.kernel_count += done
-                GlobalCounters.global_ops += self.flops
-                GlobalCounters.global_mem += self.nbytes
-                GlobalCounters.time_sum_s += seconds
-            elif not count_each:
-                self._count_some(done, seconds)
+            if not count_each:
+                self._add_counts(done, seconds)
 
-    def _count_some(self, done: int, seconds: float) -> None:
-        """GlobalCounters for the first `done` kernels (one raised), as run_items would have counted them."""
-        flops, nbytes = sum(k.item.runner.flops for k in self.kernels[:done]), \
-            sum(k.item.nbytes for k in self.kernels[:done])
+    def _add_counts(self, done: int, seconds: float) -> None:
+        """GlobalCounters for the first `done` kernels (all of them, or those before one that raised), what _count
+        adds per kernel, added up."""
+        if done == len(self.kernels):
+            flops, nbytes = self.flops, self.nbytes
+        else:
+            flops = sum(k.item.runner.flops for k in self.kernels[:done])
+            nbytes = sum(k.item.nbytes for k in self.kernels[:done])
         GlobalCounters.kernel_count += done
         GlobalCounters.global_ops += flops
         GlobalCounters.global_mem += nbytes
@@ -522,8 +527,8 @@ class _Plan:
 _plans: OrderedDict[tuple, _Plan] = OrderedDict()
 _MAX_PLANS = 256
 SCHEDULE_CACHE = getenv("SCHEDULE_CACHE", 1)
-# 0: every run binds ExecItems and runs them through run_items (the path a dump or a JIT recording takes), as before
-# SlotRun: the same results, counters and memory, slower (issue 16's G6 realize on C: ~63 -> ~60 us with slots)
+# 0: every run binds ExecItems and runs them through run_items (the path a dump or a JIT recording takes), as
+# before SlotRun: the same results, counters and memory, slower (issue 16's G6 realize on C: ~63 us, ~60 by slot)
 SLOT_RUN = getenv("SHRIMPGRAD_SLOT_RUN", 1)
 
 
@@ -544,8 +549,7 @@ def _make_plan(roots: list[Node], inputs: tuple[BufferRef, ...], device: str) ->
         if b not in slot:
             raise RuntimeError(f"schedule cache: {b!r} is neither a buffer of the graph nor one the schedule makes; "
                                "this is a ShrimpGrad bug, please report it with the program")
-    run = SlotRun(SlotKernel(item, tuple(slot[b] for b in item.bufs), tuple(slot[b] for b in item.allocate),
-                             tuple(slot[b] for b in item.release)) for item in items)
+    run = SlotRun(SlotKernel.of(item, slot) for item in items)
     written = {b for item in items for b in item.allocate}
     empty = tuple(slot[b] for b in schedule.outputs if b in fresh and b not in written)
     row_major = tuple(view.contiguous and b.size == view.size for b, view in zip(schedule.outputs,
