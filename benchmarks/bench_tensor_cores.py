@@ -22,7 +22,7 @@ from bench_cuda import TRIALS, check, kernel_seconds, report, torch_seconds
 from shrimpgrad import Tensor, dtypes
 from shrimpgrad.conv_ops import IM2COL_ENV
 from shrimpgrad.cuda import CUDAAllocator, CUDAProgram, EventTimer, device_arch, driver_version
-from shrimpgrad.cuda.tensor_cores import CONFIGS, NotTiled, TileConfig, plan_tile_matmul
+from shrimpgrad.cuda.tensor_cores import CONFIGS, NotTiled, TileConfig, TileMatmul, plan_tile_matmul
 from shrimpgrad.linearize import linearize
 from shrimpgrad.schedule import create_schedule
 
@@ -35,9 +35,9 @@ def bits(values: np.ndarray, dtype) -> np.ndarray:
     return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
 
 
-def sweep_configs(kernel) -> list[TileConfig]:
-    """Every TileConfig that fits `kernel`, with warp tiles from 32x32 to 64x128 (a 64x64 warp tile keeps 128
-    accumulators per thread; larger ones spill registers)."""
+def sweep_plans(kernel) -> list[TileMatmul]:
+    """`kernel`'s plan with every TileConfig that fits it, with warp tiles from 32x32 to 64x128 (a 64x64 warp tile
+    keeps 128 accumulators per thread; larger ones spill registers)."""
     found = []
     for bm, bn, bk, (wm, wn), stages, group in itertools.product(
             (64, 128, 256), (64, 112, 128, 224, 256, 448), (32, 64),  # 7 x 16, 32, 64: n = 56 * 56 (G5)
@@ -46,11 +46,16 @@ def sweep_configs(kernel) -> list[TileConfig]:
         tm, tn = config.warp_tile
         if 32 * 32 <= tm * tn <= 64 * 128:
             try:
-                plan_tile_matmul(kernel, configs=(config,))
+                found.append(plan_tile_matmul(kernel, configs=(config,)))
             except NotTiled:
                 continue
-            found.append(config)
     return found
+
+
+def square_matmul(size: int, dtype):
+    """The one kernel of a size^3 matmul of `dtype`s."""
+    return create_schedule([(Tensor.empty(size, size, dtype=dtype) @
+                             Tensor.empty(size, size, dtype=dtype)).node]).kernels[-1]
 
 
 def sweep_kernel(name: str):
@@ -61,25 +66,23 @@ def sweep_kernel(name: str):
         os.environ[IM2COL_ENV] = "1"  # (this script's own process: its tensors are on device C)
         conv = Tensor.empty(64, 64, 56, 56, dtype=f16).conv2d(Tensor.empty(64, 64, 3, 3, dtype=f16), padding=1)
         return "G5 conv2d's matmul (64 x 64x3136x576) f16", create_schedule([conv.node]).kernels[-1]
-    size = int(name)
-    return f"{size}^3 f16", create_schedule([(Tensor.empty(size, size, dtype=f16) @
-                                              Tensor.empty(size, size, dtype=f16)).node]).kernels[-1]
+    return f"{name}^3 f16", square_matmul(int(name), f16)
 
 
 def sweep(names, alloc, timer) -> list[str]:
     lines = []
     for name in names:
         label, kernel = sweep_kernel(name)
-        plan = plan_tile_matmul(kernel, configs=sweep_configs(kernel))
-        flops = 2 * plan.m * plan.n * plan.k * math.prod(plan.batch)
+        plans = sweep_plans(kernel)
+        flops = 2 * plans[0].m * plans[0].n * plans[0].k * math.prod(plans[0].batch)
         ptrs = [alloc.alloc(b.size * 2) for b in kernel.bufs]
         rng = np.random.default_rng(5)
         for p, b in zip(ptrs[1:], kernel.bufs[1:]):
             alloc.copyin(p, bits(rng.standard_normal(b.size), dtypes.float16))
         results = []
-        for config in sweep_configs(kernel):
-            prog = CUDAProgram(linearize(kernel, (), gpu=True), tile=plan_tile_matmul(kernel, configs=(config,)))
-            results.append((flops / kernel_seconds(timer, [prog], [ptrs]) / 1e12, config))
+        for plan in plans:
+            prog = CUDAProgram(linearize(kernel, (), gpu=True), tile=plan)
+            results.append((flops / kernel_seconds(timer, [prog], [ptrs]) / 1e12, plan.config))
         for p in ptrs:
             alloc.free(p)
         results.sort(key=lambda r: -r[0])
@@ -119,8 +122,7 @@ def main() -> None:
             want = (ta @ tb).float().cpu().numpy()
             flops = 2 * size**3
             cells = [f"{flops / torch_seconds(lambda ta=ta, tb=tb: ta @ tb) / 1e12:.0f} TFLOP/s"]
-            kernel = create_schedule([(Tensor.empty(size, size, dtype=dtype) @
-                                       Tensor.empty(size, size, dtype=dtype)).node]).kernels[-1]
+            kernel = square_matmul(size, dtype)
             chosen = plan_tile_matmul(kernel).config
             ptrs = [alloc.alloc(size * size * 2) for _ in range(3)]
             alloc.copyin(ptrs[1], bits(a, dtype))
