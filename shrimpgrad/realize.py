@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from shrimpgrad import batched
 from shrimpgrad.c import compile_stats
 from shrimpgrad.devices import (
     RUNNER_CACHE,
@@ -344,13 +345,15 @@ def quiet() -> bool:
 class SlotRun:
     """Kernels to run by slot, in order, with their GlobalCounters totals (added up once, not per run)."""
 
-    __slots__ = ("kernels", "flops", "nbytes", "pools")
+    __slots__ = ("kernels", "flops", "nbytes", "pools", "runs", "batched")
 
     def __init__(self, kernels: Sequence[SlotKernel]):
         self.kernels = tuple(kernels)
         self.pools = tuple(Device[k.item.device].pool for k in self.kernels)  # where its fresh memory comes from
         self.flops = sum(k.item.runner.flops for k in self.kernels)
         self.nbytes = sum(k.item.nbytes for k in self.kernels)
+        # batched.py: run again, the kernels become one C call (None: not yet; False: they can't)
+        self.runs, self.batched = 0, None
 
     def __len__(self) -> int:
         return len(self.kernels)
@@ -361,6 +364,10 @@ class SlotRun:
         go back after it). Same effects as ExecItem.run of each bound item: the same memory in `_storage`, the same
         GlobalCounters, the same error for a buffer with no memory. `count_each`: count (and with DEBUG=1 print)
         each kernel as it runs, as ExecItem.run does; else the counters are added up once."""
+        batch = None if count_each else self._batch()
+        if batch is not None:
+            self._add_counts(len(self.kernels), batch.run(refs, held))
+            return
         seconds, done = 0.0, 0
         try:
             for k, pool in zip(self.kernels, self.pools):
@@ -384,6 +391,17 @@ class SlotRun:
         finally:  # (count_each: counted above)
             if not count_each:
                 self._add_counts(done, seconds)
+
+    def _batch(self) -> batched.Batched | None:
+        """The kernels as one C call (batched.py), from their BATCH_AFTER_RUNS-th run on, if they can be."""
+        if not batched.enabled():  # read every run: the switch works on plans that were batched already
+            return None
+        if self.batched is None:
+            self.runs += 1
+            if self.runs < batched.BATCH_AFTER_RUNS:
+                return None
+            self.batched = batched.Batched(self.kernels, self.pools) if batched.why_not(self.kernels) is None else False
+        return self.batched or None
 
     def _add_counts(self, done: int, seconds: float) -> None:
         """GlobalCounters for the first `done` kernels (all of them, or those before one that raised), what _count

@@ -1,0 +1,120 @@
+"""Batched launches: a SlotRun's kernels, all on device C, run by one C call (stage 04's `CBatch`).
+
+A TinyJit replay and a schedule-cache plan run the same kernels in the same order on every call; only the buffers
+change. Run by slot (realize.SlotRun), each kernel still costs a Python call into ctypes and a check of its buffers
+(4-6 us on the 2-core VM): an MLP training step of 17 small kernels spent about as long launching them as running
+them. The second time a SlotRun runs, it builds a `Batched` form of itself: one generated C function that calls
+each kernel in turn (its source: `batched.source`, or DEBUG=4 when it is built), so a run is
+
+    memory for the slots the kernels write first (from the pool, as a SlotRun gives it)
+    -> every slot's array, checked once -> one C call -> the temporaries back to the pool
+
+Same kernels, buffers and order as running them one by one, so the same results; the same `_storage` afterwards
+and the same GlobalCounters (the kernel count, FLOPs and bytes; the time is the batch's, not each kernel's). One
+difference, and why it is allowed: every temporary is allocated before the call and released after it, where one
+by one a temporary goes back to the pool right after its last reader and a later kernel may take the same memory.
+A batched run may therefore hold more memory at its peak (the sum of its temporaries, not the most alive at once),
+which is why only runs whose temporaries are small are batched (MAX_TEMPORARY_BYTES).
+
+Not batched (the SlotRun runs kernel by kernel, as before): a kernel on another device, a DEBUG or EMIT dump (which
+prints each kernel), a slot a kernel reads before any kernel of the run wrote it while another kernel of the run
+allocates it (its memory would come too early), a slot read after the kernel that releases it, and
+SHRIMPGRAD_C_BATCH=0, the switch. `why_not(run)` says which.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from shrimpgrad.c import CProgram
+from shrimpgrad.c.batch import CBatch
+from shrimpgrad.graph import dtypes
+
+BATCH_ENV = "SHRIMPGRAD_C_BATCH"  # "0": every SlotRun runs its kernels one by one
+# A run is batched the second time it runs: a one-off realize (most of a test suite) never pays the batch's compile
+BATCH_AFTER_RUNS = 2
+MAX_TEMPORARY_BYTES = 64 << 20  # the temporaries a batched run may hold at once (see the module docstring)
+
+
+def enabled() -> bool:
+    return os.environ.get(BATCH_ENV) != "0"
+
+
+def why_not(kernels: Sequence) -> str | None:
+    """Why these SlotKernels can't run as one batch (None: they can)."""
+    if not enabled():
+        return f"{BATCH_ENV}=0"
+    if len(kernels) < 2:
+        return "a single kernel (nothing to batch)"
+    for k in kernels:
+        if not isinstance(k.item.runner.run, CProgram):
+            return f"kernel {k.item.kernel.name} runs on {k.item.device}, not C"
+    allocated = {i: n for n, k in enumerate(kernels) for i in k.allocate}
+    released: dict[int, int] = {}
+    for n, k in enumerate(kernels):
+        for i in k.use:
+            if allocated.get(i, n) > n:
+                writer = kernels[allocated[i]].item.kernel.name
+                return f"kernel {k.item.kernel.name} reads slot {i} before kernel {writer} allocates it"
+            if released.get(i, n) < n:
+                return f"kernel {k.item.kernel.name} reads slot {i} after it was released"
+        for i in k.release:
+            released[i] = n
+    temporaries = {i for i in allocated if i in released}
+    refs = {i: ref for k in kernels for i, ref in zip(k.use, k.item.bufs)}
+    nbytes = sum(refs[i].size * refs[i].dtype.itemsize for i in temporaries)
+    if nbytes > MAX_TEMPORARY_BYTES:
+        return f"its temporaries take {nbytes / 2**20:.0f} MiB, over MAX_TEMPORARY_BYTES"
+    return None
+
+
+class Batched:
+    """A SlotRun's kernels as one CBatch, with what a run must do around the call (see the module docstring)."""
+
+    __slots__ = ("batch", "allocate", "lookup", "release", "used", "arena_pool")
+
+    def __init__(self, kernels: Sequence, pools: Sequence):
+        n_slots = 1 + max(i for k in kernels for i in k.use)
+        allocated = [i for k in kernels for i in k.allocate]
+        released = {i for k in kernels for i in k.release}
+        temporaries = [i for i in allocated if i in released]  # written and last read by these kernels: the arena's
+        self.batch = CBatch([k.item.runner.run for k in kernels], [k.use for k in kernels], n_slots, temporaries)
+        first = {}  # slot -> (the first kernel that uses it, its pool)
+        for k, pool in zip(kernels, pools):
+            for i in k.use:
+                first.setdefault(i, (k, pool))
+        self.used = [i for i in first if i not in self.batch.offsets]  # the slots that need an array each run
+        self.allocate = tuple((i, first[i][0].item.device, first[i][1]) for i in allocated if i not in released)
+        self.lookup = tuple((i, first[i][0]) for i in self.used if i not in set(allocated))
+        self.release = tuple(released)  # the temporaries' too: a caller's Buffer for one goes back (none does today)
+        self.arena_pool = pools[0] if self.batch.offsets else None
+
+    def run(self, refs: list, held: list) -> float:
+        """The kernels on one run's buffers (refs and held as SlotRun.run takes them); returns the C call's seconds."""
+        from shrimpgrad.realize import Buffer, _memory_of, _storage
+        for i, device, pool in self.allocate:  # the outputs the kernels write first
+            if held[i] is None:
+                ref = refs[i]
+                held[i] = _storage[ref] = Buffer(ref, device, pool=pool)
+        for i, k in self.lookup:  # the buffers they read: the graph's, or earlier steps'
+            if held[i] is None:
+                _memory_of(k, refs, held, i)  # _storage's memory, or the "has no memory" error
+        arrays = [None] * self.batch.n_slots
+        for i in self.used:
+            arrays[i] = held[i].handle
+        if self.arena_pool is None:
+            seconds = self.batch(arrays)
+        else:  # the temporaries' memory, one block from the pool, back to it right after
+            arena = self.arena_pool.alloc(self.batch.arena_bytes, dtypes.uint8)
+            try:
+                seconds = self.batch(arrays, arena)
+            finally:
+                self.arena_pool.free(arena, self.batch.arena_bytes, dtypes.uint8)
+        for i in self.release:  # temporaries of earlier steps whose last reader ran here
+            buf = held[i]
+            if buf is not None:
+                held[i] = None
+                _storage.pop(refs[i], None)
+                buf.release()
+        return seconds
