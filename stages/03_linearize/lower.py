@@ -1,6 +1,7 @@
 """Lowering: one Kernel (plus optimizations) -> a flat `Program` of UOps, as a list of named passes.
 
-    PASSES = plan_loops, define_buffers, open_loops, lower_reduces, lower_stores, place_uops
+    PASSES = plan_loops, define_buffers, open_loops, lower_reduces, stash_row_values, lower_stores,
+             place_uops
 
 1. plan_loops      apply the optimizations (opts.py): which loops exist and what each one is
 2. define_buffers  one DEFINE_GLOBAL per kernel buffer: index i is `kernel.bufs[i]`
@@ -9,6 +10,8 @@
                    then the update `acc = x op acc` for the lowered input x (each UNROLL lane folds
                    in turn); after the loops, GROUP partials are combined (on a GPU the GROUP lanes
                    are threads of the block: see `combine_in_shared_memory`)
+   stash_row_values STASH (an opt, CPU): a row kernel's sum loop also stores a value the STORE reads, which
+                   the store loop then loads instead of computing it again (stash.py)
 5. lower_stores    lower each STORE's value (a REDUCE is its accumulator) and store it
 6. place_uops      order the UOps into the loop nest, each as early as its operands allow
 
@@ -61,6 +64,7 @@ from shrimpgrad.schedule import verify as verify_kernel
 from .expr import Add, And, Expr, FloorDiv, Ge, Lt, Mod, Mul, Num, Var, all_of, sum_of
 from .index import index_and_valid, unravel
 from .opts import Loop, LoopPlan, Opt, apply_opts
+from .stash import stash_row_values
 from .symbolic import Rewrite, simplify
 from .uops import LoopKind, Program, UOp, UOps, verify
 
@@ -713,6 +717,7 @@ PASSES: tuple[tuple[str, Callable[[Lowering], None]], ...] = (
     ("define_buffers", define_buffers),
     ("open_loops", open_loops),
     ("lower_reduces", lower_reduces),
+    ("stash_row_values", stash_row_values),
     ("lower_stores", lower_stores),
     ("place_uops", place_uops),
 )

@@ -26,6 +26,10 @@ part into a loop, a GPU index, or unrolled copies of the loop body.
                                     may overlap                  the axis: T equally spaced tiles of
                                                                  `amount` lanes cover it, the last one ending
                                                                  at its end (see `overlap_tiles`)
+    STASH     REDUCE (the row's)    nothing: the loops stay      a row kernel's sum loop also stores each value
+                                                                 it sums into the output row, and the store
+                                                                 loop loads it back instead of computing it
+                                                                 again (CPU only; amount 1; stash.py)
 
 `Opt.axis` names an axis of the kernel's `full_shape`; the split takes the inner `amount` of
 what is still the axis's GLOBAL/REDUCE loop, so opts on one axis compose: LOCAL(0, 16) then
@@ -76,6 +80,7 @@ class OptKind(Enum):
     GROUP = auto()
     GROUP_SUMS = auto()
     UPCAST_OVERLAP = auto()
+    STASH = auto()
 
     def __repr__(self) -> str:
         return f"OptKind.{self.name}"
@@ -257,9 +262,9 @@ def apply_upcast_overlap(plan: LoopPlan, opt: Opt) -> LoopPlan:
     k = plan.kernel
     parts = plan.parts[opt.axis] if 0 <= opt.axis < len(k.full_shape) else ()
     if parts and parts[0].kind is LoopKind.GLOBAL and opt.amount >= 2 and overlap_tiles(parts[0].size, opt.amount):
-        if _reads_an_output(k):
-            raise OptError(f"{opt} on kernel {k.name}: it reads a buffer it writes, so a tile must not store an "
-                           f"output a later tile's loads read again; use UPCAST")
+        if _reads_an_output(k) or any(o.kind is OptKind.STASH for o in plan.applied):
+            raise OptError(f"{opt} on kernel {k.name}: it reads a buffer it writes (or STASH will), so a tile must "
+                           f"not store an output a later tile's loads read again; use UPCAST")
         tiles, step = overlap_tiles(parts[0].size, opt.amount)
         resized = replace(plan, parts=plan.parts[:opt.axis] + ((replace(parts[0], size=tiles * opt.amount),)
                                                                + parts[1:],) + plan.parts[opt.axis + 1:])
@@ -302,12 +307,28 @@ def _one_group_kind(plan: LoopPlan, opt: Opt) -> LoopPlan:
     return plan
 
 
+def apply_stash(plan: LoopPlan, opt: Opt) -> LoopPlan:
+    """STASH: no loop changes, only a note for the lowering (stash.py's pass): a row kernel that stores rows, over one
+    of its reduced axes, amount 1 (one value kept per element), reading none of its outputs."""
+    k = plan.kernel
+    if opt.axis not in k.reduce_axes or opt.amount != 1:
+        raise OptError(f"{opt} on kernel {k.name}: STASH takes a reduced axis ({k.reduce_axes}) and amount 1")
+    if not k.stores_rows or _reads_an_output(k):
+        raise OptError(f"{opt} on kernel {k.name}: STASH is for a row kernel that stores rows (stage 02's F5) and "
+                       f"reads none of its outputs")
+    if any(o.kind in (OptKind.STASH, OptKind.UPCAST_OVERLAP) for o in plan.applied):
+        raise OptError(f"{opt} on kernel {k.name}: STASH is applied already, or UPCAST_OVERLAP is (its overlapping "
+                       f"tiles would each stash into, and read back, the rows they share)")
+    return replace(plan, applied=plan.applied + (opt,))
+
+
 OPTIMIZATIONS: dict[OptKind, Callable[[LoopPlan, Opt], LoopPlan]] = {
     OptKind.UPCAST: apply_upcast,
     OptKind.LOCAL: apply_local,
     OptKind.GROUP: apply_group,
     OptKind.GROUP_SUMS: apply_group_sums,
     OptKind.UPCAST_OVERLAP: apply_upcast_overlap,
+    OptKind.STASH: apply_stash,
 }
 
 

@@ -194,6 +194,8 @@ def opts_for(draw, kernel: Kernel, gpu: bool = False, max_opts: int = 3) -> tupl
             candidates += [Opt(k, axis, d) for k in kinds for d in range(2, size + 1) if size % d == 0]
             if parts[0].kind is LoopKind.GLOBAL:  # lanes in tiles that overlap where they don't divide the axis
                 candidates += [Opt(OptKind.UPCAST_OVERLAP, axis, d) for d in range(2, size) if size % d]
+        if not gpu and kernel.stores_rows:  # a CPU row kernel: STASH (apply_opts says whether it applies)
+            candidates += [Opt(OptKind.STASH, axis, 1) for axis in kernel.reduce_axes]
         if not candidates:
             break
         opt = draw(st.sampled_from(candidates))
