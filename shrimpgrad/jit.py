@@ -388,7 +388,8 @@ class TinyJit:
 
     `fn` takes Tensors (positional or keyword, realized before each call) and other arguments that never change;
     it returns Tensors (or lists / tuples / dicts of them, or anything else, which is returned as it is).
-    `jit.kernels` lists the captured ExecItems; `jit.reset()` forgets them. DEBUG=1 says "captured"/"replayed"."""
+    `jit.kernels` lists the captured ExecItems, `jit.batches` those run as one C call each (see `batches`);
+    `jit.reset()` forgets them. DEBUG=1 says "captured"/"replayed"."""
 
     def __init__(self, fn: Callable[..., Any]):
         if not callable(fn):
@@ -404,6 +405,14 @@ class TinyJit:
     @property
     def kernels(self) -> list[ExecItem]:
         return list(self._replay.kernels) if self._replay is not None else []
+
+    @property
+    def batches(self) -> list:
+        """The replay's runs of kernels that became one C call each (shrimpgrad/batched.py, from the second replay
+        on; none on other devices, under a dump, or with SHRIMPGRAD_C_BATCH=0): their stage-04 CBatch, whose
+        `.source` is the C that calls the kernels."""
+        steps = self._replay.steps if self._replay is not None else ()
+        return [s.run_.batched.batch for s in steps if type(s) is _Kernels and s.run_.batched]
 
     def __get__(self, obj, objtype=None):  # a decorated method: bind its self
         return self if obj is None else functools.partial(self.__call__, obj)
