@@ -10,9 +10,10 @@ the old contents, whenever it is realized:
 
 In the graph this is plain: a BUFFER leaf means "the buffer's contents when this graph was built", an ASSIGN
 node means "the target's contents after this write". Inside one schedule, stage 02 orders every read of
-the old contents before the write (rules B9/B10). What this module adds is the part *across* realizes,
-where the buffer really is overwritten. Before a realize writes a buffer, it finds every live tensor that
-could still need the old contents and keeps them:
+the old contents before the write (rules B9/B10), and copies the old contents first where no order can
+(several writes that read each other's buffers, as in a swap: B10's overwrite_cycles). What this module
+adds is the part *across* realizes, where the buffer really is overwritten. Before a realize writes a buffer,
+it finds every live tensor that could still need the old contents and keeps them:
 
     1. pending readers   a lazy tensor whose graph reads the buffer (or an ASSIGN of it) is realized in the
                          same schedule, so stage 02 runs it before the write (`plan_realize`)

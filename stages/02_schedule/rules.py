@@ -46,7 +46,9 @@ the walk is on; schedule.py's grow_boundaries asks B8 and B10 once every kernel 
     B9 assign_reads_target   an in-place ASSIGN whose value reads the target through another
                              view (x.assign(x.T)): the value goes to a temporary first
     B10 old_value_overwritten  a kernel needs a buffer's old contents but must run after an ASSIGN
-                             that overwrites them: the old contents are copied first
+                             that overwrites them (its graph holds the ASSIGN, or the write-after-read
+                             orders of several ASSIGNs close a cycle: a swap): the old contents are
+                             copied first
     B11 costly_broadcast     an elementwise value that a REDUCE reads through a broadcast (EXPAND),
                              so each element would be recomputed many times, and that is not cheap
                              (a transcendental op or a division, or more than a few ops): stored once
@@ -270,15 +272,19 @@ def assign_reads_target(root: Node, buf: BufferRef, view: ShapeTracker, store: t
 
 
 def old_value_overwritten(leaf: Node, overwrite: Node, reader: Node,
-                          assigns_below_reader: Collection[int]) -> Boundary | None:
+                          reader_follows: Collection[int]) -> Boundary | None:
     """B10. Kernels that read a buffer's old contents run before the ASSIGN that overwrites it (the
     scheduler orders them so). The kernel of `reader` reads `leaf` from the buffer that the ASSIGN
-    `overwrite` writes; when `leaf` is the old contents (not an ASSIGN's result) and the kernel also
-    depends on that ASSIGN (it is in `reader`'s graph: the ids `assigns_below_reader`), it can't run
-    first: the old contents are copied to a temporary before the write.
+    `overwrite` writes; when `leaf` is the old contents (not an ASSIGN's result) and the kernel must also
+    run *after* that ASSIGN (its id is in `reader_follows`), it can't run first: the old contents are
+    copied to a temporary before the write. The kernel must run after the ASSIGN when
 
-    y = x * 1 (lazy); x.assign(x + 1); realize x + y  ->  copy x, assign, then add."""
-    if leaf.op is Ops.ASSIGN or overwrite is reader or id(overwrite) not in assigns_below_reader:
+    * the ASSIGN is in `reader`'s graph (`reader_follows` is the ids of the ASSIGNs below it):
+      y = x * 1 (lazy); x.assign(x + 1); realize x + y  ->  copy x, assign, then add;
+    * or the kernel order says so, through other in-place writes (`reader_follows` is the ids of the
+      kernels it waits on): the write-after-read orders close a cycle, as when two tensors swap values,
+      y.assign(x + 1); x.assign(old_y + 1): each ASSIGN reads the buffer the other one overwrites."""
+    if leaf.op is Ops.ASSIGN or overwrite is reader or id(overwrite) not in reader_follows:
         return None
     return Boundary("old_value_overwritten", f"{leaf.op.name} {leaf.shape} is read after an ASSIGN of "
                                              f"{overwrite.shape} overwrites its buffer: copy the old contents first")

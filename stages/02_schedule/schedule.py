@@ -9,7 +9,8 @@ be spread over cores. Then a short list of named passes (`SCHEDULE_PASSES`), eac
     2. grow_boundaries   build every kernel by fusing down to the buffers (fuse.py); when a kernel
                          can't be built, materialize what the walk asked for (B4-B7, B9, B11) and try
                          again; then materialize REDUCEs that several kernels share (B8) and old
-                         buffer contents still needed after an ASSIGN overwrites them (B10)
+                         buffer contents still needed after an ASSIGN overwrites them (B10), last
+                         those whose write-after-read orders wait on each other (B10 on a cycle)
     3. order_kernels     a kernel runs after the kernels that write what it reads (read after
                          write) and an ASSIGN runs after every kernel that still needs the old
                          contents of its buffer (write after read)
@@ -180,6 +181,8 @@ class _Planner:
             new = sorted(needs.values(), key=lambda nb: self.position[id(nb[0])])
             if not new:  # every kernel builds: now the rules that look at all of them
                 new = self.shared_reduces(drafts) + self.old_value_reads(drafts)
+            if not new:  # and last the one that needs the kernel order: B10 on a cycle of in-place writes
+                new = self.overwrite_cycles(drafts)
             if not new:
                 self.drafts = drafts
                 return
@@ -215,48 +218,110 @@ class _Planner:
                         found.setdefault(id(leaf), (leaf, b))
         return list(found.values())
 
+    def overwrite_cycles(self, drafts: dict[int, Draft]) -> list[tuple[Node, Boundary]]:
+        """B10 asked of every write-after-read order that closes a cycle of the kernel order; the cheapest fires.
+
+        Each ASSIGN runs after the kernels that read the contents it replaces. Several ASSIGNs in one schedule can
+        make those orders wait on each other: y.assign(x + 1); x.assign(old_y + 1) (a swap) needs y's kernel before
+        x's write (it reads the old x) and x's kernel before y's write (it reads the old y), so neither can run
+        first. No order of these kernels is right; a copy of one old contents is: the copy runs first (it waits on
+        nothing), the reader reads the copy, and the write no longer waits on it. old_value_reads can't see this:
+        no kernel's graph holds the other ASSIGN, the cycle is made only by the orders between buffers. (Before
+        this check, such a schedule raised "wait on each other": five lazy assigns on three tensors of
+        test_inplace's random interleavings.)
+
+        One copy per round, of the smallest buffer (ties: graph order), because one copy may break several
+        cycles; grow_boundaries rebuilds the kernels that read it and asks again. A schedule without a cycle
+        (every optimizer step) gets no copy: this check only adds kernels where no order exists. A cycle through
+        an ASSIGN's result (a kernel reads two assigned contents of one buffer) has nothing to copy from the
+        original buffer: order_kernels reports it."""
+        deps, war = self.dependencies(drafts)
+        ordered = set(self.topological_order(deps))
+        if len(ordered) == len(deps):
+            return []
+        follows: dict[int, set[int]] = {}  # reader -> every kernel it waits on, directly or through others
+        fires: list[tuple[Node, Boundary]] = []
+        for reader, writer, leaf in war:
+            # a kernel the order reached is on no cycle; a leaf copied already is read from `buf` only by its copy,
+            # which waits on nothing
+            if reader in ordered or writer in ordered or id(leaf) in self.boundaries:
+                continue
+            if reader not in follows:
+                follows[reader] = _reachable(deps, reader)
+            b = rules.old_value_overwritten(leaf, self.boundaries[writer][0], self.boundaries[reader][0],
+                                            follows[reader])
+            if b is not None:
+                fires.append((leaf, b))
+        if not fires:
+            return []
+        return [min(fires, key=lambda nb: (nb[0].size, self.position[id(nb[0])]))]
+
     # ---- pass 3 -------------------------------------------------------------------------------------
 
-    def order_kernels(self) -> None:
-        """Topological order of the kernels, ties broken by graph order (so the order is stable)."""
-        deps: dict[int, set[int]] = {k: set() for k in self.drafts}
-        for key, d in self.drafts.items():
+    def dependencies(self, drafts: dict[int, Draft]) -> tuple[dict[int, set[int]], list[tuple[int, int, Node]]]:
+        """(deps, war): the kernels each kernel must run after, and the write-after-read orders among them as
+        (reader, writer, the node whose contents the reader loads from the buffer the writer overwrites)."""
+        deps: dict[int, set[int]] = {k: set() for k in drafts}
+        war: list[tuple[int, int, Node]] = []
+        for key, d in drafts.items():
             for _, node in d.reads:  # read after write
-                if id(node) in self.drafts and id(node) != key:
+                if id(node) in drafts and id(node) != key:
                     deps[key].add(id(node))
-        for buf, chain in self.writers().items():
+        for buf, chain in self.writers(drafts).items():
             for i, key in enumerate(chain):
                 prev = self.boundaries[chain[i - 1]][0] if i else None  # the contents this write replaces
                 if prev is not None:
                     deps[key].add(id(prev))  # write after write
-                for other, d in self.drafts.items():  # write after read: readers of the old contents go first
-                    if other != key and any(b is buf and _version(n) is prev for b, n in d.reads):
+                for other, d in drafts.items():  # write after read: readers of the old contents go first
+                    if other == key:
+                        continue
+                    leaf = next((n for b, n in d.reads if b is buf and _version(n) is prev), None)
+                    if leaf is not None:
                         deps[key].add(other)
+                        war.append((other, key, leaf))
+        return deps, war
+
+    def topological_order(self, deps: dict[int, set[int]]) -> list[int]:
+        """The kernels in an order that respects `deps`, ties broken by graph order (so the order is stable);
+        the kernels on a cycle, and those waiting on one, are left out."""
+        deps = {k: set(ds) for k, ds in deps.items()}
         ready = [(self.position[id(self.boundaries[k][0])], k) for k, ds in deps.items() if not ds]
         heapq.heapify(ready)
         users: dict[int, set[int]] = {k: set() for k in deps}
         for k, ds in deps.items():
             for dep in ds:
                 users[dep].add(k)
+        sequence = []
         while ready:
             _, k = heapq.heappop(ready)
-            self.sequence.append(k)
+            sequence.append(k)
             for u in users[k]:
                 deps[u].discard(k)
                 if not deps[u]:
                     heapq.heappush(ready, (self.position[id(self.boundaries[u][0])], u))
+        return sequence
+
+    def order_kernels(self) -> None:
+        """Topological order of the kernels (read after write, write after write, write after read)."""
+        deps, _ = self.dependencies(self.drafts)
+        self.sequence = self.topological_order(deps)
         if len(self.sequence) != len(self.drafts):
-            stuck = [self.boundaries[k][0] for k in deps if k not in self.sequence]
+            # B10 (overwrite_cycles) broke every cycle that a copy of a buffer's original contents can break; what
+            # is left reads an ASSIGN's result that a later ASSIGN of the same buffer overwrites, and needs that
+            # later ASSIGN too (a graph built with stage 01's assign on an earlier ASSIGN; the front end never
+            # builds one)
+            done = set(self.sequence)
+            stuck = [self.boundaries[k][0] for k in deps if k not in done]
             raise ScheduleError("the kernels of these nodes wait on each other (a kernel reads two different "
-                                "assigned contents of one buffer?): " + ", ".join(repr(n) for n in stuck[:4]) +
+                                "assigned contents of one buffer): " + ", ".join(repr(n) for n in stuck[:4]) +
                                 "; realize one of the values into its own buffer first")
 
-    def writers(self) -> dict[BufferRef, list[int]]:
+    def writers(self, drafts: dict[int, Draft]) -> dict[BufferRef, list[int]]:
         """For each assigned buffer, the ASSIGN kernels that write it, in graph order (an ASSIGN whose
         value reads an earlier one comes after it)."""
         chains: dict[BufferRef, list[int]] = {}
         for key, (node, _) in sorted(self.boundaries.items(), key=lambda kv: self.position[kv[0]]):
-            if node.op is Ops.ASSIGN and key in self.drafts:
+            if node.op is Ops.ASSIGN and key in drafts:
                 chains.setdefault(target_view(node.src[0])[0], []).append(key)
         return chains
 
@@ -353,6 +418,17 @@ def target_view(node: Node) -> tuple[BufferRef, ShapeTracker]:
     for m in reversed(moves):  # nearest the buffer first
         st = apply_movement(st, m.op.name, m.arg)
     return buf, st
+
+
+def _reachable(deps: dict[int, set[int]], start: int) -> set[int]:
+    """The kernels `start` waits on: its `deps`, theirs, and so on."""
+    seen, stack = set(), [start]
+    while stack:
+        for u in deps[stack.pop()]:
+            if u not in seen:
+                seen.add(u)
+                stack.append(u)
+    return seen
 
 
 def _version(node: Node) -> Node | None:

@@ -304,6 +304,36 @@ def test_B10_old_contents_needed_after_an_assign_are_copied_first():
     assert "old_value_overwritten" in rules_of(s)
 
 
+def test_B10_assigns_that_read_each_others_old_contents_copy_one_first():
+    """A swap: y = x + 1 reads the old x and x = y + 1 the old y, so each ASSIGN must run before the other (a cycle
+    of write-after-read orders, no graph holds the other ASSIGN). One copy, of the old y, breaks it."""
+    bufs = {}
+    x, y = inp((4,), bufs), inp((4,), bufs)
+    one = broadcast_const(1.0, F32, (4,))
+    s = check_against_evaluator([assign(y, alu(Ops.ADD, x, one)), assign(x, alu(Ops.ADD, y, one))], bufs)
+    assert rules_of(s) == ["old_value_overwritten", "assign", "assign"]
+    assert s.kernels[0].bufs[1] is y.arg  # the copy reads the old y before the first write
+
+
+def test_B10_a_cycle_through_three_buffers_needs_one_copy():
+    bufs = {}
+    x, y, z = inp((4,), bufs), inp((4,), bufs), inp((2, 2), bufs)
+    two = broadcast_const(2.0, F32, (4,))
+    roots = [assign(x, alu(Ops.MUL, y, two)), assign(y, alu(Ops.MUL, movement(Ops.RESHAPE, z, (4,)), two)),
+             assign(z, movement(Ops.RESHAPE, alu(Ops.MUL, x, two), (2, 2)))]
+    s = check_against_evaluator(roots, bufs)
+    assert sorted(rules_of(s)) == ["assign", "assign", "assign", "old_value_overwritten"]
+
+
+def test_assigns_without_a_cycle_get_no_copy():
+    """The optimizer's pattern: every update reads the old weights, none reads a buffer another one overwrites."""
+    bufs = {}
+    w, g, m = inp((4,), bufs), inp((4,), bufs), inp((4,), bufs)
+    new_m = assign(m, alu(Ops.ADD, alu(Ops.MUL, m, broadcast_const(0.9, F32, (4,))), g))
+    s = check_against_evaluator([new_m, assign(w, alu(Ops.ADD, w, new_m))], bufs)
+    assert rules_of(s) == ["assign", "assign"]
+
+
 # ---- ordering and hazards ---------------------------------------------------------------------------
 
 def test_reads_of_the_old_contents_run_before_the_assign():

@@ -58,6 +58,64 @@ def test_two_assigns_before_a_realize_both_happen_in_order(device):
     assert w.numpy().tolist() == [6.0] and mid.numpy().tolist() == [20.0]
 
 
+def test_assigns_that_swap_two_tensors_values_match_numpy(device):
+    """y's write reads the old x and x's write reads the old y: each kernel must run before the other one's write (a
+    cycle of write-after-read orders). Stage 02 copies one old contents first (rule B10) instead of raising."""
+    x, y = Tensor([1.0, 2.0], device=device), Tensor([10.0, 20.0], device=device)
+    old_y = y * 2
+    y.assign(x + 1)
+    x.assign(old_y + 1)
+    del old_y  # only x's pending write still reads the old y: it is fused into that kernel, not realized on its own
+    assert x.numpy().tolist() == [21.0, 41.0] and y.numpy().tolist() == [2.0, 3.0]
+
+
+def test_five_chained_assigns_on_three_tensors_match_numpy(device):
+    """The hypothesis case that found the cycle: t[i].assign(t[j] * c + 1) for (i, j) = (2, 0), (2, 1), (1, 0), (0, 2),
+    (2, 0). The second write to t2 replaces the first, so t0's write reads the old t1, and t1's the old t0."""
+    tensors = [Tensor(np.full(4, i + 1.0, dtype=np.float32), device=device) for i in range(3)]
+    model = [np.full(4, i + 1.0, dtype=np.float32) for i in range(3)]
+    for (i, j), c in zip([(2, 0), (2, 1), (1, 0), (0, 2), (2, 0)], np.float32([0.5, -1.5, 2.0, 0.25, 3.0])):
+        tensors[i].assign(tensors[j] * c + 1)
+        model[i] = model[j] * c + np.float32(1)
+    for t, m in zip(tensors, model):
+        np.testing.assert_allclose(t.numpy(), m, rtol=1e-6)
+
+
+def test_a_hand_written_update_of_weights_whose_gradients_read_each_other(device):
+    """d(w1*w2)/dw1 reads w2 and d/dw2 reads w1: each lazy update reads the buffer the other overwrites (the same
+    cycle as a swap, from a plain gradient step); both updates see the old weights, as in numpy."""
+    w1 = Tensor([1.0, 2.0], requires_grad=True, device=device)
+    w2 = Tensor([3.0, 4.0], requires_grad=True, device=device)
+    (w1 * w2).sum().backward()
+    w1.assign(w1.detach() - 0.1 * w1.grad)
+    w2.assign(w2.detach() - 0.1 * w2.grad)
+    w1.grad = w2.grad = None
+    np.testing.assert_allclose(w1.numpy(), [1.0 - 0.3, 2.0 - 0.4], rtol=1e-6)
+    np.testing.assert_allclose(w2.numpy(), [3.0 - 0.1, 4.0 - 0.2], rtol=1e-6)
+
+
+def test_a_swap_under_tinyjit_replays_right(device):
+    """The copy that breaks the cycle is one more captured kernel: replays swap the values as the first calls do."""
+    from shrimpgrad import TinyJit
+
+    x, y = Tensor([1.0, 2.0], device=device), Tensor([10.0, 20.0], device=device)
+    xn, yn = np.float32([1.0, 2.0]), np.float32([10.0, 20.0])
+
+    @TinyJit
+    def swap(scale):
+        old_y = y * scale
+        y.assign(x + 1)
+        x.assign(old_y + 1)
+        del old_y
+        Tensor.realize(x, y)
+
+    for _ in range(4):  # the first calls run and capture, the later ones replay
+        swap(Tensor([2.0], device=device))
+        xn, yn = yn * 2 + 1, xn + 1
+        np.testing.assert_array_equal(x.numpy(), xn)
+        np.testing.assert_array_equal(y.numpy(), yn)
+
+
 def test_an_alias_of_an_assigned_buffer_keeps_its_value(device):
     w = Tensor([1.0, 2.0], device=device)
     alias = Tensor(w.node)  # another Tensor naming the same buffer node (what no-op ops may return)
