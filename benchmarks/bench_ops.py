@@ -168,6 +168,28 @@ def mlp_step(batch: int, repeat: int) -> dict[str, float]:
     return out
 
 
+def torch_mlp_step(torch, batch: int, repeat: int) -> dict[int, float]:
+    """W6's peer: the same MLP step in torch (autograd, torch.optim.SGD), per thread count (1 and 2)."""
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((batch, 64)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, batch).astype(np.int64))
+    w1 = torch.randn(64, 128, requires_grad=True)
+    w2 = torch.from_numpy(rng.standard_normal((128, 10)).astype(np.float32) * 0.1).requires_grad_()
+    opt = torch.optim.SGD([w1, w2], lr=0.01)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy((x @ w1).relu() @ w2, y)
+        loss.backward()
+        opt.step()
+        return loss  # computed: torch on the CPU is eager (as the TinyJit step returns its realized loss)
+    out = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        out[threads] = _median(step, repeat)
+    return out
+
+
 def _mlp_step(opt, w1: Tensor, w2: Tensor):
     def step(x: Tensor, y: Tensor) -> Tensor:
         opt.zero_grad()
@@ -249,9 +271,13 @@ def run_suite(quick: bool) -> str:
     big = workloads(*sizes)[0].shrimp().realize()
     lines.append("")
     lines.append(f"W1 `.numpy()` of the realized result: {_fmt_ms(_median(big.numpy, repeat))} ms (one copy).")
-    step = mlp_step(batch, max(5, repeat))
+    step = mlp_step(batch, max(50, repeat))  # a 0.2 ms step: 7 samples are too few
+    peer = ""
+    if torch is not None:
+        t = torch_mlp_step(torch, batch, max(50, repeat))
+        peer = f" torch's step: {_fmt_ms(t[1])} ms 1 thread, {_fmt_ms(t[2])} ms 2 threads."
     lines.append(f"W6 MLP 64->128->10 SGD step, batch {batch}: lazy {_fmt_ms(step['lazy'])} ms, TinyJit "
-                 f"{_fmt_ms(step['jit'])} ms, {step['kernels']} kernels per step.")
+                 f"{_fmt_ms(step['jit'])} ms, {step['kernels']} kernels per step.{peer}")
     if not quick:
         imp, op = cold_start(5)
         lines.append(f"W7 cold start (a new process, warm disk cache, Python's own start-up subtracted): "
