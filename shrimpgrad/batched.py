@@ -4,17 +4,17 @@ A TinyJit replay and a schedule-cache plan run the same kernels in the same orde
 change. Run by slot (realize.SlotRun), each kernel still costs a Python call into ctypes and a check of its buffers
 (4-6 us on the 2-core VM): an MLP training step of 17 small kernels spent about as long launching them as running
 them. The second time a SlotRun runs, it builds a `Batched` form of itself: one generated C function that calls
-each kernel in turn (its source: `batched.source`, or DEBUG=4 when it is built), so a run is
+each kernel in turn (a TinyJit's are in `jit.batches`, each with its `.source`), so a run is
 
-    memory for the slots the kernels write first (from the pool, as a SlotRun gives it)
-    -> every slot's array, checked once -> one C call -> the temporaries back to the pool
+    memory for the outputs the kernels write first (from the pool, as a SlotRun gives it)
+    -> one block from the pool for all the temporaries (stage 04 lays them out in it: its `plan_arena`)
+    -> every slot's array, checked once -> one C call -> the block and the released buffers back to the pool
 
 Same kernels, buffers and order as running them one by one, so the same results; the same `_storage` afterwards
-and the same GlobalCounters (the kernel count, FLOPs and bytes; the time is the batch's, not each kernel's). One
-difference, and why it is allowed: every temporary is allocated before the call and released after it, where one
-by one a temporary goes back to the pool right after its last reader and a later kernel may take the same memory.
-A batched run may therefore hold more memory at its peak (the sum of its temporaries, not the most alive at once),
-which is why only runs whose temporaries are small are batched (MAX_TEMPORARY_BYTES).
+and the same GlobalCounters (the kernel count, FLOPs and bytes; the time is the batch's, not each kernel's). The
+temporaries' block is planned by lifetime, as the pool would reuse them one by one; its first-fit layout may
+still be larger than what the pool would hold at the peak, so runs with large temporaries stay one by one
+(MAX_TEMPORARY_BYTES).
 
 Not batched (the SlotRun runs kernel by kernel, as before): a kernel on another device, a DEBUG or EMIT dump (which
 prints each kernel), a slot a kernel reads before any kernel of the run wrote it while another kernel of the run
