@@ -394,6 +394,8 @@ class SlotRun:
 
     def _batch(self) -> batched.Batched | None:
         """The kernels as one C call (batched.py), from their BATCH_AFTER_RUNS-th run on, if they can be."""
+        if self.batched is False:  # they can't (one kernel, another device): asked first, G6's one-kernel replay
+            return None
         if not batched.enabled():  # read every run: the switch works on plans that were batched already
             return None
         if self.batched is None:
