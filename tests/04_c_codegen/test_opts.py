@@ -197,13 +197,14 @@ def test_openmp_threads_sleep_between_kernels_unless_the_user_says_otherwise(pre
 
 def test_row_split_groups_only_the_sum_loops_of_a_row_kernel(monkeypatch):
     """Rule 4: a row kernel with a loop that sums cheap values gets GROUP_SUMS (32 partial sums in that loop only) and
-    nothing else; SHRIMPGRAD_C_ROW_SPLIT=0 gives the other rules, as before the rule."""
+    nothing else but rule 4b's STASH where its store reads what it sums (softmax's exponentials: test_stash.py);
+    SHRIMPGRAD_C_ROW_SPLIT=0 gives the other rules, as before the rule."""
     from shrimpgrad.c.opts import ROW_SPLIT_ENV
     from shrimpgrad.linearize import LoopKind, linearize
 
     x = _t(64, 256)
     layernorm = lambda: (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True)  # noqa: E731
-    assert _opts(x.softmax(-1)) == [[("GROUP_SUMS", 1, 32)]]
+    assert _opts(x.softmax(-1)) == [[("GROUP_SUMS", 1, 32), ("STASH", 1, 1)]]
     assert _opts(x.log_softmax(-1)) == [[("GROUP_SUMS", 1, 32)]]
     assert _opts(layernorm()) == [[("GROUP_SUMS", 1, 32)]]
     assert _opts(x.max(axis=1)) == [[]]  # one loop: not a row kernel
@@ -213,7 +214,7 @@ def test_row_split_groups_only_the_sum_loops_of_a_row_kernel(monkeypatch):
     assert ranges == [("row1_0", 256), ("ridx0_1", 8), ("row1", 256)]  # the max and the store: the whole row
     # a row kernel gets no lanes along its output axes (rule 1 would: b is broadcast along the rows, a shared load)
     x3, bias = _t(4, 16, 256), _t(256)
-    assert _opts((x3 + bias).softmax(-1)) == [[("GROUP_SUMS", 2, 32)]]
+    assert _opts((x3 + bias).softmax(-1)) == [[("GROUP_SUMS", 2, 32), ("STASH", 2, 1)]]
     monkeypatch.setenv(ROW_SPLIT_ENV, "0")  # off: the rules as for any kernel
     assert _opts(x.softmax(-1)) == [[]]
     assert _opts(layernorm()) == [[("GROUP", 1, 32)]]
