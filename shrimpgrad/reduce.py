@@ -41,6 +41,7 @@ tinygrad sorts with a bitonic network (O(n log^2 n)); this sort is stable, which
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING
 
 from shrimpgrad.checks import (
@@ -60,6 +61,41 @@ from shrimpgrad.movement import _to_last
 
 if TYPE_CHECKING:
     from shrimpgrad.tensor import Tensor
+
+
+# ---- matmul from packed panels (PANELS) ----
+# The C device's matmul reads w (K, N) a row of 32 columns per reduce step: rows 4 KB apart at N = 1024, so every step
+# touches a new page and, 4 KB apart, the same cache set; a 32-column strip of w (K rows of 128 B) fits no cache and
+# is streamed from L3 again for each block of output rows (1024^3 on one AVX-512 core: 35-44 GFLOP/s, numpy 150-160).
+# PANELS copies w once into panels, (N/32, K, 32): each strip one contiguous run of K x 128 B, which the CPU's
+# prefetcher streams and L2 keeps while stage 04's rule 1e reuses it for 16 row blocks (1024^3, the kernel alone, one
+# core: 137-145 GFLOP/s; the copy, E_32_1024_32, 0.3-0.4 ms). The sum over K runs in the same order, so the results
+# are the plain matmul's bit for bit. SHRIMPGRAD_MATMUL_PANELS=0 turns it off.
+PANEL = 32  # columns per panel: stage 04 opts' PANEL_LANES (two 64-byte vectors of float32)
+PANEL_MIN_ROWS = 64  # rows of x (all batch axes together) that share one copy of w: fewer, and the copy costs more
+PANEL_MIN_WORK = 1 << 21  # multiply-adds; fewer is a small matmul, which stage 04's rule 1d blocks as it is
+PANELS_ENV = "SHRIMPGRAD_MATMUL_PANELS"
+
+
+def _packs_panels(x: Tensor, w: Tensor, dtype) -> bool:
+    """PANELS' case: on the C device, float32 x (..., M, K) @ float32 w (K, N), N a multiple of PANEL, at least
+    PANEL_MIN_ROWS rows of x and more than PANEL_MIN_WORK multiply-adds; unless $SHRIMPGRAD_MATMUL_PANELS is "0"."""
+    if os.environ.get(PANELS_ENV) == "0" or x.device != "C" or w.device != "C" or dtype is not None:
+        return False
+    if x.dtype != dtypes.float32 or w.dtype != dtypes.float32 or x.ndim < 2 or w.ndim != 2:
+        return False
+    rows, (k, n) = math.prod(x.shape[:-1]), w.shape
+    return n % PANEL == 0 and rows >= PANEL_MIN_ROWS and rows * k * n > PANEL_MIN_WORK
+
+
+def _panel_matmul(x: Tensor, w: Tensor) -> Tensor:
+    """x @ w through w's panels: panels[j, k, c] = w[k, 32*j + c] (a contiguous copy), then
+    out[..., m, j, c] = sum_k x[..., m, k] * panels[j, k, c], viewed as (..., m, 32*j + c)."""
+    k, n = w.shape
+    panels = w.reshape(k, n // PANEL, PANEL).permute(1, 0, 2).contiguous()
+    lead = x.shape[:-1]
+    products = x.reshape(*lead, 1, k, 1) * panels  # (..., m, N/32, K, 32)
+    return products.sum(-2).reshape(*lead, n)
 
 
 _HALVES = (dtypes.float16, dtypes.bfloat16)  # the 16-bit floats: their sums and products add up in float32
@@ -255,6 +291,8 @@ class ReduceMixin:
             raise _fail(ShapeError, "dot", f"can't multiply {self.shape} by {w.shape}: {self.shape[-1]} != "
                         f"{w.shape[axis_w]}", f"the last axis of self must match axis {axis_w} of w")
         _broadcast_shape("dot", self.shape[:-2], w.shape[:-2])  # the batch axes must broadcast
+        if _packs_panels(self, w, dtype):
+            return _panel_matmul(self, w)
         x = self.reshape(self.shape[:-1] + (1,) * min(dx - 1, dw - 1, 1) + self.shape[-1:])
         w2 = w.reshape(w.shape[:-2] + (1,) * min(dx - 1, dw - 1, 1) + w.shape[axis_w:]).transpose(-1, axis_w)
         out_dtype = promote(self.dtype, w.dtype) if dtype is None else _to_dtype("dot", dtype)

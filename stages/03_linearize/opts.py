@@ -14,7 +14,8 @@ part into a loop, a GPU index, or unrolled copies of the loop body.
     UPCAST    REDUCE                UNROLL lanes                 `amount` iterations of the reduce loop
                                                                  written out, one accumulator, same order
     LOCAL     GLOBAL                a LOCAL loop                 GPU: threads of a block (lidx); CPU: an
-                                                                 inner loop (no effect on speed)
+                                                                 inner loop inside the other GLOBAL loops
+                                                                 (a cache tile: stage 04's rule 1e)
     GROUP     REDUCE                GROUP lanes                  `amount` partial accumulators, each summing
                                                                  every amount-th element, combined after
                                                                  the loop (breaks the serial dependency)

@@ -30,6 +30,8 @@ field by field, is the complete answer to "what is different about the CUDA sour
     fma_partials       False                                  a GROUP's partial sums (CPU only) fused too
     loads_first        True (SHRIMPGRAD_C_LOADS_FIRST=0: False)  a straight run's pure LOADs first, by buffer
     offsets            True (SHRIMPGRAD_C_OFFSETS=0: False)   an index `base + 3` that only addresses read: [base + 3L]
+    wide_vectors       target("prefer-vector-width=512")      the attribute of a kernel whose lanes fill two 64-byte
+                       (SHRIMPGRAD_C_WIDE_VECTORS=0: "")      vectors: gcc then uses 512-bit vectors (renderer.py)
 
 `vector_math` is a switch: alu.py's exp2/log2 are within 1 ulp of the correctly rounded result (glibc's exp2f/log2f
 too, off by one more rarely; numpy's own float32 loops: 3 and 2 ulp), and a loop that calls them vectorizes, where a
@@ -106,6 +108,10 @@ class Dialect:
     # a float WHERE `c ? a : b` as alu.py's select helper, a bit mask the basic-block vectorizer takes (alu.py's
     # render_where; gcc 12 vectorizes `c ? a : b` in a loop, never among the straight lines of an UPCAST's lanes)
     mask_selects: bool = False
+    # a function attribute for kernels whose lanes fill two 64-byte vectors along an axis (renderer.py's wide_lanes):
+    # gcc on Intel prefers 256-bit vectors even with AVX-512 (-mprefer-vector-width=256), so such a kernel's FMAs are
+    # ymm unless asked; "": no attribute
+    wide_vectors: str = ""
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"
@@ -151,6 +157,17 @@ VECTOR_MAX_ENV = "SHRIMPGRAD_C_VECTOR_MAX"
 OFFSETS_ENV = "SHRIMPGRAD_C_OFFSETS"
 LOADS_FIRST_ENV = "SHRIMPGRAD_C_LOADS_FIRST"
 MASK_SELECTS_ENV = "SHRIMPGRAD_C_MASK_SELECTS"
+WIDE_VECTORS_ENV = "SHRIMPGRAD_C_WIDE_VECTORS"
+WIDE_VECTORS = 'target("prefer-vector-width=512")'
+
+
+def wide_vectors_setting(value: str | None = None) -> str:
+    """$SHRIMPGRAD_C_WIDE_VECTORS (or `value`): "1" or unset -> WIDE_VECTORS, the attribute that lets gcc use 512-bit
+    vectors in kernels with wide lanes (renderer.py's wide_lanes), "0" -> "" (the compiler's own preference)."""
+    value = os.environ.get(WIDE_VECTORS_ENV, "1") if value is None else value
+    if value not in ("0", "1"):
+        raise ValueError(f"{WIDE_VECTORS_ENV}={value!r}: use 1 (512-bit vectors for wide lanes, the default) or 0")
+    return WIDE_VECTORS if value == "1" else ""
 
 
 def loads_first_setting(value: str | None = None) -> bool:
@@ -193,7 +210,7 @@ def vector_max_setting(value: str | None = None) -> bool:
 C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True),
                     fma_chains=loads_first_setting(), fma_partials=False, vector_max=vector_max_setting(),
                     offsets=offsets_setting(), loads_first=loads_first_setting(),
-                    mask_selects=mask_selects_setting())
+                    mask_selects=mask_selects_setting(), wide_vectors=wide_vectors_setting())
 C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
 # every acc + a*b as fmaf(a, b, acc)
 C_FMA_DIALECT = replace(C_DIALECT, name="C (FMA)", fma=True, fma_chains=True, fma_partials=True)
@@ -201,3 +218,4 @@ C_NO_FMA_DIALECT = replace(C_DIALECT, name="C (no FMA)", fma=False)  # every a*b
 C_SCALAR_MAX_DIALECT = replace(C_DIALECT, name="C (scalar max)", vector_max=False)  # max loops as max_float32 only
 C_NO_OFFSETS_DIALECT = replace(C_DIALECT, name="C (no offsets)", offsets=False)  # every index an int line of its own
 C_TERNARY_DIALECT = replace(C_DIALECT, name="C (ternary selects)", mask_selects=False)  # WHERE as c ? a : b
+C_NARROW_DIALECT = replace(C_DIALECT, name="C (narrow vectors)", wide_vectors="")  # gcc's own vector width

@@ -36,6 +36,16 @@ inputs with a large stride. `heuristic_opts`, rule by rule (each one fixes the f
           -> 4.6 ms, 3.5 with the renderer's OFFSETS, 2.6 with its LOADS FIRST (whose FMA chains then vectorize); the
           same compiled -march=znver2 (AVX2) 7.2 -> 3.0 ms (README, Convolutions). `SHRIMPGRAD_C_WINDOW_TILES=0` gives
           rule 1b instead.
+1e. PANELS (UPCAST of the contiguous output axis and of another, then LOCAL of that other one) for a matmul whose
+          contiguous input is read in *panels*: its rows along the reduce axis are short and follow each other in
+          memory (stride along the reduce axis = the output axis's size, at most PANEL_ROW_MAX: a (K, 32) matrix, or
+          the front end's packed copy of a weight, shrimpgrad/reduce.py's PANELS): 32 lanes of that axis (two 64-byte
+          vectors) x 8 of the other (16 vector accumulators of the 32 registers AVX-512 has; per reduce step 2 vector
+          loads and 8 broadcasts for 16 FMAs), and a LOCAL loop of 16 such row blocks inside the loop over panels, so a
+          panel (K x 32 floats: 128 KB at K = 1024) is read from L2 by 16 row blocks where rule 1 streamed it from L3
+          for each. Measured on one AVX-512 core (1024^3, packed panels, with the renderer's WIDE VECTORS): 137-145
+          GFLOP/s for 8, 16 or 32 row blocks (none: 105-109); 8 x 32 lanes 145, 4 x 64: 93, 4 x 32: 82.
+          `SHRIMPGRAD_C_PANELS=0` gives rule 1 instead; more than SMALL_WORK multiply-adds (else rule 1d).
 2. VECTOR (UPCAST of one output axis) for reduce kernels whose reduced axis is not contiguous but an
           output axis is (`x.sum(axis=0)`): 16 neighbouring outputs per iteration, contiguous loads.
 3. SPLIT  (GROUP of the innermost reduce axis) when a sum of cheap values walks contiguous memory
@@ -97,6 +107,11 @@ SMALL_INNER = 64  # rule 1d: lanes along the contiguous output axis (x the other
 SMALL_UNROLL = 320  # rule 1d: the reduce loop unrolled so that lanes x unrolled iterations reach this (at least 2;
 # measured on W6: 10 x 4 lanes, 8 iterations 11.7 us, 4 iterations 18 us; 64 x 2 lanes, 2 iterations 22 us, 4 25 us)
 SMALL_BLOCK_ENV = "SHRIMPGRAD_C_SMALL_BLOCK"  # "0": small matmuls get rule 1's BLOCK instead of rule 1d
+PANEL_LANES = 32  # rule 1e: lanes along the panel's contiguous axis (two 64-byte vectors of floats)
+PANEL_ROWS = 8  # rule 1e: lanes along the other output axis: 8 x 2 = 16 vector accumulators
+PANEL_TILE = 16  # rule 1e: row blocks (LOCAL, an inner loop on the CPU) that read one panel while it is in L2
+PANEL_ROW_MAX = 64  # rule 1e: a panel's rows are at most this many elements (256 bytes of float32)
+PANELS_ENV = "SHRIMPGRAD_C_PANELS"  # "0": matmuls that read panels get rule 1's BLOCK instead of rule 1e
 SPLIT = 32  # partial sums of a contiguous reduction (16 or fewer: see rule 3)
 POLICY_ENV = "SHRIMPGRAD_C_OPTS"
 ROW_SPLIT_ENV = "SHRIMPGRAD_C_ROW_SPLIT"  # "0": row kernels get no rule 4 (GROUP_SUMS)
@@ -212,6 +227,13 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
         other = _reusing_axis(outputs, strides, first)
         if other is not None:
             add(OptKind.UPCAST, other.axis, other.size, WINDOW_OUTER)
+    elif first is not None and len(outputs) >= 2 and _reads_panels(kernel, strides, first, reduces):  # rule 1e
+        add(OptKind.UPCAST, first.axis, first.size, PANEL_LANES)
+        other = _reusing_axis(outputs, strides, first)
+        if other is not None:
+            rows = other.size // opts[-1].amount if add(OptKind.UPCAST, other.axis, other.size, PANEL_ROWS) \
+                else other.size
+            add(OptKind.LOCAL, other.axis, rows, PANEL_TILE)
     elif first is not None and len(outputs) >= 2 and _small_block(kernel, strides, first):  # rule 1d: SMALL BLOCK
         add(OptKind.UPCAST, first.axis, first.size, SMALL_INNER)
         other = _reusing_axis(outputs, strides, first)
@@ -238,6 +260,18 @@ def _small_block(kernel: Kernel, strides: list[tuple[int | None, ...]], first) -
     5.9 us with rule 1, 18 with rule 1d), unless $SHRIMPGRAD_C_SMALL_BLOCK is "0"."""
     return (os.environ.get(SMALL_BLOCK_ENV) != "0" and math.prod(kernel.full_shape) <= SMALL_WORK
             and all(s[first.axis] in (0, 1) for s in strides))
+
+
+def _reads_panels(kernel: Kernel, strides: list[tuple[int | None, ...]], first, reduces) -> bool:
+    """Rule 1e's case: one reduce axis, more than SMALL_WORK multiply-adds, and an input read contiguously along
+    `first` (whose size PANEL_LANES divides, at most PANEL_ROW_MAX) whose stride along the reduce axis is `first`'s
+    size: its rows, one per reduce step, follow each other in memory, so the lanes walk one contiguous stream (a
+    (K, 32) matrix, the front end's packed panels). Unless $SHRIMPGRAD_C_PANELS is "0"."""
+    if os.environ.get(PANELS_ENV) == "0" or len(reduces) != 1 or math.prod(kernel.full_shape) <= SMALL_WORK:
+        return False
+    if first.size % PANEL_LANES or first.size > PANEL_ROW_MAX:
+        return False
+    return any(s[first.axis] == 1 and s[reduces[0].axis] == first.size for s in strides)
 
 
 def _tiles_fit(row: int) -> bool:

@@ -51,3 +51,9 @@ def test_small_kernels_example_output_is_real():
     """The README's Small kernels section: W6's dw2 kernel, its opts (rule 1d), its selects with and without masks."""
     printed, shown = run_example("small-kernels")
     assert printed == shown
+
+
+def test_panels_example_output_is_real():
+    """The README's Large matmuls section: the panels copy, rule 1e's opts, the wide-vectors attribute, the loops."""
+    printed, shown = run_example("panels")
+    assert printed == shown

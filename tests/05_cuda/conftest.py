@@ -6,6 +6,14 @@ import pytest
 from shrimpgrad.c import compile_stats
 
 
+@pytest.fixture(autouse=True)
+def plain_matmul_graphs(monkeypatch):
+    """Without a GPU these tests build C-device Tensors and linearize their kernels for CUDA. The front end's PANELS
+    (shrimpgrad/reduce.py) rewrites a large float32 matmul on the C device into a copy of w and a matmul over its
+    panels, a layout for the CPU's caches; a CUDA Tensor never gets it, so neither do the C Tensors standing in here."""
+    monkeypatch.setenv("SHRIMPGRAD_MATMUL_PANELS", "0")
+
+
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     path = tmp_path / "cache"
