@@ -117,3 +117,24 @@ def test_switch_turns_it_off(monkeypatch):
     assert any(o.kind is OptKind.STASH for o in choose_c_opts(kernel))
     monkeypatch.setenv(STASH_ENV, "0")
     assert not any(o.kind is OptKind.STASH for o in choose_c_opts(kernel))
+
+
+def test_row_kernels_get_wide_vectors_and_the_same_bits_without():
+    """Renderer WIDE VECTORS (renderer.wide_lanes): ROW SPLIT's 32 partial sums are 32 lanes, so the row kernel is
+    compiled with 512-bit vectors; the narrow dialect (gcc's 256-bit preference) gives the same bits."""
+    from dialect_runner import run_c
+
+    from shrimpgrad.c import render
+    from shrimpgrad.c.dialect import C_DIALECT, C_NARROW_DIALECT, WIDE_VECTORS
+    from shrimpgrad.c.renderer import wide_lanes
+
+    x = np.concatenate([(RNG.standard_normal((6, 96)) * 4).astype(np.float32),
+                        np.array(list(SPECIAL.values()) * 1, np.float32).repeat(96 // 9 + 1, 1)[:, :96]])
+    for build in (lambda t: t.softmax(-1), lambda t: t.log_softmax(-1), lambda t: t.layernorm()):
+        kernel, _ = kernels_of(build, x)
+        program = linearize(kernel, choose_c_opts(kernel))
+        assert wide_lanes(program)
+        assert WIDE_VECTORS in render(program, comments=False)
+        out = np.zeros(kernel.bufs[0].size, np.float32)
+        wide, narrow = (run_c(program, [out, x.ravel()], d)[0] for d in (C_DIALECT, C_NARROW_DIALECT))
+        np.testing.assert_array_equal(wide, narrow)
