@@ -57,3 +57,9 @@ def test_panels_example_output_is_real():
     """The README's Large matmuls section: the panels copy, rule 1e's opts, the wide-vectors attribute, the loops."""
     printed, shown = run_example("panels")
     assert printed == shown
+
+
+def test_stash_example_output_is_real():
+    """The README's Softmax section: rule 4b's STASH (the store loop reads e back) and the row kernel's wide vectors."""
+    printed, shown = run_example("stash")
+    assert printed == shown
