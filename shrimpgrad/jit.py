@@ -138,8 +138,9 @@ class _Kernels:
     looks a slot's memory up there on its first use (realize.SlotRun)."""
     run_: SlotRun
 
-    def run(self, refs: list[BufferRef], held: list, loud: bool = False) -> None:
-        self.run_.run(refs, held, count_each=loud)
+    def run(self, refs: list[BufferRef], held: list, loud: bool = False):
+        """Launch the kernels; a GPU program still to wait for (SlotRun.finish), or None."""
+        return self.run_.run(refs, held, count_each=loud, wait=False)
 
 
 def _loud() -> bool:
@@ -309,10 +310,14 @@ class _Replay:
         _protect_pending()
         if self.written:  # nothing that lives across calls is overwritten (a pure function): nothing to protect
             _protect(self.written, {i for i, r in self.owners.items() if r() is not None})
+        gpu = None  # GPU kernels launched and not waited for yet: the replay waits once, after building its result
         for step in self.steps:
             if type(step) is _Kernels:
-                step.run(refs, held, loud)
+                gpu = step.run(refs, held, loud) or gpu
             else:
+                if gpu is not None:  # a step of the host's (a check, a copy) sees the kernels' results, or errors
+                    SlotRun.finish(gpu)
+                    gpu = None
                 step.run(refs, held)
         if self.written:
             inplace.mark_written(self.written)
@@ -322,8 +327,12 @@ class _Replay:
                 t.node = buffer(refs[i], t.shape, t.node.meta)
         if type(self.output) is _Out:  # one Tensor returned (the usual step): no walk of a structure
             slot, shape, device = self.output.record
-            return _new_tensor(refs[slot], shape, device)
-        return _map_output(self.output, lambda o: _new_tensor(refs[o[0]], o[1], o[2]))
+            out = _new_tensor(refs[slot], shape, device)
+        else:
+            out = _map_output(self.output, lambda o: _new_tensor(refs[o[0]], o[1], o[2]))
+        if gpu is not None:
+            SlotRun.finish(gpu)
+        return out
 
 
 def _protect(written, owners: set[int]) -> None:

@@ -345,7 +345,7 @@ def quiet() -> bool:
 class SlotRun:
     """Kernels to run by slot, in order, with their GlobalCounters totals (added up once, not per run)."""
 
-    __slots__ = ("kernels", "flops", "nbytes", "pools", "runs", "batched")
+    __slots__ = ("kernels", "flops", "nbytes", "pools", "runs", "batched", "launches", "last_gpu")
 
     def __init__(self, kernels: Sequence[SlotKernel]):
         self.kernels = tuple(kernels)
@@ -354,43 +354,64 @@ class SlotRun:
         self.nbytes = sum(k.item.nbytes for k in self.kernels)
         # batched.py: run again, the kernels become one C call (None: not yet; False: they can't)
         self.runs, self.batched = 0, None
+        # A GPU kernel is only launched (its program's `enqueue`), and the run waits once, after the last of them
+        # (`finish`): a wait per kernel cost ~5 us each, and a replay builds its result while the GPU runs
+        self.launches = tuple(getattr(k.item.runner.run, "enqueue", None) for k in self.kernels)
+        gpu = [k.item.runner.run for k, launch in zip(self.kernels, self.launches) if launch is not None]
+        self.last_gpu = gpu[-1] if gpu else None
 
     def __len__(self) -> int:
         return len(self.kernels)
 
-    def run(self, refs: list[BufferRef], held: list[Buffer | None], count_each: bool = False) -> None:
+    def run(self, refs: list[BufferRef], held: list[Buffer | None], count_each: bool = False, wait: bool = True):
         """Run the kernels on one run's buffers: `refs[slot]` its BufferRef, `held[slot]` its Buffer (None: not
         looked up yet, or no memory yet: a kernel's `allocate` slots get theirs from the pool, its `release` slots
         go back after it). Same effects as ExecItem.run of each bound item: the same memory in `_storage`, the same
         GlobalCounters, the same error for a buffer with no memory. `count_each`: count (and with DEBUG=1 print)
-        each kernel as it runs, as ExecItem.run does; else the counters are added up once."""
+        each kernel as it runs, as ExecItem.run does (a GPU kernel waited for one by one); else the counters are
+        added up once. `wait=False`: return the GPU program to `finish` (the kernels may still be running; a
+        TinyJit replay waits after building its result), else None."""
         batch = None if count_each else self._batch()
         if batch is not None:
             self._add_counts(len(self.kernels), batch.run(refs, held))
-            return
-        seconds, done = 0.0, 0
+            return None
+        seconds, done, start = 0.0, 0, time.perf_counter()
         try:
-            for k, pool in zip(self.kernels, self.pools):
+            for k, pool, launch in zip(self.kernels, self.pools, self.launches):
                 for i in k.allocate:
                     if held[i] is None:
                         ref = refs[i]
                         held[i] = _storage[ref] = Buffer(ref, k.item.device, pool=pool)
-                ran = k.item.runner.run([b.handle if (b := held[i]) is not None else _memory_of(k, refs, held, i)
-                                         for i in k.use])
-                done += 1
+                handles = [b.handle if (b := held[i]) is not None else _memory_of(k, refs, held, i) for i in k.use]
                 if count_each:
-                    _count(k.item, ran)
+                    _count(k.item, k.item.runner.run(handles))
+                elif launch is not None:
+                    launch(handles)  # a GPU kernel: its time is counted when the run waits for it
                 else:
-                    seconds += ran
+                    seconds += k.item.runner.run(handles)
+                done += 1
                 for i in k.release:
                     buf = held[i]
                     if buf is not None:
                         held[i] = None
                         _storage.pop(refs[i], None)
                         buf.release()
+            if self.last_gpu is not None and not count_each:
+                if not wait:
+                    return self.last_gpu
+                self.last_gpu.finish()
+                seconds = time.perf_counter() - start  # a GPU run's time: its first launch to the end of the wait
         finally:  # (count_each: counted above)
             if not count_each:
                 self._add_counts(done, seconds)
+        return None
+
+    @staticmethod
+    def finish(gpu) -> None:
+        """Wait for what a `run(..., wait=False)` left running; its time joins GlobalCounters' kernel time."""
+        start = time.perf_counter()
+        gpu.finish()
+        GlobalCounters.time_sum_s += time.perf_counter() - start
 
     def _batch(self) -> batched.Batched | None:
         """The kernels as one C call (batched.py), from their BATCH_AFTER_RUNS-th run on, if they can be."""

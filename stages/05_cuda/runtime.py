@@ -235,7 +235,7 @@ class CUDAProgram:
         # looked up once: a replay of a 1-kernel step is ~20 us, and each attribute, f-string or call counts
         self._launch, self._sync = driver.cuLaunchKernel, driver.cuCtxSynchronize
         self._ok = driver.CUresult.CUDA_SUCCESS
-        self._sync_what = f"cuCtxSynchronize after {self.name}"
+        self._sync_what = f"cuCtxSynchronize after {self.name} (or a kernel launched before it)"
 
     def _bind(self, buffers) -> None:
         if len(buffers) != len(self._globals):
@@ -263,13 +263,19 @@ class CUDAProgram:
         if err != self._ok:
             _check((err,), self._what)
 
-    def __call__(self, buffers) -> float:
-        start = time.perf_counter()
-        self.enqueue(buffers)
+    def finish(self) -> None:
+        """Wait for this kernel and every one launched before it (stream 0 runs them in order), unless
+        $SHRIMPGRAD_CUDA_SYNC=0; a kernel that failed raises here. The runtime launches a run's kernels with
+        `enqueue` and calls this once, after the last (realize.SlotRun): one wait per run, not per kernel."""
         if SYNC_EACH_LAUNCH:
             (err,) = self._sync()
             if err != self._ok:
                 _check((err,), self._sync_what)
+
+    def __call__(self, buffers) -> float:
+        start = time.perf_counter()
+        self.enqueue(buffers)
+        self.finish()
         return time.perf_counter() - start
 
 
