@@ -3,6 +3,7 @@
     render(program, comments=True, openmp=True) -> str    the C source (renderer.py)
     verify(program) -> program                              stage 03's checks + what C needs (RenderError)
     CProgram(program)(buffers) -> seconds                   compile (cached), load, run (runtime.py)
+    CBatch(programs, uses, n_slots)(arrays) -> seconds      many CPrograms by one C call (batch.py)
     compile_c(source, name) -> CompiledKernel               the compiler and its flags (compiler.py)
     compile_stats                                           compiled / loaded-from-cache counts (cache.py)
     choose_c_opts(kernel) -> opts                           the CPU's stage-03 optimizations, a named policy (opts.py)

@@ -63,3 +63,9 @@ def test_stash_example_output_is_real():
     """The README's Softmax section: rule 4b's STASH (the store loop reads e back) and the row kernel's wide vectors."""
     printed, shown = run_example("stash")
     assert printed == shown
+
+
+def test_batch_example_output_is_real():
+    """The README's CBatch section: a TinyJit replay's kernels as one C call, its source and arena, as shown."""
+    printed, shown = run_example("batch")
+    assert printed == shown
