@@ -14,6 +14,7 @@ See README.md in this folder.
 
 from shrimpgrad.graph.notebook import attach_reprs, viz_exports
 
+from .batch import CBatch, plan_arena
 from .cache import CacheError, CompileStats, cache_root, compile_stats
 from .compiler import FLAGS, CompiledKernel, CompileError, c_compiler, compile_c, compiler_command
 from .ctype import RenderError
@@ -26,7 +27,7 @@ __all__ = [
     "CacheError", "CompileStats", "cache_root", "compile_stats",
     "FLAGS", "CompiledKernel", "CompileError", "c_compiler", "compile_c", "compiler_command",
     "RenderError", "OPENMP_MIN_ITERATIONS", "render", "verify", "choose_c_opts", "C_OPTS_POLICIES",
-    "ArgumentError", "CProgram", "clear_loaded",
+    "ArgumentError", "CProgram", "clear_loaded", "CBatch", "plan_arena",
     "KernelView", "print_source", "source_html", "to_dot",
 ]
 
