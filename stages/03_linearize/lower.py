@@ -63,8 +63,8 @@ from shrimpgrad.schedule import verify as verify_kernel
 
 from .expr import Add, And, Expr, FloorDiv, Ge, Lt, Mod, Mul, Num, Var, all_of, sum_of
 from .index import index_and_valid, unravel
-from .opts import Loop, LoopPlan, Opt, apply_opts
-from .stash import stash_row_values
+from .opts import Loop, LoopPlan, Opt, OptKind, apply_opts
+from .stash import stash_candidates
 from .symbolic import Rewrite, simplify
 from .uops import LoopKind, Program, UOp, UOps, verify
 
@@ -573,6 +573,38 @@ def combine_in_shared_memory(L: Lowering, reduces: list[KNode], out_lanes: list[
                              r.arg[0])
         L.finals[(r, lane)] = final
         L.note(f"combine {group} GROUP partials of {r.arg[0].name} from shared memory")
+
+
+def stash_row_values(L: Lowering) -> None:
+    """STASH (when applied): the sum loop stores V into the output row, the store loop loads it back (stash.py's
+    docstring), after lower_reduces."""
+    if not any(o.kind is OptKind.STASH for o in L.plan.applied):
+        return
+    if L.gpu:
+        raise LinearizeError(f"kernel {L.kernel.name}: STASH is a CPU opt (on a GPU the thread that stores an element "
+                             f"in the sum loop need not be the one that loads it in the store loop)")
+    plan, make = L.plan, L.make
+    outputs = lane_envs(plan.lanes(LoopKind.UPCAST))  # the store loop runs once per output lane (lower_stores)
+    for v, (store, phase) in stash_candidates(L.kernel, L.phases).items():
+        buf_index, st = store.arg
+        buf = L.bufs[buf_index]
+        # the sum loop's lanes, as lower_reduces made them: GROUP x UNROLL lanes where the phase is `grouped`
+        groups = lane_envs(plan.lanes(LoopKind.GROUP)) if L.grouped(phase) else [{}]
+        unrolls = lane_envs(plan.lanes(LoopKind.UNROLL)) if L.grouped(phase) else [{}]
+        sums = [{**o, **g, **u} for o in outputs for g in groups for u in unrolls]
+        stored = [index_and_valid(st, axis_exprs(L, st.shape, e, phase), L.log) for e in sums]
+        loaded = [index_and_valid(st, axis_exprs(L, st.shape, o, L.phases.store), L.log) for o in outputs]
+        if any(valid != Num(1) for _, valid in stored + loaded):
+            continue  # a masked store writes only part of the row: the store loop computes V itself
+        for e, (index, _) in zip(sums, stored):
+            value = lower_tree(L, v, e, phase)  # the sum's own UOp (CSE): it is made already
+            make.origins = store.origins
+            make.uop(UOps.STORE, None, (buf, make.lower_expr(index), value))
+        make.origins = v.origins
+        for o, (index, _) in zip(outputs, loaded):
+            L.values[(v, (L.phases.store or None, _key(o)))] = make.uop(UOps.LOAD, v.dtype,
+                                                                      (buf, make.lower_expr(index)))
+        L.note(f"STASH: {len(sums)} stores of {v.arg.name} in loop {phase}, {len(outputs)} load(s) in the store loop")
 
 
 def lower_stores(L: Lowering) -> None:

@@ -21,9 +21,10 @@ node, not a bare LOAD: reloading a load saves nothing), and V has the STORE buff
 computed in float32 and cast, has none: the stash would round e). A kernel that reads one of its outputs (an in-place
 assign) has none either: the stash would overwrite what a later row or loop reads. One value per output buffer.
 
-The pass (`stash_row_values`, between lower.py's lower_reduces and lower_stores) makes, for every lane of the sum
-loop, `STORE(out, index of that element, V)`, and for the store loop `LOAD(out, the store's own index)`, recorded as
-V's value in the store loop, so lower_stores uses it and lowers nothing below it. It is a CPU opt: on a GPU another
+The pass (lower.py's `stash_row_values`, between lower_reduces and lower_stores: it lowers with lower.py's own
+helpers, so it lives there; this module decides from the kernel alone) makes, for every lane of the sum loop,
+`STORE(out, index of that element, V)`, and for the store loop `LOAD(out, the store's own index)`, recorded as V's
+value in the store loop, so lower_stores uses it and lowers nothing below it. It is a CPU opt: on a GPU another
 thread of the block may store the element a thread loads (a GROUP stripes the row), which would need a barrier.
 """
 
@@ -32,10 +33,7 @@ from __future__ import annotations
 from shrimpgrad.graph import Ops
 from shrimpgrad.schedule import Kernel, KNode, KOps
 
-from .expr import Num
-from .index import index_and_valid
-from .opts import OptKind, _reads_an_output
-from .uops import LoopKind, UOps
+from .opts import _reads_an_output
 
 
 def _store_tree(node: KNode) -> set[KNode]:
@@ -71,36 +69,3 @@ def stash_candidates(kernel: Kernel, phases) -> dict[KNode, tuple[KNode, int]]:
                 used.add(buf)
                 break
     return out
-
-
-def stash_row_values(L) -> None:
-    """STASH (when applied): the sum loop stores V into the output row, the store loop loads it back (module
-    docstring). `L`: lower.py's Lowering, after lower_reduces."""
-    from .lower import LinearizeError, _key, axis_exprs, lane_envs, lower_tree  # lower.py imports this pass
-    if not any(o.kind is OptKind.STASH for o in L.plan.applied):
-        return
-    if L.gpu:
-        raise LinearizeError(f"kernel {L.kernel.name}: STASH is a CPU opt (on a GPU the thread that stores an element "
-                             f"in the sum loop need not be the one that loads it in the store loop)")
-    plan, make = L.plan, L.make
-    outputs = lane_envs(plan.lanes(LoopKind.UPCAST))  # the store loop runs once per output lane (lower_stores)
-    for v, (store, phase) in stash_candidates(L.kernel, L.phases).items():
-        buf_index, st = store.arg
-        buf = L.bufs[buf_index]
-        # the sum loop's lanes, as lower_reduces made them: GROUP x UNROLL lanes where the phase is `grouped`
-        groups = lane_envs(plan.lanes(LoopKind.GROUP)) if L.grouped(phase) else [{}]
-        unrolls = lane_envs(plan.lanes(LoopKind.UNROLL)) if L.grouped(phase) else [{}]
-        sums = [{**o, **g, **u} for o in outputs for g in groups for u in unrolls]
-        stored = [index_and_valid(st, axis_exprs(L, st.shape, e, phase), L.log) for e in sums]
-        loaded = [index_and_valid(st, axis_exprs(L, st.shape, o, L.phases.store), L.log) for o in outputs]
-        if any(valid != Num(1) for _, valid in stored + loaded):
-            continue  # a masked store writes only part of the row: the store loop computes V itself
-        for e, (index, _) in zip(sums, stored):
-            value = lower_tree(L, v, e, phase)  # the sum's own UOp (CSE): it is made already
-            make.origins = store.origins
-            make.uop(UOps.STORE, None, (buf, make.lower_expr(index), value))
-        make.origins = v.origins
-        for o, (index, _) in zip(outputs, loaded):
-            L.values[(v, (L.phases.store or None, _key(o)))] = make.uop(UOps.LOAD, v.dtype,
-                                                                      (buf, make.lower_expr(index)))
-        L.note(f"STASH: {len(sums)} stores of {v.arg.name} in loop {phase}, {len(outputs)} load(s) in the store loop")
