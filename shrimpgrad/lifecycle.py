@@ -121,8 +121,10 @@ class LifecycleMixin:
         (an unrealized value), self simply takes x's value. Returns self.
 
         Lazy, but it means what eager code means (shrimpgrad/inplace.py): tensors computed from self before this
-        call keep the old value; assigning twice before a realize performs both writes, in order. An assign into
-        a view (`x[1:3].assign(v)`) writes x's buffer and runs at once, like numpy's `x[1:3] = v`."""
+        call keep the old value. Assigned twice before a realize, self takes the second value as a new lazy value
+        (computed into a new buffer when realized, not written into the old one); a value that reads self between
+        the two sees the first write. An assign into a view (`x[1:3].assign(v)`) writes x's buffer and runs at
+        once, like numpy's `x[1:3] = v`."""
         x = x if isinstance(x, type(self)) else type(self)(x, device=self.device, dtype=self.dtype)
         if x.device != self.device:
             raise _fail(ValueError, "assign", f"value is on {x.device!r}, self on {self.device!r}", "use .to() first")
@@ -134,7 +136,9 @@ class LifecycleMixin:
             if _broadcast_shape("assign", x.shape, self.shape) != self.shape:
                 raise _fail(ShapeError, "assign", f"value of shape {x.shape} doesn't broadcast to {self.shape}")
             x = x._broadcast_to(self.shape)
-        target = self.node  # an earlier ASSIGN that hasn't run stays the target: both writes happen, in order
+        target = self.node
+        # not a buffer (an unrealized value, or an earlier ASSIGN that hasn't run): self becomes x's value; x's graph
+        # holds the earlier ASSIGN where it reads it, so that write still happens first (stage 02 orders it)
         if not _writable(target):
             self.node = x.node
             return self
