@@ -286,10 +286,13 @@ def _same(a: Any, b: Any) -> bool:
 class _Replay:
     """A captured call in slot form. Slots: the inputs (in argument order), then the buffers made during the capture
     (`fresh`: made anew by every replay), then `kept`, the buffers that live across calls (weights, optimizer state,
-    host constants), which every replay uses as they are."""
+    host constants), which every replay uses as they are. (Concurrent replays of one TinyJit from two threads are
+    not supported: they would overwrite the same weights, and share the temporaries' BufferRefs.)"""
     steps: tuple  # in slot form (_by_slot)
     kernels: tuple[ExecItem, ...]  # the captured ExecItems, in order
-    fresh: tuple[BufferRef, ...]  # the captured fresh buffers: each replay makes one of each size and dtype
+    # the captured fresh buffers, and whether each replay reuses that BufferRef: a temporary (a kernel of the replay
+    # releases it) does, since no replay's temporary outlives the replay; an output, a .grad gets a new one each time
+    fresh: tuple[tuple[BufferRef, bool], ...]
     kept: tuple[BufferRef, ...]
     written: frozenset[BufferRef]  # buffers that live across calls and that the kernels overwrite
     owners: dict[int, weakref.ref]  # tensors that hold a written buffer (the weights themselves): no snapshot
@@ -304,7 +307,8 @@ class _Replay:
     def run(self, args: list[Tensor], loud: bool = False) -> Any:
         """The replay on `args`' buffers; `loud` (_loud(), asked once per call): count and print each kernel."""
         inputs = [t.node.arg for t in args]
-        refs = [*inputs, *[BufferRef(ref.size, ref.dtype) for ref in self.fresh], *self.kept]
+        refs = [*inputs, *[ref if reused else BufferRef(ref.size, ref.dtype) for ref, reused in self.fresh],
+                *self.kept]
         # each slot's Buffer: the inputs' now, the others once a kernel made or looked them up (realize.SlotRun)
         held = [*map(_storage.get, inputs), *[None] * (len(refs) - len(inputs))]
         _protect_pending()
@@ -571,8 +575,9 @@ def _finish(recorder: _Recorder, inputs: tuple[BufferRef, ...], out: Any, before
     kept = tuple(list(slot)[len(movable):])
     rebound = [(weakref.ref(t), slot[t.node.arg]) for t in live if not _existed(t, before) and id(t) not in returned
                and t.node.op is Ops.BUFFER and t.node.arg in movable]
-    return _Replay(_by_slot(steps, slot), tuple(kernels), fresh, kept, persistent_written, owners,
-                   rebound, _template(out, movable))
+    released = {ref for item in kernels for ref in item.release}  # the temporaries: each replay reuses their refs
+    return _Replay(_by_slot(steps, slot), tuple(kernels), tuple((ref, ref in released) for ref in fresh), kept,
+                   persistent_written, owners, rebound, _template(out, movable))
 
 
 def _named(steps: tuple) -> list[BufferRef]:
