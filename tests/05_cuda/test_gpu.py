@@ -288,8 +288,15 @@ def test_each_opts_rule_on_and_off_matches_device_c(case, monkeypatch):
     assert on != off
     got = {name: run_cuda(linearize(kernel, opts, gpu=True), buffers, extra=3)[0]
            for name, opts in (("on", on), ("off", off))}
+    atol = 2e-5
+    if _rule(case) == "group":
+        # GROUP adds a row in another order than device C's loop: equal within float32 rounding of the sum, which
+        # scales with sum |x| (a row of 4096 normals: ~3300), not with the result (it may cancel to ~1: one run
+        # differed by 4.4e-5 at -0.88, 0.1 eps * sum |x|); a few roundings of that magnitude, not 2e-5
+        row = inputs[0].reshape(inputs[0].shape[0], -1)
+        atol = 4 * np.finfo(np.float32).eps * np.abs(row).sum(axis=1).max()
     for name, values in got.items():
-        np.testing.assert_allclose(values, on_c, rtol=2e-5, atol=2e-5, err_msg=f"{case} rule {name} vs device C")
+        np.testing.assert_allclose(values, on_c, rtol=2e-5, atol=atol, err_msg=f"{case} rule {name} vs device C")
     if _rule(case) != "group":  # an UPCAST of outputs changes no sum's order
         bits_equal(got["on"], got["off"], f"{case}: rule on vs off")
 
