@@ -69,7 +69,13 @@ inputs with a large stride. `heuristic_opts`, rule by rule (each one fixes the f
           Measured on W3's softmax row kernel (2048^2, one AVX-512 core, the C alone): 4.2-4.3 -> 2.8-3.0 ms.
           `SHRIMPGRAD_C_STASH=0` turns it off.
 
-Elementwise kernels get no opts: gcc vectorizes their loop as it is. All opts compute the same values,
+5. SHORT ROWS (UPCAST of a short innermost axis, whole, and of a few rows) for an elementwise kernel whose rows are
+          shorter than a vector (a training step's rows of 10 classes): 10 x 2 lanes of straight lines, which gcc's
+          basic-block vectorizer packs where it left the loop of 10 scalar (see _short_rows).
+          `SHRIMPGRAD_C_SHORT_ROWS=0` turns it off.
+(Rule 1d, SMALL BLOCK, and its ROWS are described at their constants and in _small_block / _small_rows.)
+
+Other elementwise kernels get no opts: gcc vectorizes their loop as it is. All opts compute the same values,
 except that SPLIT, ROW SPLIT (and BLOCK/VECTOR when another reduce axis is inside) reorders a float sum: results
 equal the plain loop's within float rounding (ints exactly). Lanes stay within stage 03's MAX_LANES.
 """
@@ -90,6 +96,7 @@ from shrimpgrad.linearize.symbolic import Add, Mul, Var
 from shrimpgrad.schedule import Kernel, KOps
 
 from .dialect import C_DIALECT
+from .renderer import OPENMP_MIN_ITERATIONS
 
 BLOCK_INNER = 16  # lanes along the contiguous output axis (a 64-byte vector of floats)
 BLOCK_OUTER = 8  # lanes along the other output axis: 16 x 8 = 128 accumulators
@@ -107,6 +114,13 @@ SMALL_INNER = 64  # rule 1d: lanes along the contiguous output axis (x the other
 SMALL_UNROLL = 320  # rule 1d: the reduce loop unrolled so that lanes x unrolled iterations reach this (at least 2;
 # measured on W6: 10 x 4 lanes, 8 iterations 11.7 us, 4 iterations 18 us; 64 x 2 lanes, 2 iterations 22 us, 4 25 us)
 SMALL_BLOCK_ENV = "SHRIMPGRAD_C_SMALL_BLOCK"  # "0": small matmuls get rule 1's BLOCK instead of rule 1d
+SMALL_ROWS = 4  # rule 1d's ROWS: lanes along the other output axis (an axis of at most SMALL_WHOLE: all of it)
+SMALL_WHOLE = 16  # rule 1d's ROWS: a short other axis (W6's 10 classes) is taken whole
+SMALL_LANES = 320  # rule 1d's ROWS: the contiguous axis's lanes are cut so that the block has at most this many lanes
+SMALL_ROWS_ENV = "SHRIMPGRAD_C_SMALL_ROWS"  # "0": rule 1d's first version (2 lanes of the other axis, 64 contiguous)
+SHORT_ROW_LANES = 16  # rule 5: an elementwise row shorter than this (a 64-byte vector of floats) is unrolled whole,
+# with as few rows as make this many lanes
+SHORT_ROWS_ENV = "SHRIMPGRAD_C_SHORT_ROWS"  # "0": elementwise kernels get no opts (no rule 5)
 PANEL_LANES = 32  # rule 1e: lanes along the panel's contiguous axis (two 64-byte vectors of floats)
 PANEL_ROWS = 8  # rule 1e: lanes along the other output axis: 8 x 2 = 16 vector accumulators
 PANEL_TILE = 16  # rule 1e: row blocks (LOCAL, an inner loop on the CPU) that read one panel while it is in L2
@@ -182,7 +196,7 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
     plan = LoopPlan.start(kernel)
     outputs, reduces = plan.ordered((LoopKind.GLOBAL,)), plan.ordered((LoopKind.REDUCE,))
     if not reduces:
-        return ()
+        return _short_rows(plan.ordered((LoopKind.GLOBAL,)), apply_kernel=kernel)  # rule 5 (or nothing)
     strides = axis_strides(kernel)
     opts: list[Opt] = []
 
@@ -235,10 +249,17 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
                 else other.size
             add(OptKind.LOCAL, other.axis, rows, PANEL_TILE)
     elif first is not None and len(outputs) >= 2 and _small_block(kernel, strides, first):  # rule 1d: SMALL BLOCK
-        add(OptKind.UPCAST, first.axis, first.size, SMALL_INNER)
         other = _reusing_axis(outputs, strides, first)
-        if other is not None:
-            add(OptKind.UPCAST, other.axis, other.size, max(2, SMALL_INNER // opts[-1].amount) if opts else SMALL_INNER)
+        if os.environ.get(SMALL_ROWS_ENV) != "0":  # rule 1d's ROWS (see _small_rows)
+            inner, rows = _small_rows(first, other)
+            add(OptKind.UPCAST, first.axis, first.size, inner)
+            if other is not None:
+                add(OptKind.UPCAST, other.axis, other.size, rows)
+        else:  # rule 1d's first version: 64 contiguous lanes, 2 of the other axis
+            add(OptKind.UPCAST, first.axis, first.size, SMALL_INNER)
+            if other is not None:
+                add(OptKind.UPCAST, other.axis, other.size,
+                    max(2, SMALL_INNER // opts[-1].amount) if opts else SMALL_INNER)
         lanes = math.prod(o.amount for o in opts)
         add(OptKind.UPCAST, inner_reduce.axis, inner_reduce.size, max(2, SMALL_UNROLL // lanes))
     elif first is not None and len(outputs) >= 2:  # rule 1: BLOCK
@@ -260,6 +281,45 @@ def _small_block(kernel: Kernel, strides: list[tuple[int | None, ...]], first) -
     5.9 us with rule 1, 18 with rule 1d), unless $SHRIMPGRAD_C_SMALL_BLOCK is "0"."""
     return (os.environ.get(SMALL_BLOCK_ENV) != "0" and math.prod(kernel.full_shape) <= SMALL_WORK
             and all(s[first.axis] in (0, 1) for s in strides))
+
+
+def _small_rows(first, other) -> tuple[int, int]:
+    """Rule 1d's ROWS: (lanes along `first`, the contiguous output axis; lanes along `other`). The other axis gets
+    SMALL_ROWS lanes, or all of it when it has at most SMALL_WHOLE (dw2's 10 classes: largest_divisor(10, 4) would give
+    2); `first` gets SMALL_INNER, cut to what keeps the block at SMALL_LANES. Measured on W6's kernels alone (one
+    AVX-512 core, 5 alternating rounds, medians): x @ w1 64 x 2 lanes 21.0 us -> 64 x 4 18.4; dw1 25.7 -> 21.3 (64 x 1
+    with 8 iterations unrolled was 18.4, but the same shape on x @ w1 26.5); dw2 64 x 2 7.1 -> 32 x 10 5.2; h @ w2
+    (10 x 4, 8 iterations) unchanged."""
+    if other is None:
+        rows = 1
+    else:
+        rows = other.size if other.size <= SMALL_WHOLE else largest_divisor(other.size, SMALL_ROWS)
+    inner = largest_divisor(first.size, min(SMALL_INNER, max(1, SMALL_LANES // rows)))
+    return inner, rows
+
+
+def _short_rows(outputs, apply_kernel: Kernel) -> tuple[Opt, ...]:
+    """Rule 5, SHORT ROWS: an elementwise kernel whose innermost axis is shorter than SHORT_ROW_LANES (W6's rows of 10
+    classes) gets that axis unrolled whole and as few rows of the next axis as make SHORT_ROW_LANES lanes (10 x 2).
+    gcc vectorizes a loop of 10 iterations as 8 + 2 or not at all (the softmax gradient's loop, with its exp2 and
+    selects: scalar); unrolled, the 20 lanes are straight lines its basic-block vectorizer packs. Measured on W6's
+    kernels alone (one AVX-512 core, medians of 5 alternating rounds): the loss gradient E_128_10 (exp2, selects)
+    10.3-11.1 -> 6.4-7.0 us, the transposed copy E_128_10n1 2.25 -> 2.0, the SGD update E_128_10n2 2.5 -> 2.3
+    (10 x 4 lanes: 11.4, no faster than none). Only kernels too small for OpenMP (fewer elements than the renderer's
+    OPENMP_MIN_ITERATIONS), whose parallel loops would otherwise count fewer iterations. Unless $SHRIMPGRAD_C_SHORT_ROWS
+    is "0"."""
+    if (os.environ.get(SHORT_ROWS_ENV) == "0" or len(outputs) < 2 or outputs[-1].size >= SHORT_ROW_LANES
+            or math.prod(apply_kernel.full_shape) >= OPENMP_MIN_ITERATIONS):
+        return ()
+    row, outer = outputs[-1], outputs[-2]
+    rows = next((d for d in range(1, outer.size + 1) if outer.size % d == 0 and d * row.size >= SHORT_ROW_LANES),
+                outer.size)
+    opts = (Opt(OptKind.UPCAST, row.axis, row.size),) + ((Opt(OptKind.UPCAST, outer.axis, rows),) if rows > 1 else ())
+    try:
+        apply_opts(apply_kernel, opts)
+    except OptError:
+        return ()
+    return opts
 
 
 def _reads_panels(kernel: Kernel, strides: list[tuple[int | None, ...]], first, reduces) -> bool:

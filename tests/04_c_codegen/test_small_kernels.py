@@ -1,6 +1,8 @@
 """W6's rules (a training step's small kernels): the renderer's MASK SELECTS (a float WHERE as select_float32, a bit
-mask gcc vectorizes among an UPCAST's lanes) and opts rule 1d SMALL BLOCK (64 lanes along the contiguous output axis
-for matmuls of at most 2^21 multiply-adds). What each does to a kernel, and that each on or off computes the same."""
+mask gcc vectorizes among an UPCAST's lanes), opts rule 1d SMALL BLOCK (lanes along the contiguous output axis for
+matmuls of at most 2^21 multiply-adds) with its ROWS (4 lanes of the other axis, a short one whole), and opts rule 5
+SHORT ROWS (an elementwise row shorter than a vector unrolled whole, 2 rows of 10). What each does to a kernel, and that
+each on or off computes the same."""
 
 import os
 import subprocess
@@ -15,10 +17,11 @@ from shrimpgrad import Context, Tensor
 from shrimpgrad.c import choose_c_opts, render
 from shrimpgrad.c.compiler import FLAGS, c_compiler
 from shrimpgrad.c.dialect import C_DIALECT, C_TERNARY_DIALECT, MASK_SELECTS_ENV, mask_selects_setting
-from shrimpgrad.c.opts import SMALL_BLOCK_ENV
+from shrimpgrad.c.opts import SHORT_ROWS_ENV, SMALL_BLOCK_ENV, SMALL_ROWS_ENV
 from shrimpgrad.c.renderer import has_lanes
 from shrimpgrad.graph import dtypes
 from shrimpgrad.linearize import Opt, OptKind, interpret, linearize
+from shrimpgrad.realize import clear_schedule_cache
 from shrimpgrad.schedule import create_schedule
 
 RNG = np.random.default_rng(12)
@@ -132,13 +135,19 @@ def _opts(t: Tensor) -> list[tuple[str, int, int]]:
     return [(o.kind.name, o.axis, o.amount) for o in choose_c_opts(_kernel(t))]
 
 
-def test_small_matmuls_get_64_lanes_2_rows_and_an_unrolled_reduce(monkeypatch):
+def test_small_matmuls_get_64_lanes_4_rows_and_an_unrolled_reduce(monkeypatch):
     x, w1 = _t(128, 64), _t(64, 128)
     assert _kernel(x @ w1).full_shape == (128, 128, 64)
-    assert _opts(x @ w1) == [("UPCAST", 1, 64), ("UPCAST", 0, 2), ("UPCAST", 2, 2)]
+    assert _opts(x @ w1) == [("UPCAST", 1, 64), ("UPCAST", 0, 4), ("UPCAST", 2, 2)]
     # W6's second layer: 10 outputs along the contiguous axis, then 4 rows and 8 iterations of the reduce unrolled
     h, w2 = _t(128, 128), _t(128, 10)
     assert _opts(h @ w2) == [("UPCAST", 1, 10), ("UPCAST", 0, 4), ("UPCAST", 2, 8)]
+    # W6's dw2 (transposed): the 10 classes whole, 32 lanes of the contiguous axis (320 in all), no unroll
+    g = _t(128, 10)
+    assert _opts(g.T @ h.relu()) == [("UPCAST", 1, 32), ("UPCAST", 0, 10)]
+    monkeypatch.setenv(SMALL_ROWS_ENV, "0")  # rule 1d's first version: 64 x 2
+    assert _opts(x @ w1) == [("UPCAST", 1, 64), ("UPCAST", 0, 2), ("UPCAST", 2, 2)]
+    assert _opts(g.T @ h.relu()) == [("UPCAST", 1, 64), ("UPCAST", 0, 2), ("UPCAST", 2, 2)]
     monkeypatch.setenv(SMALL_BLOCK_ENV, "0")  # the switch: rule 1's 16 x 8
     assert _opts(x @ w1) == [("UPCAST", 1, 16), ("UPCAST", 0, 8)]
 
@@ -155,15 +164,19 @@ MATMULS = {  # (a, b) -> the product: plain, transposed operands, a relu mask, W
     "128x64 @ 64x128": lambda: (_t(128, 64), _t(64, 128)),
     "x.T @ dh (W6's dw1)": lambda: (_t(128, 64).T, _t(128, 128)),
     "h @ w2 (10 outputs)": lambda: (_t(128, 128).relu(), _t(128, 10)),
+    "g.T @ relu(h) (W6's dw2, transposed)": lambda: (_t(128, 10).T, _t(128, 128).relu()),
+    "7x5 @ 5x13 (a short other axis of 7)": lambda: (_t(7, 5), _t(5, 13)),
     "24x40 @ 40x12": lambda: (_t(24, 40), _t(40, 12)),
     "batched 4x16x32 @ 32x48": lambda: (_t(4, 16, 32), _t(32, 48)),
 }
 
 
-@pytest.mark.parametrize("small", ["1", "0"])
+@pytest.mark.parametrize("small,rows", [("1", "1"), ("1", "0"), ("0", "1")])
 @pytest.mark.parametrize("case", MATMULS)
-def test_small_block_on_or_off_computes_numpys_matmul(monkeypatch, small, case):
+def test_small_block_on_or_off_computes_numpys_matmul(monkeypatch, small, rows, case):
     monkeypatch.setenv(SMALL_BLOCK_ENV, small)
+    monkeypatch.setenv(SMALL_ROWS_ENV, rows)
+    clear_schedule_cache()  # a cached plan would keep the opts it was made with
     a, b = MATMULS[case]()
     got = (a @ b).numpy()
     want = a.numpy().astype(np.float64) @ b.numpy().astype(np.float64)
@@ -176,9 +189,91 @@ def test_small_block_on_or_off_computes_numpys_matmul(monkeypatch, small, case):
 def test_small_block_equals_the_interpreter():
     a, b = _t(128, 64), _t(64, 128)
     program = _program(a @ b)
-    assert [str(o) for o in program.applied_opts] == ["UPCAST(axis=1, amount=64)", "UPCAST(axis=0, amount=2)",
+    assert [str(o) for o in program.applied_opts] == ["UPCAST(axis=1, amount=64)", "UPCAST(axis=0, amount=4)",
                                                       "UPCAST(axis=2, amount=2)"]
     buffers = [np.zeros(128 * 128, np.float32), a.numpy().ravel(), b.numpy().ravel()]
     want = [x.copy() for x in buffers]
     interpret(program, want)
     np.testing.assert_allclose(run_c(program, buffers, C_DIALECT)[0], want[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("rows", ["1", "0"])
+def test_small_block_rows_equal_the_interpreter_and_the_plain_loops(monkeypatch, rows):
+    """W6's four small matmuls under rule 1d (ROWS on and off): C = the interpreter of the same program = the plain
+    loop nest within FMA's rounding (UPCAST and UNROLL keep each sum's order)."""
+    monkeypatch.setenv(SMALL_ROWS_ENV, rows)
+    x, w1, h, g = _t(128, 64), _t(64, 128), _t(128, 128), _t(128, 10)
+    for t in (x @ w1, x.T @ (h > 0).where(h, 0.0), h.relu() @ _t(128, 10), g.T @ h.relu()):
+        kernel = _kernel(t)
+        program = linearize(kernel, choose_c_opts(kernel))
+        buffers = [np.zeros(g.arg[3], g.dtype.np) if g.arg[2] else RNG.standard_normal(g.arg[3]).astype(np.float32)
+                   for g in program.globals]
+        want = [b.copy() for b in buffers]
+        interpret(program, want)
+        got = run_c(program, buffers, C_DIALECT)[0]
+        np.testing.assert_allclose(got, want[0], rtol=1e-5, atol=1e-5)
+        plain = [b.copy() for b in buffers]
+        interpret(linearize(kernel, ()), plain)
+        np.testing.assert_allclose(got, plain[0], rtol=1e-5, atol=1e-5)
+
+
+# ---- rule 5: SHORT ROWS ------------------------------------------------------------------------------------------
+
+def _softmax_gradient(rows: int, classes: int) -> Tensor:
+    """W6's E_128_10 in small: exp2 of a row minus its max, times a gradient, plus a one-hot select."""
+    x, m, d = _t(rows, classes), _t(rows, 1), _t(rows, 1)
+    y = Tensor(RNG.integers(0, classes, (rows, 1)).astype(np.int32))
+    onehot = (y == Tensor(np.arange(classes, dtype=np.int32)).reshape(1, classes)).where(-1.0, 0.0)
+    return (x - m).exp2() * d + onehot
+
+
+SHORT_ROWS = {  # (the tensor, the opts rule 5 gives)
+    "W6's 128 x 10": (lambda: _softmax_gradient(128, 10), [("UPCAST", 1, 10), ("UPCAST", 0, 2)]),
+    "7 x 3: all 7 rows (7's only divisor whose rows reach 16 lanes)": (lambda: _softmax_gradient(7, 3),
+                                                                        [("UPCAST", 1, 3), ("UPCAST", 0, 7)]),
+    "12 x 5: 4 rows": (lambda: _softmax_gradient(12, 5), [("UPCAST", 1, 5), ("UPCAST", 0, 4)]),
+    "13 x 10: all 13 rows": (lambda: _softmax_gradient(13, 10), [("UPCAST", 1, 10), ("UPCAST", 0, 13)]),
+    "a transposed copy 10 x 128 -> 128 x 10": (lambda: _t(10, 128).T.contiguous(), [("UPCAST", 1, 10),
+                                                                                     ("UPCAST", 0, 2)]),
+    "rows of 16: none": (lambda: _softmax_gradient(8, 16), []),
+    "1001 x 2 (1001 = 7*11*13): 11 rows": (lambda: _t(1001, 2) * 2, [("UPCAST", 1, 2), ("UPCAST", 0, 11)]),
+    "rows of 10, too many for rule 5 (OpenMP's size)": (lambda: _t(4096, 10) + 1, []),
+}
+
+
+@pytest.mark.parametrize("case", SHORT_ROWS)
+def test_short_rows_opts(case):
+    make, want = SHORT_ROWS[case]
+    assert _opts(make()) == want
+
+
+def test_short_rows_switch(monkeypatch):
+    monkeypatch.setenv(SHORT_ROWS_ENV, "0")
+    assert _opts(_softmax_gradient(128, 10)) == []
+
+
+@pytest.mark.parametrize("case", SHORT_ROWS)
+def test_short_rows_on_equal_off_and_the_interpreter_bit_for_bit(case):
+    """Elementwise lanes change no arithmetic: C with rule 5 = C without (the plain loops), bit for bit, on inputs with
+    NaN, infinities, signed zeros and denormals; = the interpreter within exp2_float32's 1 ulp (and what it is added
+    to)."""
+    kernel = _kernel(SHORT_ROWS[case][0]())
+    on, off = linearize(kernel, choose_c_opts(kernel)), linearize(kernel, ())
+    buffers = _buffers(on)
+    for i, g in enumerate(on.globals):
+        if g.dtype == dtypes.int32 and not g.arg[2]:
+            buffers[i] = RNG.integers(0, 10, g.arg[3]).astype(np.int32)
+    want = [b.copy() for b in buffers]
+    interpret(on, want)
+    got_on, got_off = run_c(on, buffers, C_DIALECT)[0], run_c(off, buffers, C_DIALECT)[0]
+    np.testing.assert_array_equal(got_on.view(np.uint32), got_off.view(np.uint32))
+    np.testing.assert_allclose(got_on, want[0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("short", ["1", "0"])
+def test_short_rows_on_or_off_the_softmax_gradient_equals_numpy(monkeypatch, short):
+    monkeypatch.setenv(SHORT_ROWS_ENV, short)
+    clear_schedule_cache()
+    x = RNG.standard_normal((128, 10)).astype(np.float32)
+    got = (Tensor(x) - 1.5).exp2() * 3.0
+    np.testing.assert_allclose(got.numpy(), np.exp2(x.astype(np.float64) - 1.5) * 3.0, rtol=3e-7 * 4)
