@@ -69,6 +69,9 @@ inputs with a large stride. `heuristic_opts`, rule by rule (each one fixes the f
           Measured on W3's softmax row kernel (2048^2, one AVX-512 core, the C alone): 4.2-4.3 -> 2.8-3.0 ms.
           `SHRIMPGRAD_C_STASH=0` turns it off.
 
+3b. SHORT REDUCE (UPCAST of a short reduce axis, whole, and of a few rows) for a reduction of rows shorter than a
+          vector with one output axis (a training step's loss over rows of 10 classes): 10 x 4 lanes, the row's order
+          kept (see _short_reduce). `SHRIMPGRAD_C_SHORT_REDUCE=0` gives rule 3 instead.
 5. SHORT ROWS (UPCAST of a short innermost axis, whole, and of a few rows) for an elementwise kernel whose rows are
           shorter than a vector (a training step's rows of 10 classes): 10 x 2 lanes of straight lines, which gcc's
           basic-block vectorizer packs where it left the loop of 10 scalar (see _short_rows).
@@ -121,6 +124,8 @@ SMALL_ROWS_ENV = "SHRIMPGRAD_C_SMALL_ROWS"  # "0": rule 1d's first version (2 la
 SHORT_ROW_LANES = 16  # rule 5: an elementwise row shorter than this (a 64-byte vector of floats) is unrolled whole,
 # with as few rows as make this many lanes
 SHORT_ROWS_ENV = "SHRIMPGRAD_C_SHORT_ROWS"  # "0": elementwise kernels get no opts (no rule 5)
+SHORT_REDUCE_LANES = 32  # rule 3b: rows of a short reduction, unrolled, until the lanes reach this many (10 x 4)
+SHORT_REDUCE_ENV = "SHRIMPGRAD_C_SHORT_REDUCE"  # "0": short row reductions get rule 3's SPLIT (or nothing) instead
 PANEL_LANES = 32  # rule 1e: lanes along the panel's contiguous axis (two 64-byte vectors of floats)
 PANEL_ROWS = 8  # rule 1e: lanes along the other output axis: 8 x 2 = 16 vector accumulators
 PANEL_TILE = 16  # rule 1e: row blocks (LOCAL, an inner loop on the CPU) that read one panel while it is in L2
@@ -228,6 +233,11 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
         if _has_sum_phase(phases):
             add(OptKind.GROUP_SUMS, inner_reduce.axis, inner_reduce.size, SPLIT)
         return tuple(opts) + _stash(kernel, phases, opts, inner_reduce.axis)  # rule 4b
+    if _short_reduce(kernel, outputs, reduces, strides):  # rule 3b: SHORT REDUCE
+        row, rows = inner_reduce, _rows_for(outputs[-1].size, inner_reduce.size, SHORT_REDUCE_LANES)
+        if add(OptKind.UPCAST, row.axis, row.size, row.size, exact=True):
+            add(OptKind.UPCAST, outputs[-1].axis, outputs[-1].size, rows, exact=True)
+            return tuple(opts)
     if first is not None and len(outputs) >= 2 and window is not None and _tiles_fit(first.size):  # rule 1c
         if add(_tile_kind(first.size), first.axis, first.size, TILE_LANES, exact=True):
             add(OptKind.UPCAST, window.axis, window.size, WINDOW_MAX)
@@ -298,6 +308,27 @@ def _small_rows(first, other) -> tuple[int, int]:
     return inner, rows
 
 
+def _rows_for(outer: int, row: int, lanes: int) -> int:
+    """The fewest rows (a divisor of `outer`) whose `row` lanes each reach `lanes` in all; `outer` if none does."""
+    return next((d for d in range(1, outer + 1) if outer % d == 0 and d * row >= lanes), outer)
+
+
+def _short_reduce(kernel: Kernel, outputs, reduces, strides) -> bool:
+    """Rule 3b's case, SHORT REDUCE: a reduction of rows shorter than SHORT_ROW_LANES (W6's loss over rows of 10
+    classes: the max, the sum of exp2, the picked logit), one output axis, the row read contiguously, and fewer
+    elements than OpenMP's threshold (no parallel loop loses iterations). Its opts: the row unrolled whole (UPCAST of
+    the reduce axis, one accumulator in the loop's order: the same bits as the plain loop, where rule 3's GROUP summed
+    10 partials) and as few rows as make SHORT_REDUCE_LANES lanes (10 x 4). gcc's basic-block vectorizer packs the 40
+    lanes of straight lines; rule 3's 10 partials of one row it left scalar (the exp2 too). Measured on W6's kernels
+    alone (one AVX-512 core, medians of 5 alternating rounds): the sum of exp2 R_128_10n2 6.7-7.0 -> 3.7-3.9 us,
+    R_128_10n4 6.3-6.9 -> 4.6, the max R_128_10n1 3.1 -> 2.4, R_128_10n3 3.2-3.4 -> 2.8-2.9, R_128_10 3.0 -> 2.9;
+    2 rows (20 lanes) 6.8-7.0 and 5.8 for the first two. Unless $SHRIMPGRAD_C_SHORT_REDUCE is "0"."""
+    if os.environ.get(SHORT_REDUCE_ENV) == "0" or len(outputs) != 1 or len(reduces) != 1:
+        return False
+    return (reduces[0].size < SHORT_ROW_LANES and _contiguous(strides, reduces[0].axis)
+            and math.prod(kernel.full_shape) < OPENMP_MIN_ITERATIONS)
+
+
 def _short_rows(outputs, apply_kernel: Kernel) -> tuple[Opt, ...]:
     """Rule 5, SHORT ROWS: an elementwise kernel whose innermost axis is shorter than SHORT_ROW_LANES (W6's rows of 10
     classes) gets that axis unrolled whole and as few rows of the next axis as make SHORT_ROW_LANES lanes (10 x 2).
@@ -312,8 +343,7 @@ def _short_rows(outputs, apply_kernel: Kernel) -> tuple[Opt, ...]:
             or math.prod(apply_kernel.full_shape) >= OPENMP_MIN_ITERATIONS):
         return ()
     row, outer = outputs[-1], outputs[-2]
-    rows = next((d for d in range(1, outer.size + 1) if outer.size % d == 0 and d * row.size >= SHORT_ROW_LANES),
-                outer.size)
+    rows = _rows_for(outer.size, row.size, SHORT_ROW_LANES)
     opts = (Opt(OptKind.UPCAST, row.axis, row.size),) + ((Opt(OptKind.UPCAST, outer.axis, rows),) if rows > 1 else ())
     try:
         apply_opts(apply_kernel, opts)

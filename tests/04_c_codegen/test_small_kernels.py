@@ -1,8 +1,8 @@
 """W6's rules (a training step's small kernels): the renderer's MASK SELECTS (a float WHERE as select_float32, a bit
 mask gcc vectorizes among an UPCAST's lanes), opts rule 1d SMALL BLOCK (lanes along the contiguous output axis for
 matmuls of at most 2^21 multiply-adds) with its ROWS (4 lanes of the other axis, a short one whole), and opts rule 5
-SHORT ROWS (an elementwise row shorter than a vector unrolled whole, 2 rows of 10). What each does to a kernel, and that
-each on or off computes the same."""
+SHORT ROWS (an elementwise row shorter than a vector unrolled whole, 2 rows of 10) and rule 3b SHORT REDUCE (the same
+for a reduction of short rows, 4 rows of 10). What each does to a kernel, and that each on or off computes the same."""
 
 import os
 import subprocess
@@ -17,7 +17,7 @@ from shrimpgrad import Context, Tensor
 from shrimpgrad.c import choose_c_opts, render
 from shrimpgrad.c.compiler import FLAGS, c_compiler
 from shrimpgrad.c.dialect import C_DIALECT, C_TERNARY_DIALECT, MASK_SELECTS_ENV, mask_selects_setting
-from shrimpgrad.c.opts import SHORT_ROWS_ENV, SMALL_BLOCK_ENV, SMALL_ROWS_ENV
+from shrimpgrad.c.opts import SHORT_REDUCE_ENV, SHORT_ROWS_ENV, SMALL_BLOCK_ENV, SMALL_ROWS_ENV
 from shrimpgrad.c.renderer import has_lanes
 from shrimpgrad.graph import dtypes
 from shrimpgrad.linearize import Opt, OptKind, interpret, linearize
@@ -277,3 +277,65 @@ def test_short_rows_on_or_off_the_softmax_gradient_equals_numpy(monkeypatch, sho
     x = RNG.standard_normal((128, 10)).astype(np.float32)
     got = (Tensor(x) - 1.5).exp2() * 3.0
     np.testing.assert_allclose(got.numpy(), np.exp2(x.astype(np.float64) - 1.5) * 3.0, rtol=3e-7 * 4)
+
+
+# ---- rule 3b: SHORT REDUCE ---------------------------------------------------------------------------------------
+
+def _logsumexp_rows(rows: int, classes: int) -> Tensor:
+    """W6's R_128_10n2 in small: the sum over each row of exp2(x - max), the max already computed (a row kernel that
+    computes it too is rule 4's)."""
+    x = _t(rows, classes)
+    return (x - x.max(axis=1, keepdim=True).realize()).exp2().sum(axis=1)
+
+
+SHORT_REDUCES = {  # (the tensor, the opts rule 3b gives)
+    "W6's sum of exp2 over rows of 10": (lambda: _logsumexp_rows(128, 10), [("UPCAST", 1, 10), ("UPCAST", 0, 4)]),
+    "a max over rows of 10": (lambda: _t(128, 10).max(axis=1), [("UPCAST", 1, 10), ("UPCAST", 0, 4)]),
+    "rows of 3, 21 of them: all 21 (3*7 < 32)": (lambda: _t(21, 3).sum(axis=1), [("UPCAST", 1, 3), ("UPCAST", 0, 21)]),
+    "rows of 5, 12 of them: 12": (lambda: _logsumexp_rows(12, 5), [("UPCAST", 1, 5), ("UPCAST", 0, 12)]),
+    "rows of 7, 100 of them: 5": (lambda: _t(100, 7).sum(axis=1), [("UPCAST", 1, 7), ("UPCAST", 0, 5)]),
+    "an int sum over rows of 10": (lambda: Tensor(RNG.integers(-9, 9, (64, 10)).astype(np.int32)).sum(axis=1),
+                                   [("UPCAST", 1, 10), ("UPCAST", 0, 4)]),
+    "rows of 16: rule 3": (lambda: _t(128, 16).sum(axis=1), [("GROUP", 1, 16)]),
+    "a column sum (strided rows): rule 2": (lambda: _t(10, 128).sum(axis=0), [("UPCAST", 1, 16)]),
+    "rows of 10, above OpenMP's size: rule 3": (lambda: _t(4096, 10).sum(axis=1), [("GROUP", 1, 10)]),
+}
+
+
+@pytest.mark.parametrize("case", SHORT_REDUCES)
+def test_short_reduce_opts(case):
+    make, want = SHORT_REDUCES[case]
+    assert _opts(make()) == want
+
+
+def test_short_reduce_switch(monkeypatch):
+    monkeypatch.setenv(SHORT_REDUCE_ENV, "0")
+    assert _opts(_logsumexp_rows(128, 10)) == [("GROUP", 1, 10)]
+
+
+@pytest.mark.parametrize("case", SHORT_REDUCES)
+def test_short_reduce_equals_the_plain_loop_bit_for_bit(case):
+    """The row unrolled keeps the reduce's order (one accumulator): C with rule 3b = the plain loop nest in C, bit for
+    bit, on inputs with NaN, infinities, signed zeros and denormals (a max's NaN and zero rules too); = the
+    interpreter within exp2_float32's 1 ulp."""
+    kernel = _kernel(SHORT_REDUCES[case][0]())
+    on, off = linearize(kernel, choose_c_opts(kernel)), linearize(kernel, ())
+    buffers = _buffers(on)
+    want = [b.copy() for b in buffers]
+    interpret(on, want)
+    got_on, got_off = run_c(on, buffers, C_DIALECT)[0], run_c(off, buffers, C_DIALECT)[0]
+    if SHORT_REDUCES[case][1][0][0] == "UPCAST":  # rule 3b (rule 3's GROUP reorders the sum)
+        np.testing.assert_array_equal(got_on.view(np.uint8), got_off.view(np.uint8))
+    np.testing.assert_allclose(got_on, want[0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("short", ["1", "0"])
+def test_short_reduce_on_or_off_the_loss_equals_numpy(monkeypatch, short):
+    monkeypatch.setenv(SHORT_REDUCE_ENV, short)
+    clear_schedule_cache()
+    x = RNG.standard_normal((128, 10)).astype(np.float32)
+    y = RNG.integers(0, 10, 128).astype(np.int32)
+    got = Tensor(x).sparse_categorical_crossentropy(Tensor(y)).numpy()
+    shifted = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+    want = np.mean(np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(128), y])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
