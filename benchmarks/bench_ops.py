@@ -28,7 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+# Idle threads of one library must not hold the cores the next one measured needs. ShrimpGrad's OpenMP threads sleep
+# when idle (OMP_WAIT_POLICY=passive, shrimpgrad/c/runtime.py); numpy's OpenBLAS threads spin for ~2^28 cycles (~0.1
+# s) after each call, and a ShrimpGrad kernel started in that time ran on one core: W4 1024^3 14.4-14.6 ms instead of
+# 7.1-7.9 (measured, alternating with numpy's matmul). 2^4 cycles: they sleep at once (read when numpy loads OpenBLAS)
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402 - after the setting above
 
 from shrimpgrad import GlobalCounters, Tensor, TinyJit
 from shrimpgrad.nn.optim import SGD
