@@ -252,22 +252,27 @@ def test_short_rows_switch(monkeypatch):
     assert _opts(_softmax_gradient(128, 10)) == []
 
 
+def _with_and_without_opts(kernel, labels: bool = False):
+    """The kernel compiled with its C opts and with none, run on the same inputs (`labels`: its int32 inputs class
+    labels 0..9), and the interpreter's output: (with, without, interpreted)."""
+    on, off = linearize(kernel, choose_c_opts(kernel)), linearize(kernel, ())
+    buffers = _buffers(on)
+    for i, g in enumerate(on.globals):
+        if labels and g.dtype == dtypes.int32 and not g.arg[2]:
+            buffers[i] = RNG.integers(0, 10, g.arg[3]).astype(np.int32)
+    want = [b.copy() for b in buffers]
+    interpret(on, want)
+    return run_c(on, buffers, C_DIALECT)[0], run_c(off, buffers, C_DIALECT)[0], want[0]
+
+
 @pytest.mark.parametrize("case", SHORT_ROWS)
 def test_short_rows_on_equal_off_and_the_interpreter_bit_for_bit(case):
     """Elementwise lanes change no arithmetic: C with rule 5 = C without (the plain loops), bit for bit, on inputs with
     NaN, infinities, signed zeros and denormals; = the interpreter within exp2_float32's 1 ulp (and what it is added
     to)."""
-    kernel = _kernel(SHORT_ROWS[case][0]())
-    on, off = linearize(kernel, choose_c_opts(kernel)), linearize(kernel, ())
-    buffers = _buffers(on)
-    for i, g in enumerate(on.globals):
-        if g.dtype == dtypes.int32 and not g.arg[2]:
-            buffers[i] = RNG.integers(0, 10, g.arg[3]).astype(np.int32)
-    want = [b.copy() for b in buffers]
-    interpret(on, want)
-    got_on, got_off = run_c(on, buffers, C_DIALECT)[0], run_c(off, buffers, C_DIALECT)[0]
+    got_on, got_off, want = _with_and_without_opts(_kernel(SHORT_ROWS[case][0]()), labels=True)
     np.testing.assert_array_equal(got_on.view(np.uint32), got_off.view(np.uint32))
-    np.testing.assert_allclose(got_on, want[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got_on, want, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("short", ["1", "0"])
@@ -318,15 +323,10 @@ def test_short_reduce_equals_the_plain_loop_bit_for_bit(case):
     """The row unrolled keeps the reduce's order (one accumulator): C with rule 3b = the plain loop nest in C, bit for
     bit, on inputs with NaN, infinities, signed zeros and denormals (a max's NaN and zero rules too); = the
     interpreter within exp2_float32's 1 ulp."""
-    kernel = _kernel(SHORT_REDUCES[case][0]())
-    on, off = linearize(kernel, choose_c_opts(kernel)), linearize(kernel, ())
-    buffers = _buffers(on)
-    want = [b.copy() for b in buffers]
-    interpret(on, want)
-    got_on, got_off = run_c(on, buffers, C_DIALECT)[0], run_c(off, buffers, C_DIALECT)[0]
+    got_on, got_off, want = _with_and_without_opts(_kernel(SHORT_REDUCES[case][0]()))
     if SHORT_REDUCES[case][1][0][0] == "UPCAST":  # rule 3b (rule 3's GROUP reorders the sum)
         np.testing.assert_array_equal(got_on.view(np.uint8), got_off.view(np.uint8))
-    np.testing.assert_allclose(got_on, want[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got_on, want, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("short", ["1", "0"])
