@@ -120,14 +120,19 @@ class Dialect:
 VECTOR_MATH_ENV = "SHRIMPGRAD_C_VECTOR_MATH"
 
 
+def _on_off(env: str, value: str | None, on: str, off: str = "") -> bool:
+    """A C dialect switch: `value`, else $`env`: "1" or unset -> True, "0" -> False; anything else is an error that
+    says what 1 means (`on`) and, if given, what 0 means (`off`)."""
+    value = os.environ.get(env, "1") if value is None else value
+    if value not in ("0", "1"):
+        raise ValueError(f"{env}={value!r}: use 1 ({on}, the default) or 0" + (f" ({off})" if off else ""))
+    return value == "1"
+
+
 def vector_math_setting(value: str | None = None) -> bool:
     """`value`, else $SHRIMPGRAD_C_VECTOR_MATH: "1" or unset -> alu.py's vectorizable exp2/log2, "0" -> the math
     library's exp2f/log2f."""
-    value = os.environ.get(VECTOR_MATH_ENV, "1") if value is None else value
-    if value not in ("0", "1"):
-        raise ValueError(f"{VECTOR_MATH_ENV}={value!r}: use 1 (alu.py's vectorizable exp2/log2, the default) or 0 "
-                         f"(the math library's exp2f/log2f)")
-    return value == "1"
+    return _on_off(VECTOR_MATH_ENV, value, "alu.py's vectorizable exp2/log2", "the math library's exp2f/log2f")
 
 
 FMA_ENV = "SHRIMPGRAD_FMA"
@@ -164,52 +169,38 @@ WIDE_VECTORS = 'target("prefer-vector-width=512")'
 def wide_vectors_setting(value: str | None = None) -> str:
     """$SHRIMPGRAD_C_WIDE_VECTORS (or `value`): "1" or unset -> WIDE_VECTORS, the attribute that lets gcc use 512-bit
     vectors in kernels with wide lanes (renderer.py's wide_lanes), "0" -> "" (the compiler's own preference)."""
-    value = os.environ.get(WIDE_VECTORS_ENV, "1") if value is None else value
-    if value not in ("0", "1"):
-        raise ValueError(f"{WIDE_VECTORS_ENV}={value!r}: use 1 (512-bit vectors for wide lanes, the default) or 0")
-    return WIDE_VECTORS if value == "1" else ""
+    return WIDE_VECTORS if _on_off(WIDE_VECTORS_ENV, value, "512-bit vectors for wide lanes") else ""
 
 
 def loads_first_setting(value: str | None = None) -> bool:
     """`value`, else $SHRIMPGRAD_C_LOADS_FIRST: "1" or unset -> each straight run's LOADs first, by buffer
     (renderer.py's loads_first), "0" -> every line in the Program's order. Off, the conv's FMA chains don't vectorize:
     the C dialect then fuses no chain (fma_chains follows this switch)."""
-    value = os.environ.get(LOADS_FIRST_ENV, "1") if value is None else value
-    if value not in ("0", "1"):
-        raise ValueError(f"{LOADS_FIRST_ENV}={value!r}: use 1 (loads first, the default) or 0")
-    return value == "1"
+    return _on_off(LOADS_FIRST_ENV, value, "loads first")
 
 
 def offsets_setting(value: str | None = None) -> bool:
     """`value`, else $SHRIMPGRAD_C_OFFSETS: "1" or unset -> constant index offsets in the address (renderer.py's
     constant_offsets), "0" -> each index its own int line, as stage 03 wrote it."""
-    value = os.environ.get(OFFSETS_ENV, "1") if value is None else value
-    if value not in ("0", "1"):
-        raise ValueError(f"{OFFSETS_ENV}={value!r}: use 1 (offsets in the address, the default) or 0")
-    return value == "1"
+    return _on_off(OFFSETS_ENV, value, "offsets in the address")
 
 
 def mask_selects_setting(value: str | None = None) -> bool:
     """$SHRIMPGRAD_C_MASK_SELECTS (or `value`): "1" or unset -> a float WHERE as alu.py's select helper (a bit mask),
     "0" -> C's `c ? a : b`."""
-    value = os.environ.get(MASK_SELECTS_ENV, "1") if value is None else value
-    if value not in ("0", "1"):
-        raise ValueError(f"{MASK_SELECTS_ENV}={value!r}: use 1 (selects as bit masks, the default) or 0")
-    return value == "1"
+    return _on_off(MASK_SELECTS_ENV, value, "selects as bit masks")
 
 
 def vector_max_setting(value: str | None = None) -> bool:
     """`value`, else $SHRIMPGRAD_C_VECTOR_MAX: "1" or unset -> a float32 max reduce loop as the renderer's
     vectorizable integer max (vector_max_loops), "0" -> the plain max_float32 loop."""
-    value = os.environ.get(VECTOR_MAX_ENV, "1") if value is None else value
-    if value not in ("0", "1"):
-        raise ValueError(f"{VECTOR_MAX_ENV}={value!r}: use 1 (the vectorizable max loop, the default) or 0")
-    return value == "1"
+    return _on_off(VECTOR_MAX_ENV, value, "the vectorizable max loop")
 
 
+_LOADS_FIRST = loads_first_setting()  # fma_chains follows it (see above)
 C_DIALECT = Dialect("C", vector_math=vector_math_setting(), fma=fma_setting(default=True),
-                    fma_chains=loads_first_setting(), fma_partials=False, vector_max=vector_max_setting(),
-                    offsets=offsets_setting(), loads_first=loads_first_setting(),
+                    fma_chains=_LOADS_FIRST, fma_partials=False, vector_max=vector_max_setting(),
+                    offsets=offsets_setting(), loads_first=_LOADS_FIRST,
                     mask_selects=mask_selects_setting(), wide_vectors=wide_vectors_setting())
 C_LIBM_DIALECT = replace(C_DIALECT, name="C (libm)", vector_math=False)  # the math library's exp2f/log2f
 # every acc + a*b as fmaf(a, b, acc)
