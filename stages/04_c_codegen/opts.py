@@ -87,7 +87,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from shrimpgrad.graph import Ops
 from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts
@@ -201,17 +201,13 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
     plan = LoopPlan.start(kernel)
     outputs, reduces = plan.ordered((LoopKind.GLOBAL,)), plan.ordered((LoopKind.REDUCE,))
     if not reduces:
-        return _short_rows(plan.ordered((LoopKind.GLOBAL,)), apply_kernel=kernel)  # rule 5 (or nothing)
+        return _short_rows(kernel, outputs)  # rule 5 (or nothing)
     strides = axis_strides(kernel)
     opts: list[Opt] = []
 
     def add(kind: OptKind, axis: int, size: int, at_most: int, exact: bool = False) -> bool:
         amount = at_most if exact else largest_divisor(size, at_most)
-        if amount < 2:
-            return False
-        try:
-            apply_opts(kernel, [*opts, Opt(kind, axis, amount)])
-        except OptError:
+        if amount < 2 or not _applies(kernel, [*opts, Opt(kind, axis, amount)]):
             return False
         opts.append(Opt(kind, axis, amount))
         return True
@@ -284,6 +280,15 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
     return tuple(opts)
 
 
+def _applies(kernel: Kernel, opts: Sequence[Opt]) -> bool:
+    """Does stage 03 accept `opts` on `kernel` (apply_opts raises OptError for one that doesn't fit)?"""
+    try:
+        apply_opts(kernel, opts)
+    except OptError:
+        return False
+    return True
+
+
 def _small_block(kernel: Kernel, strides: list[tuple[int | None, ...]], first) -> bool:
     """Rule 1d's case: a BLOCK kernel of at most SMALL_WORK multiply-adds (output elements x reduced elements: a
     training step's 128x128x64 matmul and its backward) whose inputs are each read contiguously or broadcast along
@@ -329,7 +334,7 @@ def _short_reduce(kernel: Kernel, outputs, reduces, strides) -> bool:
             and math.prod(kernel.full_shape) < OPENMP_MIN_ITERATIONS)
 
 
-def _short_rows(outputs, apply_kernel: Kernel) -> tuple[Opt, ...]:
+def _short_rows(kernel: Kernel, outputs) -> tuple[Opt, ...]:
     """Rule 5, SHORT ROWS: an elementwise kernel whose innermost axis is shorter than SHORT_ROW_LANES (W6's rows of 10
     classes) gets that axis unrolled whole and as few rows of the next axis as make SHORT_ROW_LANES lanes (10 x 2).
     gcc vectorizes a loop of 10 iterations as 8 + 2 or not at all (the softmax gradient's loop, with its exp2 and
@@ -340,16 +345,12 @@ def _short_rows(outputs, apply_kernel: Kernel) -> tuple[Opt, ...]:
     OPENMP_MIN_ITERATIONS), whose parallel loops would otherwise count fewer iterations. Unless $SHRIMPGRAD_C_SHORT_ROWS
     is "0"."""
     if (os.environ.get(SHORT_ROWS_ENV) == "0" or len(outputs) < 2 or outputs[-1].size >= SHORT_ROW_LANES
-            or math.prod(apply_kernel.full_shape) >= OPENMP_MIN_ITERATIONS):
+            or math.prod(kernel.full_shape) >= OPENMP_MIN_ITERATIONS):
         return ()
     row, outer = outputs[-1], outputs[-2]
     rows = _rows_for(outer.size, row.size, SHORT_ROW_LANES)
     opts = (Opt(OptKind.UPCAST, row.axis, row.size),) + ((Opt(OptKind.UPCAST, outer.axis, rows),) if rows > 1 else ())
-    try:
-        apply_opts(apply_kernel, opts)
-    except OptError:
-        return ()
-    return opts
+    return opts if _applies(kernel, opts) else ()
 
 
 def _reads_panels(kernel: Kernel, strides: list[tuple[int | None, ...]], first, reduces) -> bool:
@@ -393,11 +394,7 @@ def _stash(kernel: Kernel, phases: RowPhases, opts: list[Opt], axis: int) -> tup
     if os.environ.get(STASH_ENV) == "0" or not stash_candidates(kernel, phases):
         return ()
     stash = Opt(OptKind.STASH, axis, 1)
-    try:
-        apply_opts(kernel, [*opts, stash])
-    except OptError:  # it stores no rows, or reads an output
-        return ()
-    return (stash,)
+    return (stash,) if _applies(kernel, [*opts, stash]) else ()  # not: it stores no rows, or reads an output
 
 
 def _has_sum_phase(phases: RowPhases) -> bool:
