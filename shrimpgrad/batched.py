@@ -41,6 +41,16 @@ def enabled() -> bool:
     return os.environ.get(BATCH_ENV) != "0"
 
 
+def _lifetimes(kernels: Sequence) -> tuple[dict[int, int], dict[int, int]]:
+    """Per slot, the index of the kernel that allocates it, and of the first that releases it (in kernel order)."""
+    allocated = {i: n for n, k in enumerate(kernels) for i in k.allocate}
+    released: dict[int, int] = {}
+    for n, k in enumerate(kernels):
+        for i in k.release:
+            released.setdefault(i, n)
+    return allocated, released
+
+
 def why_not(kernels: Sequence) -> str | None:
     """Why these SlotKernels can't run as one batch (None: they can)."""
     if not enabled():
@@ -50,8 +60,7 @@ def why_not(kernels: Sequence) -> str | None:
     for k in kernels:
         if not isinstance(k.item.runner.run, CProgram):
             return f"kernel {k.item.kernel.name} runs on {k.item.device}, not C"
-    allocated = {i: n for n, k in enumerate(kernels) for i in k.allocate}
-    released: dict[int, int] = {}
+    allocated, released = _lifetimes(kernels)
     for n, k in enumerate(kernels):
         for i in k.use:
             if allocated.get(i, n) > n:
@@ -59,25 +68,22 @@ def why_not(kernels: Sequence) -> str | None:
                 return f"kernel {k.item.kernel.name} reads slot {i} before kernel {writer} allocates it"
             if released.get(i, n) < n:
                 return f"kernel {k.item.kernel.name} reads slot {i} after it was released"
-        for i in k.release:
-            released[i] = n
-    temporaries = {i for i in allocated if i in released}
     refs = {i: ref for k in kernels for i, ref in zip(k.use, k.item.bufs)}
-    nbytes = sum(refs[i].size * refs[i].dtype.itemsize for i in temporaries)
+    nbytes = sum(refs[i].size * refs[i].dtype.itemsize for i in allocated if i in released)  # the temporaries
     if nbytes > MAX_TEMPORARY_BYTES:
         return f"its temporaries take {nbytes / 2**20:.0f} MiB, over MAX_TEMPORARY_BYTES"
     return None
 
 
 class Batched:
-    """A SlotRun's kernels as one CBatch, with what a run must do around the call (see the module docstring)."""
+    """A SlotRun's kernels as one CBatch, and the slots a run handles around the call (realize.SlotRun does: it
+    holds the memory bookkeeping, for this and for its kernel-by-kernel loop)."""
 
     __slots__ = ("batch", "allocate", "lookup", "release", "used", "arena_pool")
 
     def __init__(self, kernels: Sequence, pools: Sequence):
         n_slots = 1 + max(i for k in kernels for i in k.use)
-        allocated = [i for k in kernels for i in k.allocate]
-        released = {i for k in kernels for i in k.release}
+        allocated, released = _lifetimes(kernels)
         temporaries = [i for i in allocated if i in released]  # written and last read by these kernels: the arena's
         self.batch = CBatch([k.item.runner.run for k in kernels], [k.use for k in kernels], n_slots, temporaries)
         first = {}  # slot -> (the first kernel that uses it, its pool)
@@ -85,36 +91,19 @@ class Batched:
             for i in k.use:
                 first.setdefault(i, (k, pool))
         self.used = [i for i in first if i not in self.batch.offsets]  # the slots that need an array each run
+        # (slot, device, pool) of the outputs the kernels write first; (slot, its first kernel) of what they read
         self.allocate = tuple((i, first[i][0].item.device, first[i][1]) for i in allocated if i not in released)
-        self.lookup = tuple((i, first[i][0]) for i in self.used if i not in set(allocated))
+        self.lookup = tuple((i, first[i][0]) for i in self.used if i not in allocated)
         self.release = tuple(released)  # the temporaries' too: a caller's Buffer for one goes back (none does today)
         self.arena_pool = pools[0] if self.batch.offsets else None
 
-    def run(self, refs: list, held: list) -> float:
-        """The kernels on one run's buffers (refs and held as SlotRun.run takes them); returns the C call's seconds."""
-        from shrimpgrad.realize import Buffer, _memory_of, _storage
-        for i, device, pool in self.allocate:  # the outputs the kernels write first
-            if held[i] is None:
-                ref = refs[i]
-                held[i] = _storage[ref] = Buffer(ref, device, pool=pool)
-        for i, k in self.lookup:  # the buffers they read: the graph's, or earlier steps'
-            if held[i] is None:
-                _memory_of(k, refs, held, i)  # _storage's memory, or the "has no memory" error
-        arrays = [None] * self.batch.n_slots
-        for i in self.used:
-            arrays[i] = held[i].handle
+    def call(self, arrays: list) -> float:
+        """The C call on each used slot's array (None elsewhere), with the temporaries' arena: one block from the
+        pool, back to it right after. Returns the call's seconds."""
         if self.arena_pool is None:
-            seconds = self.batch(arrays)
-        else:  # the temporaries' memory, one block from the pool, back to it right after
-            arena = self.arena_pool.alloc(self.batch.arena_bytes, dtypes.uint8)
-            try:
-                seconds = self.batch(arrays, arena)
-            finally:
-                self.arena_pool.free(arena, self.batch.arena_bytes, dtypes.uint8)
-        for i in self.release:  # temporaries of earlier steps whose last reader ran here
-            buf = held[i]
-            if buf is not None:
-                held[i] = None
-                _storage.pop(refs[i], None)
-                buf.release()
-        return seconds
+            return self.batch(arrays)
+        arena = self.arena_pool.alloc(self.batch.arena_bytes, dtypes.uint8)
+        try:
+            return self.batch(arrays, arena)
+        finally:
+            self.arena_pool.free(arena, self.batch.arena_bytes, dtypes.uint8)

@@ -373,7 +373,7 @@ class SlotRun:
         TinyJit replay waits after building its result), else None."""
         batch = None if count_each else self._batch()
         if batch is not None:
-            self._add_counts(len(self.kernels), batch.run(refs, held))
+            self._add_counts(len(self.kernels), self._run_batched(batch, refs, held))
             return None
         seconds, done, start = 0.0, 0, time.perf_counter()
         try:
@@ -390,12 +390,8 @@ class SlotRun:
                 else:
                     seconds += k.item.runner.run(handles)
                 done += 1
-                for i in k.release:
-                    buf = held[i]
-                    if buf is not None:
-                        held[i] = None
-                        _storage.pop(refs[i], None)
-                        buf.release()
+                if k.release:
+                    _release(k.release, refs, held)
             if self.last_gpu is not None and not count_each:
                 if not wait:
                     return self.last_gpu
@@ -405,6 +401,25 @@ class SlotRun:
             if not count_each:
                 self._add_counts(done, seconds)
         return None
+
+    @staticmethod
+    def _run_batched(b: batched.Batched, refs: list[BufferRef], held: list[Buffer | None]) -> float:
+        """The kernels as one C call (batched.py): what the loop in `run` does kernel by kernel, for the whole run
+        at once (memory for the outputs written first, the reads looked up, the call, the released buffers back);
+        the temporaries live in the call's arena. Returns the call's seconds."""
+        for i, device, pool in b.allocate:
+            if held[i] is None:
+                ref = refs[i]
+                held[i] = _storage[ref] = Buffer(ref, device, pool=pool)
+        for i, k in b.lookup:
+            if held[i] is None:
+                _memory_of(k, refs, held, i)  # _storage's memory, or the "has no memory" error
+        arrays = [None] * b.batch.n_slots
+        for i in b.used:
+            arrays[i] = held[i].handle
+        seconds = b.call(arrays)
+        _release(b.release, refs, held)
+        return seconds
 
     @staticmethod
     def finish(gpu) -> None:
@@ -438,6 +453,16 @@ class SlotRun:
         GlobalCounters.global_ops += flops
         GlobalCounters.global_mem += nbytes
         GlobalCounters.time_sum_s += seconds
+
+
+def _release(slots: Sequence[int], refs: list[BufferRef], held: list[Buffer | None]) -> None:
+    """The released slots' Buffers back to their pool, and out of `_storage` (a temporary whose last reader ran)."""
+    for i in slots:
+        buf = held[i]
+        if buf is not None:
+            held[i] = None
+            _storage.pop(refs[i], None)
+            buf.release()
 
 
 def _memory_of(k: SlotKernel, refs: list[BufferRef], held: list[Buffer | None], i: int):
