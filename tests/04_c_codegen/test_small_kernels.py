@@ -4,14 +4,12 @@ matmuls of at most 2^21 multiply-adds) with its ROWS (4 lanes of the other axis,
 SHORT ROWS (an elementwise row shorter than a vector unrolled whole, 2 rows of 10) and rule 3b SHORT REDUCE (the same
 for a reduction of short rows, 4 rows of 10). What each does to a kernel, and that each on or off computes the same."""
 
-import os
 import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from dialect_runner import run_c
+from dialect_runner import dialect_field_in_new_processes, run_c
 
 from shrimpgrad import Context, Tensor
 from shrimpgrad.c import choose_c_opts, render
@@ -122,11 +120,7 @@ def test_the_mask_selects_setting():
     assert mask_selects_setting("1") is True and mask_selects_setting("0") is False
     with pytest.raises(ValueError, match="SHRIMPGRAD_C_MASK_SELECTS='yes'"):
         mask_selects_setting("yes")
-    env = {k: v for k, v in os.environ.items() if k != MASK_SELECTS_ENV}
-    code = "from shrimpgrad.c.dialect import C_DIALECT; print(C_DIALECT.mask_selects)"
-    got = [subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True, text=True,
-                          check=True).stdout.strip() for extra in ({}, {MASK_SELECTS_ENV: "0"})]
-    assert got == ["True", "False"]
+    assert dialect_field_in_new_processes("mask_selects", MASK_SELECTS_ENV) == ["True", "False"]
 
 
 # ---- rule 1d: SMALL BLOCK ----------------------------------------------------------------------------------------
