@@ -41,7 +41,6 @@ tinygrad sorts with a bitonic network (O(n log^2 n)); this sort is stable, which
 from __future__ import annotations
 
 import math
-import os
 from typing import TYPE_CHECKING
 
 from shrimpgrad.checks import (
@@ -57,6 +56,7 @@ from shrimpgrad.checks import (
 )
 from shrimpgrad.conv_ops import _pool
 from shrimpgrad.graph import DType, Ops, dtypes, promote, reduce, reduce_identity
+from shrimpgrad.graph.switches import switch
 from shrimpgrad.movement import _to_last
 
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ PANELS_ENV = "SHRIMPGRAD_MATMUL_PANELS"
 
 def _packs_panels(x: Tensor, w: Tensor, dtype) -> bool:
     """PANELS' case: on the C device, float32 x (..., M, K) @ float32 w (K, N), N a multiple of PANEL, at least
-    PANEL_MIN_ROWS rows of x and more than PANEL_MIN_WORK multiply-adds; unless $SHRIMPGRAD_MATMUL_PANELS is "0"."""
-    if os.environ.get(PANELS_ENV) == "0" or x.device != "C" or w.device != "C" or dtype is not None:
+    PANEL_MIN_ROWS rows of x and more than PANEL_MIN_WORK multiply-adds; unless $SHRIMPGRAD_MATMUL_PANELS is 0."""
+    if not switch(PANELS_ENV) or x.device != "C" or w.device != "C" or dtype is not None:
         return False
     if x.dtype != dtypes.float32 or w.dtype != dtypes.float32 or x.ndim < 2 or w.ndim != 2:
         return False

@@ -59,11 +59,11 @@ the walk is on; schedule.py's grow_boundaries asks B8 and B10 once every kernel 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from shrimpgrad.graph import ALU, MOVEMENT, BufferRef, Node, Ops, ShapeTracker, apply_movement, toposort
+from shrimpgrad.graph.switches import switch
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,8 @@ MAX_ROW = 16384
 
 
 def fuse_rows_enabled() -> bool:
-    """$SHRIMPGRAD_FUSE_ROWS, read at every call (tests switch it): anything but "0" means on."""
-    return os.environ.get(FUSE_ROWS_ENV, "1") != "0"
+    """$SHRIMPGRAD_FUSE_ROWS, read at every call (tests switch it): unset or 1 on, 0 off (graph.switches)."""
+    return switch(FUSE_ROWS_ENV)
 
 
 def broadcast_back(reduce: Node, moves: Sequence[Move]) -> bool:
@@ -308,8 +308,8 @@ MIN_RECOMPUTED_OPS = 1 << 16
 
 
 def costly_broadcast_enabled() -> bool:
-    """$SHRIMPGRAD_STORE_COSTLY_BROADCAST, read at every call: anything but "0" means on."""
-    return os.environ.get(COSTLY_BROADCAST_ENV, "1") != "0"
+    """$SHRIMPGRAD_STORE_COSTLY_BROADCAST, read at every call: unset or 1 on, 0 off (graph.switches)."""
+    return switch(COSTLY_BROADCAST_ENV)
 
 
 def elementwise_cost(value: Node, computed_here: Callable[[Node], bool]) -> tuple[int, list[str]] | None:

@@ -17,10 +17,10 @@ rounding); MAX and integer sums are exact either way. `SPLIT_REDUCE=0` in the en
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
 from shrimpgrad.graph import Node, Ops, movement, reduce, rewrite
+from shrimpgrad.graph.switches import switch
 
 SPLIT_MIN = 1 << 16  # below this a single loop is fast enough (and the split would cost a kernel launch)
 MAX_PARTS = 256  # rows of the first kernel: enough for the cores (and, on a GPU, blocks)
@@ -46,6 +46,6 @@ def split_reduction(node: Node) -> Node:
 
 def split_reductions(roots: Sequence[Node]) -> list[Node]:
     """roots with every big full reduction split in two (see the module docstring); unchanged when none is."""
-    if os.environ.get("SPLIT_REDUCE", "1") == "0":
+    if not switch("SPLIT_REDUCE"):
         return list(roots)
     return rewrite(list(roots), split_reduction)

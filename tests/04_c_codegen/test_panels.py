@@ -158,4 +158,7 @@ def test_gcc_uses_512_bit_fmas_with_the_attribute_and_256_bit_without():
         return set(re.findall(r"vfmadd\d+ps\s+%([xyz]mm)", asm))
 
     assert fmas(C_DIALECT) == {"zmm"}
-    assert "zmm" not in fmas(C_NARROW_DIALECT)
+    # Without the attribute gcc follows its tuning for this CPU: 256-bit on Intel (the reason the attribute exists);
+    # gcc 12 tunes an AMD Zen 4/5 for 512-bit vectors already (measured 2026-12-04 on a Zen 5 EPYC: zmm either way)
+    if "GenuineIntel" in open("/proc/cpuinfo").read():
+        assert "zmm" not in fmas(C_NARROW_DIALECT)
