@@ -14,12 +14,12 @@ naming the call and the driver's error string.
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 import time
 
 import numpy as np
 
+from shrimpgrad.graph.switches import switch
 from shrimpgrad.linearize import Program
 
 from .compiler import compile_cuda
@@ -180,8 +180,9 @@ SYNC_ENV = "SHRIMPGRAD_CUDA_SYNC"  # 0: launch without waiting (see CUDAProgram)
 
 
 # Whether CUDAProgram waits for every kernel (the default) or only launches it ($SHRIMPGRAD_CUDA_SYNC=0). Read
-# once, at import (like the other switches): os.environ.get on every launch was ~0.7 us of a 20 us replay.
-SYNC_EACH_LAUNCH = os.environ.get(SYNC_ENV, "1") != "0"
+# once, at import (as the C dialect's switches are): reading the environment on every launch was ~0.7 us of a 20 us
+# replay.
+SYNC_EACH_LAUNCH = switch(SYNC_ENV)
 
 
 class CUDAProgram:

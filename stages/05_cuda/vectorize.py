@@ -31,10 +31,10 @@ this module only says which loads go together. Switch: SHRIMPGRAD_CUDA_VECTORIZE
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from shrimpgrad.graph import Ops, dtypes
+from shrimpgrad.graph.switches import switch
 from shrimpgrad.linearize import Program, UOp, UOps
 
 VECTORIZE_ENV = "SHRIMPGRAD_CUDA_VECTORIZE"
@@ -43,7 +43,7 @@ WIDTH = 4  # float4: 16 bytes, the widest load a thread issues
 
 def vectorize_enabled() -> bool:
     """Whether render_cuda spells vector groups as float4 ($SHRIMPGRAD_CUDA_VECTORIZE, default 1)."""
-    return os.environ.get(VECTORIZE_ENV, "1") != "0"
+    return switch(VECTORIZE_ENV)
 
 
 @dataclass(frozen=True)
