@@ -27,9 +27,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from shrimpgrad.c import CProgram
-from shrimpgrad.c.batch import CBatch
 from shrimpgrad.graph import dtypes
+
+# Stage 04 (CProgram, CBatch) is imported where it is used: realize.py imports this module with shrimpgrad, and stage
+# 04's runtime brings stage 03, which `import shrimpgrad` leaves for the first realize (issue 12, W7).
 
 BATCH_ENV = "SHRIMPGRAD_C_BATCH"  # "0": every SlotRun runs its kernels one by one
 # A run is batched the second time it runs: a one-off realize (most of a test suite) never pays the batch's compile
@@ -57,6 +58,8 @@ def why_not(kernels: Sequence) -> str | None:
         return f"{BATCH_ENV}=0"
     if len(kernels) < 2:
         return "a single kernel (nothing to batch)"
+    from shrimpgrad.c import CProgram  # see the imports at the top
+
     for k in kernels:
         if not isinstance(k.item.runner.run, CProgram):
             return f"kernel {k.item.kernel.name} runs on {k.item.device}, not C"
@@ -82,6 +85,8 @@ class Batched:
     __slots__ = ("batch", "allocate", "lookup", "release", "used", "arena_pool")
 
     def __init__(self, kernels: Sequence, pools: Sequence):
+        from shrimpgrad.c import CBatch  # see the imports at the top
+
         n_slots = 1 + max(i for k in kernels for i in k.use)
         allocated, released = _lifetimes(kernels)
         temporaries = [i for i in allocated if i in released]  # written and last read by these kernels: the arena's

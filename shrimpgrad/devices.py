@@ -26,16 +26,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shrimpgrad.c import CProgram, choose_c_opts
-from shrimpgrad.c import render as render_c
 from shrimpgrad.graph import ALL_DTYPES, DType
 from shrimpgrad.helpers import DEVICE, NOOPT, dump_console
-from shrimpgrad.linearize import Opt, Program, default_opts, interpret, linearize
 from shrimpgrad.schedule import Kernel, kernel_flops
+
+# Stages 03 and 04 are imported when a device is first used (each device's maker in _Devices below) or a kernel is
+# first built, not with shrimpgrad: together ~25 ms of `import shrimpgrad` (issue 12, W7) that a program which never
+# realizes anything doesn't need.
+if TYPE_CHECKING:
+    from shrimpgrad.linearize import Opt, Program
 
 
 class NoDeviceError(RuntimeError):
@@ -121,6 +124,8 @@ class KernelRunner:
 
 
 def _python_runner(program: Program) -> KernelRunner:
+    from shrimpgrad.linearize import interpret  # stage 03's interpreter: see the imports at the top
+
     def run(buffers: Sequence[np.ndarray]) -> float:
         start = time.perf_counter()
         interpret(program, buffers)
@@ -130,6 +135,8 @@ def _python_runner(program: Program) -> KernelRunner:
 
 
 def _c_runner(program: Program) -> KernelRunner:
+    from shrimpgrad.c import CProgram  # stage 04: see the imports at the top
+
     prog = CProgram(program)
     return KernelRunner(program, prog.origin, prog, prog.source)
 
@@ -158,14 +165,19 @@ class DeviceSpec:
         return f"<Device {self.name}{' (GPU)' if self.is_gpu else ''}>"
 
 
-def _no_cpu_opts(kernel: Kernel) -> tuple[Opt, ...]:
-    return default_opts(kernel, gpu=False)
+def _c_device() -> DeviceSpec:
+    """The C record, made on first use: stage 04's CPU opts policy (choose_c_opts), its compiled C programs."""
+    from shrimpgrad.c import choose_c_opts  # stage 04 (with stage 03): see the imports at the top
+
+    return DeviceSpec("C", HostAllocator(), _c_runner, choose_c_opts)
 
 
-def _host_device(name: str, build: Callable[[Program], KernelRunner],
-                 opts: Callable[[Kernel], tuple[Opt, ...]] = _no_cpu_opts) -> DeviceSpec:
-    """C: stage 04's CPU opts policy (choose_c_opts); PYTHON: none, so the interpreter runs the plain loop nest."""
-    return DeviceSpec(name, HostAllocator(), build, opts)
+def _python_device() -> DeviceSpec:
+    """The PYTHON record, made on first use: stage 03's opts for no GPU (none), so the interpreter runs the plain
+    loop nest."""
+    from shrimpgrad.linearize import default_opts  # stage 03: see the imports at the top
+
+    return DeviceSpec("PYTHON", HostAllocator(), _python_runner, lambda kernel: default_opts(kernel, gpu=False))
 
 
 class _BytesAllocator:
@@ -222,9 +234,7 @@ class _Devices:
     def __init__(self):
         self._made: dict[str, DeviceSpec] = {}
         self._makers: dict[str, Callable[[], DeviceSpec]] = {
-            "C": lambda: _host_device("C", _c_runner, choose_c_opts),
-            "PYTHON": lambda: _host_device("PYTHON", _python_runner),
-            "CUDA": _cuda_device}
+            "C": _c_device, "PYTHON": _python_device, "CUDA": _cuda_device}
 
     def canonicalize(self, name: str | None) -> str:
         """"C" (default), "PYTHON" or "CUDA"; "CPU" is another name for "C"; the DEVICE setting changes the default."""
@@ -286,6 +296,8 @@ def lookup_runner(kernel: Kernel, device: str) -> tuple[KernelRunner, str]:
     key = (spec.name, kernel.name, _ast_key(kernel.ast), sizes, opts, tile)
     runner = _runners.get(key)
     if runner is None:
+        from shrimpgrad.linearize import linearize  # stage 03: see the imports at the top
+
         program = linearize(kernel, opts, gpu=spec.is_gpu)  # a GPU's loops are blockIdx/threadIdx
         runner = spec.build(program) if tile is None else spec.build(program, tile)
         runner.flops = kernel_flops(kernel)
@@ -308,6 +320,9 @@ def display_source(kernel: Kernel, runner: KernelRunner, device: str) -> str | N
     so on C the kernel is rendered again with its own provenance (the same code: the comments differ)."""
     if runner.source is None or Device.canonicalize(device) != "C" or runner.origins == _ast_origins(kernel):
         return runner.source
+    from shrimpgrad.c import render as render_c  # stages 04 and 03: see the imports at the top
+    from shrimpgrad.linearize import linearize
+
     spec = Device[device]
     return render_c(linearize(kernel, () if NOOPT else spec.opts(kernel), gpu=False))
 

@@ -25,6 +25,24 @@ def test_the_pictures_and_explain_still_load_when_asked_for():
     assert {"shrimpgrad.graph.viz", "graphviz", "shrimpgrad.explain"} <= set(modules)
 
 
+def test_import_alone_leaves_the_compiler_stages_for_the_first_realize():
+    """`import shrimpgrad` loads stage 04's cache.py only (realize.py's compile_stats): stage 03, the renderer, the
+    runtime and hashlib (OpenSSL) load with the first realize (~25 ms of a plain import, issue 12's W7)."""
+    deferred = {"shrimpgrad.linearize", "shrimpgrad.linearize.lower", "shrimpgrad.c.renderer",
+                "shrimpgrad.c.runtime", "shrimpgrad.c.compiler", "shrimpgrad.c.opts", "hashlib"}
+    assert not deferred & set(loaded_after("import shrimpgrad"))
+    first_op = "import shrimpgrad\nfrom shrimpgrad import Tensor\nassert Tensor([1, 2]).sum().item() == 3"
+    assert deferred <= set(loaded_after(first_op))
+
+
+def test_stage_04_names_load_on_first_use():
+    """shrimpgrad.c hands out each name from its module when first asked (its __getattr__); a CProgram still has
+    its pictures (`__rich__`), and every name of __all__ is there."""
+    code = ("import shrimpgrad.c as c\nassert c.CProgram.__rich__ and c.choose_c_opts.__name__ == 'choose_opts'\n"
+            "assert all(getattr(c, n) is not None for n in c.__all__)\nassert set(c.__all__) <= set(dir(c))")
+    assert "shrimpgrad.c.runtime" in loaded_after(code)
+
+
 def test_a_warm_process_runs_no_compiler_and_imports_no_logging():
     """Once the disk cache holds the kernel and the compiler's --version (a first process writes both), a new
     process neither runs `cc` nor imports subprocess, logging, shutil or numpy.random (~25 ms of a cold start)."""

@@ -12,26 +12,52 @@
 See README.md in this folder.
 """
 
+import importlib
+import os
+
 from shrimpgrad.graph.notebook import attach_reprs, viz_exports
 
-from .batch import CBatch, plan_arena
-from .cache import CacheError, CompileStats, cache_root, compile_stats
-from .compiler import FLAGS, CompiledKernel, CompileError, c_compiler, compile_c, compiler_command
-from .ctype import RenderError
-from .opts import POLICIES as C_OPTS_POLICIES
-from .opts import choose_opts as choose_c_opts
-from .renderer import OPENMP_MIN_ITERATIONS, render, verify
-from .runtime import ArgumentError, CProgram, clear_loaded
+# OpenMP threads sleep between kernels unless the user chose otherwise: runtime.py says why. Set here as well, with
+# the package (as when the package imported runtime.py), so that it also holds for another OpenMP library the
+# program loads before its first kernel (libgomp reads it once, when it is loaded).
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-__all__ = [
-    "CacheError", "CompileStats", "cache_root", "compile_stats",
-    "FLAGS", "CompiledKernel", "CompileError", "c_compiler", "compile_c", "compiler_command",
-    "RenderError", "OPENMP_MIN_ITERATIONS", "render", "verify", "choose_c_opts", "C_OPTS_POLICIES",
-    "ArgumentError", "CProgram", "clear_loaded", "CBatch", "plan_arena",
-    "KernelView", "print_source", "source_html", "to_dot",
-]
+# The package's names, by the module each comes from. A module is imported the first time one of its names is asked
+# for (PEP 562's module __getattr__, below), not with the package: `import shrimpgrad` needs only cache.py's
+# compile_stats (realize.py imports it), while the renderer and the runtime bring stage 03 with them, ~25 ms of a cold
+# start (issue 12, W7) that a program now pays at its first realize instead.
+_EXPORTS = {
+    "batch": ("CBatch", "plan_arena"),
+    "cache": ("CacheError", "CompileStats", "cache_root", "compile_stats"),
+    "compiler": ("FLAGS", "CompiledKernel", "CompileError", "c_compiler", "compile_c", "compiler_command"),
+    "ctype": ("RenderError",),
+    "opts": ("C_OPTS_POLICIES", "choose_c_opts"),
+    "renderer": ("OPENMP_MIN_ITERATIONS", "render", "verify"),
+    "runtime": ("ArgumentError", "CProgram", "clear_loaded"),
+}
+_RENAMED = {"C_OPTS_POLICIES": "POLICIES", "choose_c_opts": "choose_opts"}  # their names in opts.py
+_HOMES = {name: module for module, names in _EXPORTS.items() for name in names}
+_VIZ = ("KernelView", "print_source", "source_html", "to_dot")
 
-# Pictures (viz.py, with rich and pygments: imported on first use). `rich.print(prog)` and `prog` alone in a notebook
-# cell show a CProgram's source; attached here so runtime.py never imports viz.py.
-attach_reprs(CProgram, f"{__name__}.viz", rich="program_panel", html="program_html")
-__getattr__ = viz_exports(__name__, "KernelView", "print_source", "source_html", "to_dot")
+__all__ = [*_HOMES, *_VIZ]
+
+_viz_getattr = viz_exports(__name__, *_VIZ)
+
+
+def __getattr__(name: str):
+    """`shrimpgrad.c.render`, `from shrimpgrad.c import CProgram`: the name's module is imported now. The value is
+    then kept in the package, so this function is asked once per name."""
+    if name not in _HOMES:
+        return _viz_getattr(name)  # the pictures (viz.py, with rich and pygments), or an AttributeError
+    module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
+    if _HOMES[name] == "runtime" and "CProgram" not in globals():
+        # Pictures: `rich.print(prog)` and `prog` alone in a notebook cell show a CProgram's source; attached here,
+        # once, so runtime.py never imports viz.py. (The C device and batched.py take CProgram from this package.)
+        attach_reprs(module.CProgram, f"{__name__}.viz", rich="program_panel", html="program_html")
+        globals()["CProgram"] = module.CProgram
+    value = globals()[name] = getattr(module, _RENAMED.get(name, name))
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

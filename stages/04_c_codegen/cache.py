@@ -35,7 +35,6 @@ Safety rules, each with the failure it prevents:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import sys
@@ -45,8 +44,9 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
-# Not imported here: logging, shutil, tempfile, secrets, subprocess. Every `import shrimpgrad` imports this stage,
-# and those cost ~15-25 ms of a cold start together; they are imported where (and when) they are needed.
+# Not imported here: logging, shutil, tempfile, secrets, subprocess, hashlib. Every `import shrimpgrad` imports this
+# module (realize.py's compile_stats), and those cost ~20-30 ms of a cold start together (hashlib ~4 ms: it loads
+# OpenSSL); they are imported where (and when) they are needed.
 
 
 class _Log:
@@ -201,20 +201,26 @@ def cpu_identity() -> str:
     model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith(("model name", "Model"))),
                  platform.machine())
     features = next((ln.split(":", 1)[1] for ln in info.splitlines() if ln.startswith(("flags", "Features"))), "")
-    return f"{model} flags:{hashlib.sha256(' '.join(sorted(features.split())).encode()).hexdigest()[:16]}"
+    return f"{model} flags:{sha256_hex(' '.join(sorted(features.split())).encode())[:16]}"
 
 
 def cache_key(source: str, flags: tuple[str, ...], compiler_version: str, target: str | None = None) -> str:
     """sha256 over everything that decides the compiled bytes (fields separated by NUL, which none contains).
     `target`: the machine the code is for; default this CPU (C), stage 05 passes the GPU architecture."""
     parts = (CACHE_FORMAT, source, " ".join(flags), compiler_version, cpu_identity() if target is None else target)
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return sha256_hex("\0".join(parts).encode())
+
+
+def sha256_hex(data: bytes) -> str:
+    import hashlib  # here, not at the top: see the note on imports there
+
+    return hashlib.sha256(data).hexdigest()
 
 
 # ---- read and write --------------------------------------------------------------------------
 
 def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_hex(path.read_bytes())
 
 
 def lookup(key: str, space: CacheSpace = C_SPACE) -> Path | None:
