@@ -143,7 +143,7 @@ def _c_runner(program: Program) -> KernelRunner:
 
 # ---- the device records -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # its own __repr__ (below): no generated one to make
 class DeviceSpec:
     """Everything the runtime knows about one device (see the module docstring)."""
 

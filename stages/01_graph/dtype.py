@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, repr=False)  # its own __repr__ (below): no generated one to make
 class DType:
     priority: int  # orders dtypes for printing; promotion is `promote`
     itemsize: int

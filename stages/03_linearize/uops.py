@@ -94,7 +94,7 @@ NO_VALUE = frozenset({UOps.STORE, UOps.END, UOps.ASSIGN, UOps.IF, UOps.ENDIF, UO
 BUFFERS = frozenset({UOps.DEFINE_GLOBAL, UOps.DEFINE_LOCAL})  # what LOAD and STORE address
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # its own __repr__ (below): no generated one to make
 class UOp:
     op: UOps
     dtype: DType | None

@@ -65,7 +65,7 @@ C_MATH_NAMES: Mapping[Ops, str] = MappingProxyType(
     {Ops.SQRT: "sqrt", Ops.EXP2: "exp2", Ops.LOG2: "log2", Ops.SIN: "sin", Ops.TRUNC: "trunc"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # its own __repr__ (below): no generated one to make
 class Dialect:
     """How one C-like language spells a kernel (see the table above)."""
 
