@@ -21,6 +21,8 @@ import numpy as np
 
 @dataclass(frozen=True, order=True, repr=False)  # its own __repr__ (below): no generated one to make
 class DType:
+    """One data type (see the module docstring); `dtypes.float32` and the others below are the only instances."""
+
     priority: int  # orders dtypes for printing; promotion is `promote`
     itemsize: int
     name: str

@@ -42,6 +42,9 @@ def strides_for_shape(shape: Shape) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class View:
+    """Where each element of `shape` lives in a flat buffer, and which elements are valid (the module docstring's
+    address and valid formulas)."""
+
     shape: Shape
     strides: tuple[int, ...]
     offset: int = 0

@@ -146,6 +146,8 @@ def _expr(x: Expr | int) -> Expr:
 
 @dataclass(frozen=True)
 class Num(Expr):
+    """An integer constant."""
+
     value: int
     _prec = 9
 
@@ -186,6 +188,8 @@ class Var(Expr):
 
 @dataclass(frozen=True)
 class Add(Expr):
+    """The sum of two or more terms (n-ary: `sum_of` builds it)."""
+
     terms: tuple[Expr, ...]
     _prec = 4
 

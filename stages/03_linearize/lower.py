@@ -53,6 +53,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -215,10 +216,10 @@ class LoopNest:
     row_axes: Mapping[int, Mapping[int, Expr]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RowPhases:
+class RowPhases(NamedTuple):
     """Which loop over the reduced axes each REDUCE of a kernel runs in (`of[reduce]`), how many such loops
     there are, and the one that stores (None: the STOREs come after every loop, at the reduced shape).
+    (A NamedTuple, like symbolic.Rewrite: see there.)
 
     A REDUCE runs after the REDUCEs inside its input (their values are read in its loop), so its phase is
     one more than theirs: softmax's max is phase 0, its sum of exp(x - max) phase 1, and its store, e / sum,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .expr import (
     Add,
@@ -341,9 +341,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Rewrite:
-    """One rule firing: which rule, on what, giving what."""
+class Rewrite(NamedTuple):
+    """One rule firing: which rule, on what, giving what. (A NamedTuple, not a dataclass: an immutable record,
+    made in ~0.06 ms at import where a frozen dataclass takes ~0.5 ms; issue 12, W7.)"""
 
     rule: str
     before: Expr

@@ -96,6 +96,9 @@ BUFFERS = frozenset({UOps.DEFINE_GLOBAL, UOps.DEFINE_LOCAL})  # what LOAD and ST
 
 @dataclass(frozen=True, repr=False)  # its own __repr__ (below): no generated one to make
 class UOp:
+    """One instruction of a Program: what it does (`op`), the dtype of its value (None: it has none), the UOps it
+    reads (`src`) and its constant argument (`arg`)."""
+
     op: UOps
     dtype: DType | None
     src: tuple[UOp, ...] = ()

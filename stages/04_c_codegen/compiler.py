@@ -35,9 +35,9 @@ import hashlib
 import os
 import sys
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from . import cache
 from .cache import compile_stats, log
@@ -129,9 +129,9 @@ def source_key(source: str, cc: str | None = None) -> str:
     return cache.cache_key(source, flags_for(source), compiler_version(cc or c_compiler()))
 
 
-@dataclass(frozen=True)
-class CompiledKernel:
-    """A verified shared object in the cache, and how we got it."""
+class CompiledKernel(NamedTuple):
+    """A verified shared object in the cache, and how we got it. (A NamedTuple, not a dataclass: an immutable
+    record, made in ~0.06 ms at import where a frozen dataclass takes ~0.5 ms; issue 12, W7.)"""
 
     path: Path
     key: str
