@@ -24,10 +24,10 @@ SHRIMPGRAD_C_BATCH=0, the switch. `why_not(run)` says which.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from shrimpgrad.graph import dtypes
+from shrimpgrad.graph.switches import switch
 
 # Stage 04 (CProgram, CBatch) is imported where it is used: realize.py imports this module with shrimpgrad, and stage
 # 04's runtime brings stage 03, which `import shrimpgrad` leaves for the first realize (issue 12, W7).
@@ -39,7 +39,7 @@ MAX_TEMPORARY_BYTES = 64 << 20  # the temporaries a batched run may hold at once
 
 
 def enabled() -> bool:
-    return os.environ.get(BATCH_ENV) != "0"
+    return switch(BATCH_ENV)
 
 
 def _lifetimes(kernels: Sequence) -> tuple[dict[int, int], dict[int, int]]:

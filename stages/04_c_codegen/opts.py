@@ -90,6 +90,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 
 from shrimpgrad.graph import Ops
+from shrimpgrad.graph.switches import switch
 from shrimpgrad.linearize import LoopKind, LoopPlan, Opt, OptError, OptKind, apply_opts
 from shrimpgrad.linearize.index import index_and_valid
 from shrimpgrad.linearize.lower import RowPhases, row_phases
@@ -222,7 +223,7 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
     costly = [s for s in strides if None in s]
     first = vector or max(reversed(shared), key=lambda p: (any(s[p.axis] == 0 for s in costly), p.size),
                           default=None)
-    window = _window_axis(strides, first, inner_reduce) if first is not None and os.environ.get(WINDOW_ENV) != "0" \
+    window = _window_axis(strides, first, inner_reduce) if first is not None and switch(WINDOW_ENV) \
         else None
     phases = row_phases(kernel)
     if _row_kernel(phases) and _contiguous(strides, inner_reduce.axis):  # rule 4: ROW SPLIT, and no lanes
@@ -256,7 +257,7 @@ def heuristic_opts(kernel: Kernel) -> tuple[Opt, ...]:
             add(OptKind.LOCAL, other.axis, rows, PANEL_TILE)
     elif first is not None and len(outputs) >= 2 and _small_block(kernel, strides, first):  # rule 1d: SMALL BLOCK
         other = _reusing_axis(outputs, strides, first)
-        if os.environ.get(SMALL_ROWS_ENV) != "0":  # rule 1d's ROWS (see _small_rows)
+        if switch(SMALL_ROWS_ENV):  # rule 1d's ROWS (see _small_rows)
             inner, rows = _small_rows(first, other)
             add(OptKind.UPCAST, first.axis, first.size, inner)
             if other is not None:
@@ -294,7 +295,7 @@ def _small_block(kernel: Kernel, strides: list[tuple[int | None, ...]], first) -
     training step's 128x128x64 matmul and its backward) whose inputs are each read contiguously or broadcast along
     `first` (64 lanes of a strided read are 64 scalar loads: W6's dh = g @ w2.T, w2 read with stride 10, measured
     5.9 us with rule 1, 18 with rule 1d), unless $SHRIMPGRAD_C_SMALL_BLOCK is "0"."""
-    return (os.environ.get(SMALL_BLOCK_ENV) != "0" and math.prod(kernel.full_shape) <= SMALL_WORK
+    return (switch(SMALL_BLOCK_ENV) and math.prod(kernel.full_shape) <= SMALL_WORK
             and all(s[first.axis] in (0, 1) for s in strides))
 
 
@@ -328,7 +329,7 @@ def _short_reduce(kernel: Kernel, outputs, reduces, strides) -> bool:
     alone (one AVX-512 core, medians of 5 alternating rounds): the sum of exp2 R_128_10n2 6.7-7.0 -> 3.7-3.9 us,
     R_128_10n4 6.3-6.9 -> 4.6, the max R_128_10n1 3.1 -> 2.4, R_128_10n3 3.2-3.4 -> 2.8-2.9, R_128_10 3.0 -> 2.9;
     2 rows (20 lanes) 6.8-7.0 and 5.8 for the first two. Unless $SHRIMPGRAD_C_SHORT_REDUCE is "0"."""
-    if os.environ.get(SHORT_REDUCE_ENV) == "0" or len(outputs) != 1 or len(reduces) != 1:
+    if not switch(SHORT_REDUCE_ENV) or len(outputs) != 1 or len(reduces) != 1:
         return False
     return (reduces[0].size < SHORT_ROW_LANES and _contiguous(strides, reduces[0].axis)
             and math.prod(kernel.full_shape) < OPENMP_MIN_ITERATIONS)
@@ -344,7 +345,7 @@ def _short_rows(kernel: Kernel, outputs) -> tuple[Opt, ...]:
     (10 x 4 lanes: 11.4, no faster than none). Only kernels too small for OpenMP (fewer elements than the renderer's
     OPENMP_MIN_ITERATIONS), whose parallel loops would otherwise count fewer iterations. Unless $SHRIMPGRAD_C_SHORT_ROWS
     is "0"."""
-    if (os.environ.get(SHORT_ROWS_ENV) == "0" or len(outputs) < 2 or outputs[-1].size >= SHORT_ROW_LANES
+    if (not switch(SHORT_ROWS_ENV) or len(outputs) < 2 or outputs[-1].size >= SHORT_ROW_LANES
             or math.prod(kernel.full_shape) >= OPENMP_MIN_ITERATIONS):
         return ()
     row, outer = outputs[-1], outputs[-2]
@@ -358,7 +359,7 @@ def _reads_panels(kernel: Kernel, strides: list[tuple[int | None, ...]], first, 
     `first` (whose size PANEL_LANES divides, at most PANEL_ROW_MAX) whose stride along the reduce axis is `first`'s
     size: its rows, one per reduce step, follow each other in memory, so the lanes walk one contiguous stream (a
     (K, 32) matrix, the front end's packed panels). Unless $SHRIMPGRAD_C_PANELS is "0"."""
-    if os.environ.get(PANELS_ENV) == "0" or len(reduces) != 1 or math.prod(kernel.full_shape) <= SMALL_WORK:
+    if not switch(PANELS_ENV) or len(reduces) != 1 or math.prod(kernel.full_shape) <= SMALL_WORK:
         return False
     if first.size % PANEL_LANES or first.size > PANEL_ROW_MAX:
         return False
@@ -369,7 +370,7 @@ def _tiles_fit(row: int) -> bool:
     """Rule 1c's case: an output row longer than a tile, covered by equally spaced tiles (stage 03's overlap_tiles)
     that compute at most TILE_WASTE times its outputs; unless $SHRIMPGRAD_C_WINDOW_TILES is "0"."""
     tiles = overlap_tiles(row, TILE_LANES)
-    return os.environ.get(WINDOW_TILES_ENV) != "0" and tiles is not None and tiles[0] * TILE_LANES <= TILE_WASTE * row
+    return switch(WINDOW_TILES_ENV) and tiles is not None and tiles[0] * TILE_LANES <= TILE_WASTE * row
 
 
 def _tile_kind(row: int) -> OptKind:
@@ -385,13 +386,13 @@ _COSTLY = {Ops.SIN, Ops.SQRT} | (set() if C_DIALECT.vector_math else {Ops.EXP2, 
 def _row_kernel(phases: RowPhases) -> bool:
     """Rule 4's kernels: a row kernel (more than one loop over the row: its `row_phases`), unless
     $SHRIMPGRAD_C_ROW_SPLIT is "0"."""
-    return phases.several and os.environ.get(ROW_SPLIT_ENV) != "0"
+    return phases.several and switch(ROW_SPLIT_ENV)
 
 
 def _stash(kernel: Kernel, phases: RowPhases, opts: list[Opt], axis: int) -> tuple[Opt, ...]:
     """Rule 4b: STASH along the row's `axis` when the row kernel has a value to stash (stage 03's stash_candidates:
     a summed value its store also reads) and it applies after `opts`; unless $SHRIMPGRAD_C_STASH is "0"."""
-    if os.environ.get(STASH_ENV) == "0" or not stash_candidates(kernel, phases):
+    if not switch(STASH_ENV) or not stash_candidates(kernel, phases):
         return ()
     stash = Opt(OptKind.STASH, axis, 1)
     return (stash,) if _applies(kernel, [*opts, stash]) else ()  # not: it stores no rows, or reads an output

@@ -36,3 +36,18 @@ def test_any_other_value_is_an_error_naming_the_variable(monkeypatch, value):
     with pytest.raises(SwitchError, match=rf"{ENV}={value!r} is not a switch value; set it to 1 \(on\) or 0 \(off\)"):
         switch(ENV)
     assert issubclass(SwitchError, ValueError)
+
+
+def test_every_on_off_switch_reads_through_switch():
+    """An on/off setting compared by hand (`os.environ.get(X) != "0"`) reads a mistyped value as on; each goes
+    through switch() instead (settings with other values, such as SHRIMPGRAD_CONV_IM2COL's `auto`, check their own)."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    by_hand = re.compile(r"environ\.get\([^()]*\)\s*[!=]=\s*[\"'][01][\"']")
+    sources = [path for folder in ("shrimpgrad", "stages") for path in (root / folder).rglob("*.py")]
+    found = [f"{path.relative_to(root)}:{n}" for path in sources
+             for n, line in enumerate(path.read_text().splitlines(), 1) if by_hand.search(line)]
+    assert len(sources) > 50  # the scan saw the code
+    assert not found, f"compare an on/off switch with graph.switches.switch(), not by hand: {found}"
