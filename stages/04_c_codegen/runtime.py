@@ -15,7 +15,6 @@ inside it). A wrong buffer raises ArgumentError instead of corrupting memory.
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 import time
 import weakref
@@ -32,12 +31,7 @@ from .renderer import render
 
 MAX_LOADED = 512  # libraries kept referenced by the LRU dict
 
-# OpenMP threads that finish a parallel loop wait for the next one. libgomp's default is to *spin* for a while,
-# which costs nothing on an idle machine and everything on a busy one: a spinning thread holds the core the
-# other thread needs (measured on this 2-core VM with the other core busy: softmax 512x512 23.6 ms spinning,
-# 1.4 ms passive, where one thread takes 1.35 ms). So threads sleep ("passive") unless the user chose otherwise.
-# libgomp reads this once, when the first OpenMP kernel is loaded, so it is set before any library is.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+# OpenMP's wait policy (threads sleep between kernels) is set with the package: see __init__.py.
 
 
 class ArgumentError(ValueError):
