@@ -3,12 +3,13 @@
     make bench                                      (or: .venv/bin/python benchmarks/bench_ops.py [--write])
     .venv/bin/python benchmarks/bench_ops.py --quick       small sizes, one repeat: a smoke test
 
-Workloads W1..W7 are the performance issue's. For each: the median time of ShrimpGrad's whole realize (build the
-lazy graph, look up the cached schedule and kernels, run them) and of its kernels alone (GlobalCounters), the
-same work in numpy / torch (1 and 2 threads) / tinygrad, each result checked against numpy's, and the rate as
-GB/s or GFLOP/s with its share of this machine's ceilings, measured in the same run: copy bandwidth (a large
-numpy copy) and matmul peak (numpy's BLAS). Inputs are realized before timing; compilation is excluded (each
-workload runs once first). `--write` puts the table into BENCHMARKS.md between its `bench_ops` markers.
+Workloads W1..W7 are the performance issue's. For each: the median time of ShrimpGrad's realize of the lazy
+result (built before the clock starts: walk its graph, look up the cached schedule and kernels, run them) and of
+its kernels alone (GlobalCounters), the same work in numpy / torch (1 and 2 threads) / tinygrad, each result
+checked against numpy's, and the rate as GB/s or GFLOP/s with its share of this machine's ceilings, measured in the
+same run: copy bandwidth (a large numpy copy, also timed in each GB/s row's rounds) and matmul peak (numpy's BLAS).
+All contenders of a row are timed in rounds (_rounds says why). Inputs are realized before timing; compilation is
+excluded (each workload runs once first). `--write` puts the table into BENCHMARKS.md between its `bench_ops` markers.
 
 Timings on a shared 2-core VM vary by 10-30% between runs (more when something else runs): compare within one
 run only. No test asserts a time; tests/test_benchmarks.py runs --quick and checks the results agree.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Idle threads of one library must not hold the cores the next one measured needs. ShrimpGrad's OpenMP threads sleep
-# when idle (OMP_WAIT_POLICY=passive, shrimpgrad/c/runtime.py); numpy's OpenBLAS threads spin for ~2^28 cycles (~0.1
+# when idle (OMP_WAIT_POLICY=passive, shrimpgrad/c/__init__.py); numpy's OpenBLAS threads spin for ~2^28 cycles (~0.1
 # s) after each call, and a ShrimpGrad kernel started in that time ran on one core: W4 1024^3 14.4-14.6 ms instead of
 # 7.1-7.9 (measured, alternating with numpy's matmul). 2^4 cycles: they sleep at once (read when numpy loads OpenBLAS)
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
