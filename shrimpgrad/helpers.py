@@ -16,7 +16,14 @@ def getenv(key: str, default: Any = 0) -> Any:
     raw = os.environ.get(key)
     if raw is None:
         return default
-    return type(default)(raw) if not isinstance(default, bool) else raw not in ("", "0", "false", "False")
+    if isinstance(default, bool):
+        return raw not in ("", "0", "false", "False")
+    try:
+        return type(default)(raw)
+    except ValueError:  # DEBUG=off: int()'s own error would name neither the variable nor what it takes
+        kind = "an integer" if isinstance(default, int) else f"a {type(default).__name__}"
+        raise ValueError(f"shrimpgrad: {key}={raw!r} is not {kind}; set it to {kind} (e.g. {key}={default!r}, "
+                         "the default) or unset it") from None
 
 
 class ContextVar:

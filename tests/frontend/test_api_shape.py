@@ -491,6 +491,26 @@ def test_getenv(monkeypatch):
     assert getenv("SHRIMP_TEST_KNOB") == 0 and getenv("SHRIMP_TEST_KNOB", "x") == "x"
 
 
+def test_getenv_names_the_variable_when_its_value_is_not_a_number(monkeypatch):
+    monkeypatch.setenv("SHRIMP_TEST_KNOB", "off")
+    with pytest.raises(ValueError, match=r"SHRIMP_TEST_KNOB='off' is not an integer; set it to an integer"):
+        getenv("SHRIMP_TEST_KNOB", 0)
+    with pytest.raises(ValueError, match=r"SHRIMP_TEST_KNOB='off' is not a float"):
+        getenv("SHRIMP_TEST_KNOB", 1.5)
+
+
+def test_a_setting_that_is_not_a_number_stops_the_import_with_its_name():
+    """DEBUG is read at import: `DEBUG=off python train.py` says what is wrong, not int()'s bare message."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DEBUG": "off"}
+    run = subprocess.run([sys.executable, "-c", "import shrimpgrad"], env=env, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "DEBUG='off' is not an integer; set it to an integer (e.g. DEBUG=0, the default)" in run.stderr
+
+
 def test_context_knobs_of_tinygrads_tests():
     from shrimpgrad.helpers import AMD_LLVM, BEAM, CI, DEBUG, DEVECTORIZE, IMAGE, NOOPT, OSX, TRANSCENDENTAL  # noqa
 
