@@ -15,7 +15,7 @@ See README.md in this folder.
 import importlib
 import os
 
-from shrimpgrad.graph.notebook import attach_reprs, viz_exports
+from shrimpgrad.graph.notebook import viz_exports
 
 # OpenMP threads that finish a parallel loop wait for the next one. libgomp's default is to *spin* for a while,
 # which costs nothing on an idle machine and everything on a busy one: a spinning thread holds the core the
@@ -55,11 +55,6 @@ def __getattr__(name: str):
     if name not in _HOMES:
         return _viz_getattr(name)  # the pictures (viz.py, with rich and pygments), or an AttributeError
     module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
-    if _HOMES[name] == "runtime" and "CProgram" not in globals():
-        # Pictures: `rich.print(prog)` and `prog` alone in a notebook cell show a CProgram's source; attached here,
-        # once, so runtime.py never imports viz.py. (The C device and batched.py take CProgram from this package.)
-        attach_reprs(module.CProgram, f"{__name__}.viz", rich="program_panel", html="program_html")
-        globals()["CProgram"] = module.CProgram
     value = globals()[name] = getattr(module, _RENAMED.get(name, name))
     return value
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from shrimpgrad.graph.notebook import attach_reprs
 from shrimpgrad.linearize import Program
 
 from .cache import compile_stats, log
@@ -169,3 +170,10 @@ class CProgram:
 
     def __repr__(self) -> str:
         return f"CProgram({self.name!r}, {len(self._globals)} buffers, {self.origin}, key={self.key[:12]})"
+
+
+# Pictures: `rich.print(prog)` and `prog` alone in a notebook cell show a CProgram's source, drawn by viz.py, which
+# attach_reprs imports only when a picture is drawn. Attached here rather than in the package's __init__ (where the
+# other stages attach theirs): the package imports this module lazily, so only here do they reach every CProgram,
+# however the module was imported.
+attach_reprs(CProgram, "shrimpgrad.c.viz", rich="program_panel", html="program_html")

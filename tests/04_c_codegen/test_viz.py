@@ -71,3 +71,14 @@ def test_cprogram_renders():
     console.print(prog)
     assert prog.origin in console.file.getvalue() and "stage 04" in console.file.getvalue()
     assert "acc0" in prog._repr_mimebundle_()["text/html"]
+
+
+def test_cprogram_has_its_pictures_however_its_module_was_imported():
+    """The package imports runtime.py lazily; a CProgram taken from the module itself still draws its source."""
+    import subprocess
+    import sys
+
+    code = "from shrimpgrad.c.runtime import CProgram; print(hasattr(CProgram, '__rich__'), " \
+           "hasattr(CProgram, '_repr_mimebundle_'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
