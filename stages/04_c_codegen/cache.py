@@ -214,6 +214,7 @@ def cache_key(source: str, flags: tuple[str, ...], compiler_version: str, target
 
 
 def sha256_hex(data: bytes) -> str:
+    """The sha256 of `data` as hex: every hash of the cache (keys, checksums, the compilers' and CPU's identities)."""
     import hashlib  # here, not at the top: see the note on imports there
 
     return hashlib.sha256(data).hexdigest()

@@ -31,7 +31,6 @@ which would change numpy's own results too.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -72,7 +71,7 @@ def compiler_version(cc: str) -> str:
     if identity is None:
         return _ask_compiler_version(cc)  # not found on PATH: let running it say what is wrong
     folder = cache.cache_dir(cache.COMPILERS_SPACE)
-    remembered = folder / f"{hashlib.sha256(identity.encode()).hexdigest()[:32]}{cache.COMPILERS_SPACE.suffix}"
+    remembered = folder / f"{cache.sha256_hex(identity.encode())[:32]}{cache.COMPILERS_SPACE.suffix}"
     try:
         if cache._not_ours(remembered) is None:
             return remembered.read_text()

@@ -26,7 +26,6 @@ as `cuda/failed/<kernel>-<key>.cu`, its path printed, and CUDACompileError carri
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 import time
@@ -84,7 +83,7 @@ def fp16_include_dir() -> Path:
 @lru_cache(maxsize=1)
 def _fp16_headers_hash() -> str:
     d = fp16_include_dir()
-    return hashlib.sha256(b"".join((d / h).read_bytes() for h in FP16_HEADERS if (d / h).exists())).hexdigest()[:16]
+    return cache.sha256_hex(b"".join((d / h).read_bytes() for h in FP16_HEADERS if (d / h).exists()))[:16]
 
 
 def uses_fp16(source: str) -> bool:
