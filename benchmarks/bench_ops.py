@@ -65,9 +65,11 @@ def _median(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def _timed(fn: Callable[[], object]) -> Callable[[], float]:
-    """`fn` as a contender for _rounds: one call, returning its seconds."""
+def _timed(fn: Callable[[], object], before: Callable[[], object] | None = None) -> Callable[[], float]:
+    """`fn` as a contender for _rounds: one call, returning its seconds; `before` runs first, off the clock."""
     def run() -> float:
+        if before is not None:
+            before()
         start = time.perf_counter()
         fn()
         return time.perf_counter() - start
@@ -75,13 +77,8 @@ def _timed(fn: Callable[[], object]) -> Callable[[], float]:
 
 
 def _torch_timed(torch, threads: int, fn: Callable[[], object]) -> Callable[[], float]:
-    """A torch contender on `threads` threads (set before the clock starts: a round runs torch on 1, then 2)."""
-    def run() -> float:
-        torch.set_num_threads(threads)
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
-    return run
+    """A torch contender on `threads` threads (set off the clock: a round runs torch on 1, then on 2)."""
+    return _timed(fn, before=lambda: torch.set_num_threads(threads))
 
 
 class _ShrimpTimed:
